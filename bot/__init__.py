@@ -1,0 +1,1 @@
+"""orderbot's service shell: config, CLI, HTTP API and wiring."""

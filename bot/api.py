@@ -1,0 +1,91 @@
+"""The ingest HTTP API under /api/v1/: orders per channel and stage events, bearer-token auth."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import SourceConfig
+from bot.ingest import IngestReport
+from bot.keys import CLOCK, CONFIG, INGESTOR
+
+SOURCE = web.RequestKey("source", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _source_for(token: str, sources: dict[str, SourceConfig]) -> str | None:
+    for name, source in sources.items():
+        if hmac.compare_digest(token.encode(), source.secret.encode()):
+            return name
+    return None
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /api/ request names its source by token; no valid token, no effect."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    source = _source_for(token.strip(), request.app[CONFIG].sources) if scheme == "Bearer" else None
+    if source is None:
+        return _error(401, "缺少或无效的 Bearer token")
+    request[SOURCE] = source
+    return await handler(request)
+
+
+async def _records(request: web.Request, key: str) -> list[Any] | web.Response:
+    """A JSON list, ``{key: [...]}``, or one object; anything else is a 400."""
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "请求体不是合法的 JSON")
+    if isinstance(body, dict) and key in body:
+        body = body[key]
+        if not isinstance(body, list):
+            return _error(400, f"{key} 必须是数组")
+    records = body if isinstance(body, list) else [body]
+    limit = request.app[CONFIG].server.max_batch
+    if len(records) > limit:
+        return _error(413, f"一批最多 {limit} 条, 收到 {len(records)} 条; 请拆分后重发")
+    return records
+
+
+def _answer(report: IngestReport) -> web.Response:
+    accepted = report.created + report.updated + report.unchanged
+    status = 200 if not report.rejected else (207 if accepted else 422)
+    return web.json_response(report.as_dict(), status=status)
+
+
+async def post_orders(request: web.Request) -> web.Response:
+    channel = request.match_info["channel"]
+    source = request.app[CONFIG].sources[request[SOURCE]]
+    if channel not in source.channels:
+        return _error(403, f"来源 {request[SOURCE]} 无权写入渠道 {channel}")
+    records = await _records(request, "orders")
+    if isinstance(records, web.Response):
+        return records
+    now = request.app[CLOCK].now()
+    return _answer(await request.app[INGESTOR].orders(channel, records, now))
+
+
+async def post_events(request: web.Request) -> web.Response:
+    if not request.app[CONFIG].sources[request[SOURCE]].events:
+        return _error(403, f"来源 {request[SOURCE]} 无权上报阶段事件")
+    records = await _records(request, "events")
+    if isinstance(records, web.Response):
+        return records
+    now = request.app[CLOCK].now()
+    return _answer(await request.app[INGESTOR].events(request[SOURCE], records, now))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/orders/{channel:taobao|jd|douyin|shop}", post_orders)
+    app.router.add_post("/api/v1/events", post_events)

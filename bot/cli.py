@@ -1,0 +1,114 @@
+"""The ``orderbot`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from aiohttp import web
+
+from bot.config import CHANNELS, Config, ConfigError, load_config
+from rules.sla_clock import library_official_through
+from storage import migrate
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="orderbot: 订单超时监控与分派机器人"
+)
+db_app = typer.Typer(no_args_is_help=True, help="数据库管理")
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", envvar="ORDERBOT_CONFIG", help="TOML 配置文件")
+]
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = Path("orderbot.toml")) -> None:
+    """校验配置文件, 并提示节假日日历覆盖到哪一年。"""
+    loaded = _load(config)
+    typer.echo(
+        f"配置有效: {len(loaded.sla)} 条时限规则, {len(loaded.routing.rules)} 条分单规则, "
+        f"{len(loaded.groups)} 个处理组, {len(loaded.sources)} 个数据来源"
+    )
+    covered = library_official_through()
+    typer.echo(
+        f"法定节假日/调休数据覆盖至 {covered} 年; 之后的年份按周一至周五工作日计算, "
+        "请在 [calendar] extra_holidays / extra_workdays 中补充"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = Path("orderbot.toml")) -> None:
+    """把数据库迁移到最新版本。"""
+    loaded = _load(config)
+    migrate.upgrade(loaded.database.url)
+    typer.echo("数据库已是最新版本")
+
+
+@app.command()
+def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
+    """启动服务: HTTP 接口 + 超时巡检。"""
+    from bot.app import create_app
+
+    loaded = _load(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        web.run_app(create_app(loaded), host=loaded.server.host, port=loaded.server.port)
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV 或 JSONL 文件")],
+    channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(CHANNELS)}")],
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。"""
+    from bot.importer import import_orders
+
+    if channel not in CHANNELS:
+        typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(CHANNELS)}", err=True)
+        raise typer.Exit(2)
+    loaded = _load(config)
+    try:
+        report = asyncio.run(import_orders(loaded, file, channel))
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    for rejection in report.rejected:
+        typer.echo(f"第 {rejection.index} 行被拒: {rejection.reason}", err=True)
+    typer.echo(
+        f"新增 {report.created}, 更新 {report.updated}, 无变化 {report.unchanged}, "
+        f"拒绝 {len(report.rejected)}, 地址无法解析 {report.address_unparsed}"
+    )
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP 端口")] = 8080,
+    seconds: Annotated[float, typer.Option(help="运行多久后退出; 0 表示一直运行")] = 0,
+    data_dir: Annotated[Path, typer.Option(help="演示数据库目录")] = Path("demo-data"),
+) -> None:
+    """演示: SQLite + 样例订单流, 几十秒内看到超时告警、升级与自动关闭。"""
+    from bot.demo import run_demo
+
+    asyncio.run(run_demo(port=port, seconds=seconds, data_dir=data_dir))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,251 @@
+"""Loading and validating the TOML config; every error names the key it is about.
+
+Nothing here runs at import time: ``load_config(path)`` is called by the CLI, tests build
+``Config`` objects directly.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rules.durations import parse_duration
+from rules.stages import Stage
+
+
+class ConfigError(Exception):
+    """The config is unusable; the message lists each bad key and what is wrong with it."""
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///orderbot.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("只支持 sqlite+aiosqlite:// 或 postgresql+asyncpg://")
+        return url
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_batch: int = Field(default=1000, ge=1, le=10000)
+
+
+class EscalationLevel(_Section):
+    """One escalation step, timed from the moment the order entered the stage."""
+
+    after: Literal["deadline"] | Duration = "deadline"
+    notify: Literal["group", "supervisor"] = "group"
+
+
+DEFAULT_ESCALATION = (
+    EscalationLevel(after="deadline", notify="group"),
+    EscalationLevel(after=timedelta(hours=4), notify="supervisor"),
+)
+
+
+class WatchConfig(_Section):
+    scan_interval: Duration = timedelta(seconds=30)
+    batch_size: int = Field(default=500, ge=1, le=5000)
+    timezone: str = "Asia/Shanghai"
+    escalation: tuple[EscalationLevel, ...] = DEFAULT_ESCALATION
+
+    @field_validator("escalation")
+    @classmethod
+    def _not_empty(cls, levels: tuple[EscalationLevel, ...]) -> tuple[EscalationLevel, ...]:
+        if not levels:
+            raise ValueError("至少需要一个升级级别")
+        return levels
+
+
+class CalendarConfig(_Section):
+    workday_start: time = time(9, 0)
+    workday_end: time = time(18, 0)
+    extra_holidays: tuple[str, ...] = ()
+    extra_workdays: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _window(self) -> CalendarConfig:
+        if self.workday_end <= self.workday_start:
+            raise ValueError("workday_end 必须晚于 workday_start")
+        return self
+
+
+class OrderTypesConfig(_Section):
+    known: tuple[str, ...] = ("normal", "presale", "custom")
+    by_category: dict[str, str] = Field(default_factory=dict)
+
+
+class SlaRule(_Section):
+    """How long an order of some types may stay in one stage."""
+
+    name: str
+    stage: Stage
+    limit: Duration
+    order_types: tuple[str, ...] = ()  # empty: any type
+    channels: tuple[str, ...] = ()  # empty: any channel
+    business_hours: bool = False
+    escalation: tuple[EscalationLevel, ...] | None = None  # None: [watch].escalation
+    stop_escalation_on_claim: bool = False
+
+
+def _yuan_to_fen(value: Any) -> Any:
+    if value is None:
+        return None
+    amount = Decimal(str(value))
+    if amount != amount.quantize(Decimal("0.01")) or amount < 0:
+        raise ValueError("金额须为非负、最多两位小数的元")
+    return int(amount * 100)
+
+
+Fen = Annotated[int | None, BeforeValidator(_yuan_to_fen)]
+
+
+class RouteRule(_Section):
+    """First matching rule wins; an empty list matches anything."""
+
+    name: str
+    group: str
+    provinces: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    order_types: tuple[str, ...] = ()
+    min_fen: Fen = Field(default=None, alias="min_yuan")
+    max_fen: Fen = Field(default=None, alias="max_yuan")
+
+
+class RoutingConfig(_Section):
+    default_group: str
+    rules: tuple[RouteRule, ...] = ()
+
+
+class GroupConfig(_Section):
+    name: str
+    supervisor: str | None = None
+    members: tuple[str, ...] = ()
+
+
+class SourceConfig(_Section):
+    """An ingest client: its bearer token and what it may send."""
+
+    token: str | None = Field(default=None, repr=False)
+    token_env: str | None = None
+    channels: tuple[str, ...] = ()
+    events: bool = False
+
+    @model_validator(mode="after")
+    def _one_token(self) -> SourceConfig:
+        if (self.token is None) == (self.token_env is None):
+            raise ValueError("token 与 token_env 必须且只能给一个")
+        if self.token_env is not None and not os.environ.get(self.token_env):
+            raise ValueError(f"环境变量 {self.token_env} 未设置或为空")
+        return self
+
+    @property
+    def secret(self) -> str:
+        return self.token if self.token is not None else os.environ[self.token_env or ""]
+
+
+CHANNELS = ("taobao", "jd", "douyin", "shop")
+
+
+class Config(_Section):
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    watch: WatchConfig = WatchConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    order_types: OrderTypesConfig = OrderTypesConfig()
+    sla: tuple[SlaRule, ...] = ()
+    routing: RoutingConfig
+    groups: dict[str, GroupConfig]
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        problems: list[str] = []
+        if self.routing.default_group not in self.groups:
+            problems.append(f"routing.default_group: 未定义的组 {self.routing.default_group!r}")
+        for i, rule in enumerate(self.routing.rules):
+            if rule.group not in self.groups:
+                problems.append(f"routing.rules[{i}].group: 未定义的组 {rule.group!r}")
+        known = set(self.order_types.known)
+        for category, kind in self.order_types.by_category.items():
+            if kind not in known:
+                problems.append(f"order_types.by_category.{category}: 未知订单类型 {kind!r}")
+        for i, sla in enumerate(self.sla):
+            problems += [
+                f"sla[{i}].order_types: 未知订单类型 {t!r}"
+                for t in sla.order_types
+                if t not in known
+            ]
+            problems += [
+                f"sla[{i}].channels: 未知渠道 {c!r}" for c in sla.channels if c not in CHANNELS
+            ]
+        for name, source in self.sources.items():
+            problems += [
+                f"sources.{name}.channels: 未知渠道 {c!r}"
+                for c in source.channels
+                if c not in CHANNELS
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in item["loc"])
+        key = key.replace(".[", "[")
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key or '(根)'}: {message}")
+    return "配置有误:\n" + "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    """Validate a config mapping, turning pydantic's errors into one readable ConfigError."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error)) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML config file."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"找不到配置文件: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"配置文件不是合法的 TOML ({path}): {error}") from None
+    return parse_config(data)

@@ -1,0 +1,143 @@
+"""``orderbot demo``: the service on SQLite with a feed of realistic orders, some of which stall.
+
+The feed talks to the real HTTP API like any source would; the WMS stand-in reports picking
+for most orders and forgets some, which the watch then turns into tickets. Until WeCom delivery
+exists, queued notifications are printed as they appear in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from channels.samples import sample_record
+
+from bot.app import create_app
+from bot.config import Config, parse_config
+from bot.keys import SESSIONS
+from rules.stages import Stage
+from storage import migrate
+from storage.outbox import messages_after
+
+CHANNEL_PREFIX = {"taobao": "TB", "jd": "JD", "douyin": "DY", "shop": "SH"}
+FEED_TOKEN, WMS_TOKEN = "demo-feed-token", "demo-wms-token"
+
+
+def demo_config(database_url: str, port: int) -> Config:
+    template = (Path(__file__).with_name("demo.toml")).read_text(encoding="utf-8")
+    text = template.replace("{database_url}", database_url).replace("{port}", str(port))
+    return parse_config(tomllib.loads(text))
+
+
+async def _feed(base_url: str, rng: random.Random, stop: asyncio.Event) -> None:
+    """Post a few orders every couple of seconds; the WMS reports picking for ~70% of them and
+    shipping for most picked ones, some late enough to open a ticket that then closes itself."""
+    scheduled: list[tuple[datetime, str, str, Stage]] = []
+    serial = 0
+    feed_headers = {"Authorization": f"Bearer {FEED_TOKEN}"}
+    wms_headers = {"Authorization": f"Bearer {WMS_TOKEN}"}
+    async with aiohttp.ClientSession(base_url) as http:
+        while not stop.is_set():
+            now = datetime.now(UTC)
+            channel = rng.choice(list(CHANNEL_PREFIX))
+            batch = []
+            for _ in range(rng.randint(1, 3)):
+                serial += 1
+                order_no = f"{CHANNEL_PREFIX[channel]}{now:%m%d}{serial:05d}"
+                batch.append(
+                    sample_record(
+                        channel,
+                        rng,
+                        now,
+                        order_no=order_no,
+                        stage=Stage.PAID,
+                        stage_age=timedelta(0),
+                    )
+                )
+                if rng.random() < 0.7:
+                    at = now + timedelta(seconds=rng.uniform(3, 35))
+                    scheduled.append((at, channel, order_no, Stage.PICKING))
+            async with http.post(
+                f"/api/v1/orders/{channel}", json={"orders": batch}, headers=feed_headers
+            ) as response:
+                await response.read()
+            due = [item for item in scheduled if item[0] <= now]
+            scheduled = [item for item in scheduled if item[0] > now]
+            for _, channel_, order_no, stage in due:
+                if stage == Stage.PICKING and rng.random() < 0.9:
+                    at = now + timedelta(seconds=rng.uniform(5, 40))
+                    scheduled.append((at, channel_, order_no, Stage.SHIPPED))
+            if due:
+                events = [
+                    {
+                        "channel": c,
+                        "order_id": o,
+                        "event_id": f"wms-{stage}-{o}",
+                        "stage": stage.value,
+                        "occurred_at": now.isoformat(),
+                    }
+                    for _, c, o, stage in due
+                ]
+                async with http.post(
+                    "/api/v1/events", json={"events": events}, headers=wms_headers
+                ) as response:
+                    await response.read()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=rng.uniform(1.5, 3.0))
+
+
+async def _print_outbox(app: web.Application, stop: asyncio.Event) -> None:
+    last_id = 0
+    while not stop.is_set():
+        async with app[SESSIONS]() as session:
+            for message in await messages_after(session, last_id):
+                last_id = message.id
+                who = (
+                    f"群 {message.target}"
+                    if message.target_kind == "group"
+                    else f"@{message.target}"
+                )
+                print(f"\n── 发往 {who} ({message.kind}) ──\n{message.text}", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def _fresh_demo(data_dir: Path, port: int) -> Config:
+    """A new, migrated demo database every run, so each demo starts from an empty pool."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in data_dir.glob("demo.db*"):
+        leftover.unlink()
+    url = f"sqlite+aiosqlite:///{(data_dir / 'demo.db').resolve()}"
+    migrate.upgrade(url)
+    return demo_config(url, port)
+
+
+async def run_demo(*, port: int, seconds: float, data_dir: Path) -> None:
+    config = await asyncio.to_thread(_fresh_demo, data_dir, port)
+    app = create_app(config)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, config.server.host, port)
+    await site.start()
+    print(f"orderbot 演示已启动: http://{config.server.host}:{port}  数据库 {config.database.url}")
+    print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。", flush=True)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(_feed(f"http://{config.server.host}:{port}", random.Random(7), stop)),
+        asyncio.create_task(_print_outbox(app, stop)),
+    ]
+    try:
+        if seconds:
+            await asyncio.sleep(seconds)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()

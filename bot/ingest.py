@@ -1,0 +1,386 @@
+"""Ingest: channel records and stage events into the order pool, idempotently.
+
+A batch is validated record by record: bad records are reported by index with a reason, the
+good ones land in one transaction. Re-sending a batch changes nothing. A stage change
+recomputes the order's deadline and closes its open ticket, queueing a resolution notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from channels.address import RegionParser
+from channels.registry import ADAPTERS
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.policy import Policy
+from channels.base import NormalizedOrder, RecordError
+from channels.timeparse import iso_time, required
+from rules.durations import format_duration
+from rules.render import render_resolution
+from rules.stages import Stage, accepts_transition
+from storage.conflicts import insert_ignoring_duplicates
+from storage.models import Order, OrderEvent
+from storage.tickets import add_timeline, open_tickets_for, outbox_row, queue_messages
+
+_FACT_FIELDS = (
+    "shop",
+    "order_type",
+    "amount_fen",
+    "category",
+    "province",
+    "city",
+    "district",
+    "address_text",
+    "address_source",
+    "receiver_phone",
+    "created_at",
+    "paid_at",
+    "raw",
+)
+_ATTEMPTS = 3  # a concurrent writer inserting the same new order makes us retry the batch
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    address_unparsed: int = 0
+    tickets_resolved: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    channel: str
+    channel_order_id: str
+    event_id: str
+    stage: Stage
+    occurred_at: datetime
+
+
+def parse_stage_event(record: Any) -> StageEvent:
+    """Validate one posted stage event (from a WMS, TMS or other source)."""
+    if not isinstance(record, dict):
+        raise RecordError("事件必须是 JSON 对象")
+    for key in ("channel", "order_id", "event_id", "stage", "occurred_at"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise RecordError(f"{key}: 缺少或不是字符串")
+    if record["channel"] not in ADAPTERS:
+        raise RecordError(f"channel: 未知渠道 {record['channel']!r}")
+    try:
+        stage = Stage(record["stage"])
+    except ValueError:
+        raise RecordError(f"stage: 未知阶段 {record['stage']!r}") from None
+    return StageEvent(
+        record["channel"],
+        record["order_id"].strip(),
+        record["event_id"].strip(),
+        stage,
+        required(iso_time(record["occurred_at"], "occurred_at"), "occurred_at"),
+    )
+
+
+class Ingestor:
+    """Writes orders and events; shared by the HTTP API and ``orderbot import``."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], policy: Policy, regions: RegionParser
+    ) -> None:
+        self._sessions = sessions
+        self._policy = policy
+        self._regions = regions
+
+    async def orders(self, channel: str, records: Sequence[Any], now: datetime) -> IngestReport:
+        report = IngestReport()
+        normalized = self._normalize(channel, records, report)
+        rows = await self._with_addresses(normalized, report)
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with self._sessions.begin() as session:
+                    counts = await self._upsert(session, channel, rows, now)
+                break
+            except IntegrityError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        report.created, report.updated, report.unchanged, report.tickets_resolved = counts
+        return report
+
+    async def events(self, source: str, records: Sequence[Any], now: datetime) -> IngestReport:
+        report = IngestReport()
+        parsed: list[tuple[int, StageEvent]] = []
+        for index, record in enumerate(records):
+            try:
+                parsed.append((index, parse_stage_event(record)))
+            except RecordError as error:
+                report.rejected.append(Rejection(index, str(error)))
+        async with self._sessions.begin() as session:
+            await self._apply_events(session, source, parsed, now, report)
+        report.rejected.sort(key=lambda r: r.index)
+        return report
+
+    def _normalize(
+        self, channel: str, records: Sequence[Any], report: IngestReport
+    ) -> list[NormalizedOrder]:
+        adapter = ADAPTERS[channel]
+        first_index: dict[str, int] = {}
+        good: list[NormalizedOrder] = []
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                report.rejected.append(Rejection(index, "订单必须是 JSON 对象"))
+                continue
+            try:
+                order = adapter(record)
+            except RecordError as error:
+                report.rejected.append(Rejection(index, str(error)))
+                continue
+            known = self._policy.config.order_types.known
+            if order.order_type not in known:
+                report.rejected.append(
+                    Rejection(index, f"order_type: 未知订单类型 {order.order_type!r}")
+                )
+                continue
+            if order.channel_order_id in first_index:
+                earlier = first_index[order.channel_order_id]
+                report.rejected.append(Rejection(index, f"订单号与本批第 {earlier} 条重复"))
+                continue
+            first_index[order.channel_order_id] = index
+            good.append(order)
+        return good
+
+    async def _with_addresses(
+        self, orders: list[NormalizedOrder], report: IngestReport
+    ) -> list[dict[str, Any]]:
+        """Column values per order; free-text addresses are parsed off the event loop."""
+        needs_parsing = [o for o in orders if o.province is None and o.address_text]
+        parsed = {}
+        if needs_parsing:
+            texts = [o.address_text or "" for o in needs_parsing]
+            regions = await asyncio.to_thread(lambda: [self._regions.parse(t) for t in texts])
+            parsed = {o.channel_order_id: r for o, r in zip(needs_parsing, regions, strict=True)}
+        rows = []
+        for order in orders:
+            row = {
+                "channel_order_id": order.channel_order_id,
+                "stage": order.stage.value,
+                "stage_entered_at": order.stage_entered_at,
+                "shop": order.shop,
+                "order_type": self._policy.order_type(order.order_type, order.category),
+                "amount_fen": order.amount_fen,
+                "category": order.category,
+                "province": order.province,
+                "city": order.city,
+                "district": order.district,
+                "address_text": order.address_text,
+                "address_source": "channel" if order.province else None,
+                "receiver_phone": order.receiver_phone,
+                "created_at": order.created_at,
+                "paid_at": order.paid_at,
+                "raw": order.raw,
+            }
+            if order.channel_order_id in parsed:
+                region = parsed[order.channel_order_id]
+                if region is None:
+                    row["address_source"] = "failed"
+                    report.address_unparsed += 1
+                else:
+                    row.update(
+                        province=region.province,
+                        city=region.city,
+                        district=region.district,
+                        address_source="parsed",
+                    )
+            rows.append(row)
+        return rows
+
+    def _enter_stage(self, order: Order, stage: str, entered_at: datetime) -> None:
+        order.stage = stage
+        order.stage_entered_at = entered_at
+        order.deadline_at, order.next_check_at = self._policy.first_check(
+            order_type=order.order_type, stage=stage, channel=order.channel, entered_at=entered_at
+        )
+
+    async def _upsert(
+        self, session: AsyncSession, channel: str, rows: list[dict[str, Any]], now: datetime
+    ) -> tuple[int, int, int, int]:
+        ids = [row["channel_order_id"] for row in rows]
+        existing = (
+            {
+                order.channel_order_id: order
+                for order in await session.scalars(
+                    select(Order).where(Order.channel == channel, Order.channel_order_id.in_(ids))
+                )
+            }
+            if ids
+            else {}
+        )
+        created = updated = unchanged = 0
+        moved: list[Order] = []
+        for row in rows:
+            order = existing.get(row["channel_order_id"])
+            if order is None:
+                order = Order(channel=channel, received_at=now, updated_at=now)
+                for name in _FACT_FIELDS:
+                    setattr(order, name, row[name])
+                order.channel_order_id = row["channel_order_id"]
+                self._enter_stage(order, row["stage"], row["stage_entered_at"])
+                session.add(order)
+                moved.append(order)
+                created += 1
+                continue
+            changed = False
+            for name in _FACT_FIELDS:
+                if getattr(order, name) != row[name]:
+                    setattr(order, name, row[name])
+                    changed = True
+            if accepts_transition(Stage(order.stage), Stage(row["stage"])):
+                self._enter_stage(order, row["stage"], row["stage_entered_at"])
+                moved.append(order)
+                changed = True
+            if changed:
+                order.updated_at = now
+                updated += 1
+            else:
+                unchanged += 1
+        await session.flush()
+        await self._record_stage_events(session, channel, moved, now)
+        resolved = await self._resolve_tickets(session, moved, now)
+        return created, updated, unchanged, resolved
+
+    async def _record_stage_events(
+        self, session: AsyncSession, source: str, orders: list[Order], now: datetime
+    ) -> None:
+        if not orders:
+            return
+        rows = [
+            {
+                "order_id": order.id,
+                "source": source,
+                "event_id": f"{order.channel_order_id}:{order.stage}:"
+                f"{int(order.stage_entered_at.timestamp())}",
+                "stage": order.stage,
+                "occurred_at": order.stage_entered_at,
+                "received_at": now,
+                "applied": True,
+            }
+            for order in orders
+        ]
+        await session.execute(insert_ignoring_duplicates(session, OrderEvent), rows)
+
+    async def _apply_events(
+        self,
+        session: AsyncSession,
+        source: str,
+        events: list[tuple[int, StageEvent]],
+        now: datetime,
+        report: IngestReport,
+    ) -> None:
+        keys = {(e.channel, e.channel_order_id) for _, e in events}
+        orders = (
+            {
+                (o.channel, o.channel_order_id): o
+                for o in await session.scalars(
+                    select(Order).where(tuple_(Order.channel, Order.channel_order_id).in_(keys))
+                )
+            }
+            if keys
+            else {}
+        )
+        event_ids = [e.event_id for _, e in events]
+        seen = (
+            set(
+                await session.scalars(
+                    select(OrderEvent.event_id).where(
+                        OrderEvent.source == source, OrderEvent.event_id.in_(event_ids)
+                    )
+                )
+            )
+            if event_ids
+            else set()
+        )
+        moved: list[Order] = []
+        for index, event in events:
+            order = orders.get((event.channel, event.channel_order_id))
+            if order is None:
+                report.rejected.append(
+                    Rejection(index, f"订单不存在: {event.channel}:{event.channel_order_id}")
+                )
+                continue
+            if event.event_id in seen:
+                report.unchanged += 1
+                continue
+            seen.add(event.event_id)
+            applied = accepts_transition(Stage(order.stage), event.stage)
+            if applied:
+                self._enter_stage(order, event.stage.value, event.occurred_at)
+                order.updated_at = now
+                moved.append(order)
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            session.add(
+                OrderEvent(
+                    order_id=order.id,
+                    source=source,
+                    event_id=event.event_id,
+                    stage=event.stage.value,
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    applied=applied,
+                )
+            )
+        await session.flush()
+        report.tickets_resolved = await self._resolve_tickets(session, moved, now)
+
+    async def _resolve_tickets(
+        self, session: AsyncSession, moved: list[Order], now: datetime
+    ) -> int:
+        """Close the open tickets of orders that moved on, and queue a notice for each group."""
+        by_id = {order.id: order for order in moved}
+        tickets = await open_tickets_for(session, by_id)
+        messages = []
+        for ticket in tickets:
+            order = by_id[ticket.order_id]
+            ticket.status, ticket.resolved_at, ticket.resolution = "resolved", now, "auto"
+            detail = f"订单进入「{Stage(order.stage).label}」"
+            add_timeline(session, ticket.id, "resolved", now, detail)
+            text = render_resolution(
+                ticket.id,
+                order.channel_order_id,
+                order.stage,
+                format_duration(now - ticket.deadline_at),
+            )
+            messages.append(
+                outbox_row(
+                    dedup_key=f"ticket:{ticket.id}:resolved",
+                    ticket_id=ticket.id,
+                    kind="resolution",
+                    target_kind="group",
+                    target=ticket.group_key,
+                    text=text,
+                    payload={
+                        "ticket_id": ticket.id,
+                        "order_no": order.channel_order_id,
+                        "stage": order.stage,
+                    },
+                    now=now,
+                )
+            )
+        await queue_messages(session, messages)
+        return len(tickets)

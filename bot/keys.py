@@ -1,0 +1,17 @@
+"""Typed keys for what the application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.ingest import Ingestor
+from bot.policy import Policy
+
+CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", Clock)
+POLICY = web.AppKey("policy", Policy)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+INGESTOR = web.AppKey("ingestor", Ingestor)

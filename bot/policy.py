@@ -1,0 +1,63 @@
+"""The config's business rules bound together: order types, SLA schedules and routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.config import Config, GroupConfig, SlaRule
+from rules.routing import RouteDecision, RoutedOrder, route
+from rules.sla import Schedule, match_sla, schedule
+from rules.sla_clock import BusinessHours, WorkCalendar
+
+
+def build_calendar(config: Config) -> WorkCalendar:
+    cal = config.calendar
+    return WorkCalendar(
+        BusinessHours(
+            start=cal.workday_start,
+            end=cal.workday_end,
+            timezone=ZoneInfo(config.watch.timezone),
+            extra_holidays=frozenset(date.fromisoformat(d) for d in cal.extra_holidays),
+            extra_workdays=frozenset(date.fromisoformat(d) for d in cal.extra_workdays),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    config: Config
+    calendar: WorkCalendar
+
+    @classmethod
+    def from_config(cls, config: Config) -> Policy:
+        return cls(config, build_calendar(config))
+
+    def order_type(self, given: str, category: str | None) -> str:
+        """A category configured as e.g. custom-made overrides what the channel implies."""
+        if category is not None:
+            return self.config.order_types.by_category.get(category, given)
+        return given
+
+    def sla_for(self, *, order_type: str, stage: str, channel: str) -> SlaRule | None:
+        return match_sla(self.config.sla, order_type=order_type, stage=stage, channel=channel)
+
+    def schedule(self, rule: SlaRule, entered_at: datetime) -> Schedule:
+        return schedule(rule, entered_at, self.config.watch.escalation, self.calendar)
+
+    def first_check(
+        self, *, order_type: str, stage: str, channel: str, entered_at: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """(deadline, first moment the watch must look) for an order that just entered a stage."""
+        rule = self.sla_for(order_type=order_type, stage=stage, channel=channel)
+        if rule is None:
+            return None, None
+        plan = self.schedule(rule, entered_at)
+        return plan.deadline, plan.steps[0].at
+
+    def route(self, order: RoutedOrder) -> RouteDecision:
+        return route(order, self.config.routing.rules, self.config.routing.default_group)
+
+    def group(self, key: str) -> GroupConfig:
+        return self.config.groups[key]

@@ -1,0 +1,1 @@
+"""Adapters that turn each order source's native records into one normalised shape."""

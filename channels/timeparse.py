@@ -1,0 +1,162 @@
+"""Parsing the scalar values channel records carry: times, money, ids, text and nested objects.
+
+Every parser takes the field's name so a refusal reads ``<field>: <what is wrong>``. Absent
+values (missing key, ``None``, a blank string) come back as ``None``; the caller decides whether
+the field is required (:func:`required`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from channels.base import RecordError
+from rules.stages import Stage
+
+T = TypeVar("T")
+
+# China has had no daylight saving time since 1991, so a fixed offset is exact.
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING_FORMAT = "%Y-%m-%d %H:%M:%S"
+# JD's "not yet" placeholders, e.g. paymentConfirmTime of an unpaid order.
+_JD_NOT_YET = frozenset({"0001-01-01 00:00:00", "1970-01-01 00:00:00"})
+_YUAN = re.compile(r"\d+(\.\d{1,2})?")
+
+
+def _absent(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def required(value: T | None, field: str) -> T:
+    """The value, or a refusal naming the missing field."""
+    if value is None:
+        raise RecordError(f"{field}: 缺少字段")
+    return value
+
+
+def beijing_time(value: object, field: str) -> datetime | None:
+    """Taobao/JD ``yyyy-MM-dd HH:mm:ss``, Beijing time without zone → aware UTC."""
+    if _absent(value):
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: 时间应为 yyyy-MM-dd HH:mm:ss 字符串, 收到 {value!r}")
+    try:
+        local = datetime.strptime(value, BEIJING_FORMAT).replace(tzinfo=BEIJING)
+    except ValueError:
+        raise RecordError(f"{field}: 时间格式不对 {value!r} (应为 yyyy-MM-dd HH:mm:ss)") from None
+    return local.astimezone(UTC)
+
+
+def jd_time(value: object, field: str) -> datetime | None:
+    """Like :func:`beijing_time`, but JD's ``0001-01-01``/``1970-01-01`` placeholders mean "not yet"."""
+    if value in _JD_NOT_YET:
+        return None
+    return beijing_time(value, field)
+
+
+def unix_time(value: object, field: str) -> datetime | None:
+    """Douyin Unix seconds → aware UTC; ``0`` is Douyin's "not yet" and counts as absent."""
+    if value is None or value == 0:
+        return None
+    if not _is_int(value) or value < 0:
+        raise RecordError(f"{field}: 时间应为 Unix 秒 (非负整数), 收到 {value!r}")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def iso_time(value: object, field: str) -> datetime | None:
+    """ISO 8601 with an explicit offset (``2024-05-01T10:00:00+08:00``) → aware UTC."""
+    if _absent(value):
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: 时间应为 ISO 8601 字符串, 收到 {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{field}: 时间格式不对 {value!r} (应为 ISO 8601)") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"{field}: 时间缺少时区 {value!r} (例 2024-05-01T10:00:00+08:00)")
+    return parsed.astimezone(UTC)
+
+
+def yuan_to_fen(value: object, field: str) -> int | None:
+    """Yuan as a string or number with at most 2 decimals (``"200.07"``) → fen, exactly."""
+    if _absent(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise RecordError(f"{field}: 金额应为元 (字符串或数字), 收到 {value!r}")
+    # str() of a float is its shortest round-trip repr, so 19.9 reads as "19.9", never 19.899…
+    text = str(value)
+    if not _YUAN.fullmatch(text):
+        raise RecordError(f"{field}: 金额须为非负、最多两位小数的元, 收到 {value!r}")
+    return int(Decimal(text) * 100)
+
+
+def fen(value: object, field: str) -> int | None:
+    """An amount already in integer fen (Douyin, self-built shop)."""
+    if value is None:
+        return None
+    if not _is_int(value) or value < 0:
+        raise RecordError(f"{field}: 金额应为非负整数 (分), 收到 {value!r}")
+    return value
+
+
+def ident(value: object, field: str) -> str | None:
+    """An identifier sent as a non-empty string or a non-negative integer, as a string."""
+    if _absent(value):
+        return None
+    if _is_int(value) and value >= 0:
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    raise RecordError(f"{field}: 应为字符串或非负整数, 收到 {value!r}")
+
+
+def text(value: object, field: str) -> str | None:
+    """Optional free text; blank counts as absent."""
+    if _absent(value):
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{field}: 应为字符串, 收到 {value!r}")
+    return value.strip()
+
+
+def obj(value: object, field: str) -> Mapping[str, Any]:
+    """An optional nested object; absent reads as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RecordError(f"{field}: 应为对象, 收到 {type(value).__name__}")
+    return value
+
+
+def objects(value: object, field: str) -> list[Mapping[str, Any]]:
+    """An optional list of nested objects; absent reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(f"{field}: 应为列表, 收到 {type(value).__name__}")
+    return [obj(item, f"{field}[{i}]") for i, item in enumerate(value)]
+
+
+def stage_of(table: Mapping[Any, Stage], value: object, field: str) -> Stage:
+    """Look a channel status up in its table; missing or unknown values are refused."""
+    if _absent(value):
+        raise RecordError(f"{field}: 缺少状态")
+    if isinstance(value, bool):  # True would otherwise look up status 1
+        raise RecordError(f"{field}: 未知状态 {value!r}")
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise RecordError(f"{field}: 未知状态 {value!r}") from None
+
+
+def first_known(*times: datetime | None, default: datetime) -> datetime:
+    """The first time that is set, in the caller's order of preference, else ``default``."""
+    return next((t for t in times if t is not None), default)

@@ -1,0 +1,1 @@
+"""Timer jobs: plain coroutines over storage and rules; APScheduler only triggers them."""

@@ -1,0 +1,41 @@
+"""Durations as people write them in config and chat: ``2h``, ``90m``, ``1h30m``, ``30s``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
+_WHOLE = re.compile(r"^\s*(?:\d+\s*[dhms]\s*)+$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``2h`` / ``90m`` / ``1h30m`` / ``30s`` / ``2d``; raise ValueError on anything else."""
+    lowered = text.strip().lower()
+    if not _WHOLE.match(lowered):
+        raise ValueError(f"不是合法的时长: {text!r} (例: 2h, 90m, 1h30m, 30s)")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(lowered))
+    if seconds <= 0:
+        raise ValueError(f"时长必须大于 0: {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """Render a duration in short Chinese, e.g. ``2小时5分``; seconds only below a minute."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days}天")
+    if hours:
+        parts.append(f"{hours}小时")
+    if minutes:
+        parts.append(f"{minutes}分")
+    if not parts:
+        parts.append(f"{seconds}秒")
+    return sign + "".join(parts)

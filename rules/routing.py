@@ -1,0 +1,76 @@
+"""Which handler group gets a ticket: the first matching routing rule, else the default group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rules.money import format_fen
+
+DEFAULT_RULE = "默认"
+
+
+class RoutedOrder(Protocol):
+    channel: str
+    order_type: str
+    amount_fen: int
+    category: str | None
+    province: str | None
+    city: str | None
+
+
+class RouteRuleLike(Protocol):
+    name: str
+    group: str
+    provinces: tuple[str, ...]
+    cities: tuple[str, ...]
+    categories: tuple[str, ...]
+    channels: tuple[str, ...]
+    order_types: tuple[str, ...]
+    min_fen: int | None
+    max_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    group: str
+    rule: str
+    reason: str
+
+
+def _match(rule: RouteRuleLike, order: RoutedOrder) -> list[str] | None:
+    """The reasons this rule matches the order, or None if it does not."""
+    reasons: list[str] = []
+    for label, allowed, value in (
+        ("省份", rule.provinces, order.province),
+        ("城市", rule.cities, order.city),
+        ("类目", rule.categories, order.category),
+        ("渠道", rule.channels, order.channel),
+        ("订单类型", rule.order_types, order.order_type),
+    ):
+        if not allowed:
+            continue
+        if value not in allowed:
+            return None
+        reasons.append(f"{label}={value}")
+    if rule.min_fen is not None:
+        if order.amount_fen < rule.min_fen:
+            return None
+        reasons.append(f"金额{format_fen(order.amount_fen)}≥{format_fen(rule.min_fen)}")
+    if rule.max_fen is not None:
+        if order.amount_fen > rule.max_fen:
+            return None
+        reasons.append(f"金额{format_fen(order.amount_fen)}≤{format_fen(rule.max_fen)}")
+    return reasons
+
+
+def route(order: RoutedOrder, rules: Sequence[RouteRuleLike], default_group: str) -> RouteDecision:
+    """First match wins; the decision says which rule and why, for the ticket record."""
+    for rule in rules:
+        reasons = _match(rule, order)
+        if reasons is not None:
+            why = "、".join(reasons) or "无条件规则"
+            return RouteDecision(rule.group, rule.name, f"命中规则「{rule.name}」: {why}")
+    missing = "(地址未解析)" if order.province is None else ""
+    return RouteDecision(default_group, DEFAULT_RULE, f"未命中任何分单规则{missing}, 进入默认组")

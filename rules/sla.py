@@ -1,0 +1,87 @@
+"""SLA rules: which rule governs an order's current stage, its deadline and escalation times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol, TypeVar
+
+from rules.sla_clock import WorkCalendar, wall_deadline
+
+
+class EscalationLevelLike(Protocol):
+    after: Literal["deadline"] | timedelta
+    notify: Literal["group", "supervisor"]
+
+
+class SlaRuleLike(Protocol):
+    name: str
+    stage: str
+    limit: timedelta
+    order_types: tuple[str, ...]
+    channels: tuple[str, ...]
+    business_hours: bool
+    escalation: tuple[EscalationLevelLike, ...] | None
+    stop_escalation_on_claim: bool
+
+
+Rule = TypeVar("Rule", bound=SlaRuleLike)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    level: int  # 1-based
+    at: datetime
+    notify: Literal["group", "supervisor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    deadline: datetime
+    steps: tuple[EscalationStep, ...]
+
+    def next_after(self, level: int) -> EscalationStep | None:
+        """The first step above ``level``, i.e. what is still to come after that level fired."""
+        return next((step for step in self.steps if step.level > level), None)
+
+
+def match_sla(rules: Sequence[Rule], *, order_type: str, stage: str, channel: str) -> Rule | None:
+    """First rule for this stage whose type and channel filters admit the order."""
+    for rule in rules:
+        if rule.stage != stage:
+            continue
+        if rule.order_types and order_type not in rule.order_types:
+            continue
+        if rule.channels and channel not in rule.channels:
+            continue
+        return rule
+    return None
+
+
+def schedule(
+    rule: SlaRuleLike,
+    entered_at: datetime,
+    default_levels: Sequence[EscalationLevelLike],
+    calendar: WorkCalendar,
+) -> Schedule:
+    """Deadline and escalation times, all counted from the moment the order entered the stage.
+
+    A level timed earlier than the one before it fires together with it, so levels never
+    arrive out of order.
+    """
+
+    def after(limit: timedelta) -> datetime:
+        if rule.business_hours:
+            return calendar.deadline(entered_at, limit)
+        return wall_deadline(entered_at, limit)
+
+    deadline = after(rule.limit)
+    steps: list[EscalationStep] = []
+    previous = deadline
+    for number, level in enumerate(rule.escalation or default_levels, start=1):
+        at = deadline if level.after == "deadline" else after(level.after)
+        at = max(at, previous) if steps else at
+        steps.append(EscalationStep(number, at, level.notify))
+        previous = at
+    return Schedule(deadline, tuple(steps))

@@ -1,0 +1,156 @@
+"""SQLAlchemy 2 models of the order pool, tickets and the outbox.
+
+All times are stored as naive UTC (the same on SQLite and PostgreSQL) and come back aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, naive UTC in the column, aware UTC out."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only auto-increments INTEGER keys
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("channel", "channel_order_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_order_id: Mapped[str] = mapped_column(String(64))
+    shop: Mapped[str | None] = mapped_column(String(128))
+    order_type: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32))
+    stage_entered_at: Mapped[datetime]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    category: Mapped[str | None] = mapped_column(String(64))
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(32))
+    address_text: Mapped[str | None] = mapped_column(Text)
+    # "channel": structured by the source; "parsed": from free text; "failed": text not parseable
+    address_source: Mapped[str | None] = mapped_column(String(16))
+    receiver_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    raw: Mapped[dict[str, Any]]
+    # The SLA deadline of the current stage entry, and the next moment the watch must look at
+    # this order (deadline, then each escalation); NULL when nothing is pending.
+    deadline_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class OrderEvent(Base):
+    """A stage change reported by a source; (source, event_id) makes re-delivery harmless."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(128))
+    stage: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    applied: Mapped[bool]
+
+
+class Ticket(Base):
+    """One overdue stage entry of one order; the unique key makes a second ticket impossible."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("order_id", "stage", "stage_entered_at"),
+        Index("ix_tickets_order_status", "order_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    stage: Mapped[str] = mapped_column(String(32))
+    stage_entered_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | resolved
+    group_key: Mapped[str] = mapped_column(String(64), index=True)
+    route_rule: Mapped[str] = mapped_column(String(128))
+    route_reason: Mapped[str] = mapped_column(Text)
+    sla_rule: Mapped[str] = mapped_column(String(128))
+    deadline_at: Mapped[datetime]
+    opened_at: Mapped[datetime]
+    level: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(16))  # auto | manual
+
+
+class TicketEvent(Base):
+    """The ticket timeline: opened, alerted, claimed, noted, escalated, resolved."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A notification waiting to be delivered; dedup_key makes each one exist once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | resolution
+    target_kind: Mapped[str] = mapped_column(String(16))  # group | user
+    target: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent
