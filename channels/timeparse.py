@@ -55,7 +55,7 @@ def beijing_time(value: object, field: str) -> datetime | None:
 
 
 def jd_time(value: object, field: str) -> datetime | None:
-    """Like :func:`beijing_time`, but JD's ``0001-01-01``/``1970-01-01`` placeholders mean "not yet"."""
+    """:func:`beijing_time`, but JD's ``0001-01-01``/``1970-01-01`` placeholders are "not yet"."""
     if value in _JD_NOT_YET:
         return None
     return beijing_time(value, field)

@@ -1,0 +1,135 @@
+"""The overdue watch end to end: orders in through the HTTP API, ticks at chosen times,
+tickets and outbox rows out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+
+from bot.keys import POLICY, SESSIONS
+from jobs import watch
+from storage.models import OutboxMessage, Ticket
+from tests.support import T0, all_rows, auth, shop_order, stage_event
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+async def post_orders(client: TestClient, *orders: dict[str, object]) -> None:
+    response = await client.post(
+        "/api/v1/orders/shop", json={"orders": list(orders)}, headers=auth("all")
+    )
+    assert response.status == 200, await response.text()
+
+
+async def post_event(client: TestClient, event: dict[str, str]) -> None:
+    response = await client.post("/api/v1/events", json=event, headers=auth("wms"))
+    assert response.status == 200, await response.text()
+
+
+async def tick(client: TestClient, at: datetime) -> watch.WatchResult:
+    return await watch.run(client.app[SESSIONS], client.app[POLICY], at)
+
+
+async def tickets(client: TestClient) -> list[Ticket]:
+    return await all_rows(client.app[SESSIONS], Ticket)
+
+
+async def outbox(client: TestClient) -> list[OutboxMessage]:
+    return await all_rows(client.app[SESSIONS], OutboxMessage)
+
+
+async def test_missed_deadline_opens_one_routed_ticket_and_one_alert(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH001", province="上海市"))
+
+    assert (await tick(client, T0 + 2 * H - M)).opened == 0
+    assert await tickets(client) == []
+
+    assert (await tick(client, T0 + 2 * H)).opened == 1
+    await tick(client, T0 + 2 * H + M)
+    [ticket] = await tickets(client)
+    assert (ticket.status, ticket.group_key, ticket.route_rule) == ("open", "east", "华东")
+    assert "省份=上海市" in ticket.route_reason
+    assert ticket.deadline_at == T0 + 2 * H
+    [alert] = await outbox(client)
+    assert (alert.kind, alert.target_kind, alert.target) == ("alert", "group", "east")
+    assert "SH001" in alert.text and f"认领 {ticket.id}" in alert.text
+    assert "¥129.00" in alert.text and "2小时后升级至主管" in alert.text
+
+
+async def test_escalates_to_the_supervisor_at_4h_exactly_once(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH002", province="上海市"))
+    for at in (T0 + 2 * H, T0 + 3 * H, T0 + 4 * H - M, T0 + 4 * H, T0 + 4 * H + M, T0 + 9 * H):
+        await tick(client, at)
+    messages = await outbox(client)
+    assert [(m.kind, m.target_kind, m.target) for m in messages] == [
+        ("alert", "group", "east"),
+        ("escalation", "user", "boss-east"),
+    ]
+    assert "第2级" in messages[1].text
+    [ticket] = await tickets(client)
+    assert ticket.level == 2
+
+
+async def test_a_late_watch_fires_every_due_level_in_order(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH003", province="上海市"))
+    result = await tick(client, T0 + 5 * H)
+    assert (result.opened, result.escalated) == (1, 1)
+    assert [m.kind for m in await outbox(client)] == ["alert", "escalation"]
+
+
+async def test_moving_on_resolves_the_ticket_and_stops_escalation(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH004", province="上海市"))
+    await tick(client, T0 + 2 * H)
+    await post_event(client, stage_event("SH004", "picking", T0 + 2 * H + 30 * M))
+
+    [ticket] = await tickets(client)
+    assert (ticket.status, ticket.resolution) == ("resolved", "auto")
+    await tick(client, T0 + 4 * H)
+    messages = await outbox(client)
+    assert [(m.kind, m.target) for m in messages] == [("alert", "east"), ("resolution", "east")]
+    assert "已自动关闭" in messages[1].text and "仓库拣货中" in messages[1].text
+
+
+async def test_the_next_stage_has_its_own_deadline_and_ticket(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH005", province="上海市"))
+    await post_event(client, stage_event("SH005", "picking", T0 + H))
+    await tick(client, T0 + 2 * H)
+    assert await tickets(client) == []
+    await tick(client, T0 + 4 * H)  # picking limit is 3h
+    [ticket] = await tickets(client)
+    assert (ticket.stage, ticket.deadline_at) == ("picking", T0 + 4 * H)
+
+
+async def test_an_order_that_moves_on_in_time_gets_no_ticket(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH006"))
+    await post_orders(
+        client, shop_order("SH006", status="SHIPPED") | {"shipped_at": (T0 + H).isoformat()}
+    )
+    await tick(client, T0 + 10 * H)
+    assert await tickets(client) == []
+    assert await outbox(client) == []
+
+
+async def test_business_hours_rule_skips_the_national_day_holiday(client: TestClient) -> None:
+    # 8 business hours from Tue 2025-09-30 17:00 Beijing: one hour that day, nothing during
+    # 10-01..10-08, seven more on Thu 10-09 → 16:00 Beijing = 08:00 UTC.
+    paid = datetime(2025, 9, 30, 9, 0, tzinfo=UTC)
+    await post_orders(client, shop_order("SH007", paid_at=paid, category="定制家具"))
+    deadline = datetime(2025, 10, 9, 8, 0, tzinfo=UTC)
+    await tick(client, deadline - M)
+    assert await tickets(client) == []
+    await tick(client, deadline)
+    [ticket] = await tickets(client)
+    assert (ticket.sla_rule, ticket.deadline_at) == ("定制待拣货", deadline)
+
+
+async def test_a_claim_does_not_stop_escalation_by_default(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH008", province="上海市"))
+    await tick(client, T0 + 2 * H)
+    async with client.app[SESSIONS].begin() as session:
+        await session.execute(update(Ticket).values(owner="zhang", claimed_at=T0 + 2 * H))
+    await tick(client, T0 + 4 * H)
+    assert [m.kind for m in await outbox(client)] == ["alert", "escalation"]
