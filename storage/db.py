@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import (
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the HTTP API read while the watch writes; busy_timeout makes a writer wait for
-    # the lock instead of failing with "database is locked".
+    # WAL lets readers outside a transaction proceed while one writer works; busy_timeout makes
+    # a writer wait for the lock instead of failing with "database is locked".
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see _begin_immediate
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -24,11 +25,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(connection: Connection) -> None:
+    # The driver would start a transaction lazily at the first write, after our reads, so two
+    # writers could both act on what they read (two watch ticks opening the same tickets).
+    # BEGIN IMMEDIATE takes the write lock up front: on SQLite, writers take turns whole.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine with the per-dialect settings orderbot relies on."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 

@@ -1,0 +1,159 @@
+"""Several instances against one database: no duplicate tickets, no duplicate outbox rows."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import tomli_w
+from sqlalchemy import func, select
+
+from bot.config import Config
+from bot.ingest import Ingestor
+from bot.policy import Policy
+from channels.address import RegionParser
+from jobs import watch
+from storage.db import make_engine, make_sessionmaker
+from storage.models import OutboxMessage, Ticket
+from tests.support import T0, TOKENS, config_data, shop_order
+
+ORDERS = 300
+
+
+async def _counts(url: str) -> tuple[int, int, int, int]:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            tickets = (await session.execute(select(Ticket.order_id, Ticket.stage))).all()
+            keys = list(await session.scalars(select(OutboxMessage.dedup_key)))
+            outbox_total = await session.scalar(select(func.count(OutboxMessage.id)))
+    finally:
+        await engine.dispose()
+    return len(tickets), len(set(tickets)), len(keys), outbox_total or 0
+
+
+async def test_two_watchers_split_the_work_without_duplicates(config: Config) -> None:
+    policy = Policy.from_config(config)
+    engines = [make_engine(config.database.url) for _ in range(2)]
+    sessions = [make_sessionmaker(e) for e in engines]
+    try:
+        ingestor = Ingestor(sessions[0], policy, RegionParser())
+        batch = [shop_order(f"SH{i:04d}", province="上海市") for i in range(ORDERS)]
+        report = await ingestor.orders("shop", batch, T0)
+        assert report.created == ORDERS
+
+        at = T0 + timedelta(hours=5)  # past the deadline and the 4h escalation
+        results = await asyncio.gather(*(watch.run(s, policy, at) for s in sessions))
+        assert sum(r.opened for r in results) == ORDERS
+        assert sum(r.escalated for r in results) == ORDERS
+        # A second round, both at once again, finds nothing left to do.
+        again = await asyncio.gather(*(watch.run(s, policy, at) for s in sessions))
+        assert [r.checked for r in again] == [0, 0]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    total, distinct, outbox_keys, outbox_rows = await _counts(config.database.url)
+    assert (total, distinct) == (ORDERS, ORDERS)
+    assert outbox_rows == outbox_keys == 2 * ORDERS
+
+
+async def test_two_ingestors_sending_the_same_batch_create_each_order_once(config: Config) -> None:
+    policy = Policy.from_config(config)
+    engines = [make_engine(config.database.url) for _ in range(2)]
+    try:
+        ingestors = [Ingestor(make_sessionmaker(e), policy, RegionParser()) for e in engines]
+        batch = [shop_order(f"SH{i:04d}") for i in range(ORDERS)]
+        reports = await asyncio.gather(*(i.orders("shop", batch, T0) for i in ingestors))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted(r.created for r in reports) in ([0, ORDERS], [ORDERS, 0])
+    assert sum(r.created + r.unchanged for r in reports) == 2 * ORDERS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_config(path: Path, database_url: str, port: int) -> None:
+    data = config_data(database_url)
+    data["server"] = {"port": port}
+    data["watch"] = {"scan_interval": "1s", "batch_size": 50}
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+
+async def _wait_until_quiet(url: str, expected: int, within: float) -> tuple[int, int, int, int]:
+    deadline = asyncio.get_running_loop().time() + within
+    counts = await _counts(url)
+    while counts[0] < expected and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.25)
+        counts = await _counts(url)
+    await asyncio.sleep(2.5)  # two more ticks of each process: nothing further may appear
+    return await _counts(url)
+
+
+async def test_two_serve_processes_produce_no_duplicates(database_url: str, tmp_path: Path) -> None:
+    ports = [_free_port(), _free_port()]
+    processes = []
+    logs = [tmp_path / f"instance{n}.log" for n in range(2)]
+    for n, port in enumerate(ports):
+        config_path = tmp_path / f"instance{n}.toml"
+        _write_config(config_path, database_url, port)
+        with logs[n].open("wb") as log:
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "serve",
+                    "-c",
+                    str(config_path),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    try:
+        paid = datetime.now(UTC) - timedelta(hours=5)
+        async with aiohttp.ClientSession() as http:
+            for port in ports:
+                await _wait_for_port(http, port, processes)
+            for start in range(0, ORDERS, 100):
+                batch = [shop_order(f"SH{i:04d}", paid_at=paid) for i in range(start, start + 100)]
+                # Each half of the feed goes to a different instance, as behind a balancer.
+                port = ports[start // 100 % 2]
+                async with http.post(
+                    f"http://127.0.0.1:{port}/api/v1/orders/shop",
+                    json=batch,
+                    headers={"Authorization": f"Bearer {TOKENS['all']}"},
+                ) as r:
+                    assert r.status == 200, await r.text()
+        total, distinct, keys, rows = await _wait_until_quiet(database_url, ORDERS, within=60)
+    finally:
+        for process in processes:
+            process.terminate()
+            await process.wait()
+    errors = [log.read_text(encoding="utf-8") for log in logs]
+    assert (total, distinct) == (ORDERS, ORDERS), errors
+    assert rows == keys == 2 * ORDERS
+
+
+async def _wait_for_port(
+    http: aiohttp.ClientSession, port: int, processes: list[asyncio.subprocess.Process]
+) -> None:
+    for _ in range(200):
+        if any(p.returncode is not None for p in processes):
+            raise AssertionError("a serve process exited early; see its log")
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/api/v1/none") as response:
+                await response.read()
+                return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"serve did not listen on {port}")
