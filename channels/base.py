@@ -10,7 +10,7 @@ from rules.stages import Stage
 
 
 class RecordError(ValueError):
-    """A source record that cannot be accepted; the message says why, in words a sender can act on."""
+    """A source record we cannot accept; the message says why, in words a sender can act on."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ def beijing_time(value: object, field: str) -> datetime | None:
 
 def jd_time(value: object, field: str) -> datetime | None:
     """:func:`beijing_time`, but JD's ``0001-01-01``/``1970-01-01`` placeholders are "not yet"."""
-    if value in _JD_NOT_YET:
+    if isinstance(value, str) and value in _JD_NOT_YET:
         return None
     return beijing_time(value, field)
 
@@ -99,9 +99,11 @@ def yuan_to_fen(value: object, field: str) -> int | None:
 
 
 def fen(value: object, field: str) -> int | None:
-    """An amount already in integer fen (Douyin, self-built shop)."""
+    """An amount already in integer fen (Douyin, self-built shop); CSV files give it as digits."""
     if value is None:
         return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
     if not _is_int(value) or value < 0:
         raise RecordError(f"{field}: 金额应为非负整数 (分), 收到 {value!r}")
     return value

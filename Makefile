@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh clone:
+#   make demo   — the service on SQLite with sample orders flowing in
+#   make test   — lint and the test suite (SQLite; `make test-postgres` for PostgreSQL)
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+.PHONY: demo test test-postgres bench
+
+demo: $(STAMP)
+	$(BIN)/orderbot demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+test-postgres: $(STAMP)
+	ORDERBOT_TEST_DB=postgresql $(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.watch_and_ingest

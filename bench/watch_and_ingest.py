@@ -1,0 +1,264 @@
+"""The order pool at scale: watch tick cost and ingest throughput.
+
+    .venv/bin/python -m bench.watch_and_ingest                 # 1,000,000 orders on SQLite
+    .venv/bin/python -m bench.watch_and_ingest --pool 200000   # quicker
+    .venv/bin/python -m bench.watch_and_ingest --database postgresql+asyncpg://postgres@127.0.0.1/bench
+
+Fills a fresh database with ``--pool`` orders of which ``--open`` are still open (their next
+check lies in the future) and prints:
+- the idle tick (nothing due) at several pool sizes, to show it does not grow with the pool;
+- one tick with ``--due`` orders newly past their deadline (tickets + outbox rows written);
+- ingest throughput through the HTTP batch API against a raw bulk insert of the same orders
+  into the same database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import insert, update
+
+from bot.app import create_app
+from bot.config import Config, parse_config
+from bot.keys import INGESTOR
+from bot.policy import Policy
+from channels.registry import ADAPTERS
+from channels.samples import sample_record
+from jobs import watch
+from rules.stages import Stage
+from storage import migrate
+from storage.db import make_engine, make_sessionmaker
+from storage.models import Order
+
+NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+TOKEN = "bench-token"
+CHUNK = 20_000
+
+
+def bench_config(url: str) -> Config:
+    return parse_config(
+        {
+            "database": {"url": url},
+            "watch": {"batch_size": 1000},
+            "groups": {
+                "east": {"name": "华东组", "supervisor": "boss"},
+                "general": {"name": "综合组", "supervisor": "boss2"},
+            },
+            "routing": {
+                "default_group": "general",
+                "rules": [{"name": "华东", "group": "east", "provinces": ["上海市", "浙江省"]}],
+            },
+            "sla": [
+                {"name": "待拣货", "stage": "paid", "limit": "2h"},
+                {"name": "拣货", "stage": "picking", "limit": "4h"},
+            ],
+            "sources": {"bench": {"token": TOKEN, "channels": ["taobao", "jd", "douyin", "shop"]}},
+        }
+    )
+
+
+def pool_row(n: int, rng: random.Random, is_open: bool) -> dict[str, Any]:
+    entered = NOW - timedelta(minutes=rng.randint(1, 110))
+    return {
+        "channel": "taobao",
+        "channel_order_id": f"P{n:09d}",
+        "shop": "旗舰店",
+        "order_type": "normal",
+        "stage": "paid" if is_open else "completed",
+        "stage_entered_at": entered,
+        "amount_fen": rng.randint(100, 500000),
+        "category": "服饰",
+        "province": rng.choice(["上海市", "广东省", "浙江省", "四川省"]),
+        "city": None,
+        "district": None,
+        "address_text": None,
+        "address_source": "channel",
+        "receiver_phone": f"138{n % 100000000:08d}",
+        "created_at": entered,
+        "paid_at": entered,
+        "received_at": entered,
+        "updated_at": entered,
+        "raw": {},
+        "deadline_at": entered + timedelta(hours=2) if is_open else None,
+        "next_check_at": entered + timedelta(hours=2) if is_open else None,
+    }
+
+
+async def fill(sessions: Any, start: int, stop: int, open_every: int, rng: random.Random) -> None:
+    for low in range(start, stop, CHUNK):
+        rows = [pool_row(n, rng, n % open_every == 0) for n in range(low, min(stop, low + CHUNK))]
+        async with sessions.begin() as session:
+            await session.execute(insert(Order.__table__), rows)
+
+
+async def timed_tick(
+    sessions: Any, policy: Policy, at: datetime
+) -> tuple[float, watch.WatchResult]:
+    started = time.perf_counter()
+    result = await watch.run(sessions, policy, at)
+    return (time.perf_counter() - started) * 1000, result
+
+
+async def idle_tick_ms(sessions: Any, policy: Policy) -> float:
+    samples = [(await timed_tick(sessions, policy, NOW))[0] for _ in range(7)]
+    return statistics.median(samples)
+
+
+def ingest_records(count: int, offset: int, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
+    channels = ["taobao", "jd", "douyin", "shop"]
+    out = []
+    for n in range(count):
+        channel = channels[n % 4]
+        record = sample_record(
+            channel,
+            rng,
+            NOW,
+            order_no=f"I{offset + n:09d}",
+            stage=Stage.PAID,
+            stage_age=timedelta(minutes=rng.randint(1, 100)),
+        )
+        out.append((channel, record))
+    return out
+
+
+async def http_ingest(config: Config, records: list[tuple[str, dict[str, Any]]]) -> float:
+    app = create_app(config, watch_timer=False)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for channel, record in records:
+        by_channel.setdefault(channel, []).append(record)
+    # The region parser loads its tables once per process; keep that out of the figure.
+    await asyncio.to_thread(app[INGESTOR]._regions.parse, "北京市东城区")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        for channel, items in by_channel.items():
+            for low in range(0, len(items), 1000):
+                async with http.post(
+                    f"/api/v1/orders/{channel}", json=items[low : low + 1000], headers=headers
+                ) as response:
+                    body = await response.json()
+                    assert response.status == 200, body
+    elapsed = time.perf_counter() - started
+    await runner.cleanup()
+    return len(records) / elapsed
+
+
+async def raw_insert(sessions: Any, records: list[tuple[str, dict[str, Any]]]) -> float:
+    """The same orders, already normalised, straight into the table: the ceiling for ingest."""
+    rows = []
+    for channel, record in records:
+        order = ADAPTERS[channel](record)
+        rows.append(
+            {
+                "channel": channel,
+                "channel_order_id": "R" + order.channel_order_id,
+                "shop": order.shop,
+                "order_type": order.order_type,
+                "stage": order.stage.value,
+                "stage_entered_at": order.stage_entered_at,
+                "amount_fen": order.amount_fen,
+                "category": order.category,
+                "province": order.province,
+                "city": order.city,
+                "district": order.district,
+                "address_text": order.address_text,
+                "address_source": "channel",
+                "receiver_phone": order.receiver_phone,
+                "created_at": order.created_at,
+                "paid_at": order.paid_at,
+                "received_at": NOW,
+                "updated_at": NOW,
+                "raw": order.raw,
+                "deadline_at": None,
+                "next_check_at": None,
+            }
+        )
+    started = time.perf_counter()
+    for low in range(0, len(rows), 1000):
+        async with sessions.begin() as session:
+            await session.execute(insert(Order.__table__), rows[low : low + 1000])
+    return len(rows) / (time.perf_counter() - started)
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        config = bench_config(url)
+        policy = Policy.from_config(config)
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        rng = random.Random(1)
+        open_every = args.pool // args.open
+        print(f"database: {engine.url.render_as_string(hide_password=True)}")
+        filled = 0
+        for target in sorted({args.pool // 100, args.pool // 10, args.pool}):
+            started = time.perf_counter()
+            await fill(sessions, filled, target, open_every, rng)
+            print(
+                f"filled {target:>9,} orders ({target // open_every:,} open) "
+                f"in {time.perf_counter() - started:5.1f} s; "
+                f"idle tick {await idle_tick_ms(sessions, policy):6.2f} ms (median of 7)"
+            )
+            filled = target
+
+        async with sessions.begin() as session:  # make --due open orders overdue by now
+            await session.execute(
+                update(Order)
+                .where(
+                    Order.id.in_(
+                        (
+                            await session.scalars(
+                                Order.__table__.select()
+                                .with_only_columns(Order.id)
+                                .where(Order.next_check_at.is_not(None))
+                                .limit(args.due)
+                            )
+                        ).all()
+                    )
+                )
+                .values(
+                    next_check_at=NOW - timedelta(seconds=1), deadline_at=NOW - timedelta(seconds=1)
+                )
+            )
+        elapsed, result = await timed_tick(sessions, policy, NOW)
+        print(
+            f"tick with {args.due:,} newly due: {elapsed / 1000:.2f} s "
+            f"(opened {result.opened:,} tickets, checked {result.checked:,})"
+        )
+        print(f"idle tick afterwards: {await idle_tick_ms(sessions, policy):.2f} ms")
+
+        records = ingest_records(args.ingest, 0, rng)
+        raw_rate = await raw_insert(sessions, records)
+        await engine.dispose()
+        http_rate = await http_ingest(config, records)
+        print(
+            f"ingest of {args.ingest:,} orders (4 channels, batches of 1,000): "
+            f"HTTP batch API {http_rate:,.0f} orders/s, raw bulk insert {raw_rate:,.0f} orders/s "
+            f"→ {http_rate / raw_rate:.0%} of raw"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", type=int, default=1_000_000)
+    parser.add_argument("--open", type=int, default=100_000)
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--ingest", type=int, default=20_000)
+    parser.add_argument("--database", help="database URL (default: a temporary SQLite file)")
+    asyncio.run(main(parser.parse_args()))
