@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from channels.address import RegionParser
 
 from bot import api
 from bot.clock import Clock, SystemClock
@@ -15,6 +14,7 @@ from bot.config import Config
 from bot.ingest import Ingestor
 from bot.keys import CLOCK, CONFIG, INGESTOR, POLICY, SESSIONS
 from bot.policy import Policy
+from channels.address import RegionParser
 from jobs import watch
 from jobs.scheduler import JobSpec, build_scheduler
 from storage.db import make_engine, make_sessionmaker

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.address import RegionParser
 from tqdm import tqdm
 
 from bot.config import Config
 from bot.ingest import Ingestor, IngestReport, Rejection
 from bot.policy import Policy
+from channels.address import RegionParser
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
 

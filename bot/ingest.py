@@ -13,21 +13,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from channels.address import RegionParser
-from channels.registry import ADAPTERS
-from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.policy import Policy
+from channels.address import RegionParser
 from channels.base import NormalizedOrder, RecordError
+from channels.registry import ADAPTERS
 from channels.timeparse import iso_time, required
-from rules.durations import format_duration
-from rules.render import render_resolution
+from rules.render import ResolutionFacts
 from rules.stages import Stage, accepts_transition
-from storage.conflicts import insert_ignoring_duplicates
-from storage.models import Order, OrderEvent
-from storage.tickets import add_timeline, open_tickets_for, outbox_row, queue_messages
+from storage.events import insert_events, seen_event_ids
+from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
+from storage.tickets import (
+    add_timeline,
+    open_tickets_for,
+    outbox_row,
+    queue_messages,
+    resolve,
+    timeline_row,
+)
 
 _FACT_FIELDS = (
     "shop",
@@ -209,79 +214,53 @@ class Ingestor:
             rows.append(row)
         return rows
 
-    def _enter_stage(self, order: Order, stage: str, entered_at: datetime) -> None:
-        order.stage = stage
-        order.stage_entered_at = entered_at
-        order.deadline_at, order.next_check_at = self._policy.first_check(
-            order_type=order.order_type, stage=stage, channel=order.channel, entered_at=entered_at
+    def _enter_stage(self, order: dict[str, Any], stage: str, entered_at: datetime) -> None:
+        order["stage"], order["stage_entered_at"] = stage, entered_at
+        order["deadline_at"], order["next_check_at"] = self._policy.first_check(
+            order_type=order["order_type"],
+            stage=stage,
+            channel=order["channel"],
+            entered_at=entered_at,
         )
 
     async def _upsert(
         self, session: AsyncSession, channel: str, rows: list[dict[str, Any]], now: datetime
     ) -> tuple[int, int, int, int]:
-        ids = [row["channel_order_id"] for row in rows]
-        existing = (
-            {
-                order.channel_order_id: order
-                for order in await session.scalars(
-                    select(Order).where(Order.channel == channel, Order.channel_order_id.in_(ids))
-                )
-            }
-            if ids
-            else {}
+        existing = await orders_by_channel_id(
+            session, channel, [r["channel_order_id"] for r in rows]
         )
-        created = updated = unchanged = 0
-        moved: list[Order] = []
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
         for row in rows:
             order = existing.get(row["channel_order_id"])
             if order is None:
-                order = Order(channel=channel, received_at=now, updated_at=now)
-                for name in _FACT_FIELDS:
-                    setattr(order, name, row[name])
-                order.channel_order_id = row["channel_order_id"]
+                order = {name: row[name] for name in _FACT_FIELDS}
+                order |= {
+                    "channel": channel,
+                    "channel_order_id": row["channel_order_id"],
+                    "received_at": now,
+                    "updated_at": now,
+                }
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
-                session.add(order)
-                moved.append(order)
-                created += 1
+                new.append(order)
                 continue
-            changed = False
-            for name in _FACT_FIELDS:
-                if getattr(order, name) != row[name]:
-                    setattr(order, name, row[name])
-                    changed = True
-            if accepts_transition(Stage(order.stage), Stage(row["stage"])):
+            facts = {name: row[name] for name in _FACT_FIELDS}
+            is_changed = any(order[name] != value for name, value in facts.items())
+            order |= facts
+            if accepts_transition(Stage(order["stage"]), Stage(row["stage"])):
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
                 moved.append(order)
-                changed = True
-            if changed:
-                order.updated_at = now
-                updated += 1
-            else:
-                unchanged += 1
-        await session.flush()
-        await self._record_stage_events(session, channel, moved, now)
+                is_changed = True
+            if is_changed:
+                order["updated_at"] = now
+                changed.append(order)
+        await insert_orders(session, new)
+        await update_orders(session, changed)
+        await insert_events(session, [_stage_event(channel, o, now) for o in moved])
         resolved = await self._resolve_tickets(session, moved, now)
-        return created, updated, unchanged, resolved
-
-    async def _record_stage_events(
-        self, session: AsyncSession, source: str, orders: list[Order], now: datetime
-    ) -> None:
-        if not orders:
-            return
-        rows = [
-            {
-                "order_id": order.id,
-                "source": source,
-                "event_id": f"{order.channel_order_id}:{order.stage}:"
-                f"{int(order.stage_entered_at.timestamp())}",
-                "stage": order.stage,
-                "occurred_at": order.stage_entered_at,
-                "received_at": now,
-                "applied": True,
-            }
-            for order in orders
-        ]
-        await session.execute(insert_ignoring_duplicates(session, OrderEvent), rows)
+        unchanged = len(rows) - len(new) - len(changed)
+        return len(new), len(changed), unchanged, resolved
 
     async def _apply_events(
         self,
@@ -291,30 +270,10 @@ class Ingestor:
         now: datetime,
         report: IngestReport,
     ) -> None:
-        keys = {(e.channel, e.channel_order_id) for _, e in events}
-        orders = (
-            {
-                (o.channel, o.channel_order_id): o
-                for o in await session.scalars(
-                    select(Order).where(tuple_(Order.channel, Order.channel_order_id).in_(keys))
-                )
-            }
-            if keys
-            else {}
-        )
-        event_ids = [e.event_id for _, e in events]
-        seen = (
-            set(
-                await session.scalars(
-                    select(OrderEvent.event_id).where(
-                        OrderEvent.source == source, OrderEvent.event_id.in_(event_ids)
-                    )
-                )
-            )
-            if event_ids
-            else set()
-        )
-        moved: list[Order] = []
+        orders = await orders_by_keys(session, {(e.channel, e.channel_order_id) for _, e in events})
+        seen = await seen_event_ids(session, source, [e.event_id for _, e in events])
+        moved: dict[int, dict[str, Any]] = {}
+        event_rows: list[dict[str, Any]] = []
         for index, event in events:
             order = orders.get((event.channel, event.channel_order_id))
             if order is None:
@@ -326,45 +285,44 @@ class Ingestor:
                 report.unchanged += 1
                 continue
             seen.add(event.event_id)
-            applied = accepts_transition(Stage(order.stage), event.stage)
+            applied = accepts_transition(Stage(order["stage"]), event.stage)
             if applied:
                 self._enter_stage(order, event.stage.value, event.occurred_at)
-                order.updated_at = now
-                moved.append(order)
+                order["updated_at"] = now
+                moved[order["id"]] = order
                 report.updated += 1
             else:
                 report.unchanged += 1
-            session.add(
-                OrderEvent(
-                    order_id=order.id,
-                    source=source,
-                    event_id=event.event_id,
-                    stage=event.stage.value,
-                    occurred_at=event.occurred_at,
-                    received_at=now,
-                    applied=applied,
-                )
+            event_rows.append(
+                {
+                    "order_id": order["id"],
+                    "source": source,
+                    "event_id": event.event_id,
+                    "stage": event.stage.value,
+                    "occurred_at": event.occurred_at,
+                    "received_at": now,
+                    "applied": applied,
+                }
             )
-        await session.flush()
-        report.tickets_resolved = await self._resolve_tickets(session, moved, now)
+        await update_orders(session, list(moved.values()))
+        await insert_events(session, event_rows)
+        report.tickets_resolved = await self._resolve_tickets(session, list(moved.values()), now)
 
     async def _resolve_tickets(
-        self, session: AsyncSession, moved: list[Order], now: datetime
+        self, session: AsyncSession, moved: list[dict[str, Any]], now: datetime
     ) -> int:
         """Close the open tickets of orders that moved on, and queue a notice for each group."""
-        by_id = {order.id: order for order in moved}
+        by_id = {order["id"]: order for order in moved}
         tickets = await open_tickets_for(session, by_id)
-        messages = []
+        await resolve(session, [t.id for t in tickets], now, "auto")
+        timeline, messages = [], []
         for ticket in tickets:
             order = by_id[ticket.order_id]
-            ticket.status, ticket.resolved_at, ticket.resolution = "resolved", now, "auto"
-            detail = f"订单进入「{Stage(order.stage).label}」"
-            add_timeline(session, ticket.id, "resolved", now, detail)
-            text = render_resolution(
-                ticket.id,
-                order.channel_order_id,
-                order.stage,
-                format_duration(now - ticket.deadline_at),
+            stage, order_no = order["stage"], order["channel_order_id"]
+            detail = f"订单进入「{Stage(stage).label}」"
+            timeline.append(timeline_row(ticket.id, "resolved", now, detail))
+            facts = ResolutionFacts(
+                ticket.id, order_no, stage, ticket.deadline_at, order["stage_entered_at"]
             )
             messages.append(
                 outbox_row(
@@ -373,14 +331,26 @@ class Ingestor:
                     kind="resolution",
                     target_kind="group",
                     target=ticket.group_key,
-                    text=text,
-                    payload={
-                        "ticket_id": ticket.id,
-                        "order_no": order.channel_order_id,
-                        "stage": order.stage,
-                    },
+                    payload=facts.to_payload(),
                     now=now,
                 )
             )
+        await add_timeline(session, timeline)
         await queue_messages(session, messages)
         return len(tickets)
+
+
+def _stage_event(source: str, order: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A stage change an order record reported, kept as an event for the order's history.
+
+    A new order's first stage is on the order itself (stage, stage_entered_at)."""
+    entered = order["stage_entered_at"]
+    return {
+        "order_id": order["id"],
+        "source": source,
+        "event_id": f"{order['channel_order_id']}:{order['stage']}:{int(entered.timestamp())}",
+        "stage": order["stage"],
+        "occurred_at": entered,
+        "received_at": now,
+        "applied": True,
+    }

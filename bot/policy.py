@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,9 @@ def build_calendar(config: Config) -> WorkCalendar:
 class Policy:
     config: Config
     calendar: WorkCalendar
+    _sla_cache: dict[tuple[str, str, str], SlaRule | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_config(cls, config: Config) -> Policy:
@@ -41,7 +44,12 @@ class Policy:
         return given
 
     def sla_for(self, *, order_type: str, stage: str, channel: str) -> SlaRule | None:
-        return match_sla(self.config.sla, order_type=order_type, stage=stage, channel=channel)
+        key = (order_type, stage, channel)
+        if key not in self._sla_cache:  # the watch asks this for every due order
+            self._sla_cache[key] = match_sla(
+                self.config.sla, order_type=order_type, stage=stage, channel=channel
+            )
+        return self._sla_cache[key]
 
     def schedule(self, rule: SlaRule, entered_at: datetime) -> Schedule:
         return schedule(rule, entered_at, self.config.watch.escalation, self.calendar)

@@ -8,20 +8,28 @@ on tickets and outbox rows are the backstop against duplicates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import SlaRule
 from bot.policy import Policy
-from rules.render import AlertFacts, region_of, render_alert
+from rules.render import AlertFacts, region_of
 from rules.sla import EscalationStep, Schedule
-from storage.conflicts import insert_ignoring_duplicates
-from storage.models import Order, Ticket
-from storage.tickets import add_timeline, open_tickets_for, outbox_row, queue_messages
+from storage.orders import claim_due_orders, set_next_checks
+from storage.tickets import (
+    add_timeline,
+    insert_tickets,
+    open_tickets_for,
+    outbox_row,
+    queue_messages,
+    set_levels,
+    timeline_row,
+)
 
 
 @dataclass
@@ -38,15 +46,7 @@ async def run(
     result = WatchResult()
     while True:
         async with sessions.begin() as session:
-            due = list(
-                await session.scalars(
-                    select(Order)
-                    .where(Order.next_check_at <= now)
-                    .order_by(Order.next_check_at)
-                    .limit(policy.config.watch.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            )
+            due = await claim_due_orders(session, now, policy.config.watch.batch_size)
             if not due:
                 return result
             await _handle_batch(session, policy, due, now, result)
@@ -54,69 +54,80 @@ async def run(
 
 
 async def _handle_batch(
-    session: AsyncSession, policy: Policy, orders: list[Order], now: datetime, result: WatchResult
+    session: AsyncSession,
+    policy: Policy,
+    orders: Sequence[Row[Any]],
+    now: datetime,
+    result: WatchResult,
 ) -> None:
-    tickets = {
-        t.order_id: t
-        for t in await open_tickets_for(session, (o.id for o in orders))
-        if t.stage == _order_of(orders, t.order_id).stage
-    }
+    rules: dict[int, SlaRule] = {}
     plans: dict[int, Schedule] = {}
-    to_open: list[Order] = []
+    next_checks: list[tuple[int, datetime | None]] = []
     for order in orders:
         rule = policy.sla_for(order_type=order.order_type, stage=order.stage, channel=order.channel)
         if rule is None:  # the config changed since the order entered this stage
-            order.next_check_at = None
-            continue
-        plans[order.id] = policy.schedule(rule, order.stage_entered_at)
-        if order.id not in tickets:
-            to_open.append(order)
-    tickets.update(await _open_tickets(session, policy, to_open, plans, now))
-    result.opened += len(to_open)
+            next_checks.append((order.id, None))
+        else:
+            rules[order.id] = rule
+            plans[order.id] = policy.schedule(rule, order.stage_entered_at)
+    tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now)
+    result.opened += len(opened)
 
     messages: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    levels: list[tuple[int, int]] = []
     for order in orders:
         plan, ticket = plans.get(order.id), tickets.get(order.id)
         if plan is None or ticket is None:
             continue
-        rule = policy.sla_for(order_type=order.order_type, stage=order.stage, channel=order.channel)
-        fired = [s for s in plan.steps if s.level > ticket.level and s.at <= now]
+        before = 0 if ticket.id in opened else ticket.level
+        fired = [s for s in plan.steps if s.level > before and s.at <= now]
         for step in fired:
             messages.append(_notification(policy, order, ticket, step, plan, now))
-            add_timeline(
-                session,
-                ticket.id,
-                "alerted" if step.level == 1 else "escalated",
-                now,
-                f"第{step.level}级 → {step.notify}",
-            )
-            result.escalated += step.level > 1
-        if fired:
-            ticket.level = fired[-1].level
-        upcoming = plan.next_after(ticket.level)
-        stop = rule is not None and rule.stop_escalation_on_claim and ticket.owner is not None
-        order.next_check_at = None if upcoming is None or stop else upcoming.at
+            if step.level > 1:
+                timeline.append(timeline_row(ticket.id, "escalated", now, f"第{step.level}级"))
+                result.escalated += 1
+        reached = fired[-1].level if fired else before
+        if fired and ticket.id not in opened:
+            levels.append((ticket.id, reached))
+        upcoming = plan.next_after(reached)
+        stop = rules[order.id].stop_escalation_on_claim and ticket.owner is not None
+        next_checks.append((order.id, None if upcoming is None or stop else upcoming.at))
+    await set_levels(session, levels)
+    await add_timeline(session, timeline)
     await queue_messages(session, messages)
+    await set_next_checks(session, next_checks)
 
 
-def _order_of(orders: list[Order], order_id: int) -> Order:
-    return next(o for o in orders if o.id == order_id)
-
-
-async def _open_tickets(
+async def _tickets_for(
     session: AsyncSession,
     policy: Policy,
-    orders: list[Order],
+    orders: Sequence[Row[Any]],
     plans: dict[int, Schedule],
+    rules: dict[int, SlaRule],
     now: datetime,
-) -> dict[int, Ticket]:
-    """Insert one ticket per overdue stage entry; an existing one (another instance) is reused."""
-    if not orders:
-        return {}
+) -> tuple[dict[int, Row[Any]], set[int]]:
+    """The open ticket of each order's current stage entry, and the ids of those opened now.
+
+    A new ticket starts at the highest level already due, so it is written once. A ticket
+    another instance opened meanwhile is taken as it is: the unique key on (order, stage,
+    entered at) makes the insert skip it.
+    """
+    stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in plans}
+
+    def current(rows: Sequence[Row[Any]]) -> dict[int, Row[Any]]:
+        return {
+            t.order_id: t for t in rows if stage_of[t.order_id] == (t.stage, t.stage_entered_at)
+        }
+
+    tickets = current(await open_tickets_for(session, stage_of))
+    missing = [o for o in orders if o.id in stage_of and o.id not in tickets]
+    if not missing:
+        return tickets, set()
     rows = []
-    for order in orders:
+    for order in missing:
         decision = policy.route(order)
-        rule = policy.sla_for(order_type=order.order_type, stage=order.stage, channel=order.channel)
+        plan = plans[order.id]
         rows.append(
             {
                 "order_id": order.id,
@@ -126,33 +137,23 @@ async def _open_tickets(
                 "group_key": decision.group,
                 "route_rule": decision.rule,
                 "route_reason": decision.reason,
-                "sla_rule": rule.name if rule else "",
-                "deadline_at": plans[order.id].deadline,
+                "sla_rule": rules[order.id].name,
+                "deadline_at": plan.deadline,
                 "opened_at": now,
-                "level": 0,
+                "level": max((s.level for s in plan.steps if s.at <= now), default=0),
             }
         )
-    await session.execute(insert_ignoring_duplicates(session, Ticket), rows)
-    opened = await session.scalars(
-        select(Ticket).where(Ticket.order_id.in_([o.id for o in orders]), Ticket.status == "open")
-    )
-    by_order = {}
-    for ticket in opened:
-        by_order[ticket.order_id] = ticket
-        add_timeline(
-            session,
-            ticket.id,
-            "opened",
-            now,
-            f"超时开单, 分派 {ticket.group_key}: {ticket.route_reason}",
-        )
-    return by_order
+    opened = await insert_tickets(session, rows)
+    if len(opened) < len(rows):  # some were opened by another instance: read those back
+        tickets = current(await open_tickets_for(session, stage_of))
+    tickets |= {t.order_id: t for t in opened}
+    return tickets, {t.id for t in opened}
 
 
 def _notification(
     policy: Policy,
-    order: Order,
-    ticket: Ticket,
+    order: Row[Any],
+    ticket: Row[Any],
     step: EscalationStep,
     plan: Schedule,
     now: datetime,
@@ -167,9 +168,9 @@ def _notification(
         stage=order.stage,
         amount_fen=order.amount_fen,
         region=region_of(order.province, order.city, order.district),
+        group=ticket.group_key,
         group_name=group.name,
         route_reason=ticket.route_reason,
-        entered_at=order.stage_entered_at,
         deadline_at=ticket.deadline_at,
         level=step.level,
         owner=ticket.owner,
@@ -181,14 +182,6 @@ def _notification(
         kind="alert" if step.level == 1 else "escalation",
         target_kind="user" if to_supervisor else "group",
         target=group.supervisor if to_supervisor and group.supervisor else ticket.group_key,
-        text=render_alert(facts, now, ZoneInfo(policy.config.watch.timezone)),
-        payload={
-            "ticket_id": ticket.id,
-            "order_no": order.channel_order_id,
-            "channel": order.channel,
-            "stage": order.stage,
-            "level": step.level,
-            "group": ticket.group_key,
-        },
+        payload=facts.to_payload(),
         now=now,
     )

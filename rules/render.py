@@ -1,9 +1,14 @@
-"""Notification text, Chinese first. Pure functions of the facts they are given."""
+"""Notification text, Chinese first, rendered from the facts an outbox row carries.
+
+Rendering happens when a message is delivered, not when it is queued, so "overdue by" and "time
+to escalation" are true at the moment people read them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.durations import format_duration
@@ -13,21 +18,63 @@ from rules.stages import Stage
 CHANNEL_LABELS = {"taobao": "淘宝/天猫", "jd": "京东", "douyin": "抖店", "shop": "自营商城"}
 
 
+def _to_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _from_json(facts_type: type[Any], payload: dict[str, Any]) -> Any:
+    values = {}
+    for field in fields(facts_type):
+        value = payload[field.name]
+        is_time = "datetime" in str(field.type) and isinstance(value, str)
+        values[field.name] = datetime.fromisoformat(value) if is_time else value
+    return facts_type(**values)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertFacts:
+    """What an overdue alert or escalation says; stored as the outbox row's payload."""
+
     ticket_id: int
     order_no: str
     channel: str
     stage: str
     amount_fen: int
     region: str
+    group: str
     group_name: str
     route_reason: str
-    entered_at: datetime
     deadline_at: datetime
     level: int
     owner: str | None
     next_escalation_at: datetime | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {key: _to_json(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> AlertFacts:
+        facts: AlertFacts = _from_json(cls, payload)
+        return facts
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionFacts:
+    """What the notice of a ticket that closed itself says."""
+
+    ticket_id: int
+    order_no: str
+    stage: str
+    deadline_at: datetime
+    moved_at: datetime  # when the order entered its next stage
+
+    def to_payload(self) -> dict[str, Any]:
+        return {key: _to_json(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ResolutionFacts:
+        facts: ResolutionFacts = _from_json(cls, payload)
+        return facts
 
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
@@ -58,14 +105,21 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
     else:
         lines.append(f"回复「认领 {facts.ticket_id}」认领此工单")
     if facts.next_escalation_at is not None:
-        left = format_duration(facts.next_escalation_at - now)
-        lines.append(f"{left}后升级至主管")
+        lines.append(f"{format_duration(facts.next_escalation_at - now)}后升级至主管")
     return "\n".join(lines)
 
 
-def render_resolution(ticket_id: int, order_no: str, stage: str, late_by: str) -> str:
+def render_resolution(facts: ResolutionFacts) -> str:
     """The notice that a ticket closed itself because the order moved on."""
+    late_by = format_duration(facts.moved_at - facts.deadline_at)
     return (
-        f"✅ 工单 #{ticket_id} 已自动关闭: 订单 {order_no} 已进入「{Stage(stage).label}」"
-        f"(超时 {late_by})"
+        f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} 已进入"
+        f"「{Stage(facts.stage).label}」(超时 {late_by})"
     )
+
+
+def render_message(kind: str, payload: dict[str, Any], now: datetime, tz: ZoneInfo) -> str:
+    """The text for an outbox row of any kind."""
+    if kind == "resolution":
+        return render_resolution(ResolutionFacts.from_payload(payload))
+    return render_alert(AlertFacts.from_payload(payload), now, tz)

@@ -14,5 +14,5 @@ from storage.models import Base
 def insert_ignoring_duplicates(session: AsyncSession, model: type[Base]) -> Insert:
     """An INSERT for ``model`` that skips rows violating any unique constraint."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement: Any = dialect.insert(model)
+    statement: Any = dialect.insert(model.__table__)
     return statement.on_conflict_do_nothing()

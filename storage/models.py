@@ -111,8 +111,8 @@ class Ticket(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     stage: Mapped[str] = mapped_column(String(32))
     stage_entered_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), index=True)  # open | resolved
-    group_key: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # open | resolved
+    group_key: Mapped[str] = mapped_column(String(64))
     route_rule: Mapped[str] = mapped_column(String(128))
     route_reason: Mapped[str] = mapped_column(Text)
     sla_rule: Mapped[str] = mapped_column(String(128))
@@ -126,7 +126,8 @@ class Ticket(Base):
 
 
 class TicketEvent(Base):
-    """The ticket timeline: opened, alerted, claimed, noted, escalated, resolved."""
+    """The ticket timeline after its opening (which is the ticket row itself): alerted,
+    claimed, noted, escalated, resolved."""
 
     __tablename__ = "ticket_events"
 
@@ -150,7 +151,6 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | resolution
     target_kind: Mapped[str] = mapped_column(String(16))  # group | user
     target: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]]
+    payload: Mapped[dict[str, Any]]  # the facts; text is rendered at delivery
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))  # pending | sent

@@ -1,4 +1,4 @@
-"""Ticket queries and the timeline/outbox writes that go with every ticket change."""
+"""Ticket queries and the timeline and outbox writes that go with every ticket change."""
 
 from __future__ import annotations
 
@@ -6,30 +6,59 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.conflicts import insert_ignoring_duplicates
 from storage.models import OutboxMessage, Ticket, TicketEvent
 
+TICKETS = Ticket.__table__
 
-async def open_tickets_for(session: AsyncSession, order_ids: Iterable[int]) -> list[Ticket]:
+
+async def open_tickets_for(session: AsyncSession, order_ids: Iterable[int]) -> Sequence[Row[Any]]:
     ids = list(order_ids)
     if not ids:
         return []
-    query = select(Ticket).where(Ticket.order_id.in_(ids), Ticket.status == "open")
-    return list((await session.scalars(query)).all())
+    query = select(TICKETS).where(TICKETS.c.order_id.in_(ids), TICKETS.c.status == "open")
+    return (await session.execute(query)).all()
 
 
-def add_timeline(
-    session: AsyncSession,
-    ticket_id: int,
-    kind: str,
-    at: datetime,
-    detail: str | None = None,
-    actor: str | None = None,
-) -> None:
-    session.add(TicketEvent(ticket_id=ticket_id, kind=kind, at=at, detail=detail, actor=actor))
+async def insert_tickets(session: AsyncSession, rows: list[dict[str, Any]]) -> Sequence[Row[Any]]:
+    """Insert tickets and return those inserted; one that exists already for the same stage
+    entry is left as it is and not returned."""
+    if not rows:
+        return []
+    statement = insert_ignoring_duplicates(session, Ticket).returning(*TICKETS.columns)
+    return (await session.execute(statement, rows)).all()
+
+
+async def set_levels(session: AsyncSession, changes: list[tuple[int, int]]) -> None:
+    if not changes:
+        return
+    statement = (
+        update(TICKETS).where(TICKETS.c.id == bindparam("ticket_id")).values(level=bindparam("lvl"))
+    )
+    await session.execute(statement, [{"ticket_id": t, "lvl": level} for t, level in changes])
+
+
+async def resolve(session: AsyncSession, ticket_ids: list[int], now: datetime, how: str) -> None:
+    if ticket_ids:
+        await session.execute(
+            update(TICKETS)
+            .where(TICKETS.c.id.in_(ticket_ids))
+            .values(status="resolved", resolved_at=now, resolution=how)
+        )
+
+
+def timeline_row(
+    ticket_id: int, kind: str, at: datetime, detail: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "kind": kind, "at": at, "detail": detail, "actor": actor}
+
+
+async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(TicketEvent.__table__.insert(), rows)
 
 
 async def queue_messages(session: AsyncSession, messages: Sequence[dict[str, Any]]) -> None:
@@ -45,7 +74,6 @@ def outbox_row(
     kind: str,
     target_kind: str,
     target: str,
-    text: str,
     payload: dict[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
@@ -55,7 +83,6 @@ def outbox_row(
         "kind": kind,
         "target_kind": target_kind,
         "target": target,
-        "text": text,
         "payload": payload,
         "created_at": now,
         "status": "pending",

@@ -4,17 +4,20 @@ tickets and outbox rows out."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from bot.keys import POLICY, SESSIONS
 from jobs import watch
+from rules.render import render_message
 from storage.models import OutboxMessage, Ticket
 from tests.support import T0, all_rows, auth, shop_order, stage_event
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def post_orders(client: TestClient, *orders: dict[str, object]) -> None:
@@ -55,8 +58,9 @@ async def test_missed_deadline_opens_one_routed_ticket_and_one_alert(client: Tes
     assert ticket.deadline_at == T0 + 2 * H
     [alert] = await outbox(client)
     assert (alert.kind, alert.target_kind, alert.target) == ("alert", "group", "east")
-    assert "SH001" in alert.text and f"认领 {ticket.id}" in alert.text
-    assert "¥129.00" in alert.text and "2小时后升级至主管" in alert.text
+    text = render_message(alert.kind, alert.payload, T0 + 2 * H + 5 * M, SHANGHAI)
+    assert "SH001" in text and f"认领 {ticket.id}" in text and "已超时 5分" in text
+    assert "¥129.00" in text and "1小时55分后升级至主管" in text
 
 
 async def test_escalates_to_the_supervisor_at_4h_exactly_once(client: TestClient) -> None:
@@ -68,7 +72,7 @@ async def test_escalates_to_the_supervisor_at_4h_exactly_once(client: TestClient
         ("alert", "group", "east"),
         ("escalation", "user", "boss-east"),
     ]
-    assert "第2级" in messages[1].text
+    assert "第2级" in render_message("escalation", messages[1].payload, T0 + 4 * H, SHANGHAI)
     [ticket] = await tickets(client)
     assert ticket.level == 2
 
@@ -90,7 +94,8 @@ async def test_moving_on_resolves_the_ticket_and_stops_escalation(client: TestCl
     await tick(client, T0 + 4 * H)
     messages = await outbox(client)
     assert [(m.kind, m.target) for m in messages] == [("alert", "east"), ("resolution", "east")]
-    assert "已自动关闭" in messages[1].text and "仓库拣货中" in messages[1].text
+    notice = render_message("resolution", messages[1].payload, T0 + 4 * H, SHANGHAI)
+    assert "已自动关闭" in notice and "仓库拣货中" in notice and "超时 30分" in notice
 
 
 async def test_the_next_stage_has_its_own_deadline_and_ticket(client: TestClient) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:59:15.380738
+Create Date: 2026-11-25 09:17:51.017634
 """
 
 from collections.abc import Sequence
@@ -101,9 +101,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("order_id", "stage", "stage_entered_at"),
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_tickets_group_key"), ["group_key"], unique=False)
         batch_op.create_index("ix_tickets_order_status", ["order_id", "status"], unique=False)
-        batch_op.create_index(batch_op.f("ix_tickets_status"), ["status"], unique=False)
 
     op.create_table(
         "outbox",
@@ -113,7 +111,6 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("target_kind", sa.String(length=16), nullable=False),
         sa.Column("target", sa.String(length=64), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", storage.models.UtcDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -160,9 +157,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tickets_status"))
         batch_op.drop_index("ix_tickets_order_status")
-        batch_op.drop_index(batch_op.f("ix_tickets_group_key"))
 
     op.drop_table("tickets")
     with op.batch_alter_table("order_events", schema=None) as batch_op:

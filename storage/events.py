@@ -1,0 +1,26 @@
+"""Order stage events: the history of stage changes, idempotent by (source, event id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.conflicts import insert_ignoring_duplicates
+from storage.models import OrderEvent
+
+
+async def seen_event_ids(session: AsyncSession, source: str, event_ids: Sequence[str]) -> set[str]:
+    if not event_ids:
+        return set()
+    query = select(OrderEvent.event_id).where(
+        OrderEvent.source == source, OrderEvent.event_id.in_(event_ids)
+    )
+    return set(await session.scalars(query))
+
+
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert_ignoring_duplicates(session, OrderEvent), rows)

@@ -1,0 +1,83 @@
+"""Order queries. Bulk statements throughout: a batch is a handful of round trips, not one per row
+(the ORM's unit of work inserts row by row on SQLite when it must read back generated keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Order
+
+ORDERS = Order.__table__
+
+
+async def orders_by_channel_id(
+    session: AsyncSession, channel: str, ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Existing orders of one channel, as column dicts keyed by channel order id."""
+    if not ids:
+        return {}
+    query = select(ORDERS).where(ORDERS.c.channel == channel, ORDERS.c.channel_order_id.in_(ids))
+    return {row.channel_order_id: dict(row._mapping) for row in await session.execute(query)}
+
+
+async def orders_by_keys(
+    session: AsyncSession, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Existing orders by (channel, channel order id), as column dicts."""
+    if not keys:
+        return {}
+    query = select(ORDERS).where(tuple_(ORDERS.c.channel, ORDERS.c.channel_order_id).in_(keys))
+    return {(r.channel, r.channel_order_id): dict(r._mapping) for r in await session.execute(query)}
+
+
+async def insert_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(ORDERS.insert(), rows)
+
+
+async def update_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write back whole rows of changed orders, matched by ``id``."""
+    if not rows:
+        return
+    columns = [c.name for c in ORDERS.columns if c.name != "id"]
+    statement = (
+        update(ORDERS)
+        .where(ORDERS.c.id == bindparam("order_id"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+    params = [{"order_id": row["id"]} | {f"new_{n}": row[n] for n in columns} for row in rows]
+    await session.execute(statement, params)
+
+
+async def claim_due_orders(session: AsyncSession, now: datetime, limit: int) -> Sequence[Row[Any]]:
+    """Orders whose next check is due, oldest first, locked against other instances.
+
+    On PostgreSQL ``SKIP LOCKED`` lets each instance take a different slice; SQLite has no row
+    locks, but its transactions take the write lock up front (see storage.db).
+    """
+    query = (
+        select(ORDERS)
+        .where(ORDERS.c.next_check_at <= now)
+        .order_by(ORDERS.c.next_check_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).all()
+
+
+async def set_next_checks(
+    session: AsyncSession, changes: list[tuple[int, datetime | None]]
+) -> None:
+    if not changes:
+        return
+    statement = (
+        update(ORDERS)
+        .where(ORDERS.c.id == bindparam("order_id"))
+        .values(next_check_at=bindparam("next_check"))
+    )
+    await session.execute(statement, [{"order_id": i, "next_check": at} for i, at in changes])
