@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from bot.app import create_app
 from bot.config import Config, parse_config
@@ -217,23 +217,20 @@ async def main(args: argparse.Namespace) -> None:
             )
             filled = target
 
-        async with sessions.begin() as session:  # make --due open orders overdue by now
+        async with sessions.begin() as session:  # --due open orders cross their deadline now
+            due_ids = (
+                await session.scalars(
+                    select(Order.id).where(Order.next_check_at.is_not(None)).limit(args.due)
+                )
+            ).all()
+            deadline = NOW - timedelta(seconds=1)
             await session.execute(
                 update(Order)
-                .where(
-                    Order.id.in_(
-                        (
-                            await session.scalars(
-                                Order.__table__.select()
-                                .with_only_columns(Order.id)
-                                .where(Order.next_check_at.is_not(None))
-                                .limit(args.due)
-                            )
-                        ).all()
-                    )
-                )
+                .where(Order.id.in_(due_ids))
                 .values(
-                    next_check_at=NOW - timedelta(seconds=1), deadline_at=NOW - timedelta(seconds=1)
+                    stage_entered_at=deadline - timedelta(hours=2),
+                    deadline_at=deadline,
+                    next_check_at=deadline,
                 )
             )
         elapsed, result = await timed_tick(sessions, policy, NOW)

@@ -78,20 +78,23 @@ async def _handle_batch(
     levels: list[tuple[int, int]] = []
     for order in orders:
         plan, ticket = plans.get(order.id), tickets.get(order.id)
-        if plan is None or ticket is None:
+        if plan is None:
             continue
-        before = 0 if ticket.id in opened else ticket.level
+        if ticket is None:  # not due after all (the rule changed): look again at its time
+            next_checks.append((order.id, plan.steps[0].at))
+            continue
+        before = 0 if ticket["id"] in opened else ticket["level"]
         fired = [s for s in plan.steps if s.level > before and s.at <= now]
         for step in fired:
             messages.append(_notification(policy, order, ticket, step, plan, now))
             if step.level > 1:
-                timeline.append(timeline_row(ticket.id, "escalated", now, f"第{step.level}级"))
+                timeline.append(timeline_row(ticket["id"], "escalated", now, f"第{step.level}级"))
                 result.escalated += 1
         reached = fired[-1].level if fired else before
-        if fired and ticket.id not in opened:
-            levels.append((ticket.id, reached))
+        if fired and ticket["id"] not in opened:
+            levels.append((ticket["id"], reached))
         upcoming = plan.next_after(reached)
-        stop = rules[order.id].stop_escalation_on_claim and ticket.owner is not None
+        stop = rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None
         next_checks.append((order.id, None if upcoming is None or stop else upcoming.at))
     await set_levels(session, levels)
     await add_timeline(session, timeline)
@@ -106,7 +109,7 @@ async def _tickets_for(
     plans: dict[int, Schedule],
     rules: dict[int, SlaRule],
     now: datetime,
-) -> tuple[dict[int, Row[Any]], set[int]]:
+) -> tuple[dict[int, dict[str, Any]], set[int]]:
     """The open ticket of each order's current stage entry, and the ids of those opened now.
 
     A new ticket starts at the highest level already due, so it is written once. A ticket
@@ -115,13 +118,19 @@ async def _tickets_for(
     """
     stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in plans}
 
-    def current(rows: Sequence[Row[Any]]) -> dict[int, Row[Any]]:
+    def current(rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
         return {
-            t.order_id: t for t in rows if stage_of[t.order_id] == (t.stage, t.stage_entered_at)
+            t.order_id: dict(t._mapping)
+            for t in rows
+            if stage_of[t.order_id] == (t.stage, t.stage_entered_at)
         }
 
     tickets = current(await open_tickets_for(session, stage_of))
-    missing = [o for o in orders if o.id in stage_of and o.id not in tickets]
+    missing = [
+        o
+        for o in orders
+        if o.id in stage_of and o.id not in tickets and plans[o.id].steps[0].at <= now
+    ]
     if not missing:
         return tickets, set()
     rows = []
@@ -143,45 +152,46 @@ async def _tickets_for(
                 "level": max((s.level for s in plan.steps if s.at <= now), default=0),
             }
         )
-    opened = await insert_tickets(session, rows)
-    if len(opened) < len(rows):  # some were opened by another instance: read those back
+    if await insert_tickets(session, rows) < len(rows):
+        # Another instance opened some of them meanwhile: use what it wrote.
         tickets = current(await open_tickets_for(session, stage_of))
-    tickets |= {t.order_id: t for t in opened}
-    return tickets, {t.id for t in opened}
+    opened = [row for row in rows if "id" in row]
+    tickets |= {row["order_id"]: row for row in opened}
+    return tickets, {row["id"] for row in opened}
 
 
 def _notification(
     policy: Policy,
     order: Row[Any],
-    ticket: Row[Any],
+    ticket: dict[str, Any],
     step: EscalationStep,
     plan: Schedule,
     now: datetime,
 ) -> dict[str, Any]:
-    group = policy.group(ticket.group_key)
+    group = policy.group(ticket["group_key"])
     to_supervisor = step.notify == "supervisor" and group.supervisor is not None
     following = plan.next_after(step.level)
     facts = AlertFacts(
-        ticket_id=ticket.id,
+        ticket_id=ticket["id"],
         order_no=order.channel_order_id,
         channel=order.channel,
         stage=order.stage,
         amount_fen=order.amount_fen,
         region=region_of(order.province, order.city, order.district),
-        group=ticket.group_key,
+        group=ticket["group_key"],
         group_name=group.name,
-        route_reason=ticket.route_reason,
-        deadline_at=ticket.deadline_at,
+        route_reason=ticket["route_reason"],
+        deadline_at=ticket["deadline_at"],
         level=step.level,
-        owner=ticket.owner,
+        owner=ticket.get("owner"),
         next_escalation_at=following.at if following else None,
     )
     return outbox_row(
-        dedup_key=f"ticket:{ticket.id}:level:{step.level}",
-        ticket_id=ticket.id,
+        dedup_key=f"ticket:{ticket['id']}:level:{step.level}",
+        ticket_id=ticket["id"],
         kind="alert" if step.level == 1 else "escalation",
         target_kind="user" if to_supervisor else "group",
-        target=group.supervisor if to_supervisor and group.supervisor else ticket.group_key,
+        target=group.supervisor if to_supervisor and group.supervisor else ticket["group_key"],
         payload=facts.to_payload(),
         now=now,
     )

@@ -6,8 +6,9 @@ to escalation" are true at the moment people read them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,18 @@ from rules.stages import Stage
 CHANNEL_LABELS = {"taobao": "淘宝/天猫", "jd": "京东", "douyin": "抖店", "shop": "自营商城"}
 
 
-def _to_json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+@cache
+def _field_names(facts_type: type[Any]) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(facts_type))
+
+
+def _to_payload(facts: Any) -> dict[str, Any]:
+    # Not dataclasses.asdict, nor fields() per call: this runs for every alert a tick queues.
+    payload = {}
+    for name in _field_names(type(facts)):
+        value = getattr(facts, name)
+        payload[name] = value.isoformat() if isinstance(value, datetime) else value
+    return payload
 
 
 def _from_json(facts_type: type[Any], payload: dict[str, Any]) -> Any:
@@ -50,7 +61,7 @@ class AlertFacts:
     next_escalation_at: datetime | None
 
     def to_payload(self) -> dict[str, Any]:
-        return {key: _to_json(value) for key, value in asdict(self).items()}
+        return _to_payload(self)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> AlertFacts:
@@ -69,7 +80,7 @@ class ResolutionFacts:
     moved_at: datetime  # when the order entered its next stage
 
     def to_payload(self) -> dict[str, Any]:
-        return {key: _to_json(value) for key, value in asdict(self).items()}
+        return _to_payload(self)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ResolutionFacts:

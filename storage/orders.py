@@ -13,6 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Order
 
 ORDERS = Order.__table__
+# What the watch needs to route, schedule and describe an order; not the raw payload.
+_WATCHED_COLUMNS = (
+    "id",
+    "channel",
+    "channel_order_id",
+    "order_type",
+    "stage",
+    "stage_entered_at",
+    "amount_fen",
+    "category",
+    "province",
+    "city",
+    "district",
+)
 
 
 async def orders_by_channel_id(
@@ -61,7 +75,7 @@ async def claim_due_orders(session: AsyncSession, now: datetime, limit: int) -> 
     locks, but its transactions take the write lock up front (see storage.db).
     """
     query = (
-        select(ORDERS)
+        select(*(ORDERS.c[name] for name in _WATCHED_COLUMNS))
         .where(ORDERS.c.next_check_at <= now)
         .order_by(ORDERS.c.next_check_at)
         .limit(limit)

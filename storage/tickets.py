@@ -23,13 +23,19 @@ async def open_tickets_for(session: AsyncSession, order_ids: Iterable[int]) -> S
     return (await session.execute(query)).all()
 
 
-async def insert_tickets(session: AsyncSession, rows: list[dict[str, Any]]) -> Sequence[Row[Any]]:
-    """Insert tickets and return those inserted; one that exists already for the same stage
-    entry is left as it is and not returned."""
+async def insert_tickets(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert tickets, setting each inserted row's ``id``; a ticket that exists already for the
+    same stage entry is left as it is. Returns how many were inserted."""
     if not rows:
-        return []
-    statement = insert_ignoring_duplicates(session, Ticket).returning(*TICKETS.columns)
-    return (await session.execute(statement, rows)).all()
+        return 0
+    statement = insert_ignoring_duplicates(session, Ticket).returning(
+        TICKETS.c.id, TICKETS.c.order_id
+    )
+    ids = {order_id: ticket_id for ticket_id, order_id in await session.execute(statement, rows)}
+    for row in rows:
+        if row["order_id"] in ids:
+            row["id"] = ids[row["order_id"]]
+    return len(ids)
 
 
 async def set_levels(session: AsyncSession, changes: list[tuple[int, int]]) -> None:
