@@ -13,16 +13,15 @@ import random
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
 from bot.config import Config, parse_config
-from bot.keys import CONFIG, SESSIONS
+from bot.keys import POLICY, SESSIONS
+from bot.notices import render_messages
 from channels.samples import sample_record
-from rules.render import render_message
 from rules.stages import Stage
 from storage import migrate
 from storage.outbox import messages_after
@@ -96,18 +95,18 @@ async def _feed(base_url: str, rng: random.Random, stop: asyncio.Event) -> None:
 
 async def _print_outbox(app: web.Application, stop: asyncio.Event) -> None:
     last_id = 0
-    tz = ZoneInfo(app[CONFIG].watch.timezone)
     while not stop.is_set():
         async with app[SESSIONS]() as session:
-            for message in await messages_after(session, last_id):
+            messages = await messages_after(session, last_id)
+            texts = await render_messages(session, app[POLICY], messages, datetime.now(UTC))
+            for message in messages:
                 last_id = message.id
                 who = (
                     f"群 {message.target}"
                     if message.target_kind == "group"
                     else f"@{message.target}"
                 )
-                text = render_message(message.kind, message.payload, datetime.now(UTC), tz)
-                print(f"\n── 发往 {who} ({message.kind}) ──\n{text}", flush=True)
+                print(f"\n── 发往 {who} ({message.kind}) ──\n{texts[message.id]}", flush=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 

@@ -21,7 +21,6 @@ from channels.address import RegionParser
 from channels.base import NormalizedOrder, RecordError
 from channels.registry import ADAPTERS
 from channels.timeparse import iso_time, required
-from rules.render import ResolutionFacts
 from rules.stages import Stage, accepts_transition
 from storage.events import insert_events, seen_event_ids
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
@@ -235,19 +234,12 @@ class Ingestor:
         for row in rows:
             order = existing.get(row["channel_order_id"])
             if order is None:
-                order = {name: row[name] for name in _FACT_FIELDS}
-                order |= {
-                    "channel": channel,
-                    "channel_order_id": row["channel_order_id"],
-                    "received_at": now,
-                    "updated_at": now,
-                }
+                order = row | {"channel": channel, "received_at": now, "updated_at": now}
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
                 new.append(order)
                 continue
-            facts = {name: row[name] for name in _FACT_FIELDS}
-            is_changed = any(order[name] != value for name, value in facts.items())
-            order |= facts
+            is_changed = any(order[name] != row[name] for name in _FACT_FIELDS)
+            order.update((name, row[name]) for name in _FACT_FIELDS)
             if accepts_transition(Stage(order["stage"]), Stage(row["stage"])):
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
                 moved.append(order)
@@ -314,24 +306,20 @@ class Ingestor:
         """Close the open tickets of orders that moved on, and queue a notice for each group."""
         by_id = {order["id"]: order for order in moved}
         tickets = await open_tickets_for(session, by_id)
-        await resolve(session, [t.id for t in tickets], now, "auto")
+        closed = [(t.id, by_id[t.order_id]["stage_entered_at"]) for t in tickets]
+        await resolve(session, closed, "auto")
         timeline, messages = [], []
         for ticket in tickets:
-            order = by_id[ticket.order_id]
-            stage, order_no = order["stage"], order["channel_order_id"]
+            stage = by_id[ticket.order_id]["stage"]
             detail = f"订单进入「{Stage(stage).label}」"
             timeline.append(timeline_row(ticket.id, "resolved", now, detail))
-            facts = ResolutionFacts(
-                ticket.id, order_no, stage, ticket.deadline_at, order["stage_entered_at"]
-            )
             messages.append(
                 outbox_row(
-                    dedup_key=f"ticket:{ticket.id}:resolved",
                     ticket_id=ticket.id,
                     kind="resolution",
+                    level=None,
                     target_kind="group",
                     target=ticket.group_key,
-                    payload=facts.to_payload(),
                     now=now,
                 )
             )

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config, GroupConfig, SlaRule
 from rules.routing import RouteDecision, RoutedOrder, route
-from rules.sla import Schedule, match_sla, schedule
+from rules.sla import Schedule, first_check, match_sla, schedule
 from rules.sla_clock import BusinessHours, WorkCalendar
 
 
@@ -61,8 +61,7 @@ class Policy:
         rule = self.sla_for(order_type=order_type, stage=stage, channel=channel)
         if rule is None:
             return None, None
-        plan = self.schedule(rule, entered_at)
-        return plan.deadline, plan.steps[0].at
+        return first_check(rule, entered_at, self.config.watch.escalation, self.calendar)
 
     def route(self, order: RoutedOrder) -> RouteDecision:
         return route(order, self.config.routing.rules, self.config.routing.default_group)

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SlaRule
 from bot.policy import Policy
-from rules.render import AlertFacts, region_of
 from rules.sla import EscalationStep, Schedule
 from storage.orders import claim_due_orders, set_next_checks
 from storage.tickets import (
@@ -86,7 +85,7 @@ async def _handle_batch(
         before = 0 if ticket["id"] in opened else ticket["level"]
         fired = [s for s in plan.steps if s.level > before and s.at <= now]
         for step in fired:
-            messages.append(_notification(policy, order, ticket, step, plan, now))
+            messages.append(_notification(policy, ticket, step, now))
             if step.level > 1:
                 timeline.append(timeline_row(ticket["id"], "escalated", now, f"第{step.level}级"))
                 result.escalated += 1
@@ -161,37 +160,15 @@ async def _tickets_for(
 
 
 def _notification(
-    policy: Policy,
-    order: Row[Any],
-    ticket: dict[str, Any],
-    step: EscalationStep,
-    plan: Schedule,
-    now: datetime,
+    policy: Policy, ticket: dict[str, Any], step: EscalationStep, now: datetime
 ) -> dict[str, Any]:
     group = policy.group(ticket["group_key"])
     to_supervisor = step.notify == "supervisor" and group.supervisor is not None
-    following = plan.next_after(step.level)
-    facts = AlertFacts(
-        ticket_id=ticket["id"],
-        order_no=order.channel_order_id,
-        channel=order.channel,
-        stage=order.stage,
-        amount_fen=order.amount_fen,
-        region=region_of(order.province, order.city, order.district),
-        group=ticket["group_key"],
-        group_name=group.name,
-        route_reason=ticket["route_reason"],
-        deadline_at=ticket["deadline_at"],
-        level=step.level,
-        owner=ticket.get("owner"),
-        next_escalation_at=following.at if following else None,
-    )
     return outbox_row(
-        dedup_key=f"ticket:{ticket['id']}:level:{step.level}",
         ticket_id=ticket["id"],
         kind="alert" if step.level == 1 else "escalation",
+        level=step.level,
         target_kind="user" if to_supervisor else "group",
         target=group.supervisor if to_supervisor and group.supervisor else ticket["group_key"],
-        payload=facts.to_payload(),
         now=now,
     )

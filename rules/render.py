@@ -1,15 +1,13 @@
-"""Notification text, Chinese first, rendered from the facts an outbox row carries.
+"""Notification text, Chinese first.
 
-Rendering happens when a message is delivered, not when it is queued, so "overdue by" and "time
-to escalation" are true at the moment people read them.
+Rendering happens when a message is delivered, not when it is queued, from the ticket and order
+as they are then: "overdue by", "time to escalation" and the owner are true when people read them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.durations import format_duration
@@ -19,32 +17,9 @@ from rules.stages import Stage
 CHANNEL_LABELS = {"taobao": "淘宝/天猫", "jd": "京东", "douyin": "抖店", "shop": "自营商城"}
 
 
-@cache
-def _field_names(facts_type: type[Any]) -> tuple[str, ...]:
-    return tuple(field.name for field in fields(facts_type))
-
-
-def _to_payload(facts: Any) -> dict[str, Any]:
-    # Not dataclasses.asdict, nor fields() per call: this runs for every alert a tick queues.
-    payload = {}
-    for name in _field_names(type(facts)):
-        value = getattr(facts, name)
-        payload[name] = value.isoformat() if isinstance(value, datetime) else value
-    return payload
-
-
-def _from_json(facts_type: type[Any], payload: dict[str, Any]) -> Any:
-    values = {}
-    for field in fields(facts_type):
-        value = payload[field.name]
-        is_time = "datetime" in str(field.type) and isinstance(value, str)
-        values[field.name] = datetime.fromisoformat(value) if is_time else value
-    return facts_type(**values)
-
-
 @dataclass(frozen=True, slots=True)
 class AlertFacts:
-    """What an overdue alert or escalation says; stored as the outbox row's payload."""
+    """What an overdue alert or escalation says."""
 
     ticket_id: int
     order_no: str
@@ -52,21 +27,12 @@ class AlertFacts:
     stage: str
     amount_fen: int
     region: str
-    group: str
     group_name: str
     route_reason: str
     deadline_at: datetime
     level: int
     owner: str | None
     next_escalation_at: datetime | None
-
-    def to_payload(self) -> dict[str, Any]:
-        return _to_payload(self)
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> AlertFacts:
-        facts: AlertFacts = _from_json(cls, payload)
-        return facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +43,7 @@ class ResolutionFacts:
     order_no: str
     stage: str
     deadline_at: datetime
-    moved_at: datetime  # when the order entered its next stage
-
-    def to_payload(self) -> dict[str, Any]:
-        return _to_payload(self)
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> ResolutionFacts:
-        facts: ResolutionFacts = _from_json(cls, payload)
-        return facts
+    resolved_at: datetime  # when the order entered its next stage
 
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
@@ -122,15 +80,8 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
 
 def render_resolution(facts: ResolutionFacts) -> str:
     """The notice that a ticket closed itself because the order moved on."""
-    late_by = format_duration(facts.moved_at - facts.deadline_at)
+    late_by = format_duration(facts.resolved_at - facts.deadline_at)
     return (
         f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} 已进入"
         f"「{Stage(facts.stage).label}」(超时 {late_by})"
     )
-
-
-def render_message(kind: str, payload: dict[str, Any], now: datetime, tz: ZoneInfo) -> str:
-    """The text for an outbox row of any kind."""
-    if kind == "resolution":
-        return render_resolution(ResolutionFacts.from_payload(payload))
-    return render_alert(AlertFacts.from_payload(payload), now, tz)

@@ -59,6 +59,14 @@ def match_sla(rules: Sequence[Rule], *, order_type: str, stage: str, channel: st
     return None
 
 
+def _after(
+    rule: SlaRuleLike, entered_at: datetime, limit: timedelta, calendar: WorkCalendar
+) -> datetime:
+    if rule.business_hours:
+        return calendar.deadline(entered_at, limit)
+    return wall_deadline(entered_at, limit)
+
+
 def schedule(
     rule: SlaRuleLike,
     entered_at: datetime,
@@ -70,18 +78,27 @@ def schedule(
     A level timed earlier than the one before it fires together with it, so levels never
     arrive out of order.
     """
-
-    def after(limit: timedelta) -> datetime:
-        if rule.business_hours:
-            return calendar.deadline(entered_at, limit)
-        return wall_deadline(entered_at, limit)
-
-    deadline = after(rule.limit)
+    deadline = _after(rule, entered_at, rule.limit, calendar)
     steps: list[EscalationStep] = []
-    previous = deadline
     for number, level in enumerate(rule.escalation or default_levels, start=1):
-        at = deadline if level.after == "deadline" else after(level.after)
-        at = max(at, previous) if steps else at
+        at = (
+            deadline
+            if level.after == "deadline"
+            else _after(rule, entered_at, level.after, calendar)
+        )
+        if steps:
+            at = max(at, steps[-1].at)
         steps.append(EscalationStep(number, at, level.notify))
-        previous = at
     return Schedule(deadline, tuple(steps))
+
+
+def first_check(
+    rule: SlaRuleLike,
+    entered_at: datetime,
+    default_levels: Sequence[EscalationLevelLike],
+    calendar: WorkCalendar,
+) -> tuple[datetime, datetime]:
+    """(deadline, time of the first escalation step): all ingest needs, cheaper than schedule()."""
+    deadline = _after(rule, entered_at, rule.limit, calendar)
+    first = (rule.escalation or default_levels)[0].after
+    return deadline, deadline if first == "deadline" else _after(rule, entered_at, first, calendar)

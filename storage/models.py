@@ -159,7 +159,10 @@ class TicketEvent(Base):
 
 
 class OutboxMessage(Base):
-    """A notification waiting to be delivered; dedup_key makes each one exist once."""
+    """A notification waiting to be delivered; dedup_key makes each one exist once.
+
+    It names what to announce, not the text: the text is rendered at delivery from the ticket
+    and order as they are then (see bot.notices)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
@@ -168,8 +171,8 @@ class OutboxMessage(Base):
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | resolution
+    level: Mapped[int | None] = mapped_column(Integer)  # the escalation level it announces
     target_kind: Mapped[str] = mapped_column(String(16))  # group | user
     target: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]]  # the facts; text is rendered at delivery
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))  # pending | sent

@@ -10,7 +10,7 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.conflicts import insert_ignoring_duplicates
-from storage.models import OutboxMessage, Ticket, TicketEvent
+from storage.models import Order, OutboxMessage, Ticket, TicketEvent
 
 TICKETS = Ticket.__table__
 
@@ -47,13 +47,15 @@ async def set_levels(session: AsyncSession, changes: list[tuple[int, int]]) -> N
     await session.execute(statement, [{"ticket_id": t, "lvl": level} for t, level in changes])
 
 
-async def resolve(session: AsyncSession, ticket_ids: list[int], now: datetime, how: str) -> None:
-    if ticket_ids:
-        await session.execute(
+async def resolve(session: AsyncSession, closed: list[tuple[int, datetime]], how: str) -> None:
+    """Close tickets, each at its own moment (for auto-resolution: when the order moved on)."""
+    if closed:
+        statement = (
             update(TICKETS)
-            .where(TICKETS.c.id.in_(ticket_ids))
-            .values(status="resolved", resolved_at=now, resolution=how)
+            .where(TICKETS.c.id == bindparam("ticket_id"))
+            .values(status="resolved", resolved_at=bindparam("at"), resolution=how)
         )
+        await session.execute(statement, [{"ticket_id": t, "at": at} for t, at in closed])
 
 
 def timeline_row(
@@ -75,21 +77,47 @@ async def queue_messages(session: AsyncSession, messages: Sequence[dict[str, Any
 
 def outbox_row(
     *,
-    dedup_key: str,
-    ticket_id: int | None,
+    ticket_id: int,
     kind: str,
+    level: int | None,
     target_kind: str,
     target: str,
-    payload: dict[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
+    """A notification about a ticket; its key makes re-queueing the same one a no-op."""
     return {
-        "dedup_key": dedup_key,
+        "dedup_key": f"ticket:{ticket_id}:{kind if level is None else f'level:{level}'}",
         "ticket_id": ticket_id,
         "kind": kind,
+        "level": level,
         "target_kind": target_kind,
         "target": target,
-        "payload": payload,
         "created_at": now,
         "status": "pending",
     }
+
+
+async def tickets_with_orders(
+    session: AsyncSession, ticket_ids: Iterable[int]
+) -> dict[int, Row[Any]]:
+    """Each ticket with the order facts its notifications show, by ticket id."""
+    ids = list(set(ticket_ids))
+    if not ids:
+        return {}
+    orders = Order.__table__
+    query = (
+        select(
+            TICKETS,
+            orders.c.channel,
+            orders.c.channel_order_id,
+            orders.c.order_type,
+            orders.c.stage.label("order_stage"),
+            orders.c.amount_fen,
+            orders.c.province,
+            orders.c.city,
+            orders.c.district,
+        )
+        .join(orders, orders.c.id == TICKETS.c.order_id)
+        .where(TICKETS.c.id.in_(ids))
+    )
+    return {row.id: row for row in await session.execute(query)}

@@ -4,20 +4,19 @@ tickets and outbox rows out."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from bot.keys import POLICY, SESSIONS
+from bot.notices import render_messages
 from jobs import watch
-from rules.render import render_message
 from storage.models import OutboxMessage, Ticket
+from storage.outbox import messages_after
 from tests.support import T0, all_rows, auth, shop_order, stage_event
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def post_orders(client: TestClient, *orders: dict[str, object]) -> None:
@@ -44,6 +43,14 @@ async def outbox(client: TestClient) -> list[OutboxMessage]:
     return await all_rows(client.app[SESSIONS], OutboxMessage)
 
 
+async def texts(client: TestClient, delivered_at: datetime) -> list[str]:
+    """The outbox as people would read it if it were delivered at ``delivered_at``."""
+    async with client.app[SESSIONS]() as session:
+        messages = await messages_after(session, 0)
+        rendered = await render_messages(session, client.app[POLICY], messages, delivered_at)
+    return [rendered[m.id] for m in messages]
+
+
 async def test_missed_deadline_opens_one_routed_ticket_and_one_alert(client: TestClient) -> None:
     await post_orders(client, shop_order("SH001", province="上海市"))
 
@@ -58,7 +65,7 @@ async def test_missed_deadline_opens_one_routed_ticket_and_one_alert(client: Tes
     assert ticket.deadline_at == T0 + 2 * H
     [alert] = await outbox(client)
     assert (alert.kind, alert.target_kind, alert.target) == ("alert", "group", "east")
-    text = render_message(alert.kind, alert.payload, T0 + 2 * H + 5 * M, SHANGHAI)
+    [text] = await texts(client, T0 + 2 * H + 5 * M)
     assert "SH001" in text and f"认领 {ticket.id}" in text and "已超时 5分" in text
     assert "¥129.00" in text and "1小时55分后升级至主管" in text
 
@@ -72,7 +79,7 @@ async def test_escalates_to_the_supervisor_at_4h_exactly_once(client: TestClient
         ("alert", "group", "east"),
         ("escalation", "user", "boss-east"),
     ]
-    assert "第2级" in render_message("escalation", messages[1].payload, T0 + 4 * H, SHANGHAI)
+    assert "第2级" in (await texts(client, T0 + 4 * H))[1]
     [ticket] = await tickets(client)
     assert ticket.level == 2
 
@@ -94,7 +101,7 @@ async def test_moving_on_resolves_the_ticket_and_stops_escalation(client: TestCl
     await tick(client, T0 + 4 * H)
     messages = await outbox(client)
     assert [(m.kind, m.target) for m in messages] == [("alert", "east"), ("resolution", "east")]
-    notice = render_message("resolution", messages[1].payload, T0 + 4 * H, SHANGHAI)
+    notice = (await texts(client, T0 + 4 * H))[1]
     assert "已自动关闭" in notice and "仓库拣货中" in notice and "超时 30分" in notice
 
 

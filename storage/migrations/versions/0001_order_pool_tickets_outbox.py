@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 09:17:51.017634
+Create Date: 2026-11-25 09:26:38.599373
 """
 
 from collections.abc import Sequence
@@ -109,9 +109,9 @@ def upgrade() -> None:
         sa.Column("dedup_key", sa.String(length=160), nullable=False),
         sa.Column("ticket_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=True),
         sa.Column("target_kind", sa.String(length=16), nullable=False),
         sa.Column("target", sa.String(length=64), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", storage.models.UtcDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,63 @@
+"""The text of outbox notifications, rendered at delivery from the ticket and order as they are
+then, so that "overdue by", the owner and the time to escalation are true when people read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.policy import Policy
+from rules.render import (
+    AlertFacts,
+    ResolutionFacts,
+    region_of,
+    render_alert,
+    render_resolution,
+)
+from storage.models import OutboxMessage
+from storage.tickets import tickets_with_orders
+
+
+def _next_escalation(policy: Policy, row: Row[Any], level: int) -> datetime | None:
+    rule = policy.sla_for(order_type=row.order_type, stage=row.stage, channel=row.channel)
+    if rule is None:
+        return None
+    upcoming = policy.schedule(rule, row.stage_entered_at).next_after(level)
+    return upcoming.at if upcoming else None
+
+
+def _text(policy: Policy, message: OutboxMessage, row: Row[Any], now: datetime) -> str:
+    if message.kind == "resolution":
+        facts = ResolutionFacts(
+            row.id, row.channel_order_id, row.order_stage, row.deadline_at, row.resolved_at
+        )
+        return render_resolution(facts)
+    level = message.level or 1
+    alert = AlertFacts(
+        ticket_id=row.id,
+        order_no=row.channel_order_id,
+        channel=row.channel,
+        stage=row.stage,
+        amount_fen=row.amount_fen,
+        region=region_of(row.province, row.city, row.district),
+        group_name=policy.group(row.group_key).name,
+        route_reason=row.route_reason,
+        deadline_at=row.deadline_at,
+        level=level,
+        owner=row.owner,
+        next_escalation_at=_next_escalation(policy, row, level),
+    )
+    return render_alert(alert, now, ZoneInfo(policy.config.watch.timezone))
+
+
+async def render_messages(
+    session: AsyncSession, policy: Policy, messages: Sequence[OutboxMessage], now: datetime
+) -> dict[int, str]:
+    """The text of each message, by outbox id."""
+    rows = await tickets_with_orders(session, (m.ticket_id for m in messages if m.ticket_id))
+    return {m.id: _text(policy, m, rows[m.ticket_id], now) for m in messages if m.ticket_id}
