@@ -77,7 +77,7 @@ def import_file(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。"""
-    from bot.importer import import_orders
+    from bot.importer import ImportFileError, import_orders
 
     if channel not in CHANNELS:
         typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(CHANNELS)}", err=True)
@@ -85,11 +85,15 @@ def import_file(
     loaded = _load(config)
     try:
         report = asyncio.run(import_orders(loaded, file, channel))
+    except ImportFileError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     except migrate.UnmigratedDatabase as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(3) from None
     for rejection in report.rejected:
-        typer.echo(f"第 {rejection.index} 行被拒: {rejection.reason}", err=True)
+        same = "" if rejection.duplicate_of is None else f" (与第 {rejection.duplicate_of} 行相同)"
+        typer.echo(f"第 {rejection.index} 行被拒: {rejection.reason}{same}", err=True)
     typer.echo(
         f"新增 {report.created}, 更新 {report.updated}, 无变化 {report.unchanged}, "
         f"拒绝 {len(report.rejected)}, 地址无法解析 {report.address_unparsed}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from collections.abc import Iterator
@@ -19,13 +20,22 @@ from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
 
 
-def _nest(row: dict[str, str]) -> dict[str, Any]:
-    """CSV headers like ``receiver.province`` become nested objects; empty cells are absent."""
+class ImportFileError(Exception):
+    """The file as a whole cannot be read; nothing was imported."""
+
+
+def _nest(row: dict[str | None, Any]) -> dict[str, Any] | str:
+    """CSV headers like ``receiver.province`` become nested objects; empty cells are absent.
+
+    A row with more cells than headers (an unquoted comma in an address, say) is refused.
+    """
+    if None in row:
+        return f"比表头多出 {len(row[None])} 个单元格 (地址中是否有未加引号的逗号?)"
     record: dict[str, Any] = {}
     for header, value in row.items():
         if value is None or value == "":
             continue
-        *parents, leaf = header.split(".")
+        *parents, leaf = str(header).split(".")
         target = record
         for part in parents:
             target = target.setdefault(part, {})
@@ -33,8 +43,18 @@ def _nest(row: dict[str, str]) -> dict[str, Any]:
     return record
 
 
-def read_records(path: Path) -> Iterator[tuple[int, Any]]:
+def read_records(path: Path) -> list[tuple[int, Any]]:
     """(line number, record or a parse-error string) for every record in the file."""
+    try:
+        return list(_records(path))
+    except UnicodeDecodeError as error:
+        raise ImportFileError(
+            f"{path.name} 不是 UTF-8 编码 (第 {error.start} 字节附近); "
+            "请在 Excel 中另存为「CSV UTF-8」后再导入"
+        ) from None
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
             reader = csv.DictReader(handle)
@@ -56,7 +76,7 @@ async def import_orders(config: Config, path: Path, channel: str) -> IngestRepor
         await ensure_migrated(engine)
         ingestor = Ingestor(make_sessionmaker(engine), Policy.from_config(config), RegionParser())
         total = IngestReport()
-        lines = list(read_records(path))
+        lines = await asyncio.to_thread(read_records, path)
         batch_size = config.server.max_batch
         with tqdm(total=len(lines), unit="单", desc=path.name) as progress:
             for start in range(0, len(lines), batch_size):
@@ -69,7 +89,14 @@ async def import_orders(config: Config, path: Path, channel: str) -> IngestRepor
                 total.unchanged += report.unchanged
                 total.address_unparsed += report.address_unparsed
                 total.tickets_resolved += report.tickets_resolved
-                total.rejected += [Rejection(good[r.index][0], r.reason) for r in report.rejected]
+                total.rejected += [
+                    Rejection(
+                        good[r.index][0],
+                        r.reason,
+                        None if r.duplicate_of is None else good[r.duplicate_of][0],
+                    )
+                    for r in report.rejected
+                ]
                 progress.update(len(chunk))
         total.rejected.sort(key=lambda r: r.index)
         return total

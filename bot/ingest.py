@@ -55,6 +55,7 @@ _ATTEMPTS = 3  # a concurrent writer inserting the same new order makes us retry
 class Rejection:
     index: int
     reason: str
+    duplicate_of: int | None = None  # the earlier record with the same order number
 
 
 @dataclass
@@ -162,7 +163,7 @@ class Ingestor:
                 continue
             if order.channel_order_id in first_index:
                 earlier = first_index[order.channel_order_id]
-                report.rejected.append(Rejection(index, f"订单号与本批第 {earlier} 条重复"))
+                report.rejected.append(Rejection(index, "订单号在本批中重复", earlier))
                 continue
             first_index[order.channel_order_id] = index
             good.append(order)

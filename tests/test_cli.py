@@ -452,15 +452,6 @@ def test_import_needs_a_known_channel(
     assert orders_in(database_url) == {}
 
 
-# --- known bugs (strict xfail: each flips to a failure once fixed; then drop the marker) -----
-
-
-@pytest.mark.xfail(
-    reason="bot/importer.py _nest: DictReader puts surplus cells under the key None, "
-    "None.split crashes the whole import",
-    raises=AssertionError,
-    strict=True,
-)
 def test_import_csv_row_with_surplus_cells_is_rejected_not_a_crash(
     tmp_path: Path, database_url: str, config_file: Path
 ) -> None:
@@ -480,12 +471,6 @@ def test_import_csv_row_with_surplus_cells_is_rejected_not_a_crash(
     assert set(orders_in(database_url)) == {"X2"}
 
 
-@pytest.mark.xfail(
-    reason="bot/importer.py maps Rejection.index to the file line but not the batch index "
-    "inside the duplicate reason ('与本批第 0 条重复')",
-    raises=AssertionError,
-    strict=True,
-)
 def test_import_duplicate_reason_names_the_earlier_line(
     tmp_path: Path, database_url: str, config_file: Path
 ) -> None:
@@ -500,3 +485,17 @@ def test_import_duplicate_reason_names_the_earlier_line(
     reasons = rejections(result)
     assert sorted(reasons) == [4]
     assert "第 2 行" in reasons[4], reasons[4]
+
+
+def test_import_of_a_file_that_is_not_utf8_says_so(
+    tmp_path: Path, database_url: str, config_file: Path
+) -> None:
+    source = tmp_path / "gbk.csv"
+    source.write_bytes("order_no,status\n订单1,PAID\n".encode("gbk"))
+
+    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+
+    no_crash(result)
+    assert result.returncode == 2
+    assert "UTF-8" in result.stderr
+    assert orders_in(database_url) == {}
