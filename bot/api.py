@@ -17,8 +17,13 @@ SOURCE = web.RequestKey("source", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _json(data: Any, status: int) -> web.Response:
+    # Chinese reasons readable as they are, not as \u escapes.
+    return web.json_response(data, status=status, dumps=lambda o: orjson.dumps(o).decode())
+
+
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return _json({"error": message}, status)
 
 
 def _source_for(token: str, sources: dict[str, SourceConfig]) -> str | None:
@@ -42,13 +47,16 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _records(request: web.Request, key: str) -> list[Any] | web.Response:
-    """A JSON list, ``{key: [...]}``, or one object; anything else is a 400."""
+    """A JSON list, ``{key: [...]}`` with no other field, or one record.
+
+    A wrapper must have that one key only: a Taobao trade is a single record that happens to
+    have an ``orders`` field (its sub-orders)."""
     try:
         # orjson parses a 1,000-order batch about 4x faster than the json module.
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return _error(400, "请求体不是合法的 JSON")
-    if isinstance(body, dict) and key in body:
+    if isinstance(body, dict) and body.keys() == {key}:
         body = body[key]
         if not isinstance(body, list):
             return _error(400, f"{key} 必须是数组")
@@ -62,7 +70,7 @@ async def _records(request: web.Request, key: str) -> list[Any] | web.Response:
 def _answer(report: IngestReport) -> web.Response:
     accepted = report.created + report.updated + report.unchanged
     status = 200 if not report.rejected else (207 if accepted else 422)
-    return web.json_response(report.as_dict(), status=status)
+    return _json(report.as_dict(), status)
 
 
 async def post_orders(request: web.Request) -> web.Response:

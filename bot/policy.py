@@ -38,8 +38,9 @@ class Policy:
         return cls(config, build_calendar(config))
 
     def order_type(self, given: str, category: str | None) -> str:
-        """A category configured as e.g. custom-made overrides what the channel implies."""
-        if category is not None:
+        """A normal order of a category configured as e.g. custom-made takes that type; a type
+        the channel states itself (presale) stands."""
+        if given == "normal" and category is not None:
             return self.config.order_types.by_category.get(category, given)
         return given
 

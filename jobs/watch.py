@@ -82,6 +82,9 @@ async def _handle_batch(
         if ticket is None:  # not due after all (the rule changed): look again at its time
             next_checks.append((order.id, plan.steps[0].at))
             continue
+        if rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None:
+            next_checks.append((order.id, None))  # claimed, and the rule says that is enough
+            continue
         before = 0 if ticket["id"] in opened else ticket["level"]
         fired = [s for s in plan.steps if s.level > before and s.at <= now]
         for step in fired:
@@ -93,8 +96,7 @@ async def _handle_batch(
         if fired and ticket["id"] not in opened:
             levels.append((ticket["id"], reached))
         upcoming = plan.next_after(reached)
-        stop = rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None
-        next_checks.append((order.id, None if upcoming is None or stop else upcoming.at))
+        next_checks.append((order.id, None if upcoming is None else upcoming.at))
     await set_levels(session, levels)
     await add_timeline(session, timeline)
     await queue_messages(session, messages)

@@ -3,17 +3,21 @@ tickets and outbox rows out."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
+from bot.app import create_app
+from bot.config import parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.notices import render_messages
 from jobs import watch
 from storage.models import OutboxMessage, Ticket
 from storage.outbox import messages_after
-from tests.support import T0, all_rows, auth, shop_order, stage_event
+from tests.support import T0, FakeClock, all_rows, auth, config_data, shop_order, stage_event
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -145,3 +149,48 @@ async def test_a_claim_does_not_stop_escalation_by_default(client: TestClient) -
         await session.execute(update(Ticket).values(owner="zhang", claimed_at=T0 + 2 * H))
     await tick(client, T0 + 4 * H)
     assert [m.kind for m in await outbox(client)] == ["alert", "escalation"]
+
+
+async def test_a_claim_stops_escalation_when_the_rule_says_so(
+    aiohttp_client: Any, database_url: str, clock: FakeClock
+) -> None:
+    data = config_data(database_url)
+    data["sla"][0]["stop_escalation_on_claim"] = True
+    client = await aiohttp_client(create_app(parse_config(data), clock=clock, watch_timer=False))
+    await post_orders(client, shop_order("SH009", province="上海市"))
+    await tick(client, T0 + 2 * H)
+    async with client.app[SESSIONS].begin() as session:
+        await session.execute(update(Ticket).values(owner="zhang", claimed_at=T0 + 2 * H))
+    await tick(client, T0 + 5 * H)
+    assert [m.kind for m in await outbox(client)] == ["alert"]
+
+
+async def test_second_scale_deadlines_on_the_running_timer(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    """The scheduled watch in a live app, on the wall clock: 2 s to alert, 4 s to escalate."""
+    data = config_data(database_url)
+    data["watch"] = {
+        "scan_interval": "1s",
+        "escalation": [
+            {"after": "deadline", "notify": "group"},
+            {"after": "4s", "notify": "supervisor"},
+        ],
+    }
+    data["sla"][0]["limit"] = "2s"
+    client = await aiohttp_client(create_app(parse_config(data)))
+    paid = datetime.now(UTC)
+    await post_orders(client, shop_order("SH010", province="上海市", paid_at=paid))
+
+    async def wait_for(count: int) -> list[OutboxMessage]:
+        for _ in range(150):
+            if len(messages := await outbox(client)) >= count:
+                return messages
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"fewer than {count} messages after 15 s: {messages}")
+
+    alert, escalation = await wait_for(2)
+    assert (alert.kind, escalation.kind, escalation.target) == ("alert", "escalation", "boss-east")
+    assert alert.created_at >= paid + timedelta(seconds=2)
+    assert escalation.created_at >= paid + timedelta(seconds=4)
+    assert escalation.created_at - paid < timedelta(seconds=7)  # within a tick or two
