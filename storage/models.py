@@ -47,10 +47,11 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        if dialect.name == "sqlite":
-            return naive.isoformat(sep=" ", timespec="microseconds")
-        return naive
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        if dialect.name == "sqlite":  # the text up to the "+00:00" suffix
+            return value.isoformat(sep=" ", timespec="microseconds")[:26]
+        return value.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
