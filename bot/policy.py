@@ -68,4 +68,7 @@ class Policy:
         return route(order, self.config.routing.rules, self.config.routing.default_group)
 
     def group(self, key: str) -> GroupConfig:
-        return self.config.groups[key]
+        """The handler group; one removed from the config since a ticket was routed to it
+        hands over to the default group rather than stalling the watch."""
+        groups = self.config.groups
+        return groups.get(key) or groups[self.config.routing.default_group]
