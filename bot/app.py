@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from bot import api
@@ -14,8 +19,9 @@ from bot.config import Config
 from bot.ingest import Ingestor
 from bot.keys import CLOCK, CONFIG, INGESTOR, POLICY, SESSIONS
 from bot.policy import Policy
+from bot.wecom.client import WeComClient
 from channels.address import RegionParser
-from jobs import watch
+from jobs import deliver, watch
 from jobs.scheduler import JobSpec, build_scheduler
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
@@ -57,15 +63,32 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    sessions, policy, clock = app[SESSIONS], app[POLICY], app[CLOCK]
+    config, sessions, policy, clock = app[CONFIG], app[SESSIONS], app[POLICY], app[CLOCK]
     jobs = [
         JobSpec(
-            "watch",
-            lambda: watch.run(sessions, policy, clock.now()),
-            app[CONFIG].watch.scan_interval,
+            "watch", lambda: watch.run(sessions, policy, clock.now()), config.watch.scan_interval
         )
     ]
-    scheduler = build_scheduler(jobs, app[CONFIG].watch.timezone)
-    scheduler.start()
-    yield
-    scheduler.shutdown(wait=False)
+    async with contextlib.AsyncExitStack() as stack:
+        if config.wecom is not None:
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            wecom = WeComClient(
+                http,
+                base_url=config.wecom.api_base,
+                corp_id=config.wecom.corp_id,
+                corp_secret=config.wecom.app_secret,
+                agent_id=config.wecom.agent_id,
+                timeout=config.wecom.timeout.total_seconds(),
+            )
+            instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+            jobs.append(
+                JobSpec(
+                    "deliver",
+                    lambda: deliver.run(sessions, policy, wecom, clock, instance),
+                    config.wecom.send_interval,
+                )
+            )
+        scheduler = build_scheduler(jobs, config.watch.timezone)
+        scheduler.start()
+        yield
+        scheduler.shutdown(wait=False)

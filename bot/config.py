@@ -148,10 +148,35 @@ class RoutingConfig(_Section):
     rules: tuple[RouteRule, ...] = ()
 
 
+def _check_secret(name: str, inline: str | None, env: str | None, *, required: bool) -> None:
+    """A secret is given inline or as the name of an environment variable, never both."""
+    if inline is not None and env is not None:
+        raise ValueError(f"{name} 与 {name}_env 只能给一个")
+    if required and inline is None and env is None:
+        raise ValueError(f"需要 {name} 或 {name}_env")
+    if env is not None and not os.environ.get(env):
+        raise ValueError(f"环境变量 {env} 未设置或为空")
+
+
+def _secret(inline: str | None, env: str | None) -> str | None:
+    return inline if inline is not None else (os.environ[env] if env else None)
+
+
 class GroupConfig(_Section):
     name: str
     supervisor: str | None = None
     members: tuple[str, ...] = ()
+    webhook_key: str | None = Field(default=None, repr=False)  # the group chat's robot
+    webhook_key_env: str | None = None
+
+    @model_validator(mode="after")
+    def _key(self) -> GroupConfig:
+        _check_secret("webhook_key", self.webhook_key, self.webhook_key_env, required=False)
+        return self
+
+    @property
+    def robot_key(self) -> str | None:
+        return _secret(self.webhook_key, self.webhook_key_env)
 
 
 class SourceConfig(_Section):
@@ -164,15 +189,38 @@ class SourceConfig(_Section):
 
     @model_validator(mode="after")
     def _one_token(self) -> SourceConfig:
-        if (self.token is None) == (self.token_env is None):
-            raise ValueError("token 与 token_env 必须且只能给一个")
-        if self.token_env is not None and not os.environ.get(self.token_env):
-            raise ValueError(f"环境变量 {self.token_env} 未设置或为空")
+        _check_secret("token", self.token, self.token_env, required=True)
         return self
 
     @property
     def secret(self) -> str:
-        return self.token if self.token is not None else os.environ[self.token_env or ""]
+        return _secret(self.token, self.token_env) or ""
+
+
+class WeComConfig(_Section):
+    """How to reach WeCom (or the sandbox) and how politely to use it."""
+
+    api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    corp_id: str | None = None
+    corp_secret: str | None = Field(default=None, repr=False)
+    corp_secret_env: str | None = None
+    agent_id: int | None = None
+    ops_users: tuple[str, ...] = ()
+    send_interval: Duration = timedelta(seconds=1)
+    group_wait: Duration = timedelta(seconds=10)
+    group_interval: Duration = timedelta(seconds=30)
+    robot_per_minute: int = Field(default=20, ge=2, le=20)
+    member_per_minute: int = Field(default=30, ge=1, le=30)
+    timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _secret_given(self) -> WeComConfig:
+        _check_secret("corp_secret", self.corp_secret, self.corp_secret_env, required=False)
+        return self
+
+    @property
+    def app_secret(self) -> str | None:
+        return _secret(self.corp_secret, self.corp_secret_env)
 
 
 CHANNELS = ("taobao", "jd", "douyin", "shop")
@@ -188,6 +236,7 @@ class Config(_Section):
     routing: RoutingConfig
     groups: dict[str, GroupConfig]
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    wecom: WeComConfig | None = None  # None: notifications stay in the outbox
 
     @model_validator(mode="after")
     def _references(self) -> Config:

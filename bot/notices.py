@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.policy import Policy
+from rules.digest import Facts
 from rules.render import (
     AlertFacts,
     ResolutionFacts,
@@ -31,14 +32,13 @@ def _next_escalation(policy: Policy, row: Row[Any], level: int) -> datetime | No
     return upcoming.at if upcoming else None
 
 
-def _text(policy: Policy, message: OutboxMessage, row: Row[Any], now: datetime) -> str:
+def _facts(policy: Policy, message: OutboxMessage, row: Row[Any]) -> Facts:
     if message.kind == "resolution":
-        facts = ResolutionFacts(
+        return ResolutionFacts(
             row.id, row.channel_order_id, row.order_stage, row.deadline_at, row.resolved_at
         )
-        return render_resolution(facts)
     level = message.level or 1
-    alert = AlertFacts(
+    return AlertFacts(
         ticket_id=row.id,
         order_no=row.channel_order_id,
         channel=row.channel,
@@ -52,12 +52,25 @@ def _text(policy: Policy, message: OutboxMessage, row: Row[Any], now: datetime) 
         owner=row.owner,
         next_escalation_at=_next_escalation(policy, row, level),
     )
-    return render_alert(alert, now, ZoneInfo(policy.config.watch.timezone))
+
+
+async def load_facts(
+    session: AsyncSession, policy: Policy, messages: Sequence[OutboxMessage]
+) -> dict[int, Facts]:
+    """What each ticket notification is to say, by outbox id, from the current ticket and order."""
+    rows = await tickets_with_orders(session, (m.ticket_id for m in messages if m.ticket_id))
+    return {m.id: _facts(policy, m, rows[m.ticket_id]) for m in messages if m.ticket_id}
 
 
 async def render_messages(
     session: AsyncSession, policy: Policy, messages: Sequence[OutboxMessage], now: datetime
 ) -> dict[int, str]:
-    """The text of each message, by outbox id."""
-    rows = await tickets_with_orders(session, (m.ticket_id for m in messages if m.ticket_id))
-    return {m.id: _text(policy, m, rows[m.ticket_id], now) for m in messages if m.ticket_id}
+    """The text of each message as one notice on its own, by outbox id."""
+    tz = ZoneInfo(policy.config.watch.timezone)
+    texts = {m.id: m.detail or "" for m in messages if m.ticket_id is None}
+    for message_id, facts in (await load_facts(session, policy, messages)).items():
+        if isinstance(facts, ResolutionFacts):
+            texts[message_id] = render_resolution(facts)
+        else:
+            texts[message_id] = render_alert(facts, now, tz)
+    return texts

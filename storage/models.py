@@ -171,9 +171,43 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | resolution
+    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | resolution | ops
     level: Mapped[int | None] = mapped_column(Integer)  # the escalation level it announces
     target_kind: Mapped[str] = mapped_column(String(16))  # group | user
     target: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))  # pending | sent
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead
+    sent_at: Mapped[datetime | None]
+    dead_reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)  # the text of notices not about a ticket
+
+
+class DeliveryTarget(Base):
+    """Delivery state of one chat or person: the lease that lets one instance send to it at a
+    time, when it was last sent to (for digest intervals), and retry backoff after failures."""
+
+    __tablename__ = "delivery_targets"
+
+    target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """One message WeCom accepted: the audit trail, and the window its rate limits are kept in."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_rate_key_sent_at", "rate_key", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    rate_key: Mapped[str] = mapped_column(String(80))  # robot key hash, or app:<userid>
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))
+    msgtype: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime]
