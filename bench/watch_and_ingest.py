@@ -173,11 +173,20 @@ async def http_ingest(config: Config, records: list[tuple[str, dict[str, Any]]])
     return len(records) / elapsed
 
 
-async def raw_insert(sessions: Any, records: list[tuple[str, dict[str, Any]]]) -> float:
-    """The same orders, already normalised, straight into the table: the ceiling for ingest."""
+async def raw_insert(
+    sessions: Any, policy: Policy, records: list[tuple[str, dict[str, Any]]]
+) -> float:
+    """The same orders, already normalised and scheduled, straight into the table: the same
+    rows the API writes, without the API. The ceiling for ingest."""
     rows = []
     for channel, record in records:
         order = ADAPTERS[channel](record)
+        deadline, next_check = policy.first_check(
+            order_type=order.order_type,
+            stage=order.stage.value,
+            channel=channel,
+            entered_at=order.stage_entered_at,
+        )
         rows.append(
             {
                 "channel": channel,
@@ -199,8 +208,8 @@ async def raw_insert(sessions: Any, records: list[tuple[str, dict[str, Any]]]) -
                 "received_at": NOW,
                 "updated_at": NOW,
                 "raw": order.raw,
-                "deadline_at": None,
-                "next_check_at": None,
+                "deadline_at": deadline,
+                "next_check_at": next_check,
             }
         )
     started = time.perf_counter()
@@ -256,7 +265,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"idle tick afterwards: {await idle_tick_ms(sessions, policy):.2f} ms")
 
         records = ingest_records(args.ingest, 0, rng)
-        raw_rate = await raw_insert(sessions, records)
+        raw_rate = await raw_insert(sessions, policy, records)
         await engine.dispose()
         http_rate = await http_ingest(config, records)
         print(

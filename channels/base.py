@@ -13,7 +13,7 @@ class RecordError(ValueError):
     """A source record we cannot accept; the message says why, in words a sender can act on."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs ~4 µs an order on the ingest path
 class NormalizedOrder:
     channel: str
     channel_order_id: str

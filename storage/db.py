@@ -21,6 +21,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MiB of page cache instead of the 2 MiB default: a pool of a million orders has index
+    # pages the watch and ingest touch all the time.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
