@@ -32,6 +32,7 @@ from sqlalchemy import insert, select, update
 
 from bot.app import create_app
 from bot.config import Config, parse_config
+from bot.ingest import order_columns
 from bot.policy import Policy
 from channels.registry import ADAPTERS
 from channels.samples import sample_record
@@ -187,31 +188,16 @@ async def raw_insert(
             channel=channel,
             entered_at=order.stage_entered_at,
         )
-        rows.append(
-            {
-                "channel": channel,
-                "channel_order_id": "R" + order.channel_order_id,
-                "shop": order.shop,
-                "order_type": order.order_type,
-                "stage": order.stage.value,
-                "stage_entered_at": order.stage_entered_at,
-                "amount_fen": order.amount_fen,
-                "category": order.category,
-                "province": order.province,
-                "city": order.city,
-                "district": order.district,
-                "address_text": order.address_text,
-                "address_source": "channel",
-                "receiver_phone": order.receiver_phone,
-                "created_at": order.created_at,
-                "paid_at": order.paid_at,
-                "received_at": NOW,
-                "updated_at": NOW,
-                "raw": order.raw,
-                "deadline_at": deadline,
-                "next_check_at": next_check,
-            }
-        )
+        row = order_columns(order, order.order_type)
+        row |= {
+            "channel": channel,
+            "channel_order_id": "R" + order.channel_order_id,
+            "received_at": NOW,
+            "updated_at": NOW,
+            "deadline_at": deadline,
+            "next_check_at": next_check,
+        }
+        rows.append(row)
     started = time.perf_counter()
     for low in range(0, len(rows), 1000):
         async with sessions.begin() as session:

@@ -102,6 +102,28 @@ def parse_stage_event(record: Any) -> StageEvent:
     )
 
 
+def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
+    """The order table's values for a normalised order, before scheduling."""
+    return {
+        "channel_order_id": order.channel_order_id,
+        "stage": order.stage.value,
+        "stage_entered_at": order.stage_entered_at,
+        "shop": order.shop,
+        "order_type": order_type,
+        "amount_fen": order.amount_fen,
+        "category": order.category,
+        "province": order.province,
+        "city": order.city,
+        "district": order.district,
+        "address_text": order.address_text,
+        "address_source": "channel" if order.province else None,
+        "receiver_phone": order.receiver_phone,
+        "created_at": order.created_at,
+        "paid_at": order.paid_at,
+        "raw": order.raw,
+    }
+
+
 class Ingestor:
     """Writes orders and events; shared by the HTTP API and ``orderbot import``."""
 
@@ -181,24 +203,7 @@ class Ingestor:
             parsed = {o.channel_order_id: r for o, r in zip(needs_parsing, regions, strict=True)}
         rows = []
         for order in orders:
-            row = {
-                "channel_order_id": order.channel_order_id,
-                "stage": order.stage.value,
-                "stage_entered_at": order.stage_entered_at,
-                "shop": order.shop,
-                "order_type": self._policy.order_type(order.order_type, order.category),
-                "amount_fen": order.amount_fen,
-                "category": order.category,
-                "province": order.province,
-                "city": order.city,
-                "district": order.district,
-                "address_text": order.address_text,
-                "address_source": "channel" if order.province else None,
-                "receiver_phone": order.receiver_phone,
-                "created_at": order.created_at,
-                "paid_at": order.paid_at,
-                "raw": order.raw,
-            }
+            row = order_columns(order, self._policy.order_type(order.order_type, order.category))
             if order.channel_order_id in parsed:
                 region = parsed[order.channel_order_id]
                 if region is None:
