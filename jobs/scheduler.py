@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, is_dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +31,10 @@ async def run_job(spec: JobSpec) -> None:
         logger.exception("job %s failed", spec.id)
         return
     elapsed_ms = (time.perf_counter() - started) * 1000
-    logger.debug("job %s done in %.1f ms: %s", spec.id, elapsed_ms, result)
+    # Ticks that did something are worth a line in the log; the idle ones every few seconds not.
+    did_work = is_dataclass(result) and any(astuple(result))  # type: ignore[arg-type]
+    level = logging.INFO if did_work else logging.DEBUG
+    logger.log(level, "job %s done in %.1f ms: %s", spec.id, elapsed_ms, result)
 
 
 def build_scheduler(specs: Sequence[JobSpec], timezone: str) -> AsyncIOScheduler:
