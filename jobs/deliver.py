@@ -143,7 +143,13 @@ async def _deliver_to(
             if isinstance(channel, str)
             else await sent_since(session, channel.rate_key, now - WINDOW)
         )
+    moot = _moot(messages)
+    messages = [m for m in messages if m.id not in moot]
     ids = [m.id for m in messages]
+    if not messages:
+        async with sessions.begin() as session:
+            await finish(session, target, moot=sorted(moot), now=now)
+        return
     if isinstance(channel, str):
         await _dead_letter(sessions, policy, target, ids, channel, clock.now())
         result.dead += len(ids)
@@ -164,7 +170,9 @@ async def _deliver_to(
     result.notifications_delivered += len(included)
     delivered_at = clock.now()
     async with sessions.begin() as session:
-        await finish(session, target, sent=[m.id for m in included], now=delivered_at)
+        await finish(
+            session, target, sent=[m.id for m in included], moot=sorted(moot), now=delivered_at
+        )
         await add_timeline(
             session,
             [
@@ -173,6 +181,15 @@ async def _deliver_to(
                 if m.ticket_id is not None and m.kind in ("alert", "escalation")
             ],
         )
+
+
+def _moot(messages: list[OutboxMessage]) -> set[int]:
+    """Notifications about tickets that opened and closed again before this chat was told:
+    neither the alert nor its resolution is worth a message."""
+    closed = {m.ticket_id for m in messages if m.kind == "resolution"}
+    announced = {m.ticket_id for m in messages if m.kind in ("alert", "escalation")}
+    over = closed & announced
+    return {m.id for m in messages if m.ticket_id in over}
 
 
 def _plan(

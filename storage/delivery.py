@@ -101,6 +101,7 @@ async def finish(
     target: Target,
     *,
     sent: Sequence[int] = (),
+    moot: Sequence[int] = (),
     dead: Sequence[int] = (),
     reason: str | None = None,
     now: datetime,
@@ -112,6 +113,13 @@ async def finish(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(sent))
             .values(status="sent", sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if moot:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(moot))
+            .values(status="moot")
             .execution_options(synchronize_session=False)
         )
     if dead:

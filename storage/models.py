@@ -176,7 +176,7 @@ class OutboxMessage(Base):
     target_kind: Mapped[str] = mapped_column(String(16))  # group | user
     target: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | moot | dead
     sent_at: Mapped[datetime | None]
     dead_reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)  # the text of notices not about a ticket

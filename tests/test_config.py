@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDERBOT_ERP_TOKEN", "erp-secret")
     monkeypatch.setenv("ORDERBOT_WMS_TOKEN", "wms-secret")
+    for name in ("WECOM_SECRET", "HOOK_GENERAL", "HOOK_EAST", "HOOK_VIP", "HOOK_CUSTOM"):
+        monkeypatch.setenv(f"ORDERBOT_{name}", "x")
     config = load_config(ROOT / "config.example.toml")
     assert config.sla[0].limit == timedelta(hours=2)
     assert config.routing.rules[0].min_fen == 500000
