@@ -12,16 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The sandbox page's test drives Debian's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -q && apt-get install -y -q chromium
+
 .PHONY: demo test test-postgres bench
 
 demo: $(STAMP)
 	$(BIN)/orderbot demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(CHROMIUM)
 	ORDERBOT_TEST_DB=postgresql $(BIN)/pytest -q
 
 bench: $(STAMP)

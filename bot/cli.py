@@ -105,13 +105,14 @@ def import_file(
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="HTTP 端口")] = 8080,
+    sandbox_port: Annotated[int, typer.Option(help="企业微信沙箱端口")] = 8090,
     seconds: Annotated[float, typer.Option(help="运行多久后退出; 0 表示一直运行")] = 0,
     data_dir: Annotated[Path, typer.Option(help="演示数据库目录")] = Path("demo-data"),
 ) -> None:
     """演示: SQLite + 样例订单流, 几十秒内看到超时告警、升级与自动关闭。"""
     from bot.demo import run_demo
 
-    asyncio.run(run_demo(port=port, seconds=seconds, data_dir=data_dir))
+    asyncio.run(run_demo(port=port, sandbox_port=sandbox_port, seconds=seconds, data_dir=data_dir))
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from bot.app import create_app
 from bot.config import Config, parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.notices import render_messages
+from bot.sandbox import SandboxConfig, create_sandbox_app
 from channels.samples import sample_record
 from rules.stages import Stage
 from storage import migrate
@@ -30,10 +31,28 @@ CHANNEL_PREFIX = {"taobao": "TB", "jd": "JD", "douyin": "DY", "shop": "SH"}
 FEED_TOKEN, WMS_TOKEN = "demo-feed-token", "demo-wms-token"
 
 
-def demo_config(database_url: str, port: int) -> Config:
-    template = (Path(__file__).with_name("demo.toml")).read_text(encoding="utf-8")
-    text = template.replace("{database_url}", database_url).replace("{port}", str(port))
+def demo_config(database_url: str, port: int, sandbox_port: int) -> Config:
+    text = (Path(__file__).with_name("demo.toml")).read_text(encoding="utf-8")
+    for name, value in (
+        ("database_url", database_url),
+        ("port", port),
+        ("sandbox_port", sandbox_port),
+    ):
+        text = text.replace("{" + name + "}", str(value))
     return parse_config(tomllib.loads(text))
+
+
+def sandbox_for(config: Config) -> SandboxConfig:
+    """The sandbox's corp: the demo's robots as group chats, its people as members."""
+    people = {p for g in config.groups.values() for p in (*g.members, g.supervisor) if p}
+    assert config.wecom is not None
+    return SandboxConfig(
+        corp_id=config.wecom.corp_id or "",
+        corp_secret=config.wecom.app_secret or "",
+        agent_id=config.wecom.agent_id or 0,
+        webhook_keys={g.robot_key: g.name for g in config.groups.values() if g.robot_key},
+        users=tuple(sorted(people | set(config.wecom.ops_users))),
+    )
 
 
 async def _feed(base_url: str, rng: random.Random, stop: asyncio.Event) -> None:
@@ -111,24 +130,31 @@ async def _print_outbox(app: web.Application, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-def _fresh_demo(data_dir: Path, port: int) -> Config:
+def _fresh_demo(data_dir: Path, port: int, sandbox_port: int) -> Config:
     """A new, migrated demo database every run, so each demo starts from an empty pool."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for leftover in data_dir.glob("demo.db*"):
         leftover.unlink()
     url = f"sqlite+aiosqlite:///{(data_dir / 'demo.db').resolve()}"
     migrate.upgrade(url)
-    return demo_config(url, port)
+    return demo_config(url, port, sandbox_port)
 
 
-async def run_demo(*, port: int, seconds: float, data_dir: Path) -> None:
-    config = await asyncio.to_thread(_fresh_demo, data_dir, port)
-    app = create_app(config)
-    runner = web.AppRunner(app)
+async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.server.host, port)
-    await site.start()
-    print(f"orderbot 演示已启动: http://{config.server.host}:{port}  数据库 {config.database.url}")
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Path) -> None:
+    config = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port)
+    host = config.server.host
+    sandbox = await _serve(create_sandbox_app(sandbox_for(config)), host, sandbox_port)
+    app = create_app(config)
+    runner = await _serve(app, host, port)
+    print(f"orderbot 演示已启动: 接口 http://{host}:{port}  数据库 {config.database.url}")
+    print(f"企业微信沙箱 (群聊与私信): http://{host}:{sandbox_port}/sandbox/")
     print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。", flush=True)
     stop = asyncio.Event()
     tasks = [
@@ -144,3 +170,4 @@ async def run_demo(*, port: int, seconds: float, data_dir: Path) -> None:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
+        await sandbox.cleanup()

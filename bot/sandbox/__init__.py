@@ -1,0 +1,25 @@
+"""A local WeCom: the HTTP API the bot calls, as documented, plus a page and an admin API to
+watch what it accepted, inject faults, and speak to the bot as a member would."""
+
+from bot.sandbox.app import create_sandbox_app
+from bot.sandbox.callbacks import (
+    CallbackNotConfigured,
+    send_aibot_callback,
+    send_app_callback,
+    verify_callback_url,
+)
+from bot.sandbox.config import SandboxConfig, robot_chat_id
+from bot.sandbox.state import SANDBOX_STATE, Record, SandboxState
+
+__all__ = [
+    "SANDBOX_STATE",
+    "CallbackNotConfigured",
+    "Record",
+    "SandboxConfig",
+    "SandboxState",
+    "create_sandbox_app",
+    "robot_chat_id",
+    "send_aibot_callback",
+    "send_app_callback",
+    "verify_callback_url",
+]

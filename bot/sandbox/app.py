@@ -1,0 +1,38 @@
+"""Assembles the sandbox: the WeCom API, the admin API and the page on one aiohttp app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.sandbox import admin, page, wecom_api
+from bot.sandbox.config import SandboxConfig
+from bot.sandbox.state import SANDBOX_STATE, SandboxState
+
+# A 2 MB image is ~2.7 MB as base64 in JSON; uploads are streamed and capped per type instead.
+MAX_BODY = 8 * 1024 * 1024
+
+
+def create_sandbox_app(
+    config: SandboxConfig, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    """A WeCom look-alike for the bot, tests, the demo and benchmarks.
+
+    ``clock`` drives token expiry, rate windows, media and response-code validity and record
+    times; inject one to test a minute passing without waiting for it.
+    """
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[wecom_api.wecom_protocol])
+    state = SandboxState(config, clock)
+    app[SANDBOX_STATE] = state
+    app.on_shutdown.append(_release_held_requests)
+    wecom_api.add_routes(app)
+    admin.setup(app)
+    page.add_routes(app)
+    return app
+
+
+async def _release_held_requests(app: web.Application) -> None:
+    # Requests held by a "timeout" fault would otherwise delay shutdown by up to their seconds.
+    app[SANDBOX_STATE].closing.set()

@@ -1,0 +1,90 @@
+"""The sandbox page in a real headless browser: an alert the bot sent shows in its group chat,
+and a member typing "认领 42" there reaches the bot as WeCom's encrypted callback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import async_playwright, expect
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from bot.sandbox import SandboxConfig, create_sandbox_app
+from bot.wecom.client import WeComClient
+from bot.wecom.messages import markdown
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def bot_inbox(aiohttp_server: Any) -> tuple[TestServer, list[dict[str, Any]]]:
+    """Stands in for the bot's intelligent-robot callback: verifies, decrypts, records."""
+    received: list[dict[str, Any]] = []
+    base = SandboxConfig()
+    crypto = WeChatCrypto(base.callback_token, base.encoding_aes_key, "")
+
+    async def callback(request: web.Request) -> web.Response:
+        body = await request.json()
+        query = request.query
+        plain = crypto.decrypt_message(
+            {"Encrypt": body["encrypt"]},
+            query["msg_signature"],
+            query["timestamp"],
+            query["nonce"],
+        )
+        received.append(json.loads(plain))
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/callback/aibot", callback)
+    return await aiohttp_server(app), received
+
+
+async def test_the_page_shows_alerts_and_sends_what_a_member_types(
+    aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
+) -> None:
+    inbox, received = bot_inbox
+    config = SandboxConfig(
+        webhook_keys={"key-east": "华东处理组"},
+        users=("zhangsan", "lisi"),
+        aibot_callback_url=str(inbox.make_url("/callback/aibot")),
+    )
+    sandbox = await aiohttp_server(create_sandbox_app(config))
+    async with aiohttp.ClientSession() as http:
+        wecom = WeComClient(http, base_url=str(sandbox.make_url("/cgi-bin/")))
+        await wecom.send_webhook("key-east", markdown("⏰ 订单超时 工单 #42\n订单: TB20240001"))
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = await browser.new_page()
+        await page.goto(str(sandbox.make_url("/sandbox/")))
+        group = page.get_by_test_id("groups")
+        await expect(group.get_by_test_id("message").first).to_contain_text("工单 #42")
+        await expect(group).to_contain_text("华东处理组")
+
+        await page.get_by_test_id("say-user").fill("zhangsan")
+        await page.get_by_test_id("say-target").select_option(label="群：华东处理组（@订单助手）")
+        await page.get_by_test_id("say-text").fill("认领 42")
+        await page.get_by_test_id("say-send").click()
+        await expect(page.get_by_test_id("say-status")).not_to_be_empty()
+        await expect(group).to_contain_text("认领 42")
+        await browser.close()
+
+    [message] = received
+    assert message["from"]["userid"] == "zhangsan"
+    assert message["chattype"] == "group"
+    assert "认领 42" in message["text"]["content"]
