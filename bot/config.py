@@ -211,6 +211,7 @@ class WeComConfig(_Section):
     group_interval: Duration = timedelta(seconds=30)
     robot_per_minute: int = Field(default=20, ge=2, le=20)
     member_per_minute: int = Field(default=30, ge=1, le=30)
+    member_per_hour: int = Field(default=1000, ge=1, le=1000)
     timeout: Duration = timedelta(seconds=10)
 
     @model_validator(mode="after")

@@ -5,7 +5,8 @@ the first pending notification so a burst becomes one digest, then sends at most
 ``group_interval``. A lease in the database lets one instance at a time send to a chat; a row
 is marked sent only after WeCom accepted it, so a crash mid-send means a resend (at least once),
 never a loss. Rate limits are kept from the delivery log before WeCom has to refuse: a robot
-gets ``robot_per_minute`` messages, a person ``member_per_minute``. Retryable failures back off
+gets ``robot_per_minute`` messages, a person ``member_per_minute`` and ``member_per_hour``.
+Retryable failures back off
 exponentially with jitter; permanent ones dead-letter the messages with their reason and tell
 ops once.
 """
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 WINDOW = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 MAX_BACKOFF = timedelta(minutes=5)
 ROBOT_MARKDOWN_BYTES = 4096
 APP_MARKDOWN_BYTES = 2048
@@ -77,6 +79,7 @@ class _Channel:
 
     rate_key: str
     per_minute: int
+    per_hour: int | None  # WeCom limits app messages to a member per hour too; robots not
     limit_bytes: int
     robot_key: str | None  # None: a person, through the app
 
@@ -87,12 +90,27 @@ def _channel(policy: Policy, target: Target) -> _Channel | str:
     assert config is not None
     kind, name = target
     if kind == "user":
-        return _Channel(f"app:{name}", config.member_per_minute, APP_MARKDOWN_BYTES, None)
+        per_minute, per_hour = config.member_per_minute, config.member_per_hour
+        return _Channel(f"app:{name}", per_minute, per_hour, APP_MARKDOWN_BYTES, None)
     key = policy.group(name).robot_key
     if not key:
         return f"处理组 {name} 未配置机器人 webhook_key"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _Channel(f"robot:{digest}", config.robot_per_minute, ROBOT_MARKDOWN_BYTES, key)
+    return _Channel(f"robot:{digest}", config.robot_per_minute, None, ROBOT_MARKDOWN_BYTES, key)
+
+
+def _budget(channel: _Channel, recent: list[datetime], now: datetime) -> tuple[int, datetime]:
+    """Messages this chat may still get now, from the delivery log of the last hour, and when
+    the tighter of the two windows next frees one up."""
+    minute = [at for at in recent if at > now - WINDOW]
+    budget = channel.per_minute - len(minute)
+    frees_at = minute[0] + WINDOW if minute else now + WINDOW
+    if channel.per_hour is not None:
+        left_this_hour = channel.per_hour - len(recent)
+        if left_this_hour < budget:
+            budget = left_this_hour
+            frees_at = recent[0] + HOUR if recent else now + WINDOW
+    return budget, frees_at
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -138,10 +156,10 @@ async def _deliver_to(
         messages = await pending_messages(session, target, MAX_PER_ATTEMPT)
         facts = await load_facts(session, policy, messages)
         attempts = await attempts_of(session, target)
-        window = (
+        recent = (
             []
             if isinstance(channel, str)
-            else await sent_since(session, channel.rate_key, now - WINDOW)
+            else await sent_since(session, channel.rate_key, now - HOUR)
         )
     moot = _moot(messages)
     messages = [m for m in messages if m.id not in moot]
@@ -154,10 +172,11 @@ async def _deliver_to(
         await _dead_letter(sessions, policy, target, ids, channel, clock.now())
         result.dead += len(ids)
         return
-    plan = _plan(policy, target, channel, messages, facts, now, channel.per_minute - len(window))
-    if plan is None:  # this minute's messages are spent: wait until the oldest leaves the window
+    budget, frees_at = _budget(channel, recent, now)
+    plan = _plan(policy, target, channel, messages, facts, now, budget)
+    if plan is None:  # the rate budget is spent: wait until it frees up
         async with sessions.begin() as session:
-            await finish(session, target, now=now, retry_at=window[0] + WINDOW)
+            await finish(session, target, now=now, retry_at=frees_at)
         result.deferred += len(ids)
         return
     digest, included = plan

@@ -25,6 +25,7 @@ from rules.render import (
     render_resolution,
 )
 from rules.stages import Stage
+from rules.text_split import split_text
 
 Facts = AlertFacts | ResolutionFacts
 
@@ -79,11 +80,12 @@ def summary(items: Sequence[Facts], now: datetime) -> str:
 
 
 def _pack(lines: Sequence[str], limit_bytes: int) -> list[str]:
-    """Lines into as few texts as fit the byte limit, never splitting a line."""
+    """Lines into as few texts as fit the byte limit, splitting only a line too long alone."""
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    for line in lines:
+    pieces = (piece for whole in lines for piece in split_text(whole, limit_bytes) or [""])
+    for line in pieces:
         cost = _utf8(line) + (1 if current else 0)
         if current and size + cost > limit_bytes:
             chunks.append("\n".join(current))

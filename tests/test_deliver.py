@@ -304,3 +304,25 @@ async def test_a_ticket_that_closed_before_anyone_was_told_is_not_announced(
     assert "SH011" in text_of(message) and "SH010" not in text_of(message)
     statuses = sorted((r.kind, r.status) for r in await bot.outbox())
     assert statuses == [("alert", "moot"), ("alert", "sent"), ("resolution", "moot")]
+
+
+async def test_a_person_gets_no_more_app_messages_an_hour_than_wecom_allows(
+    aiohttp_client: Any,
+    database_url: str,
+    sandbox: TestServer,
+    clock: FakeClock,
+    http: aiohttp.ClientSession,
+) -> None:
+    config = bot_config(database_url, sandbox, member_per_hour=2)
+    bot = await make_bot(aiohttp_client, config, clock, http)
+    for n in range(3):  # three escalations to boss-east, ten minutes apart
+        paid = T0 + n * timedelta(minutes=10)
+        await bot.post(shop_order(f"SH02{n}", province="上海市", paid_at=paid))
+        await bot.tick(paid + 4 * H)
+        result = await bot.deliver(paid + 4 * H + timedelta(seconds=10))
+    assert result.deferred == 1  # the third waits for the hour to turn
+    to_boss = [m for m in await accepted(sandbox, http) if "boss-east" in text_of(m)]
+    assert len(to_boss) == 2
+    late = await bot.deliver(T0 + 5 * H + timedelta(seconds=11))
+    assert late.notifications_delivered >= 1
+    assert len([m for m in await accepted(sandbox, http) if "boss-east" in text_of(m)]) == 3

@@ -28,6 +28,7 @@ from bot.wecom.errors import (
     SYSTEM_BUSY,
     WeComError,
 )
+from rules import text_split
 
 CORP_ID = "ww-corp"
 CORP_SECRET = "corp-secret-0123456789"
@@ -579,7 +580,7 @@ def test_file_builder() -> None:
 def assert_split_invariants(text: str, chunks: list[str], limit: int) -> None:
     """Every chunk fits; no chunk is empty or starts/ends with a newline; putting newlines back
     between the chunks (and at the ends) gives the text, and nothing but newlines is dropped."""
-    assert all(0 < messages.utf8_len(chunk) <= limit for chunk in chunks)
+    assert all(0 < text_split.utf8_len(chunk) <= limit for chunk in chunks)
     assert not any(chunk.startswith("\n") or chunk.endswith("\n") for chunk in chunks)
     position = 0
     for chunk in chunks:
@@ -645,7 +646,7 @@ SPLIT_IDS = [
 
 @pytest.mark.parametrize(("text", "limit", "expected"), SPLIT_CASES, ids=SPLIT_IDS)
 def test_split_text(text: str, limit: int, expected: list[str]) -> None:
-    chunks = messages.split_text(text, limit)
+    chunks = text_split.split_text(text, limit)
     assert chunks == expected
     assert_split_invariants(text, chunks, limit)
 
@@ -666,16 +667,16 @@ MIXED = "\n".join(
 
 @pytest.mark.parametrize("limit", [4, 5, 7, 16, 33, 64, 100, 2048], ids=lambda limit: f"{limit}B")
 def test_split_text_invariants_on_mixed_content(limit: int) -> None:
-    assert_split_invariants(MIXED, messages.split_text(MIXED, limit), limit)
+    assert_split_invariants(MIXED, text_split.split_text(MIXED, limit), limit)
 
 
 @pytest.mark.parametrize("limit", [48, 64, 100], ids=lambda limit: f"{limit}B")
 def test_split_text_keeps_tokens_that_fit_whole(limit: int) -> None:
-    chunks = messages.split_text(MIXED, limit)
+    chunks = text_split.split_text(MIXED, limit)
     for token in (URL, "<@zhangsan>", "[订单 TB-1002](https://shop.example/o/TB-1002)"):
         assert any(token in chunk for chunk in chunks), token
 
 
 def test_split_text_rejects_a_limit_below_one_character() -> None:
     with pytest.raises(ValueError, match="at least 4"):
-        messages.split_text("abc", 3)
+        text_split.split_text("abc", 3)

@@ -11,9 +11,6 @@ from bot.sandbox import admin, page, wecom_api
 from bot.sandbox.config import SandboxConfig
 from bot.sandbox.state import SANDBOX_STATE, SandboxState
 
-# A 2 MB image is ~2.7 MB as base64 in JSON; uploads are streamed and capped per type instead.
-MAX_BODY = 8 * 1024 * 1024
-
 
 def create_sandbox_app(
     config: SandboxConfig, *, clock: Callable[[], float] = time.time
@@ -23,9 +20,10 @@ def create_sandbox_app(
     ``clock`` drives token expiry, rate windows, media and response-code validity and record
     times; inject one to test a minute passing without waiting for it.
     """
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[wecom_api.wecom_protocol])
-    state = SandboxState(config, clock)
-    app[SANDBOX_STATE] = state
+    app = web.Application(
+        client_max_size=wecom_api.MAX_BODY, middlewares=[wecom_api.wecom_protocol]
+    )
+    app[SANDBOX_STATE] = SandboxState(config, clock)
     app.on_shutdown.append(_release_held_requests)
     wecom_api.add_routes(app)
     admin.setup(app)

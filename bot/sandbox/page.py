@@ -183,7 +183,9 @@ function renderMessage(m) {
       const a = el("a", "", item.title || "");
       if (/^https?:\/\//.test(item.url || "")) a.href = item.url;
       a.target = "_blank"; a.rel = "noopener noreferrer";
-      li.append(el("div", "line h")).lastChild.append(a);
+      const title = el("div", "line h");
+      title.append(a);
+      li.append(title);
       if (item.description) li.append(el("div", "line", item.description));
     }
   } else if (m.content) {

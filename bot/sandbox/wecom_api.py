@@ -47,6 +47,8 @@ from bot.sandbox.messages import (
 from bot.sandbox.state import SANDBOX_STATE, AppChat, Fault, Media, SandboxState
 
 PREFIX = "/cgi-bin/"
+# A 2 MB image is ~2.7 MB as base64 in JSON; uploads are streamed and capped per type instead.
+MAX_BODY = 8 * 1024 * 1024
 UPLOAD_MAX_BYTES = {"file": 20 * 1024 * 1024, "voice": 2 * 1024 * 1024}
 UPLOAD_MIN_BYTES = 5  # every upload "must be larger than 5 bytes"
 APPCHAT_NAME_MAX_CHARS = 50  # longer names are truncated
@@ -110,7 +112,11 @@ async def _serve_fault(state: SandboxState, fault: Fault) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    return parse_json(await request.read())
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Rejected(INVALID_PARAMETER, f"request body over {MAX_BODY} bytes") from None
+    return parse_json(raw)
 
 
 def _require_token(request: web.Request) -> None:
