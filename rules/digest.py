@@ -103,7 +103,19 @@ def to_csv(items: Sequence[Facts], now: datetime, tz: ZoneInfo) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["工单", "订单号", "渠道", "阶段", "超时", "金额", "地区", "处理组", "截止", "状态"]
+        [
+            "工单",
+            "订单号",
+            "渠道",
+            "阶段",
+            "超时",
+            "金额",
+            "地区",
+            "处理组",
+            "分派原因",
+            "截止",
+            "状态",
+        ]
     )
     for f in items:
         if isinstance(f, ResolutionFacts):
@@ -113,6 +125,7 @@ def to_csv(items: Sequence[Facts], now: datetime, tz: ZoneInfo) -> bytes:
                     f.order_no,
                     "",
                     Stage(f.stage).label,
+                    "",
                     "",
                     "",
                     "",
@@ -132,6 +145,7 @@ def to_csv(items: Sequence[Facts], now: datetime, tz: ZoneInfo) -> bytes:
                 format_fen(f.amount_fen),
                 f.region,
                 f.group_name,
+                f.route_reason,
                 local_time(f.deadline_at, tz),
                 f"第{f.level}级" + (f" 处理人 {f.owner}" if f.owner else ""),
             ]
