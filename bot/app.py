@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot import api
 from bot.clock import Clock, SystemClock
-from bot.config import Config
+from bot.config import Config, WeComConfig
 from bot.ingest import Ingestor
 from bot.keys import CLOCK, CONFIG, INGESTOR, POLICY, SESSIONS
 from bot.policy import Policy
@@ -62,6 +62,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def wecom_client(http: aiohttp.ClientSession, config: WeComConfig) -> WeComClient:
+    return WeComClient(
+        http,
+        base_url=config.api_base,
+        corp_id=config.corp_id,
+        corp_secret=config.app_secret,
+        agent_id=config.agent_id,
+        timeout=config.timeout.total_seconds(),
+    )
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     config, sessions, policy, clock = app[CONFIG], app[SESSIONS], app[POLICY], app[CLOCK]
     jobs = [
@@ -72,14 +83,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         if config.wecom is not None:
             http = await stack.enter_async_context(aiohttp.ClientSession())
-            wecom = WeComClient(
-                http,
-                base_url=config.wecom.api_base,
-                corp_id=config.wecom.corp_id,
-                corp_secret=config.wecom.app_secret,
-                agent_id=config.wecom.agent_id,
-                timeout=config.wecom.timeout.total_seconds(),
-            )
+            wecom = wecom_client(http, config.wecom)
             instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
             jobs.append(
                 JobSpec(

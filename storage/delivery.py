@@ -108,27 +108,18 @@ async def finish(
     retry_at: datetime | None = None,
 ) -> None:
     """Record the outcome of one attempt at a chat and release its lease."""
-    if sent:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(sent))
-            .values(status="sent", sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if moot:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(moot))
-            .values(status="moot")
-            .execution_options(synchronize_session=False)
-        )
-    if dead:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(dead))
-            .values(status="dead", dead_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
+    for ids, values in (
+        (sent, {"status": "sent", "sent_at": now}),
+        (moot, {"status": "moot"}),
+        (dead, {"status": "dead", "dead_reason": reason}),
+    ):
+        if ids:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(values)
+                .execution_options(synchronize_session=False)
+            )
     kind, name = target
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
     if retry_at is not None:

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import create_app
+from bot.app import create_app, wecom_client
 from bot.config import Config, parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.sandbox import SandboxConfig, create_sandbox_app
@@ -93,14 +93,7 @@ async def make_bot(
 ) -> Bot:
     client = await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
     assert config.wecom is not None
-    wecom = WeComClient(
-        http,
-        base_url=config.wecom.api_base,
-        corp_id=config.wecom.corp_id,
-        corp_secret=config.wecom.app_secret,
-        agent_id=config.wecom.agent_id,
-        timeout=2.0,
-    )
+    wecom = wecom_client(http, config.wecom)
     return Bot(client, clock, wecom)
 
 
