@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -14,13 +13,17 @@ import aiohttp
 from aiohttp import web
 
 from bot import api
+from bot.callback import CallbackRoutes, Inbound
 from bot.clock import Clock, SystemClock
 from bot.config import Config, WeComConfig
 from bot.ingest import Ingestor
-from bot.keys import CLOCK, CONFIG, INGESTOR, POLICY, SESSIONS
+from bot.keys import CLOCK, CONFIG, INGESTOR, POLICY, SESSIONS, WECOM
 from bot.policy import Policy
 from bot.wecom.client import WeComClient
+from bot.wecom.messages import markdown, text
 from channels.address import RegionParser
+from handlers import ROUTERS
+from handlers.registry import CommandContext, dispatch
 from jobs import deliver, watch
 from jobs.scheduler import JobSpec, build_scheduler
 from storage.db import make_engine, make_sessionmaker
@@ -39,6 +42,10 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
     app[POLICY] = Policy.from_config(config)
     app.cleanup_ctx.append(_database)
+    if config.wecom is not None:
+        app.cleanup_ctx.append(_wecom)
+        if config.wecom.token and config.wecom.aes_key:
+            _callbacks(app).add_to(app)
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     api.add_routes(app)
@@ -73,6 +80,32 @@ def wecom_client(http: aiohttp.ClientSession, config: WeComConfig) -> WeComClien
     )
 
 
+async def _wecom(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session and WeCom client for the app's lifetime."""
+    config = app[CONFIG].wecom
+    assert config is not None
+    async with aiohttp.ClientSession() as http:
+        app[WECOM] = wecom_client(http, config)
+        yield
+
+
+def _callbacks(app: web.Application) -> CallbackRoutes:
+    """Chat commands in, replies out: 1:1 through the app, groups through the robot's
+    response_url."""
+
+    async def reply(user: str, chat: str, text: str) -> str:
+        context = CommandContext(user, chat, app[CLOCK].now(), app[SESSIONS], app[POLICY])
+        return await dispatch(ROUTERS, context, text)
+
+    async def send(inbound: Inbound, answer: str) -> None:
+        if inbound.response_url:
+            await app[WECOM].respond_aibot(inbound.response_url, markdown(answer))
+        else:
+            await app[WECOM].send_app_message([inbound.user], text(answer))
+
+    return CallbackRoutes(reply, send)
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     config, sessions, policy, clock = app[CONFIG], app[SESSIONS], app[POLICY], app[CLOCK]
     jobs = [
@@ -80,19 +113,17 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             "watch", lambda: watch.run(sessions, policy, clock.now()), config.watch.scan_interval
         )
     ]
-    async with contextlib.AsyncExitStack() as stack:
-        if config.wecom is not None:
-            http = await stack.enter_async_context(aiohttp.ClientSession())
-            wecom = wecom_client(http, config.wecom)
-            instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-            jobs.append(
-                JobSpec(
-                    "deliver",
-                    lambda: deliver.run(sessions, policy, wecom, clock, instance),
-                    config.wecom.send_interval,
-                )
+    if config.wecom is not None:
+        wecom = app[WECOM]
+        instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        jobs.append(
+            JobSpec(
+                "deliver",
+                lambda: deliver.run(sessions, policy, wecom, clock, instance),
+                config.wecom.send_interval,
             )
-        scheduler = build_scheduler(jobs, config.watch.timezone)
-        scheduler.start()
-        yield
-        scheduler.shutdown(wait=False)
+        )
+    scheduler = build_scheduler(jobs, config.watch.timezone)
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)

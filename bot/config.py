@@ -213,11 +213,35 @@ class WeComConfig(_Section):
     member_per_minute: int = Field(default=30, ge=1, le=30)
     member_per_hour: int = Field(default=1000, ge=1, le=1000)
     timeout: Duration = timedelta(seconds=10)
+    # Callbacks (the app's 1:1 chats and the intelligent robot's group @mentions) are signed with
+    # this token and encrypted with this key; set the same pair on both in WeCom's admin.
+    callback_token: str | None = Field(default=None, repr=False)
+    callback_token_env: str | None = None
+    callback_aes_key: str | None = Field(default=None, repr=False)
+    callback_aes_key_env: str | None = None
+    callback_max_skew: Duration = timedelta(minutes=5)
 
     @model_validator(mode="after")
     def _secret_given(self) -> WeComConfig:
         _check_secret("corp_secret", self.corp_secret, self.corp_secret_env, required=False)
+        _check_secret(
+            "callback_token", self.callback_token, self.callback_token_env, required=False
+        )
+        _check_secret(
+            "callback_aes_key", self.callback_aes_key, self.callback_aes_key_env, required=False
+        )
+        key = self.aes_key
+        if key is not None and (len(key) != 43 or not key.isalnum()):
+            raise ValueError("callback_aes_key 须为 43 位字母数字 (企业微信后台的 EncodingAESKey)")
         return self
+
+    @property
+    def token(self) -> str | None:
+        return _secret(self.callback_token, self.callback_token_env)
+
+    @property
+    def aes_key(self) -> str | None:
+        return _secret(self.callback_aes_key, self.callback_aes_key_env)
 
     @property
     def app_secret(self) -> str | None:

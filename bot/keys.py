@@ -9,9 +9,11 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.ingest import Ingestor
 from bot.policy import Policy
+from bot.wecom.client import WeComClient
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 POLICY = web.AppKey("policy", Policy)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 INGESTOR = web.AppKey("ingestor", Ingestor)
+WECOM = web.AppKey("wecom", WeComClient)

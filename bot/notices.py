@@ -58,8 +58,9 @@ async def load_facts(
     session: AsyncSession, policy: Policy, messages: Sequence[OutboxMessage]
 ) -> dict[int, Facts]:
     """What each ticket notification is to say, by outbox id, from the current ticket and order."""
-    rows = await tickets_with_orders(session, (m.ticket_id for m in messages if m.ticket_id))
-    return {m.id: _facts(policy, m, rows[m.ticket_id]) for m in messages if m.ticket_id}
+    about = [m for m in messages if m.ticket_id is not None and m.detail is None]
+    rows = await tickets_with_orders(session, (m.ticket_id for m in about if m.ticket_id))
+    return {m.id: _facts(policy, m, rows[m.ticket_id]) for m in about if m.ticket_id}
 
 
 async def render_messages(
@@ -67,7 +68,7 @@ async def render_messages(
 ) -> dict[int, str]:
     """The text of each message as one notice on its own, by outbox id."""
     tz = ZoneInfo(policy.config.watch.timezone)
-    texts = {m.id: m.detail or "" for m in messages if m.ticket_id is None}
+    texts = {m.id: m.detail for m in messages if m.detail is not None}
     for message_id, facts in (await load_facts(session, policy, messages)).items():
         if isinstance(facts, ResolutionFacts):
             texts[message_id] = render_resolution(facts)

@@ -227,8 +227,8 @@ def _plan(
     now, and the rest at the next interval.
     """
     tz = ZoneInfo(policy.config.watch.timezone)
-    notes = [m.detail or "" for m in messages if m.ticket_id is None]
-    about_tickets = [m for m in messages if m.ticket_id is not None]
+    notes = [m.detail for m in messages if m.detail is not None]
+    about_tickets = [m for m in messages if m.detail is None]
     budget -= len(notes)
     mention = ""
     if channel.robot_key and any(isinstance(facts[m.id], AlertFacts) for m in about_tickets):
@@ -251,7 +251,7 @@ def _plan(
     if budget < 0 or (digest is None and not notes):
         return None
     texts = (*notes, *(digest.texts if digest else ()))
-    covered = [m for m in messages if m.ticket_id is None] + chosen
+    covered = [m for m in messages if m.detail is not None] + chosen
     attachment = digest.attachment if digest else None
     name = digest.attachment_name if digest else None
     return Digest(texts, attachment, name), covered

@@ -79,8 +79,11 @@ async def _handle_batch(
         plan, ticket = plans.get(order.id), tickets.get(order.id)
         if plan is None:
             continue
-        if ticket is None:  # not due after all (the rule changed): look again at its time
-            next_checks.append((order.id, plan.steps[0].at))
+        if ticket is None:
+            # Not due after all (the rule changed): look again then. Or this stage entry's
+            # ticket was already closed by hand: nothing more to watch until the order moves.
+            first = plan.steps[0].at
+            next_checks.append((order.id, first if first > now else None))
             continue
         if rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None:
             next_checks.append((order.id, None))  # claimed, and the rule says that is enough

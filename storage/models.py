@@ -171,7 +171,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # alert | escalation | resolution | ops
+    # alert | escalation | resolution (rendered from the ticket) | claimed | ops (own detail)
+    kind: Mapped[str] = mapped_column(String(16))
     level: Mapped[int | None] = mapped_column(Integer)  # the escalation level it announces
     target_kind: Mapped[str] = mapped_column(String(16))  # group | user
     target: Mapped[str] = mapped_column(String(64))
@@ -179,7 +180,7 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending | sent | moot | dead
     sent_at: Mapped[datetime | None]
     dead_reason: Mapped[str | None] = mapped_column(Text)
-    detail: Mapped[str | None] = mapped_column(Text)  # the text of notices not about a ticket
+    detail: Mapped[str | None] = mapped_column(Text)  # a notice's own text (claims, ops)
 
 
 class DeliveryTarget(Base):
@@ -211,3 +212,15 @@ class Delivery(Base):
     msgtype: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime]
+
+
+class InboundMessage(Base):
+    """A callback message already acted on: WeCom retries unanswered callbacks with the same id."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("source", "msg_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # app | aibot
+    msg_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime]

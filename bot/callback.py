@@ -1,0 +1,200 @@
+"""WeCom callbacks: the app's 1:1 messages (encrypted XML, receive id = corp id) and the
+intelligent robot's group @mentions (encrypted JSON, receive id ""). wechatpy does the crypto.
+
+Every callback is checked (signature 403, stale timestamp 403, oversized 413, malformed 400),
+recorded by message id so WeCom's retries are answered but acted on once, and answered at once
+with an empty 200: WeCom waits 5 s at most. The command then runs in the background and replies
+actively (app message, or the robot's one-shot response_url).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from wechatpy.enterprise import parse_message
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+
+from bot.keys import CLOCK, CONFIG, SESSIONS
+from storage.inbound import first_time
+
+logger = logging.getLogger(__name__)
+
+MAX_CALLBACK_BODY = 64 * 1024
+Reply = Callable[[str, str, str], Awaitable[str]]  # (user, chat kind, text) -> reply text
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A member's text, and how to answer it."""
+
+    source: str  # app | aibot
+    msg_id: str
+    user: str
+    chat: str  # direct | group
+    text: str
+    response_url: str | None = None
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _crypto(request: web.Request, receive_id: str) -> WeChatCrypto:
+    wecom = request.app[CONFIG].wecom
+    assert wecom is not None and wecom.token and wecom.aes_key
+    return WeChatCrypto(wecom.token, wecom.aes_key, receive_id)
+
+
+def _signed(request: web.Request) -> tuple[str, str, str]:
+    """The signature query, refused when missing or when the timestamp is far from now."""
+    query = request.query
+    signature, timestamp, nonce = (query.get(k) for k in ("msg_signature", "timestamp", "nonce"))
+    if not (signature and timestamp and nonce):
+        raise Rejected(400, "missing msg_signature/timestamp/nonce")
+    wecom = request.app[CONFIG].wecom
+    assert wecom is not None
+    try:
+        skew = abs(request.app[CLOCK].now().timestamp() - int(timestamp))
+    except ValueError:
+        raise Rejected(400, "timestamp is not a number") from None
+    if skew > wecom.callback_max_skew.total_seconds():
+        raise Rejected(403, "stale timestamp (replay?)")
+    return signature, timestamp, nonce
+
+
+async def _body(request: web.Request) -> bytes:
+    if (request.content_length or 0) > MAX_CALLBACK_BODY:
+        raise Rejected(413, "callback body too large")
+    body = await request.content.read(MAX_CALLBACK_BODY + 1)
+    if len(body) > MAX_CALLBACK_BODY:
+        raise Rejected(413, "callback body too large")
+    return body
+
+
+def _decrypt(crypto: WeChatCrypto, envelope: Any, signed: tuple[str, str, str]) -> str:
+    try:
+        return str(crypto.decrypt_message(envelope, *signed))
+    except InvalidSignatureException:
+        raise Rejected(403, "bad signature") from None
+    except Exception as error:  # malformed XML, bad padding, wrong receive id, …
+        raise Rejected(400, f"cannot decrypt: {type(error).__name__}") from None
+
+
+def _app_message(plaintext: str) -> Inbound | None:
+    message = parse_message(plaintext)
+    if message.type != "text":
+        return None
+    return Inbound("app", str(message.id), message.source, "direct", message.content)
+
+
+def _aibot_message(plaintext: str) -> Inbound | None:
+    message = json.loads(plaintext)
+    if message.get("msgtype") != "text":
+        return None
+    chat = "group" if message.get("chattype") == "group" else "direct"
+    return Inbound(
+        "aibot",
+        str(message["msgid"]),
+        message["from"]["userid"],
+        chat,
+        message["text"]["content"],
+        message.get("response_url"),
+    )
+
+
+class CallbackRoutes:
+    """The two callback endpoints; ``reply`` runs a command and ``send`` delivers its answer."""
+
+    def __init__(self, reply: Reply, send: Callable[[Inbound, str], Awaitable[None]]) -> None:
+        self._reply = reply
+        self._send = send
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/wecom/app", self.verify_app)
+        app.router.add_post("/wecom/app", self.app_callback)
+        app.router.add_get("/wecom/aibot", self.verify_aibot)
+        app.router.add_post("/wecom/aibot", self.aibot_callback)
+        app.on_cleanup.append(self._drain)
+
+    async def _drain(self, _app: web.Application) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _verify(self, request: web.Request, receive_id: str) -> web.StreamResponse:
+        try:
+            signed = _signed(request)
+            echo = request.query.get("echostr", "")
+            plain = _crypto(request, receive_id).check_signature(*signed, echo)
+        except Rejected as error:
+            return _refuse(request, error)
+        except InvalidSignatureException:
+            return _refuse(request, Rejected(403, "bad signature"))
+        return web.Response(text=str(plain))
+
+    async def verify_app(self, request: web.Request) -> web.StreamResponse:
+        corp_id = request.app[CONFIG].wecom.corp_id or ""  # type: ignore[union-attr]
+        return await self._verify(request, corp_id)
+
+    async def verify_aibot(self, request: web.Request) -> web.StreamResponse:
+        return await self._verify(request, "")
+
+    async def app_callback(self, request: web.Request) -> web.StreamResponse:
+        corp_id = request.app[CONFIG].wecom.corp_id or ""  # type: ignore[union-attr]
+
+        async def read() -> Inbound | None:
+            signed, body = _signed(request), await _body(request)
+            return _app_message(_decrypt(_crypto(request, corp_id), body, signed))
+
+        return await self._handle(request, read)
+
+    async def aibot_callback(self, request: web.Request) -> web.StreamResponse:
+        async def read() -> Inbound | None:
+            signed, body = _signed(request), await _body(request)
+            try:
+                envelope = {"Encrypt": json.loads(body)["encrypt"]}
+            except (ValueError, KeyError, TypeError):
+                raise Rejected(400, 'body is not {"encrypt": …}') from None
+            return _aibot_message(_decrypt(_crypto(request, ""), envelope, signed))
+
+        return await self._handle(request, read)
+
+    async def _handle(
+        self, request: web.Request, read: Callable[[], Awaitable[Inbound | None]]
+    ) -> web.StreamResponse:
+        try:
+            inbound = await read()
+        except Rejected as error:
+            return _refuse(request, error)
+        except (ValueError, KeyError, TypeError) as error:
+            return _refuse(request, Rejected(400, f"malformed message: {type(error).__name__}"))
+        if inbound is None:
+            return web.Response()
+        now = request.app[CLOCK].now()
+        async with request.app[SESSIONS].begin() as session:
+            if not await first_time(session, inbound.source, inbound.msg_id, now):
+                return web.Response()  # WeCom's retry: answered, not acted on again
+        task = asyncio.create_task(self._run(inbound))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.Response()
+
+    async def _run(self, inbound: Inbound) -> None:
+        try:
+            answer = await self._reply(inbound.user, inbound.chat, inbound.text)
+            await self._send(inbound, answer)
+        except Exception:
+            logger.exception("command from %s failed: %r", inbound.user, inbound.text[:50])
+
+
+def _refuse(request: web.Request, error: Rejected) -> web.Response:
+    logger.warning("refused %s callback: %s", request.path, error)
+    return web.Response(status=error.status, text=str(error))

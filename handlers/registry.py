@@ -1,0 +1,219 @@
+"""Chat commands, independent of how the text arrived: declarations, roles, help and dispatch.
+
+A command is declared once on a module's ``CommandRouter`` with its Chinese name, aliases, usage
+and the roles that may run it; the first line of the handler's docstring is its help summary.
+``dispatch`` turns one chat message into one reply text and never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import unicodedata
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Config
+from bot.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+MEMBER = "member"
+SUPERVISOR = "supervisor"
+ANYONE = "anyone"  # every user who has at least one real role
+
+# Who holds each role, read from the config. A new role (customer service, finance, ops) is one
+# more line here plus the roles= of the commands it may run.
+ROLE_HOLDERS: dict[str, Callable[[Config], Iterable[str]]] = {
+    MEMBER: lambda c: (m for g in c.groups.values() for m in g.members),
+    SUPERVISOR: lambda c: (g.supervisor for g in c.groups.values() if g.supervisor),
+}
+ROLE_LABELS = {MEMBER: "处理组成员", SUPERVISOR: "主管", ANYONE: "任意角色"}
+
+
+def roles_of(config: Config, user: str) -> frozenset[str]:
+    """The user's roles; empty for someone the config does not know."""
+    roles = {role for role, holders in ROLE_HOLDERS.items() if user in set(holders(config))}
+    return frozenset(roles | {ANYONE}) if roles else frozenset()
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    user: str  # WeCom userid of whoever typed
+    chat: Literal["group", "direct"]
+    now: datetime  # aware UTC
+    sessions: async_sessionmaker[AsyncSession]
+    policy: Policy
+
+
+Handler = Callable[[CommandContext, list[str]], Awaitable[str]]
+
+
+class CommandError(Exception):
+    """A refusal or lookup failure the user should read as it is (e.g. "找不到工单 #9")."""
+
+
+class UsageError(Exception):
+    """The arguments do not fit; the dispatcher answers with the command's usage."""
+
+
+_ARG = re.compile(r"<[^>]+>|\[[^\]]+\]")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    aliases: tuple[str, ...]
+    usage: str
+    summary: str
+    roles: frozenset[str]
+    handler: Handler
+
+    @property
+    def arity(self) -> tuple[int, int | None]:
+        """(fewest, most) arguments, read from the usage: ``<x>`` required, ``[x]`` optional,
+        a last placeholder ending in ``...`` takes the rest of the line."""
+        placeholders = _ARG.findall(self.usage)
+        required = sum(p.startswith("<") for p in placeholders)
+        if placeholders and placeholders[-1][1:-1].endswith("..."):
+            return required, None
+        return required, len(placeholders)
+
+    def allowed(self, roles: frozenset[str]) -> bool:
+        return bool(self.roles & roles)
+
+
+class CommandRouter:
+    """The commands of one handler module, in declaration order."""
+
+    def __init__(self) -> None:
+        self.commands: list[CommandSpec] = []
+
+    def command(
+        self, name: str, *aliases: str, usage: str, roles: Iterable[str]
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            summary = (handler.__doc__ or "").strip().splitlines()
+            if not summary:
+                raise ValueError(f"命令 {name} 的处理函数缺少文档字符串 (帮助摘要)")
+            taken = {w.lower() for spec in self.commands for w in (spec.name, *spec.aliases)}
+            for word in (name, *aliases):
+                if word.lower() in taken:
+                    raise ValueError(f"命令名 {word!r} 重复声明")
+            self.commands.append(
+                CommandSpec(name, aliases, usage, summary[0].strip(), frozenset(roles), handler)
+            )
+            return handler
+
+        return register
+
+
+def command_table(routers: Sequence[CommandRouter]) -> dict[str, CommandSpec]:
+    """Every name and alias (lower case) to its command; a word declared twice is an error."""
+    table: dict[str, CommandSpec] = {}
+    for router in routers:
+        for spec in router.commands:
+            for word in (spec.name, *spec.aliases):
+                if word.lower() in table:
+                    raise ValueError(f"命令名 {word!r} 重复声明")
+                table[word.lower()] = spec
+    return table
+
+
+# Characters NFKC leaves alone that Chinese input methods produce in place of ASCII.
+_PUNCTUATION = str.maketrans(
+    {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "『": '"', "』": '"'}
+    | {"、": ",", "。": ".", "—": "-", "～": "~"}
+)
+_MENTION = re.compile(r"(?:^|(?<=\s))@\S+")
+
+
+def normalize(text: str) -> list[str]:
+    """The tokens of a chat message: @mentions dropped, full-width characters made ASCII,
+    whitespace collapsed; quotes group words, and unbalanced quotes are taken literally."""
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION)
+    text = " ".join(_MENTION.sub(" ", text).split())
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote or a trailing backslash
+        return text.split()
+
+
+def _find(table: dict[str, CommandSpec], tokens: list[str]) -> tuple[CommandSpec, list[str]] | None:
+    word = tokens[0].lower()
+    if word in table:
+        return table[word], tokens[1:]
+    # "认领1": Chinese is written without a space between the command and its argument.
+    for name, spec in table.items():
+        if not name.isascii() and word.startswith(name):
+            return spec, [tokens[0][len(name) :], *tokens[1:]]
+    return None
+
+
+def _usage(spec: CommandSpec) -> str:
+    aliases = f" (也可写 {' / '.join(spec.aliases)})" if spec.aliases else ""
+    return f"用法: {spec.usage}{aliases}"
+
+
+def no_role_reply(user: str) -> str:
+    return (
+        f"您还没有角色, 暂时不能使用订单助手 (企业微信账号: {user})。请联系管理员把您加入处理组。"
+    )
+
+
+def render_help(routers: Sequence[CommandRouter], ctx: CommandContext) -> str:
+    """The commands this user may run, generated from their declarations."""
+    roles = roles_of(ctx.policy.config, ctx.user)
+    if not roles:
+        return no_role_reply(ctx.user)
+    specs = [s for r in routers for s in r.commands if s.allowed(roles)]
+    lines = ["可用命令:"]
+    for spec in specs:
+        aliases = f" ({' / '.join(spec.aliases)})" if spec.aliases else ""
+        lines.append(f"• {spec.usage}{aliases}: {spec.summary}")
+    return "\n".join(lines)
+
+
+def command_help(spec: CommandSpec) -> str:
+    """One command's whole docstring and usage."""
+    doc = "\n".join(line.strip() for line in (spec.handler.__doc__ or "").strip().splitlines())
+    return f"{doc}\n{_usage(spec)}"
+
+
+async def dispatch(routers: Sequence[CommandRouter], ctx: CommandContext, text: str) -> str:
+    """The reply to one chat message; failures become a reply too, never an exception."""
+    roles = roles_of(ctx.policy.config, ctx.user)
+    if not roles:
+        return no_role_reply(ctx.user)
+    tokens = normalize(text)
+    if not tokens:
+        return render_help(routers, ctx)
+    table = command_table(routers)
+    found = _find(table, tokens)
+    if found is None:
+        return f"未知命令「{tokens[0]}」。\n{render_help(routers, ctx)}"
+    spec, args = found
+    if not spec.allowed(roles):
+        needed = "、".join(ROLE_LABELS.get(r, r) for r in sorted(spec.roles))
+        return f"抱歉, 「{spec.name}」仅限{needed}使用, 您暂无权限。发送「帮助」查看您可用的命令。"
+    fewest, most = spec.arity
+    if len(args) < fewest or (most is not None and len(args) > most):
+        return _usage(spec)
+    try:
+        return await spec.handler(ctx, args)
+    except UsageError as error:
+        return f"{error}\n{_usage(spec)}" if str(error) else _usage(spec)
+    except CommandError as error:
+        return str(error)
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        logger.exception(
+            "command %s by %s failed (error id %s): %r", spec.name, ctx.user, error_id, text
+        )
+        return f"处理「{spec.name}」时出错了, 请稍后再试或联系运维 (错误编号 {error_id})。"
