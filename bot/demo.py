@@ -43,15 +43,22 @@ def demo_config(database_url: str, port: int, sandbox_port: int) -> Config:
 
 
 def sandbox_for(config: Config) -> SandboxConfig:
-    """The sandbox's corp: the demo's robots as group chats, its people as members."""
+    """The sandbox's corp: the demo's robots as group chats, its people as members, and the
+    bot's callback URLs so what people type on the sandbox page reaches the bot."""
     people = {p for g in config.groups.values() for p in (*g.members, g.supervisor) if p}
-    assert config.wecom is not None
+    wecom = config.wecom
+    assert wecom is not None and wecom.token and wecom.aes_key
+    bot = f"http://{config.server.host}:{config.server.port}"
     return SandboxConfig(
-        corp_id=config.wecom.corp_id or "",
-        corp_secret=config.wecom.app_secret or "",
-        agent_id=config.wecom.agent_id or 0,
+        corp_id=wecom.corp_id or "",
+        corp_secret=wecom.app_secret or "",
+        agent_id=wecom.agent_id or 0,
         webhook_keys={g.robot_key: g.name for g in config.groups.values() if g.robot_key},
-        users=tuple(sorted(people | set(config.wecom.ops_users))),
+        users=tuple(sorted(people | set(wecom.ops_users))),
+        callback_url=f"{bot}/wecom/app",
+        aibot_callback_url=f"{bot}/wecom/aibot",
+        callback_token=wecom.token,
+        encoding_aes_key=wecom.aes_key,
     )
 
 
