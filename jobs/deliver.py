@@ -29,6 +29,7 @@ from bot.config import WeComConfig
 from bot.notices import load_facts
 from bot.policy import Policy
 from bot.wecom.errors import WeComError
+from bot.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTES
 from rules.digest import Digest, Facts, build_digest
 from rules.render import AlertFacts
 from storage.delivery import (
@@ -50,8 +51,6 @@ LEASE = timedelta(minutes=2)
 WINDOW = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 MAX_BACKOFF = timedelta(minutes=5)
-ROBOT_MARKDOWN_BYTES = 4096
-APP_MARKDOWN_BYTES = 2048
 MAX_PER_ATTEMPT = 20000
 
 
@@ -91,12 +90,14 @@ def _channel(policy: Policy, target: Target) -> _Channel | str:
     kind, name = target
     if kind == "user":
         per_minute, per_hour = config.member_per_minute, config.member_per_hour
-        return _Channel(f"app:{name}", per_minute, per_hour, APP_MARKDOWN_BYTES, None)
+        return _Channel(f"app:{name}", per_minute, per_hour, APP_MARKDOWN_MAX_BYTES, None)
     key = policy.group(name).robot_key
     if not key:
         return f"处理组 {name} 未配置机器人 webhook_key"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _Channel(f"robot:{digest}", config.robot_per_minute, None, ROBOT_MARKDOWN_BYTES, key)
+    return _Channel(
+        f"robot:{digest}", config.robot_per_minute, None, WEBHOOK_MARKDOWN_MAX_BYTES, key
+    )
 
 
 def _budget(channel: _Channel, recent: list[datetime], now: datetime) -> tuple[int, datetime]:

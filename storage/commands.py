@@ -62,9 +62,9 @@ async def claim_ticket(session: AsyncSession, ticket_id: int, user: str, now: da
 async def resolve_manually(session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
     """Close an open ticket by hand; False when it was closed meanwhile.
 
-    If the order is still in the ticket's stage entry, its pending checks are dropped too: the
-    watch would otherwise find the order due with no open ticket (the unique key forbids a
-    second one) and look at it again and again. Its next stage schedules checks afresh.
+    If the order is still in the ticket's stage entry, its pending checks are dropped too: that
+    stage entry is settled, so the watch need not wake for it (it would only find the ticket
+    closed). The order's next stage schedules checks afresh.
     """
     closed = await session.execute(
         update(Ticket)

@@ -11,10 +11,10 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-# Content limits in UTF-8 bytes: text everywhere; markdown for the webhook (message/send and
-# appchat/send take 2048). WeCom truncates or rejects longer content.
-TEXT_MAX_BYTES = 2048
+# Markdown content limits in UTF-8 bytes: a group robot takes 4096, the app (message/send,
+# appchat/send) 2048. WeCom truncates or rejects longer content.
 WEBHOOK_MARKDOWN_MAX_BYTES = 4096
+APP_MARKDOWN_MAX_BYTES = 2048
 
 
 def text(
