@@ -205,7 +205,6 @@ class WeComConfig(_Section):
     corp_secret: str | None = Field(default=None, repr=False)
     corp_secret_env: str | None = None
     agent_id: int | None = None
-    ops_users: tuple[str, ...] = ()
     send_interval: Duration = timedelta(seconds=1)
     group_wait: Duration = timedelta(seconds=10)
     group_interval: Duration = timedelta(seconds=30)
@@ -248,6 +247,19 @@ class WeComConfig(_Section):
         return _secret(self.corp_secret, self.corp_secret_env)
 
 
+class RolesConfig(_Section):
+    """People with a role outside the handler groups (members and supervisors are in
+    ``[groups]``). Ops also receive the bot's own alerts (undeliverable messages, health)."""
+
+    customer_service: tuple[str, ...] = ()
+    finance: tuple[str, ...] = ()
+    ops: tuple[str, ...] = ()
+
+    @property
+    def all_people(self) -> tuple[str, ...]:
+        return (*self.customer_service, *self.finance, *self.ops)
+
+
 CHANNELS = ("taobao", "jd", "douyin", "shop")
 
 
@@ -261,6 +273,7 @@ class Config(_Section):
     routing: RoutingConfig
     groups: dict[str, GroupConfig]
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    roles: RolesConfig = RolesConfig()
     wecom: WeComConfig | None = None  # None: notifications stay in the outbox
 
     @model_validator(mode="after")

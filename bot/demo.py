@@ -54,7 +54,7 @@ def sandbox_for(config: Config) -> SandboxConfig:
         corp_secret=wecom.app_secret or "",
         agent_id=wecom.agent_id or 0,
         webhook_keys={g.robot_key: g.name for g in config.groups.values() if g.robot_key},
-        users=tuple(sorted(people | set(wecom.ops_users))),
+        users=tuple(sorted(people | set(config.roles.all_people))),
         callback_url=f"{bot}/wecom/app",
         aibot_callback_url=f"{bot}/wecom/aibot",
         callback_token=wecom.token,

@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.config import WeComConfig
 from bot.notices import load_facts
 from bot.policy import Policy
 from bot.wecom.errors import WeComError
@@ -325,7 +324,6 @@ async def _dead_letter(
 ) -> None:
     """Give up on these notifications, keep why, and tell ops once per chat, reason and day."""
     logger.error("dead-lettering %d notifications for %s:%s: %s", len(ids), *target, reason)
-    config: WeComConfig | None = policy.config.wecom
     day = now.astimezone(ZoneInfo(policy.config.watch.timezone)).date().isoformat()
     text = f"⚠️ 消息无法送达 {target[1]}: {reason}\n已转入死信 {len(ids)} 条, 请检查配置后处理"
     incident = f"{target[0]}:{target[1]}:{hashlib.sha1(reason.encode()).hexdigest()[:8]}:{day}"
@@ -341,7 +339,7 @@ async def _dead_letter(
             "status": "pending",
             "detail": text,
         }
-        for user in (config.ops_users if config else ())
+        for user in policy.config.roles.ops
         if (target[0], target[1]) != ("user", user)
     ]
     async with sessions.begin() as session:

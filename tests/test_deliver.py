@@ -45,12 +45,12 @@ def bot_config(
     data = config_data(database_url)
     for group, key in robots.items():
         data["groups"][group]["webhook_key"] = key
+    data["roles"] = {"ops": ["ops-liu"]}
     data["wecom"] = {
         "api_base": str(sandbox.make_url("/cgi-bin/")),
         "corp_id": SANDBOX.corp_id,
         "corp_secret": SANDBOX.corp_secret,
         "agent_id": SANDBOX.agent_id,
-        "ops_users": ["ops-liu"],
         "group_wait": "10s",
         "group_interval": "30s",
     } | wecom
