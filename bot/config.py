@@ -77,6 +77,16 @@ class WatchConfig(_Section):
     batch_size: int = Field(default=500, ge=1, le=5000)
     timezone: str = "Asia/Shanghai"
     escalation: tuple[EscalationLevel, ...] = DEFAULT_ESCALATION
+    # Repeat an open ticket's alert this often (to its owner once claimed); None: never.
+    remind_every: Duration | None = None
+    max_snooze: Duration = timedelta(hours=24)
+
+    @field_validator("remind_every", "max_snooze")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(minutes=1):
+            raise ValueError("不能短于 1 分钟")
+        return value
 
     @field_validator("escalation")
     @classmethod

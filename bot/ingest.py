@@ -21,6 +21,7 @@ from channels.address import RegionParser
 from channels.base import NormalizedOrder, RecordError
 from channels.registry import ADAPTERS
 from channels.timeparse import iso_time, required
+from rules.phones import canonical_phone
 from rules.stages import Stage, accepts_transition
 from storage.events import insert_events, seen_event_ids
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
@@ -117,7 +118,7 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
         "district": order.district,
         "address_text": order.address_text,
         "address_source": "channel" if order.province else None,
-        "receiver_phone": order.receiver_phone,
+        "receiver_phone": canonical_phone(order.receiver_phone),
         "created_at": order.created_at,
         "paid_at": order.paid_at,
         "raw": order.raw,

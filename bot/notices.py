@@ -32,12 +32,8 @@ def _next_escalation(policy: Policy, row: Row[Any], level: int) -> datetime | No
     return upcoming.at if upcoming else None
 
 
-def _facts(policy: Policy, message: OutboxMessage, row: Row[Any]) -> Facts:
-    if message.kind == "resolution":
-        return ResolutionFacts(
-            row.id, row.channel_order_id, row.order_stage, row.deadline_at, row.resolved_at
-        )
-    level = message.level or 1
+def alert_facts(policy: Policy, row: Row[Any], *, level: int, reminder: bool = False) -> AlertFacts:
+    """What an alert about this ticket (a row of ``tickets_with_orders``) says now."""
     return AlertFacts(
         ticket_id=row.id,
         order_no=row.channel_order_id,
@@ -51,7 +47,18 @@ def _facts(policy: Policy, message: OutboxMessage, row: Row[Any]) -> Facts:
         level=level,
         owner=row.owner,
         next_escalation_at=_next_escalation(policy, row, level),
+        reminder=reminder,
     )
+
+
+def _facts(policy: Policy, message: OutboxMessage, row: Row[Any]) -> Facts:
+    if message.kind == "resolution":
+        return ResolutionFacts(
+            row.id, row.channel_order_id, row.order_stage, row.deadline_at, row.resolved_at
+        )
+    if message.kind == "reminder":
+        return alert_facts(policy, row, level=row.level, reminder=True)
+    return alert_facts(policy, row, level=message.level or 1)
 
 
 async def load_facts(

@@ -1,8 +1,9 @@
-"""Chat command handlers; every router is listed here by hand, nothing is discovered."""
+"""Chat command handlers; every router is listed here by hand, nothing is discovered.
+The order is the order of the help text."""
 
 from __future__ import annotations
 
-from handlers import tickets
+from handlers import help, reports, tickets, views
 from handlers.registry import CommandRouter
 
-ROUTERS: tuple[CommandRouter, ...] = (tickets.router,)
+ROUTERS: tuple[CommandRouter, ...] = (tickets.router, views.router, reports.router, help.router)

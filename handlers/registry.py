@@ -26,15 +26,30 @@ logger = logging.getLogger(__name__)
 
 MEMBER = "member"
 SUPERVISOR = "supervisor"
+CUSTOMER_SERVICE = "customer_service"
+FINANCE = "finance"
+OPS = "ops"
 ANYONE = "anyone"  # every user who has at least one real role
 
-# Who holds each role, read from the config. A new role (customer service, finance, ops) is one
-# more line here plus the roles= of the commands it may run.
+# Who holds each role, read from the config. A new role is one more line here plus the roles=
+# of the commands it may run.
 ROLE_HOLDERS: dict[str, Callable[[Config], Iterable[str]]] = {
     MEMBER: lambda c: (m for g in c.groups.values() for m in g.members),
     SUPERVISOR: lambda c: (g.supervisor for g in c.groups.values() if g.supervisor),
+    CUSTOMER_SERVICE: lambda c: c.roles.customer_service,
+    FINANCE: lambda c: c.roles.finance,
+    OPS: lambda c: c.roles.ops,
 }
-ROLE_LABELS = {MEMBER: "处理组成员", SUPERVISOR: "主管", ANYONE: "任意角色"}
+ROLE_LABELS = {
+    MEMBER: "处理组成员",
+    SUPERVISOR: "主管",
+    CUSTOMER_SERVICE: "客服",
+    FINANCE: "财务",
+    OPS: "运维",
+    ANYONE: "任意角色",
+}
+Chat = Literal["group", "direct"]
+EVERY_CHAT: frozenset[Chat] = frozenset({"group", "direct"})
 
 
 def roles_of(config: Config, user: str) -> frozenset[str]:
@@ -46,10 +61,14 @@ def roles_of(config: Config, user: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class CommandContext:
     user: str  # WeCom userid of whoever typed
-    chat: Literal["group", "direct"]
+    chat: Chat
     now: datetime  # aware UTC
     sessions: async_sessionmaker[AsyncSession]
     policy: Policy
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return roles_of(self.policy.config, self.user)
 
 
 Handler = Callable[[CommandContext, list[str]], Awaitable[str]]
@@ -73,6 +92,7 @@ class CommandSpec:
     usage: str
     summary: str
     roles: frozenset[str]
+    chats: frozenset[Chat]  # where it may be typed: customer data stays out of group chats
     handler: Handler
 
     @property
@@ -96,7 +116,12 @@ class CommandRouter:
         self.commands: list[CommandSpec] = []
 
     def command(
-        self, name: str, *aliases: str, usage: str, roles: Iterable[str]
+        self,
+        name: str,
+        *aliases: str,
+        usage: str,
+        roles: Iterable[str],
+        chats: Iterable[Chat] = EVERY_CHAT,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or "").strip().splitlines()
@@ -107,7 +132,15 @@ class CommandRouter:
                 if word.lower() in taken:
                     raise ValueError(f"命令名 {word!r} 重复声明")
             self.commands.append(
-                CommandSpec(name, aliases, usage, summary[0].strip(), frozenset(roles), handler)
+                CommandSpec(
+                    name,
+                    aliases,
+                    usage,
+                    summary[0].strip(),
+                    frozenset(roles),
+                    frozenset(chats),
+                    handler,
+                )
             )
             return handler
 
@@ -176,7 +209,8 @@ def render_help(routers: Sequence[CommandRouter], ctx: CommandContext) -> str:
     lines = ["可用命令:"]
     for spec in specs:
         aliases = f" ({' / '.join(spec.aliases)})" if spec.aliases else ""
-        lines.append(f"• {spec.usage}{aliases}: {spec.summary}")
+        where = " [仅私聊]" if spec.chats == {"direct"} else ""
+        lines.append(f"• {spec.usage}{aliases}: {spec.summary}{where}")
     return "\n".join(lines)
 
 
@@ -202,6 +236,8 @@ async def dispatch(routers: Sequence[CommandRouter], ctx: CommandContext, text: 
     if not spec.allowed(roles):
         needed = "、".join(ROLE_LABELS.get(r, r) for r in sorted(spec.roles))
         return f"抱歉, 「{spec.name}」仅限{needed}使用, 您暂无权限。发送「帮助」查看您可用的命令。"
+    if ctx.chat not in spec.chats:
+        return f"「{spec.name}」只能私聊订单助手使用, 请不要在群里发送。"
     fewest, most = spec.arity
     if len(args) < fewest or (most is not None and len(args) > most):
         return _usage(spec)

@@ -1,94 +1,52 @@
-"""Ticket commands: claim, finish, annotate and look up tickets and orders from the chat."""
+"""Ticket actions from the chat: claim, finish, annotate, hand over and snooze."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.refs import (
+    find_open_ticket,
+    find_ticket,
+    group_by_name,
+    in_group,
+    require_group,
+)
 from handlers.registry import (
-    ANYONE,
+    CUSTOMER_SERVICE,
     MEMBER,
     SUPERVISOR,
     CommandContext,
     CommandError,
     CommandRouter,
-    command_help,
-    command_table,
-    render_help,
-    roles_of,
+    UsageError,
 )
-from rules.phones import mask_phone
-from rules.render import CHANNEL_LABELS, local_time
-from rules.stages import Stage
+from rules.durations import format_duration, parse_duration
+from rules.render import local_time
 from storage import commands as db
-from storage.models import Order, Ticket
+from storage.models import Ticket
 from storage.tickets import add_timeline, outbox_row, queue_messages, timeline_row
 
 router = CommandRouter()
 STAFF = frozenset({MEMBER, SUPERVISOR})
 
-_TICKET_NO = re.compile(r"#?(\d{1,9})")
-_CHANNEL_ORDER = re.compile(rf"({'|'.join(CHANNEL_LABELS)}):(.+)", re.IGNORECASE)
-_EVENT_LABELS = {
-    "alerted": "告警",
-    "claimed": "认领",
-    "noted": "备注",
-    "escalated": "升级",
-    "resolved": "完成",
-}
 
-
-@dataclass(frozen=True)
-class Found:
-    ticket: Ticket | None
-    order: Order
-
-
-async def _order(session: AsyncSession, ref: str) -> Order:
-    qualified = _CHANNEL_ORDER.fullmatch(ref)
-    channel, number = (qualified[1].lower(), qualified[2]) if qualified else (None, ref)
-    orders = await db.orders_by_number(session, number, channel)
-    if not orders:
-        raise CommandError(f"找不到订单 {ref}")
-    if len(orders) > 1:
-        channels = ", ".join(o.channel for o in orders)
-        raise CommandError(
-            f"订单号 {number} 在多个渠道都有 ({channels}), 请写成 渠道:订单号, 例: "
-            f"{orders[0].channel}:{number}"
-        )
-    return orders[0]
-
-
-async def _find(session: AsyncSession, ref: str, *, open_only: bool) -> Found:
-    """A ticket number (``42``/``#42``) or an order number (``SH001``, ``jd:123``) to the
-    ticket and its order; for an order, its newest (open) ticket, which may be None."""
-    ref = ref.strip(",.;:")
-    number = _TICKET_NO.fullmatch(ref)
-    if number is None:
-        order = await _order(session, ref)
-        return Found(await db.latest_ticket(session, order.id, open_only=open_only), order)
-    ticket = await db.get_ticket(session, int(number[1]))
-    if ticket is None:
-        raise CommandError(f"找不到工单 #{number[1]}")
-    order = await db.get_order(session, ticket.order_id)
-    if order is None:  # orders are never deleted; a foreign key guards it
-        raise CommandError(f"工单 #{ticket.id} 的订单不存在")
-    return Found(ticket, order)
-
-
-async def _ticket(session: AsyncSession, ref: str, *, open_only: bool) -> tuple[Ticket, Order]:
-    found = await _find(session, ref, open_only=open_only)
-    if found.ticket is None:
-        which = "未关闭的工单" if open_only else "工单"
-        raise CommandError(f"订单 {found.order.channel_order_id} 没有{which}")
-    return found.ticket, found.order
-
-
-def _closed(ticket: Ticket) -> CommandError:
-    return CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
+async def _tell(
+    session: AsyncSession,
+    ctx: CommandContext,
+    ticket: Ticket,
+    kind: str,
+    to: tuple[str, str],
+    text: str,
+) -> None:
+    """Queue a notice about ``ticket`` for ``("group", key)`` or ``("user", userid)``."""
+    notice = outbox_row(
+        ticket_id=ticket.id, kind=kind, level=None, target_kind=to[0], target=to[1], now=ctx.now
+    )
+    notice["dedup_key"] = f"ticket:{ticket.id}:{kind}:{to[1]}:{ctx.now.isoformat()}"
+    notice["detail"] = text
+    await queue_messages(session, [notice])
 
 
 @router.command("认领", "claim", usage="认领 <工单号|订单号>", roles=STAFF)
@@ -99,12 +57,8 @@ async def claim(ctx: CommandContext, args: list[str]) -> str:
     只有工单所属组的成员或主管可以认领。
     """
     async with ctx.sessions.begin() as session:
-        ticket, order = await _ticket(session, args[0], open_only=True)
-        if ticket.status != "open":
-            raise _closed(ticket)
-        group = ctx.policy.group(ticket.group_key)
-        if ctx.user not in group.members and ctx.user != group.supervisor:
-            raise CommandError(f"工单 #{ticket.id} 属于{group.name}, 只有该组成员或主管可以认领")
+        ticket, order = await find_open_ticket(session, args[0])
+        require_group(ctx.policy, ticket, ctx.user, "认领")
         if ticket.owner == ctx.user:
             return f"您已认领过工单 #{ticket.id} (订单 {order.channel_order_id})"
         if ticket.owner is not None:
@@ -112,17 +66,8 @@ async def claim(ctx: CommandContext, args: list[str]) -> str:
         if not await db.claim_ticket(session, ticket.id, ctx.user, ctx.now):
             raise CommandError(f"工单 #{ticket.id} 刚被认领或已关闭, 发送「状态 {ticket.id}」查看")
         await add_timeline(session, [timeline_row(ticket.id, "claimed", ctx.now, actor=ctx.user)])
-        notice = outbox_row(
-            ticket_id=ticket.id,
-            kind="claimed",
-            level=None,
-            target_kind="group",
-            target=ticket.group_key,
-            now=ctx.now,
-        )
-        notice["dedup_key"] = f"ticket:{ticket.id}:claimed:{ctx.user}"
-        notice["detail"] = f"👤 {ctx.user} 已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
-        await queue_messages(session, [notice])
+        text = f"👤 {ctx.user} 已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
+        await _tell(session, ctx, ticket, "claimed", ("group", ticket.group_key), text)
     return f"已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
@@ -135,9 +80,7 @@ async def done(ctx: CommandContext, args: list[str]) -> str:
     """
     remark = " ".join(args[1:]).strip() or None
     async with ctx.sessions.begin() as session:
-        ticket, order = await _ticket(session, args[0], open_only=True)
-        if ticket.status != "open":
-            raise _closed(ticket)
+        ticket, order = await find_open_ticket(session, args[0])
         group = ctx.policy.group(ticket.group_key)
         if ctx.user not in (ticket.owner, group.supervisor):
             owner = ticket.owner or f"无, 请先「认领 {ticket.id}」"
@@ -146,66 +89,131 @@ async def done(ctx: CommandContext, args: list[str]) -> str:
         if unmoved and remark is None:
             raise CommandError(f"订单尚未流转, 请附备注说明, 例: 完成 {ticket.id} 已与客户确认")
         if not await db.resolve_manually(session, ticket, ctx.now):
-            raise _closed(ticket)
+            raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
         await add_timeline(
             session, [timeline_row(ticket.id, "resolved", ctx.now, remark, actor=ctx.user)]
         )
     return f"已完成工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
-@router.command("备注", "note", usage="备注 <工单号|订单号> <文字...>", roles=STAFF)
+@router.command(
+    "备注", "note", usage="备注 <工单号|订单号> <文字...>", roles={*STAFF, CUSTOMER_SERVICE}
+)
 async def note(ctx: CommandContext, args: list[str]) -> str:
     """给工单添加备注, 记入工单经过
 
-    对订单号备注时记在该订单最新的工单上。
+    对订单号备注时记在该订单最新的工单上。处理组成员和主管只能备注本组工单, 客服可备注任何工单
+    (例如记下客户来电的要求)。
     """
     text = " ".join(args[1:])
     async with ctx.sessions.begin() as session:
-        ticket, _ = await _ticket(session, args[0], open_only=False)
+        ticket, _ = await find_ticket(session, args[0], open_only=False)
+        if CUSTOMER_SERVICE not in ctx.roles:
+            require_group(ctx.policy, ticket, ctx.user, "备注")
         await add_timeline(
             session, [timeline_row(ticket.id, "noted", ctx.now, text, actor=ctx.user)]
         )
     return f"已为工单 #{ticket.id} 添加备注"
 
 
-@router.command("状态", "status", usage="状态 <订单号|工单号>", roles=STAFF)
-async def status(ctx: CommandContext, args: list[str]) -> str:
-    """查看订单当前环节、截止时间、处理人和工单经过"""
-    tz = ZoneInfo(ctx.policy.config.watch.timezone)
-    async with ctx.sessions() as session:
-        found = await _find(session, args[0], open_only=False)
-        order, ticket = found.order, found.ticket
-        events = await db.ticket_timeline(session, ticket.id) if ticket else []
-    deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
-    lines = [
-        f"订单 {order.channel_order_id} ({CHANNEL_LABELS.get(order.channel, order.channel)})",
-        f"环节: {Stage(order.stage).label}, 截止 {deadline}",
-        f"收货电话: {mask_phone(order.receiver_phone)}",
-    ]
-    if ticket is None:
-        lines.append("暂无工单")
-        return "\n".join(lines)
-    group = ctx.policy.group(ticket.group_key)
-    state = "处理中" if ticket.status == "open" else "已关闭"
-    lines.append(
-        f"工单 #{ticket.id} {state} ({group.name}, {Stage(ticket.stage).label}超时), "
-        f"处理人: {ticket.owner or '未认领'}"
+@router.command("转交", "assign", usage="转交 <工单号> <处理人|处理组>", roles={SUPERVISOR})
+async def assign(ctx: CommandContext, args: list[str]) -> str:
+    """把工单交给本组的某位处理人, 或转到另一个处理组
+
+    限工单所属组的主管。交给处理人: 他成为处理人, 本组和他本人都会收到通知。
+    转到另一组 (写组名或组代号): 工单在新组重新待认领, 新组会收到告警。
+    """
+    async with ctx.sessions.begin() as session:
+        ticket, order = await find_open_ticket(session, args[0])
+        group = ctx.policy.group(ticket.group_key)
+        if ctx.user != group.supervisor:
+            raise CommandError(f"工单 #{ticket.id} 属于{group.name}, 只有该组主管可以转交")
+        target_group = group_by_name(ctx.policy.config, args[1])
+        if target_group is not None:
+            return await _move(session, ctx, ticket, target_group)
+        assignee = args[1]
+        if not in_group(group, assignee):
+            members = "、".join(group.members) or "无"
+            raise CommandError(
+                f"{assignee} 不在{group.name} (成员: {members}); 要转到别的组请写组名"
+            )
+        if ticket.owner == assignee:
+            return f"工单 #{ticket.id} 的处理人已是 {assignee}"
+        if not await db.assign_ticket(session, ticket.id, assignee, ctx.now):
+            raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
+        await add_timeline(
+            session,
+            [timeline_row(ticket.id, "assigned", ctx.now, f"→ {assignee}", actor=ctx.user)],
+        )
+        words = f"工单 #{ticket.id} (订单 {order.channel_order_id})"
+        await _tell(
+            session, ctx, ticket, "assigned", ("group", ticket.group_key),
+            f"👤 {ctx.user} 把{words}转交给 {assignee}",
+        )  # fmt: skip
+        if assignee != ctx.user:
+            await _tell(
+                session, ctx, ticket, "assigned", ("user", assignee),
+                f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情",
+            )  # fmt: skip
+    return f"已把工单 #{ticket.id} 转交给 {assignee}"
+
+
+async def _move(session: AsyncSession, ctx: CommandContext, ticket: Ticket, to: str) -> str:
+    """Re-route the ticket: unclaimed in the new group, which gets the alert again."""
+    old, new = ctx.policy.group(ticket.group_key), ctx.policy.group(to)
+    if to == ticket.group_key:
+        return f"工单 #{ticket.id} 已在{new.name}"
+    if not await db.move_ticket(session, ticket.id, to):
+        raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
+    await add_timeline(
+        session, [timeline_row(ticket.id, "assigned", ctx.now, f"→ {new.name}", actor=ctx.user)]
     )
-    lines.append(f"  {local_time(ticket.opened_at, tz)} 开单: {ticket.route_reason}")
-    for event in events:
-        words = [_EVENT_LABELS.get(event.kind, event.kind), event.actor, event.detail]
-        lines.append(f"  {local_time(event.at, tz)} " + " ".join(w for w in words if w))
-    return "\n".join(lines)
+    alert = outbox_row(
+        ticket_id=ticket.id, kind="alert", level=1, target_kind="group", target=to, now=ctx.now
+    )
+    alert["dedup_key"] = f"ticket:{ticket.id}:moved:{to}:{ctx.now.isoformat()}"
+    await queue_messages(session, [alert])
+    await _tell(
+        session, ctx, ticket, "assigned", ("group", ticket.group_key),
+        f"↪️ {ctx.user} 把工单 #{ticket.id} 从{old.name}转到{new.name}",
+    )  # fmt: skip
+    # It may have been claimed under a rule that stops escalating on a claim: the watch must
+    # look at it again now that nobody owns it.
+    await db.wake_order(session, ticket.order_id, ctx.now)
+    return f"已把工单 #{ticket.id} 转到{new.name}, 等待该组认领"
 
 
-@router.command("帮助", "help", usage="帮助 [命令]", roles={ANYONE})
-async def help_(ctx: CommandContext, args: list[str]) -> str:
-    """列出您可用的命令; 「帮助 命令」查看某个命令的说明"""
-    from handlers import ROUTERS  # the full list includes this module's router
+@router.command("稍后", "snooze", usage="稍后 <工单号> <时长>", roles=STAFF)
+async def snooze(ctx: CommandContext, args: list[str]) -> str:
+    """暂停工单的重复提醒一段时间 (升级照常)
 
-    if not args:
-        return render_help(ROUTERS, ctx)
-    spec = command_table(ROUTERS).get(args[0].lower())
-    if spec is None or not spec.allowed(roles_of(ctx.policy.config, ctx.user)):
-        raise CommandError(f"没有您可用的命令「{args[0]}」。\n{render_help(ROUTERS, ctx)}")
-    return command_help(spec)
+    时长写 30m、2h、1h30m、2小时、30分钟; 写 0 恢复提醒。最长见配置 watch.max_snooze。
+    只暂停提醒, 不影响按时升级到主管。
+    """
+    config = ctx.policy.config.watch
+    if args[1] in ("0", "取消", "off"):
+        until = None
+    else:
+        try:
+            length = parse_duration(args[1])
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if length > config.max_snooze:
+            raise CommandError(f"最长只能暂停 {format_duration(config.max_snooze)}")
+        until = ctx.now + length
+    async with ctx.sessions.begin() as session:
+        ticket, _ = await find_open_ticket(session, args[0])
+        require_group(ctx.policy, ticket, ctx.user, "暂停提醒")
+        await db.snooze_ticket(session, ticket.id, until)
+        tz = ZoneInfo(config.timezone)
+        detail = f"提醒暂停至 {local_time(until, tz)}" if until else "恢复提醒"
+        await add_timeline(
+            session, [timeline_row(ticket.id, "snoozed", ctx.now, detail, actor=ctx.user)]
+        )
+        await db.wake_order(session, ticket.order_id, ctx.now)
+    if until is None:
+        return f"工单 #{ticket.id} 已恢复提醒"
+    if config.remind_every is None:
+        return f"工单 #{ticket.id} 提醒暂停至 {local_time(until, tz)} (当前未开启重复提醒)"
+    return f"工单 #{ticket.id} 提醒暂停至 {local_time(until, tz)}, 到时仍未完成会再提醒; 升级照常"
+

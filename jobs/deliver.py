@@ -206,7 +206,7 @@ def _moot(messages: list[OutboxMessage]) -> set[int]:
     """Notifications about tickets that opened and closed again before this chat was told:
     neither the alert nor its resolution is worth a message."""
     closed = {m.ticket_id for m in messages if m.kind == "resolution"}
-    announced = {m.ticket_id for m in messages if m.kind in ("alert", "escalation")}
+    announced = {m.ticket_id for m in messages if m.kind in ("alert", "escalation", "reminder")}
     over = closed & announced
     return {m.id for m in messages if m.ticket_id in over}
 

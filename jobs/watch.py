@@ -27,6 +27,7 @@ from storage.tickets import (
     outbox_row,
     queue_messages,
     set_levels,
+    set_reminded,
     timeline_row,
 )
 
@@ -36,6 +37,7 @@ class WatchResult:
     checked: int = 0
     opened: int = 0
     escalated: int = 0
+    reminded: int = 0
 
 
 async def run(
@@ -75,6 +77,7 @@ async def _handle_batch(
     messages: list[dict[str, Any]] = []
     timeline: list[dict[str, Any]] = []
     levels: list[tuple[int, int]] = []
+    reminded: list[tuple[int, datetime]] = []
     for order in orders:
         plan, ticket = plans.get(order.id), tickets.get(order.id)
         if plan is None:
@@ -85,22 +88,32 @@ async def _handle_batch(
             first = plan.steps[0].at
             next_checks.append((order.id, first if first > now else None))
             continue
-        if rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None:
-            next_checks.append((order.id, None))  # claimed, and the rule says that is enough
-            continue
-        before = 0 if ticket["id"] in opened else ticket["level"]
-        fired = [s for s in plan.steps if s.level > before and s.at <= now]
-        for step in fired:
-            messages.append(_notification(policy, ticket, step, now))
-            if step.level > 1:
-                timeline.append(timeline_row(ticket["id"], "escalated", now, f"第{step.level}级"))
-                result.escalated += 1
-        reached = fired[-1].level if fired else before
-        if fired and ticket["id"] not in opened:
-            levels.append((ticket["id"], reached))
-        upcoming = plan.next_after(reached)
-        next_checks.append((order.id, None if upcoming is None else upcoming.at))
+        upcoming: EscalationStep | None = None
+        # A claim is enough under such a rule: no more escalation (reminders go on).
+        if not (rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None):
+            before = 0 if ticket["id"] in opened else ticket["level"]
+            fired = [s for s in plan.steps if s.level > before and s.at <= now]
+            for step in fired:
+                messages.append(_notification(policy, ticket, step, now))
+                if step.level > 1:
+                    timeline.append(
+                        timeline_row(ticket["id"], "escalated", now, f"第{step.level}级")
+                    )
+                    result.escalated += 1
+            reached = fired[-1].level if fired else before
+            if fired and ticket["id"] not in opened:
+                levels.append((ticket["id"], reached))
+            upcoming = plan.next_after(reached)
+        remind_at = _reminder_due(policy, plan, ticket)
+        if remind_at is not None and remind_at <= now and ticket["id"] not in opened:
+            messages.append(_reminder(ticket, remind_at, now))
+            reminded.append((ticket["id"], now))
+            result.reminded += 1
+            remind_at = _reminder_due(policy, plan, ticket | {"reminded_at": now})
+        due = [at for at in (upcoming and upcoming.at, remind_at) if at is not None]
+        next_checks.append((order.id, min(due, default=None)))
     await set_levels(session, levels)
+    await set_reminded(session, reminded)
     await add_timeline(session, timeline)
     await queue_messages(session, messages)
     await set_next_checks(session, next_checks)
@@ -177,3 +190,29 @@ def _notification(
         target=group.supervisor if to_supervisor and group.supervisor else ticket["group_key"],
         now=now,
     )
+
+
+def _reminder_due(policy: Policy, plan: Schedule, ticket: dict[str, Any]) -> datetime | None:
+    """When the ticket's next reminder is due: ``remind_every`` after the alert or the last
+    reminder, held until a snooze ends; None when reminders are off."""
+    every = policy.config.watch.remind_every
+    if every is None:
+        return None
+    due = (ticket.get("reminded_at") or plan.steps[0].at) + every
+    snoozed_until = ticket.get("snoozed_until")
+    return max(due, snoozed_until) if snoozed_until is not None else due
+
+
+def _reminder(ticket: dict[str, Any], due: datetime, now: datetime) -> dict[str, Any]:
+    """To the owner once someone claimed the ticket, to the group while nobody has."""
+    owner = ticket.get("owner")
+    row = outbox_row(
+        ticket_id=ticket["id"],
+        kind="reminder",
+        level=None,
+        target_kind="user" if owner else "group",
+        target=owner or ticket["group_key"],
+        now=now,
+    )
+    row["dedup_key"] = f"ticket:{ticket['id']}:remind:{due.isoformat()}"
+    return row

@@ -43,12 +43,15 @@ def _utf8(text: str) -> int:
     return len(text.encode())
 
 
-def _line(facts: Facts, now: datetime) -> str:
+def ticket_line(facts: Facts, now: datetime) -> str:
+    """One ticket on one line, for digests and ticket lists."""
     if isinstance(facts, ResolutionFacts):
         return (
             f"✅ #{facts.ticket_id} {facts.order_no} 已进入「{Stage(facts.stage).label}」, 自动关闭"
         )
     level = "" if facts.level == 1 else f"[升级{facts.level}] "
+    if facts.reminder:
+        level = "[提醒] " + level
     owner = f" 处理人 {facts.owner}" if facts.owner else f" → 认领 {facts.ticket_id}"
     channel = CHANNEL_LABELS.get(facts.channel, facts.channel)
     return (
@@ -178,7 +181,7 @@ def build_digest(
         return Digest(tuple(texts)) if len(texts) <= budget else None
     ordered = sorted(items, key=lambda f: (isinstance(f, ResolutionFacts), f.deadline_at))
     head = summary(ordered, now) + (f"\n{mention}" if mention else "")
-    chunks = _pack([head, *(_line(f, now) for f in ordered)], limit_bytes)
+    chunks = _pack([head, *(ticket_line(f, now) for f in ordered)], limit_bytes)
     if len(chunks) <= budget:
         return Digest(tuple(chunks))
     if budget < 2 or not allow_file:

@@ -1,17 +1,25 @@
-"""Durations as people write them in config and chat: ``2h``, ``90m``, ``1h30m``, ``30s``."""
+"""Durations as people write them in config and chat: ``2h``, ``90m``, ``1h30m``, ``30s``,
+and in Chinese: ``2小时``, ``30分钟``, ``1天``."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
-_WHOLE = re.compile(r"^\s*(?:\d+\s*[dhms]\s*)+$")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_UNIT_SECONDS = {
+    "d": 86400, "天": 86400,
+    "h": 3600, "小时": 3600, "时": 3600,
+    "m": 60, "分钟": 60, "分": 60,
+    "s": 1, "秒": 1,
+}  # fmt: skip
+_UNIT = "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True))  # 分钟 before 分
+_PART = re.compile(rf"(\d+)\s*({_UNIT})")
+_WHOLE = re.compile(rf"^\s*(?:\d+\s*(?:{_UNIT})\s*)+$")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``2h`` / ``90m`` / ``1h30m`` / ``30s`` / ``2d``; raise ValueError on anything else."""
+    """Parse ``2h`` / ``90m`` / ``1h30m`` / ``30s`` / ``2d`` / ``2小时30分``; raise ValueError
+    on anything else."""
     lowered = text.strip().lower()
     if not _WHOLE.match(lowered):
         raise ValueError(f"不是合法的时长: {text!r} (例: 2h, 90m, 1h30m, 30s)")

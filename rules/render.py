@@ -33,6 +33,7 @@ class AlertFacts:
     level: int
     owner: str | None
     next_escalation_at: datetime | None
+    reminder: bool = False  # a repeat of the alert for a ticket still open
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,10 @@ def region_of(province: str | None, city: str | None, district: str | None) -> s
 def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
     """The overdue alert for the handler group (level 1) or the supervisor (level 2+)."""
     overdue = format_duration(now - facts.deadline_at)
-    head = "⏰ 订单超时" if facts.level == 1 else f"🚨 超时升级(第{facts.level}级)"
+    if facts.reminder:
+        head = "🔔 仍未处理"
+    else:
+        head = "⏰ 订单超时" if facts.level == 1 else f"🚨 超时升级(第{facts.level}级)"
     lines = [
         f"{head} 工单 #{facts.ticket_id}",
         f"订单: {facts.order_no} ({CHANNEL_LABELS.get(facts.channel, facts.channel)})",
@@ -85,3 +89,23 @@ def render_resolution(facts: ResolutionFacts) -> str:
         f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} 已进入"
         f"「{Stage(facts.stage).label}」(超时 {late_by})"
     )
+
+
+# What finishing each watched stage means to a customer, for "预计…内<verb>".
+_STAGE_GOALS = {
+    Stage.DEPOSIT_PAID: "付尾款",
+    Stage.PAID: "开始拣货",
+    Stage.PICKING: "完成拣货",
+    Stage.SHIPPED: "送达",
+}
+
+
+def stage_in_words(stage: str, deadline_at: datetime | None, now: datetime) -> str:
+    """The stage as customer service can say it: ``仓库拣货中(预计2小时内完成拣货)``, or how far
+    past the promise it is."""
+    current = Stage(stage)
+    if deadline_at is None or current not in _STAGE_GOALS:
+        return current.label
+    if deadline_at > now:
+        return f"{current.label}(预计{format_duration(deadline_at - now)}内{_STAGE_GOALS[current]})"
+    return f"{current.label}(已超出承诺时间{format_duration(now - deadline_at)})"

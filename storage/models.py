@@ -125,6 +125,8 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "stage", "stage_entered_at"),
         Index("ix_tickets_order_status", "order_id", "status"),
+        Index("ix_tickets_status_group", "status", "group_key"),  # 待办
+        Index("ix_tickets_owner_status", "owner", "status"),  # 我的
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -143,11 +145,15 @@ class Ticket(Base):
     claimed_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(String(16))  # auto | manual
+    # Reminders repeat the alert every [watch].remind_every until the ticket closes; a snooze
+    # holds them (never the escalation) until snoozed_until.
+    reminded_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
 
 
 class TicketEvent(Base):
     """The ticket timeline after its opening (which is the ticket row itself): alerted,
-    claimed, noted, escalated, resolved."""
+    claimed, assigned, snoozed, noted, escalated, resolved."""
 
     __tablename__ = "ticket_events"
 
@@ -171,7 +177,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    # alert | escalation | resolution (rendered from the ticket) | claimed | ops (own detail)
+    # alert | escalation | reminder | resolution (rendered from the ticket);
+    # claimed | assigned | ops (their own detail)
     kind: Mapped[str] = mapped_column(String(16))
     level: Mapped[int | None] = mapped_column(Integer)  # the escalation level it announces
     target_kind: Mapped[str] = mapped_column(String(16))  # group | user

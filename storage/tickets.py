@@ -47,6 +47,17 @@ async def set_levels(session: AsyncSession, changes: list[tuple[int, int]]) -> N
     await session.execute(statement, [{"ticket_id": t, "lvl": level} for t, level in changes])
 
 
+async def set_reminded(session: AsyncSession, changes: list[tuple[int, datetime]]) -> None:
+    if not changes:
+        return
+    statement = (
+        update(TICKETS)
+        .where(TICKETS.c.id == bindparam("ticket_id"))
+        .values(reminded_at=bindparam("at"))
+    )
+    await session.execute(statement, [{"ticket_id": t, "at": at} for t, at in changes])
+
+
 async def resolve(session: AsyncSession, closed: list[tuple[int, datetime]], how: str) -> None:
     """Close tickets, each at its own moment (for auto-resolution: when the order moved on)."""
     if closed:

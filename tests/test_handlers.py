@@ -82,7 +82,13 @@ async def test_a_member_claims_and_the_group_is_told(client: TestClient) -> None
     notices = await all_rows(client.app[SESSIONS], OutboxMessage)
     assert [(m.kind, m.level, m.target_kind, m.target, m.dedup_key) for m in notices] == [
         ("alert", 1, "group", "east", "ticket:1:level:1"),
-        ("claimed", None, "group", "east", "ticket:1:claimed:zhang"),
+        (
+            "claimed",
+            None,
+            "group",
+            "east",
+            f"ticket:1:claimed:east:{OPENED + 5 * M:%Y-%m-%dT%H:%M:%S+00:00}",
+        ),
     ]
     assert "您已认领过" in await say(client, "zhang", "认领 1")
     assert "已由 zhang 认领" in await say(client, "boss-east", "认领 1")
@@ -233,7 +239,8 @@ async def test_status_shows_stage_deadline_masked_phone_and_timeline(client: Tes
     reply = await say(client, "boss-east", "状态 SH001")
 
     assert reply.startswith("订单 SH001 (自营商城)")
-    assert "环节: 已付款待拣货, 截止 03-02 11:00" in reply  # 01:00 UTC + 2h in Asia/Shanghai
+    # 01:00 UTC + 2h in Asia/Shanghai, asked at 11:05
+    assert "环节: 已付款待拣货(已超出承诺时间5分), 截止 03-02 11:00" in reply
     assert "收货电话: 138****5678" in reply and "13812345678" not in reply
     assert "工单 #1 处理中 (华东组" in reply and "处理人: zhang" in reply
     assert "03-02 11:05 认领 zhang" in reply and "03-02 11:05 备注 zhang 已催仓库" in reply
@@ -275,7 +282,11 @@ async def test_help_lists_the_declared_commands_with_summaries(client: TestClien
         "• 认领 <工单号|订单号> (claim): 认领工单, 由您负责处理, 并通知所在处理组",
         "• 完成 <工单号> [备注...] (done): 关闭您处理完的工单",
         "• 备注 <工单号|订单号> <文字...> (note): 给工单添加备注, 记入工单经过",
-        "• 状态 <订单号|工单号> (status): 查看订单当前环节、截止时间、处理人和工单经过",
+        "• 稍后 <工单号> <时长> (snooze): 暂停工单的重复提醒一段时间 (升级照常)",
+        "• 状态 <订单号|工单号> (status): 查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)",
+        "• 我的 (mine): 列出您认领的未完成工单, 最早超时的在前",
+        "• 待办 [处理组] (list): 列出处理组未关闭的工单, 最早超时的在前",
+        "• 报表 [今天|昨天] (report): 某天超时工单的简要统计: 新开、认领、关闭、升级及用时",
         "• 帮助 [命令] (help): 列出您可用的命令; 「帮助 命令」查看某个命令的说明",
     ]
     detail = await say(client, "zhang", "help 完成")
@@ -294,7 +305,7 @@ async def test_help_lists_only_permitted_commands(client: TestClient) -> None:
     ctx = context(client, "zhang")
     assert "审计" not in render_help(routers, ctx)
     assert "认领" in render_help(routers, ctx)
-    assert "仅限ops使用" in await dispatch(routers, ctx, "audit")
+    assert "仅限运维使用" in await dispatch(routers, ctx, "audit")
     assert "您还没有角色" in render_help(routers, context(client, "stranger"))
 
 

@@ -1,0 +1,167 @@
+"""Looking things up from the chat: an order's state, a customer's orders, ticket lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.notices import alert_facts
+from handlers.refs import find, find_order, group_by_name, groups_of
+from handlers.registry import (
+    ANYONE,
+    CUSTOMER_SERVICE,
+    MEMBER,
+    OPS,
+    SUPERVISOR,
+    CommandContext,
+    CommandError,
+    CommandRouter,
+)
+from rules.digest import ticket_line
+from rules.money import format_fen
+from rules.phones import canonical_phone, mask_phone
+from rules.render import CHANNEL_LABELS, local_time, stage_in_words
+from rules.stages import Stage
+from storage import commands as db
+from storage.models import Order
+from storage.tickets import tickets_with_orders
+
+router = CommandRouter()
+
+EVENT_LABELS = {
+    "alerted": "告警",
+    "claimed": "认领",
+    "assigned": "转交",
+    "snoozed": "稍后",
+    "noted": "备注",
+    "escalated": "升级",
+    "resolved": "完成",
+}
+QUERY_DAYS = 90  # how far back 查询 looks for a customer's orders
+QUERY_LIMIT = 10
+LIST_LIMIT = 20  # 待办 lines before "and N more"
+
+
+@router.command("状态", "status", usage="状态 <订单号|工单号>", roles={ANYONE})
+async def status(ctx: CommandContext, args: list[str]) -> str:
+    """查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)"""
+    tz = ZoneInfo(ctx.policy.config.watch.timezone)
+    async with ctx.sessions() as session:
+        found = await find(session, args[0], open_only=False)
+        order, ticket = found.order, found.ticket
+        events = await db.ticket_timeline(session, ticket.id) if ticket else []
+    deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
+    lines = [
+        f"订单 {order.channel_order_id} ({CHANNEL_LABELS.get(order.channel, order.channel)})",
+        f"环节: {stage_in_words(order.stage, order.deadline_at, ctx.now)}, 截止 {deadline}",
+        f"收货电话: {mask_phone(order.receiver_phone)}",
+    ]
+    if ticket is None:
+        lines.append("暂无工单")
+        return "\n".join(lines)
+    group = ctx.policy.group(ticket.group_key)
+    state = "处理中" if ticket.status == "open" else "已关闭"
+    lines.append(
+        f"工单 #{ticket.id} {state} ({group.name}, {Stage(ticket.stage).label}超时), "
+        f"处理人: {ticket.owner or '未认领'}"
+    )
+    if ticket.status == "open" and ticket.snoozed_until and ticket.snoozed_until > ctx.now:
+        lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
+    lines.append(f"  {local_time(ticket.opened_at, tz)} 开单: {ticket.route_reason}")
+    for event in events:
+        words = [EVENT_LABELS.get(event.kind, event.kind), event.actor, event.detail]
+        lines.append(f"  {local_time(event.at, tz)} " + " ".join(w for w in words if w))
+    return "\n".join(lines)
+
+
+@router.command(
+    "查询",
+    "query",
+    usage="查询 <手机号|订单号>",
+    roles={CUSTOMER_SERVICE, SUPERVISOR, OPS},
+    chats={"direct"},
+)
+async def query(ctx: CommandContext, args: list[str]) -> str:
+    """查客户近期的全部订单及其状态, 可直接答复客户
+
+    手机号须完整 (11 位, 可带 +86 和空格); 写订单号时列出该订单收货人的全部近期订单。
+    只能私聊使用, 号码一律脱敏显示。
+    """
+    phone = canonical_phone(args[0])
+    async with ctx.sessions() as session:
+        if phone is not None and phone.isdigit() and len(phone) == 11:
+            orders = await _orders_of(session, phone, ctx)
+            if not orders:
+                raise CommandError(f"近 {QUERY_DAYS} 天没有手机号 {mask_phone(phone)} 的订单")
+        else:
+            order = await find_order(session, args[0])
+            phone = order.receiver_phone
+            orders = (await _orders_of(session, phone, ctx) if phone else None) or [order]
+        owners = {o.id: await db.latest_ticket(session, o.id, open_only=True) for o in orders}
+    tz = ZoneInfo(ctx.policy.config.watch.timezone)
+    lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
+    for number, order in enumerate(orders, start=1):
+        paid = f"{local_time(order.paid_at, tz)} 付款" if order.paid_at else "未付款"
+        channel = CHANNEL_LABELS.get(order.channel, order.channel)
+        lines.append(
+            f"{number}. {order.channel_order_id} {channel} {format_fen(order.amount_fen)} {paid}"
+        )
+        lines.append(f"   {stage_in_words(order.stage, order.deadline_at, ctx.now)}")
+        ticket = owners[order.id]
+        if ticket is not None:
+            lines.append(f"   工单 #{ticket.id} 跟进中, 处理人: {ticket.owner or '待认领'}")
+    return "\n".join(lines)
+
+
+async def _orders_of(session: AsyncSession, phone: str, ctx: CommandContext) -> Sequence[Order]:
+    since = ctx.now - timedelta(days=QUERY_DAYS)
+    return await db.orders_by_phone(session, phone, since, QUERY_LIMIT)
+
+
+async def _lines(
+    session: AsyncSession, ctx: CommandContext, ticket_ids: Sequence[int]
+) -> list[str]:
+    rows = await tickets_with_orders(session, ticket_ids)
+    return [
+        ticket_line(alert_facts(ctx.policy, rows[i], level=rows[i].level), ctx.now)
+        for i in ticket_ids
+    ]
+
+
+@router.command("我的", "mine", usage="我的", roles={MEMBER, SUPERVISOR})
+async def mine(ctx: CommandContext, args: list[str]) -> str:
+    """列出您认领的未完成工单, 最早超时的在前"""
+    async with ctx.sessions() as session:
+        ids = await db.open_tickets_of_owner(session, ctx.user)
+        lines = await _lines(session, ctx, ids)
+    if not lines:
+        return "您没有未完成的工单"
+    return "\n".join([f"您的未完成工单 {len(lines)} 张:", *lines])
+
+
+@router.command("待办", "list", usage="待办 [处理组]", roles={MEMBER, SUPERVISOR, OPS})
+async def todo(ctx: CommandContext, args: list[str]) -> str:
+    """列出处理组未关闭的工单, 最早超时的在前
+
+    不写组名时列出您所在或主管的组 (运维: 全部组); 组名可写代号或名称。
+    """
+    config = ctx.policy.config
+    if args:
+        key = group_by_name(config, args[0])
+        if key is None:
+            names = "、".join(f"{g.name}({k})" for k, g in config.groups.items())
+            raise CommandError(f"没有处理组「{args[0]}」。可选: {names}")
+        keys = [key]
+    else:
+        keys = groups_of(config, ctx.user) or list(config.groups)
+    async with ctx.sessions() as session:
+        ids, total = await db.open_tickets_of_groups(session, keys, LIST_LIMIT)
+        lines = await _lines(session, ctx, ids)
+    names = "、".join(ctx.policy.group(k).name for k in keys)
+    if not lines:
+        return f"{names} 没有未关闭的工单"
+    more = [f"…另有 {total - len(lines)} 张未列出"] if total > len(lines) else []
+    return "\n".join([f"{names} 未关闭工单 {total} 张:", *lines, *more])
