@@ -80,7 +80,7 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
 @router.command(
     "查询",
     "query",
-    usage="查询 <手机号|订单号>",
+    usage="查询 <手机号|订单号...>",
     roles={CUSTOMER_SERVICE, SUPERVISOR, OPS},
     chats={"direct"},
 )
@@ -90,14 +90,15 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
     手机号须完整 (11 位, 可带 +86 和空格); 写订单号时列出该订单收货人的全部近期订单。
     只能私聊使用, 号码一律脱敏显示。
     """
-    phone = canonical_phone(args[0])
+    ref = " ".join(args)  # a phone number may be typed in groups: 138 1234 5678
+    phone = canonical_phone(ref)
     async with ctx.sessions() as session:
         if phone is not None and phone.isdigit() and len(phone) == 11:
             orders = await _orders_of(session, phone, ctx)
             if not orders:
                 raise CommandError(f"近 {QUERY_DAYS} 天没有手机号 {mask_phone(phone)} 的订单")
         else:
-            order = await find_order(session, args[0])
+            order = await find_order(session, ref)
             phone = order.receiver_phone
             orders = (await _orders_of(session, phone, ctx) if phone else None) or [order]
         owners = {o.id: await db.latest_ticket(session, o.id, open_only=True) for o in orders}

@@ -45,6 +45,7 @@ def config_data(database_url: str) -> dict[str, Any]:
             {"name": "拣货超时", "stage": "picking", "limit": "3h"},
         ],
         "order_types": {"by_category": {"定制家具": "custom"}},
+        "roles": {"customer_service": ["kefu"], "finance": ["caiwu"], "ops": ["ops-liu"]},
         "sources": {
             "taobao-sync": {"token": TOKENS["taobao"], "channels": ["taobao"]},
             "erp": {"token": TOKENS["all"], "channels": ["taobao", "jd", "douyin", "shop"]},

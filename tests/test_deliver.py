@@ -45,7 +45,6 @@ def bot_config(
     data = config_data(database_url)
     for group, key in robots.items():
         data["groups"][group]["webhook_key"] = key
-    data["roles"] = {"ops": ["ops-liu"]}
     data["wecom"] = {
         "api_base": str(sandbox.make_url("/cgi-bin/")),
         "corp_id": SANDBOX.corp_id,

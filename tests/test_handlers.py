@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -25,48 +24,9 @@ from handlers.registry import (
 )
 from jobs import watch
 from rules.stages import Stage
-from storage.models import OutboxMessage, Ticket, TicketEvent
+from storage.models import OutboxMessage
+from tests.chat import OPENED, H, M, context, open_ticket, say, the_ticket, timeline
 from tests.support import T0, all_rows, auth, shop_order
-
-H = timedelta(hours=1)
-M = timedelta(minutes=1)
-OPENED = T0 + 2 * H  # the normal paid-stage SLA is 2h
-
-
-def context(
-    client: TestClient,
-    user: str,
-    *,
-    now: datetime = OPENED + 5 * M,
-    chat: Literal["group", "direct"] = "group",
-) -> CommandContext:
-    return CommandContext(
-        user=user, chat=chat, now=now, sessions=client.app[SESSIONS], policy=client.app[POLICY]
-    )
-
-
-async def say(client: TestClient, user: str, text: str) -> str:
-    return await dispatch(ROUTERS, context(client, user), text)
-
-
-async def open_ticket(client: TestClient, *orders: dict[str, object]) -> None:
-    response = await client.post(
-        "/api/v1/orders/shop",
-        json={"orders": list(orders) or [shop_order("SH001")]},
-        headers=auth("all"),
-    )
-    assert response.status == 200, await response.text()
-    await watch.run(client.app[SESSIONS], client.app[POLICY], OPENED)
-
-
-async def the_ticket(client: TestClient) -> Ticket:
-    [ticket] = await all_rows(client.app[SESSIONS], Ticket)
-    return ticket
-
-
-async def timeline(client: TestClient) -> list[tuple[str, str | None, str | None]]:
-    events = await all_rows(client.app[SESSIONS], TicketEvent)
-    return [(e.kind, e.actor, e.detail) for e in events]
 
 
 async def test_a_member_claims_and_the_group_is_told(client: TestClient) -> None:
@@ -283,7 +243,8 @@ async def test_help_lists_the_declared_commands_with_summaries(client: TestClien
         "• 完成 <工单号> [备注...] (done): 关闭您处理完的工单",
         "• 备注 <工单号|订单号> <文字...> (note): 给工单添加备注, 记入工单经过",
         "• 稍后 <工单号> <时长> (snooze): 暂停工单的重复提醒一段时间 (升级照常)",
-        "• 状态 <订单号|工单号> (status): 查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)",
+        "• 状态 <订单号|工单号> (status): "
+        "查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)",
         "• 我的 (mine): 列出您认领的未完成工单, 最早超时的在前",
         "• 待办 [处理组] (list): 列出处理组未关闭的工单, 最早超时的在前",
         "• 报表 [今天|昨天] (report): 某天超时工单的简要统计: 新开、认领、关闭、升级及用时",

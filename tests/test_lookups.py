@@ -1,0 +1,140 @@
+"""Looking things up from the chat: 查询 for customer service, 我的, 待办, 报表 and who may
+see what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.chat import OPENED, H, M, open_ticket, say, tick
+from tests.support import T0, auth, shop_order, stage_event
+
+
+def customer(order_no: str, mobile: str, **fields: Any) -> dict[str, Any]:
+    order = shop_order(order_no, **fields)
+    order["receiver"]["mobile"] = mobile
+    return order
+
+
+async def test_customer_service_finds_every_recent_order_by_phone(client: TestClient) -> None:
+    await open_ticket(
+        client,
+        customer("SH001", "13812345678"),
+        customer("SH002", "138-1234-5678", paid_at=T0 + H, total_fen=5900),
+        customer("SH003", "13900001111"),
+    )
+    await say(client, "zhang", "认领 1")
+
+    reply = await say(client, "kefu", "查询 +86 138 1234 5678", chat="direct", now=OPENED + 30 * M)
+
+    assert reply.splitlines() == [
+        "客户 138****5678 近 90 天的订单 (最多 10 个):",
+        "1. SH002 自营商城 ¥59.00 03-02 10:00 付款",
+        "   已付款待拣货(预计30分内开始拣货)",
+        "2. SH001 自营商城 ¥129.00 03-02 09:00 付款",
+        "   已付款待拣货(已超出承诺时间30分)",
+        "   工单 #1 跟进中, 处理人: zhang",
+    ]
+    by_order = await say(client, "kefu", "query SH001", chat="direct", now=OPENED + 30 * M)
+    assert by_order == reply
+
+
+@pytest.mark.parametrize(
+    ("user", "chat", "text", "expected"),
+    [
+        ("kefu", "group", "查询 13812345678", "「查询」只能私聊订单助手使用"),
+        ("zhang", "direct", "查询 13812345678", "抱歉, 「查询」仅限客服、运维、主管使用"),
+        ("kefu", "direct", "查询 13700000000", "近 90 天没有手机号 137****0000 的订单"),
+        ("kefu", "direct", "查询 NOPE", "找不到订单 NOPE"),
+    ],
+    ids=["in-a-group", "member", "unknown-phone", "unknown-order"],
+)
+async def test_query_refusals(
+    client: TestClient, user: str, chat: Any, text: str, expected: str
+) -> None:
+    await open_ticket(client)
+    reply = await say(client, user, text, chat=chat)
+    assert reply.startswith(expected)
+    assert "13812345678" not in reply
+
+
+async def test_mine_lists_my_open_tickets_most_overdue_first(client: TestClient) -> None:
+    await open_ticket(
+        client,
+        shop_order("SH001", paid_at=T0 + 10 * M),
+        shop_order("SH002"),
+        shop_order("SH003"),
+    )
+    await tick(client, OPENED + 10 * M)
+    for ticket in ("1", "3"):  # SH002 and SH001, whose deadline came 10 minutes later
+        await say(client, "zhang", f"认领 {ticket}", now=OPENED + 20 * M)
+
+    reply = await say(client, "zhang", "我的", now=OPENED + 30 * M)
+
+    lines = reply.splitlines()
+    assert lines[0] == "您的未完成工单 2 张:"
+    assert lines[1].startswith("#1 SH002 ") and "超时30分" in lines[1]
+    assert lines[2].startswith("#3 SH001 ") and "超时20分" in lines[2]
+    assert all("处理人 zhang" in line for line in lines[1:])
+    assert await say(client, "wang", "mine") == "您没有未完成的工单"
+
+
+async def test_list_shows_a_groups_open_tickets_oldest_first(client: TestClient) -> None:
+    orders = [shop_order(f"SH{n:03}", paid_at=T0 - n * M) for n in range(1, 23)]
+    orders.append(shop_order("BIG01", total_fen=900_000))  # routed to the vip group
+    await open_ticket(client, *orders)
+
+    reply = await say(client, "zhang", "待办")
+
+    lines = reply.splitlines()
+    assert lines[0] == "华东组 未关闭工单 22 张:"
+    assert lines[1].split()[1] == "SH022"  # paid earliest, so the most overdue
+    assert [line.split()[1] for line in lines[1:21]] == [f"SH{n:03}" for n in range(22, 2, -1)]
+    assert lines[-1] == "…另有 2 张未列出"
+    assert "→ 认领" in lines[1]
+
+    vip = await say(client, "zhang", "list 大额组")
+    assert vip.splitlines()[0] == "大额组 未关闭工单 1 张:" and "BIG01" in vip
+    assert (await say(client, "ops-liu", "待办")).startswith(
+        "华东组、大额组、综合组 未关闭工单 23 张"
+    )
+    assert (await say(client, "zhang", "待办 火星组")).startswith("没有处理组「火星组」。可选:")
+
+
+async def test_report_counts_todays_tickets_with_median_and_p90(client: TestClient) -> None:
+    await open_ticket(client, shop_order("SH001"), shop_order("SH002"), shop_order("SH003"))
+    await say(client, "zhang", "认领 1", now=OPENED + 10 * M)
+    await say(client, "zhang", "认领 2", now=OPENED + 30 * M)
+    await say(client, "zhang", "完成 1 客户改地址", now=OPENED + 40 * M)
+    picked = stage_event("SH002", "picking", OPENED + 60 * M)
+    response = await client.post("/api/v1/events", json=picked, headers=auth("wms"))
+    assert response.status == 200
+    await tick(client, OPENED + 61 * M)
+
+    reply = await say(client, "boss-east", "报表", now=OPENED + 90 * M)
+
+    assert reply.splitlines() == [
+        "📊 今天 (03-02) 华东组 超时工单",
+        "新开 3 张, 已认领 2, 已关闭 2 (其中手动 1), 升级至主管 0, 仍未关闭 1",
+        "认领用时: 中位 20分 / P90 28分",  # 10m and 30m
+        "关闭用时: 中位 50分 / P90 58分",  # 40m (by hand) and 60m (the order moved)
+    ]
+    yesterday = await say(client, "boss-east", "report yesterday", now=OPENED + 90 * M)
+    assert yesterday.splitlines()[1].startswith("新开 0 张")
+    assert "关闭用时: -" in yesterday
+    assert "不认识的日期「上周」" in await say(client, "boss-east", "报表 上周")
+
+
+async def test_notes_only_from_the_group_or_customer_service(client: TestClient) -> None:
+    await open_ticket(client)
+    assert "只有该组成员或主管可以备注" in await say(client, "li", "备注 1 我来看看")
+    assert await say(client, "kefu", "备注 SH001 客户来电催发货") == "已为工单 #1 添加备注"
+    assert "客户来电催发货" in await say(client, "zhang", "状态 1")
+
+
+async def test_status_says_when_the_next_stage_is_expected(client: TestClient) -> None:
+    await open_ticket(client, shop_order("SH002", paid_at=T0 + H))  # due at T0 + 3h, asked at +2h05
+    reply = await say(client, "caiwu", "状态 SH002")
+    assert "环节: 已付款待拣货(预计55分内开始拣货), 截止 03-02 12:00" in reply
