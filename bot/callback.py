@@ -160,9 +160,12 @@ class CallbackRoutes:
         async def read() -> Inbound | None:
             signed, body = _signed(request), await _body(request)
             try:
-                envelope = {"Encrypt": json.loads(body)["encrypt"]}
+                encrypted = json.loads(body)["encrypt"]
             except (ValueError, KeyError, TypeError):
-                raise Rejected(400, 'body is not {"encrypt": …}') from None
+                encrypted = None
+            if not isinstance(encrypted, str):
+                raise Rejected(400, 'body is not {"encrypt": "<text>"}')
+            envelope = {"Encrypt": encrypted}
             return _aibot_message(_decrypt(_crypto(request, ""), envelope, signed))
 
         return await self._handle(request, read)

@@ -7,17 +7,20 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
 from bot.config import Config, parse_config
+from bot.sandbox import create_sandbox_app
 from storage import migrate
 from tests.support import FakeClock, config_data
+from tests.wecom_side import SANDBOX, bot_config
 
 PG_ADMIN_DSN = os.environ.get("ORDERBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -70,3 +73,20 @@ def clock() -> FakeClock:
 async def client(aiohttp_client: Any, config: Config, clock: FakeClock) -> TestClient:
     """The real app on a test server; the watch is ticked by the test, not by a timer."""
     return await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
+
+
+@pytest.fixture
+async def sandbox(aiohttp_server: Any) -> TestServer:
+    """A WeCom sandbox that knows the test config's people and the east group's robot."""
+    server: TestServer = await aiohttp_server(create_sandbox_app(SANDBOX))
+    return server
+
+
+@pytest.fixture
+async def bot(aiohttp_client: Any, database_url: str, sandbox: TestServer) -> TestClient:
+    """The app wired to the sandbox; its clock starts at the real now, since callbacks are
+    signed with real timestamps and checked against it."""
+    config = bot_config(database_url, str(sandbox.make_url("/cgi-bin/")))
+    clock = FakeClock(datetime.now(UTC))
+    client: TestClient = await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
+    return client

@@ -3,10 +3,9 @@ oversized and malformed bodies, retries acted on once, and commands answered thr
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -14,13 +13,19 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.config import Config, parse_config
-from bot.keys import POLICY, SESSIONS
-from bot.sandbox import SandboxConfig, create_sandbox_app, send_aibot_callback, send_app_callback
-from bot.sandbox.config import DEFAULT_ENCODING_AES_KEY, robot_chat_id
-from jobs import watch
-from storage.models import InboundMessage, TicketEvent
-from tests.support import FakeClock, all_rows, auth, config_data, shop_order
+from bot.keys import SESSIONS
+from bot.sandbox import SandboxConfig, send_aibot_callback, send_app_callback
+from bot.sandbox.config import robot_chat_id
+from storage.models import InboundMessage, Ticket, TicketEvent
+from tests.support import FakeClock, all_rows
+from tests.wecom_side import (
+    Chat,
+    bot_config,
+    overdue_ticket,
+    replies_to,
+    type_in_wecom,
+    wecom_side,
+)
 
 # Tencent's published sample (weworkapi_python callback/Sample.py): public test values.
 TENCENT = {
@@ -48,47 +53,6 @@ MESSAGE_BODY = (
     "EbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/o"
     "xwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
 )
-
-SANDBOX = SandboxConfig(
-    webhook_keys={"key-east": "华东组"}, users=("zhang", "li", "wang", "boss-east", "outsider")
-)
-
-
-def bot_config(database_url: str, sandbox_url: str, **wecom: Any) -> Config:
-    data = config_data(database_url)
-    data["groups"]["east"]["webhook_key"] = "key-east"
-    data["wecom"] = {
-        "api_base": sandbox_url,
-        "corp_id": SANDBOX.corp_id,
-        "corp_secret": SANDBOX.corp_secret,
-        "agent_id": SANDBOX.agent_id,
-        "callback_token": SANDBOX.callback_token,
-        "callback_aes_key": DEFAULT_ENCODING_AES_KEY,
-    } | wecom
-    return parse_config(data)
-
-
-@pytest.fixture
-async def sandbox(aiohttp_server: Any) -> TestServer:
-    server: TestServer = await aiohttp_server(create_sandbox_app(SANDBOX))
-    return server
-
-
-@pytest.fixture
-async def bot(aiohttp_client: Any, database_url: str, sandbox: TestServer) -> TestClient:
-    config = bot_config(database_url, str(sandbox.make_url("/cgi-bin/")))
-    clock = FakeClock(datetime.now(UTC))
-    client: TestClient = await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
-    return client
-
-
-def wecom_side(bot: TestClient) -> SandboxConfig:
-    """The sandbox acting as WeCom towards this bot."""
-    return dataclasses.replace(
-        SANDBOX,
-        callback_url=str(bot.make_url("/wecom/app")),
-        aibot_callback_url=str(bot.make_url("/wecom/aibot")),
-    )
 
 
 async def tencent_bot(aiohttp_client: Any, database_url: str, at: str) -> TestClient:
@@ -124,31 +88,6 @@ async def test_tencent_message_vector_is_accepted_once(
     assert [(m.source, m.msg_id) for m in seen] == [("app", "1456453720")]
 
 
-async def replies_to(sandbox: TestServer, user: str, count: int = 1) -> list[str]:
-    """What the bot answered ``user`` through WeCom, waiting briefly for background replies."""
-    async with aiohttp.ClientSession() as http:
-        for _ in range(100):
-            async with http.get(sandbox.make_url("/sandbox/api/messages")) as response:
-                records = (await response.json())["messages"]
-            texts = [
-                r["content"] or str(r["body"])
-                for r in records
-                if r["direction"] == "out" and user in r["users"]
-            ]
-            if len(texts) >= count:
-                return texts
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"no reply to {user}")
-
-
-async def overdue_ticket(bot: TestClient) -> None:
-    paid = datetime.now(UTC) - timedelta(hours=3)
-    order = shop_order("SH100", province="上海市", paid_at=paid)
-    response = await bot.post("/api/v1/orders/shop", json=order, headers=auth("all"))
-    assert response.status == 200
-    await watch.run(bot.app[SESSIONS], bot.app[POLICY], datetime.now(UTC))
-
-
 async def test_a_claim_typed_in_the_app_is_answered_and_recorded(
     bot: TestClient, sandbox: TestServer
 ) -> None:
@@ -166,52 +105,62 @@ async def test_a_group_mention_is_answered_through_the_response_url(
     bot: TestClient, sandbox: TestServer
 ) -> None:
     await overdue_ticket(bot)
-    async with aiohttp.ClientSession() as http:
-        response = await send_aibot_callback(
-            wecom_side(bot),
-            http,
-            robot_chat_id("key-east"),
-            "group",
-            "zhang",
-            "@订单助手 状态 SH100",
-            sandbox_url=str(sandbox.make_url("/")),
-        )
-    assert response.status == 200
-    async with aiohttp.ClientSession() as http:
-        for _ in range(100):
-            async with http.get(sandbox.make_url("/sandbox/api/messages")) as reply:
-                records = (await reply.json())["messages"]
-            answers = [r for r in records if r["endpoint"].startswith("aibot")]
-            if answers:
-                break
-            await asyncio.sleep(0.05)
-    assert answers and "SH100" in str(answers[0])
+    answer = await type_in_wecom(bot, sandbox, "group", "zhang", "状态 SH100")
+    assert answer.startswith("订单 SH100 (自营商城)")
 
 
-async def test_a_retried_callback_is_acted_on_once(bot: TestClient, sandbox: TestServer) -> None:
-    await overdue_ticket(bot)
+async def send(
+    bot: TestClient,
+    sandbox: TestServer,
+    chat: Chat,
+    text: str,
+    *,
+    wecom: SandboxConfig | None = None,
+    msg_id: int | None = None,
+    now: float | None = None,
+) -> int:
+    """Send ``text`` from zhang as WeCom would (``wecom`` to forge it); the bot's HTTP status."""
+    wecom = wecom or wecom_side(bot)
     async with aiohttp.ClientSession() as http:
-        for _ in range(3):
-            response = await send_app_callback(
-                wecom_side(bot), http, "zhang", "备注 1 打过电话", msg_id=42
+        if chat == "direct":
+            response = await send_app_callback(wecom, http, "zhang", text, msg_id=msg_id, now=now)
+        else:
+            response = await send_aibot_callback(
+                wecom,
+                http,
+                robot_chat_id("key-east"),
+                "group",
+                "zhang",
+                text,
+                sandbox_url=str(sandbox.make_url("/")),
+                msgid=None if msg_id is None else str(msg_id),
+                now=now,
             )
-            assert response.status == 200
-    await replies_to(sandbox, "zhang")
-    await asyncio.sleep(0.2)
+        return response.status
+
+
+@pytest.mark.parametrize("chat", ["group", "direct"])
+async def test_a_retried_callback_is_acted_on_once(
+    bot: TestClient, sandbox: TestServer, chat: Chat
+) -> None:
+    await overdue_ticket(bot)
+    for _ in range(3):  # WeCom retries with the same message id when it got no answer in time
+        assert await send(bot, sandbox, chat, "备注 1 打过电话", msg_id=42) == 200
+    await type_in_wecom(bot, sandbox, chat, "zhang", "状态 1")  # answered after the retries
     notes = [e for e in await all_rows(bot.app[SESSIONS], TicketEvent) if e.kind == "noted"]
     assert len(notes) == 1
 
 
+@pytest.mark.parametrize("chat", ["group", "direct"])
 async def test_a_forged_or_replayed_callback_gets_403_and_does_nothing(
-    bot: TestClient, sandbox: TestServer
+    bot: TestClient, sandbox: TestServer, chat: Chat
 ) -> None:
+    await overdue_ticket(bot)
     forged = dataclasses.replace(wecom_side(bot), callback_token="attacker")
-    stale = time.time() - 3600
-    async with aiohttp.ClientSession() as http:
-        assert (await send_app_callback(forged, http, "zhang", "认领 1")).status == 403
-        replay = await send_app_callback(wecom_side(bot), http, "zhang", "认领 1", now=stale)
-        assert replay.status == 403
+    assert await send(bot, sandbox, chat, "认领 1", wecom=forged) == 403
+    assert await send(bot, sandbox, chat, "认领 1", now=time.time() - 3600) == 403
     assert await all_rows(bot.app[SESSIONS], InboundMessage) == []
+    assert (await the_ticket(bot)).owner is None
 
 
 @pytest.mark.parametrize(
@@ -227,9 +176,36 @@ async def test_a_forged_or_replayed_callback_gets_403_and_does_nothing(
     ],
     ids=["oversized", "malformed", "entity-tricks"],
 )
-async def test_bad_bodies_are_refused_cleanly(bot: TestClient, body: bytes, status: int) -> None:
+async def test_bad_app_bodies_are_refused_cleanly(
+    bot: TestClient, body: bytes, status: int
+) -> None:
     query = {"msg_signature": "x" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
     response = await bot.post("/wecom/app", params=query, data=body)
     assert response.status == status
     assert "Traceback" not in await response.text()
     assert await all_rows(bot.app[SESSIONS], InboundMessage) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"encrypt": "' + b"A" * 70_000 + b'"}', 413),
+        (b"{not json", 400),
+        (b'["encrypt"]', 400),
+        (b'{"encrypt": 42}', 400),
+    ],
+    ids=["oversized", "malformed", "not-an-object", "encrypt-not-text"],
+)
+async def test_bad_robot_bodies_are_refused_cleanly(
+    bot: TestClient, body: bytes, status: int
+) -> None:
+    query = {"msg_signature": "x" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
+    response = await bot.post("/wecom/aibot", params=query, data=body)
+    assert response.status == status
+    assert "Traceback" not in await response.text()
+    assert await all_rows(bot.app[SESSIONS], InboundMessage) == []
+
+
+async def the_ticket(bot: TestClient) -> Ticket:
+    [ticket] = await all_rows(bot.app[SESSIONS], Ticket)
+    return ticket
