@@ -270,6 +270,26 @@ class RolesConfig(_Section):
         return (*self.customer_service, *self.finance, *self.ops)
 
 
+class HealthConfig(_Section):
+    """The health guard's window and thresholds. A signal alerts ops once when it crosses its
+    threshold and once when it recovers; address parsing also pauses auto-routing."""
+
+    check_interval: Duration = timedelta(minutes=1)
+    window: Duration = timedelta(minutes=30)
+    triage_group: str | None = None  # where tickets go while routing is paused; None: default
+    address_parse_min: float = Field(default=0.95, ge=0, le=1)
+    address_min_samples: int = Field(default=20, ge=1)
+    default_route_max: float = Field(default=0.5, ge=0, le=1)
+    default_route_min_samples: int = Field(default=20, ge=1)
+    rejected_max: float = Field(default=0.05, ge=0, le=1)
+    rejected_min_samples: int = Field(default=20, ge=1)
+    channel_silence: Duration = timedelta(hours=1)  # in business hours, for channels that
+    # sent orders on most of the last 7 working days
+    dead_letters_max: int = Field(default=0, ge=0)
+    outbox_backlog_max: Duration = timedelta(minutes=10)
+    watch_stale_after: Duration = timedelta(minutes=5)
+
+
 CHANNELS = ("taobao", "jd", "douyin", "shop")
 
 
@@ -284,11 +304,14 @@ class Config(_Section):
     groups: dict[str, GroupConfig]
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     roles: RolesConfig = RolesConfig()
+    health: HealthConfig = HealthConfig()
     wecom: WeComConfig | None = None  # None: notifications stay in the outbox
 
     @model_validator(mode="after")
     def _references(self) -> Config:
         problems: list[str] = []
+        if self.health.triage_group is not None and self.health.triage_group not in self.groups:
+            problems.append(f"health.triage_group: 未定义的组 {self.health.triage_group!r}")
         if self.routing.default_group not in self.groups:
             problems.append(f"routing.default_group: 未定义的组 {self.routing.default_group!r}")
         for i, rule in enumerate(self.routing.rules):

@@ -24,6 +24,7 @@ from channels.timeparse import iso_time, required
 from rules.phones import canonical_phone
 from rules.stages import Stage, accepts_transition
 from storage.events import insert_events, seen_event_ids
+from storage.health import count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
 from storage.tickets import (
     add_timeline,
@@ -125,6 +126,19 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
     }
 
 
+def _health_counts(
+    channel: str, rows: list[dict[str, Any]], report: IngestReport
+) -> dict[str, Any]:
+    """What the health guard counts of a batch (see storage.health)."""
+    return {
+        "channel": channel,
+        "accepted": len(rows),
+        "rejected": len(report.rejected),
+        "address_parsed": sum(r["address_source"] == "parsed" for r in rows),
+        "address_failed": report.address_unparsed,
+    }
+
+
 class Ingestor:
     """Writes orders and events; shared by the HTTP API and ``orderbot import``."""
 
@@ -143,6 +157,8 @@ class Ingestor:
             try:
                 async with self._sessions.begin() as session:
                     counts = await self._upsert(session, channel, rows, now)
+                    minute = now.replace(second=0, microsecond=0)
+                    await count_ingest(session, minute, [_health_counts(channel, rows, report)])
                 break
             except IntegrityError:
                 if attempt == _ATTEMPTS - 1:

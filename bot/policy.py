@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import Config, GroupConfig, SlaRule
-from rules.routing import RouteDecision, RoutedOrder, route
+from rules.routing import RouteDecision, RoutedOrder, route, triage
 from rules.sla import Schedule, first_check, match_sla, schedule
 from rules.sla_clock import BusinessHours, WorkCalendar
 
@@ -64,8 +64,16 @@ class Policy:
             return None, None
         return first_check(rule, entered_at, self.config.watch.escalation, self.calendar)
 
-    def route(self, order: RoutedOrder) -> RouteDecision:
+    def route(self, order: RoutedOrder, paused: str | None = None) -> RouteDecision:
+        """The order's group by the routing rules, or, while routing is paused (``paused``
+        says why), the triage group."""
+        if paused is not None:
+            return triage(self.triage_group, paused)
         return route(order, self.config.routing.rules, self.config.routing.default_group)
+
+    @property
+    def triage_group(self) -> str:
+        return self.config.health.triage_group or self.config.routing.default_group
 
     def group(self, key: str) -> GroupConfig:
         """The handler group; one removed from the config since a ticket was routed to it

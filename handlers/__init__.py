@@ -3,7 +3,13 @@ The order is the order of the help text."""
 
 from __future__ import annotations
 
-from handlers import help, reports, tickets, views
+from handlers import help, ops, reports, tickets, views
 from handlers.registry import CommandRouter
 
-ROUTERS: tuple[CommandRouter, ...] = (tickets.router, views.router, reports.router, help.router)
+ROUTERS: tuple[CommandRouter, ...] = (
+    tickets.router,
+    views.router,
+    reports.router,
+    ops.router,
+    help.router,
+)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import SlaRule
 from bot.policy import Policy
 from rules.sla import EscalationStep, Schedule
+from storage.health import routing_pause
 from storage.orders import claim_due_orders, set_next_checks
 from storage.tickets import (
     add_timeline,
@@ -50,7 +51,9 @@ async def run(
             due = await claim_due_orders(session, now, policy.config.watch.batch_size)
             if not due:
                 return result
-            await _handle_batch(session, policy, due, now, result)
+            pause = await routing_pause(session)
+            paused = pause.reason if pause is not None else None
+            await _handle_batch(session, policy, due, now, result, paused)
         result.checked += len(due)
 
 
@@ -60,6 +63,7 @@ async def _handle_batch(
     orders: Sequence[Row[Any]],
     now: datetime,
     result: WatchResult,
+    paused: str | None,
 ) -> None:
     rules: dict[int, SlaRule] = {}
     plans: dict[int, Schedule] = {}
@@ -71,7 +75,7 @@ async def _handle_batch(
         else:
             rules[order.id] = rule
             plans[order.id] = policy.schedule(rule, order.stage_entered_at)
-    tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now)
+    tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now, paused)
     result.opened += len(opened)
 
     messages: list[dict[str, Any]] = []
@@ -126,12 +130,14 @@ async def _tickets_for(
     plans: dict[int, Schedule],
     rules: dict[int, SlaRule],
     now: datetime,
+    paused: str | None,
 ) -> tuple[dict[int, dict[str, Any]], set[int]]:
     """The open ticket of each order's current stage entry, and the ids of those opened now.
 
     A new ticket starts at the highest level already due, so it is written once. A ticket
     another instance opened meanwhile is taken as it is: the unique key on (order, stage,
-    entered at) makes the insert skip it.
+    entered at) makes the insert skip it. While routing is paused (``paused`` says why) new
+    tickets go to the triage group.
     """
     stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in plans}
 
@@ -152,7 +158,7 @@ async def _tickets_for(
         return tickets, set()
     rows = []
     for order in missing:
-        decision = policy.route(order)
+        decision = policy.route(order, paused)
         plan = plans[order.id]
         rows.append(
             {

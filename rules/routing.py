@@ -9,6 +9,7 @@ from typing import Protocol
 from rules.money import format_fen
 
 DEFAULT_RULE = "默认"
+PAUSED_RULE = "暂停分单"
 
 
 class RoutedOrder(Protocol):
@@ -74,3 +75,8 @@ def route(order: RoutedOrder, rules: Sequence[RouteRuleLike], default_group: str
             return RouteDecision(rule.group, rule.name, f"命中规则「{rule.name}」: {why}")
     missing = "(地址未解析)" if order.province is None else ""
     return RouteDecision(default_group, DEFAULT_RULE, f"未命中任何分单规则{missing}, 进入默认组")
+
+
+def triage(group: str, why_paused: str) -> RouteDecision:
+    """Where a ticket goes while auto-routing is paused, with the pause's reason on it."""
+    return RouteDecision(group, PAUSED_RULE, f"自动分单已暂停 ({why_paused}), 转入分拣组待人工分派")

@@ -123,6 +123,25 @@ class WorkCalendar:
                     remaining -= closes - begin
             day += _ONE_DAY
 
+    def in_business_hours(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls in a working day's window."""
+        moment = _to_utc(moment)
+        day = moment.astimezone(self.hours.timezone).date()
+        if not self.is_working_day(day):
+            return False
+        opens, closes = self._window(day)
+        return opens <= moment < closes
+
+    def recent_working_days(self, before: date, count: int) -> list[date]:
+        """The ``count`` working days before ``before``, most recent first."""
+        days: list[date] = []
+        day = before - _ONE_DAY
+        while len(days) < count:
+            if self.is_working_day(day):
+                days.append(day)
+            day -= _ONE_DAY
+        return days
+
     def _window(self, day: date) -> tuple[datetime, datetime]:
         """The day's working window as UTC instants, so arithmetic is in absolute time."""
         tz = self.hours.timezone

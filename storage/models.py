@@ -127,6 +127,7 @@ class Ticket(Base):
         Index("ix_tickets_order_status", "order_id", "status"),
         Index("ix_tickets_status_group", "status", "group_key"),  # 待办
         Index("ix_tickets_owner_status", "owner", "status"),  # 我的
+        Index("ix_tickets_opened_at", "opened_at"),  # reports and the health window
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -231,3 +232,52 @@ class InboundMessage(Base):
     source: Mapped[str] = mapped_column(String(16))  # app | aibot
     msg_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime]
+
+
+class IngestCount(Base):
+    """What each channel sent per minute: the health guard's window over ingest (accepted and
+    rejected records, free-text addresses parsed or not), kept across restarts."""
+
+    __tablename__ = "ingest_counts"
+
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    address_parsed: Mapped[int] = mapped_column(Integer, default=0)
+    address_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JobHeartbeat(Base):
+    """The last successful run of each timer job, from whichever instance ran it."""
+
+    __tablename__ = "job_heartbeats"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    succeeded_at: Mapped[datetime]
+
+
+class HealthState(Base):
+    """One health signal's standing: ok or failing since when; an incident is announced once
+    when it starts and once when it ends."""
+
+    __tablename__ = "health_state"
+
+    signal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failing: Mapped[bool]
+    since: Mapped[datetime]
+    value: Mapped[str | None] = mapped_column(String(64))
+
+
+class RoutingPause(Base):
+    """Auto-routing paused (one row, id 1) by the health guard ("auto") or by ops ("manual"):
+    new tickets go to the triage group meanwhile."""
+
+    __tablename__ = "routing_pause"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))  # auto | manual
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    since: Mapped[datetime]

@@ -1,0 +1,182 @@
+"""The health guard's judgement: raw measurements in, one reading per signal out, and which
+incidents start or end. Pure; storage supplies the measurements, a job acts on the result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from rules.durations import format_duration
+
+ADDRESS_PARSE = "address_parse"
+
+
+class HealthLimits(Protocol):
+    window: timedelta
+    address_parse_min: float
+    address_min_samples: int
+    default_route_max: float
+    default_route_min_samples: int
+    rejected_max: float
+    rejected_min_samples: int
+    channel_silence: timedelta
+    dead_letters_max: int
+    outbox_backlog_max: timedelta
+    watch_stale_after: timedelta
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Counts over the window (and a few instants) as storage reports them."""
+
+    address_parsed: int = 0
+    address_failed: int = 0
+    tickets_opened: int = 0
+    tickets_default_routed: int = 0
+    accepted: Mapping[str, int] = field(default_factory=dict)  # by channel
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    last_order_at: Mapping[str, datetime] = field(default_factory=dict)
+    usual_channels: frozenset[str] = frozenset()  # sent orders on most recent working days
+    business_hours: bool = False
+    dead_letters: int = 0
+    failing_chats: int = 0  # chats whose sends keep failing (in retry backoff)
+    oldest_pending_at: datetime | None = None
+    watch_succeeded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    signal: str  # stable key, e.g. "address_parse", "rejected:jd"
+    label: str
+    value: str
+    threshold: str
+    failing: bool | None  # None: too little data to judge
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part / whole:.0%} ({part}/{whole})"
+
+
+def _share(
+    signal: str, label: str, part: int, whole: int, *, limit: float, minimum: int, below: bool
+) -> Reading:
+    """A share judged once there are ``minimum`` samples: failing below (or above) ``limit``."""
+    threshold = f"{'≥' if below else '≤'} {limit:.0%} (至少 {minimum} 个样本)"
+    if whole < minimum:
+        return Reading(signal, label, f"样本不足 ({whole})", threshold, None)
+    share = part / whole
+    failing = share < limit if below else share > limit
+    return Reading(signal, label, _percent(part, whole), threshold, failing)
+
+
+def _age(
+    signal: str,
+    label: str,
+    since: datetime | None,
+    limit: timedelta,
+    now: datetime,
+    *,
+    if_never: bool | None,
+) -> Reading:
+    """How long ago ``since`` was, failing past ``limit``; ``if_never`` judges no moment."""
+    threshold = f"≤ {format_duration(limit)}"
+    if since is None:
+        return Reading(signal, label, "无", threshold, if_never)
+    age = max(now - since, timedelta(0))
+    return Reading(signal, label, format_duration(age), threshold, age > limit)
+
+
+def evaluate(m: Measurements, limits: HealthLimits, now: datetime) -> list[Reading]:
+    """Every signal's reading, in the order the health screen lists them."""
+    readings = [
+        _share(
+            ADDRESS_PARSE,
+            "地址解析成功率",
+            m.address_parsed,
+            m.address_parsed + m.address_failed,
+            limit=limits.address_parse_min,
+            minimum=limits.address_min_samples,
+            below=True,
+        ),
+        _share(
+            "default_route",
+            "仅靠默认规则分单的工单占比",
+            m.tickets_default_routed,
+            m.tickets_opened,
+            limit=limits.default_route_max,
+            minimum=limits.default_route_min_samples,
+            below=False,
+        ),
+    ]
+    for channel in sorted(m.accepted.keys() | m.rejected.keys()):
+        rejected = m.rejected.get(channel, 0)
+        readings.append(
+            _share(
+                f"rejected:{channel}",
+                f"{channel} 缺字段被拒的订单占比",
+                rejected,
+                rejected + m.accepted.get(channel, 0),
+                limit=limits.rejected_max,
+                minimum=limits.rejected_min_samples,
+                below=False,
+            )
+        )
+    silence = f"工作时间内 ≤ {format_duration(limits.channel_silence)}"
+    for channel in sorted(m.usual_channels):
+        last = m.last_order_at.get(channel)
+        quiet = now - last if last else None
+        value = format_duration(quiet) if quiet is not None else "近期无订单"
+        failing = m.business_hours and (quiet is None or quiet > limits.channel_silence)
+        readings.append(
+            Reading(f"silent:{channel}", f"{channel} 未来单时长", value, silence, failing)
+        )
+    readings += [
+        Reading(
+            "dead_letters",
+            "无法送达的消息 (死信)",
+            str(m.dead_letters),
+            f"≤ {limits.dead_letters_max}",
+            m.dead_letters > limits.dead_letters_max,
+        ),
+        Reading(
+            "failing_chats", "投递持续失败的会话", str(m.failing_chats), "0", m.failing_chats > 0
+        ),
+        _age(
+            "outbox_backlog",
+            "待发消息最长等待",
+            m.oldest_pending_at,
+            limits.outbox_backlog_max,
+            now,
+            if_never=False,  # nothing waiting
+        ),
+        _age(
+            "watch",
+            "距上次超时巡检",
+            m.watch_succeeded_at,
+            limits.watch_stale_after,
+            now,
+            if_never=None,  # not run yet since the database was created
+        ),
+    ]
+    return readings
+
+
+@dataclass(frozen=True)
+class Changes:
+    started: list[Reading]
+    ended: list[Reading]
+
+
+def changes(previously_failing: Iterable[str], readings: Iterable[Reading]) -> Changes:
+    """Incidents that start now (failing, not before) and end now (failing before, judged ok
+    now); a signal without enough data keeps its standing."""
+    before = set(previously_failing)
+    started, ended = [], []
+    for reading in readings:
+        if reading.failing and reading.signal not in before:
+            started.append(reading)
+        elif reading.failing is False and reading.signal in before:
+            ended.append(reading)
+    return Changes(started, ended)

@@ -1,0 +1,190 @@
+"""Storage of the health guard: per-minute ingest counts, job heartbeats, signal standings, the
+routing pause, and the measurements the guard judges."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.health import Measurements
+from rules.routing import DEFAULT_RULE
+from rules.sla_clock import WorkCalendar
+from storage.models import (
+    DeliveryTarget,
+    HealthState,
+    IngestCount,
+    JobHeartbeat,
+    OutboxMessage,
+    RoutingPause,
+    Ticket,
+)
+
+FAILING_ATTEMPTS = 3  # a chat whose sends failed this many times in a row counts as failing
+USUAL_DAYS, USUAL_MIN = 7, 4  # "usually sends": orders on 4 of the last 7 working days
+KEEP_COUNTS = timedelta(days=30)
+
+
+def _upsert(session: AsyncSession, model: type[Any]) -> Any:
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model.__table__)
+
+
+async def serialize(session: AsyncSession, job: str) -> None:
+    """Hold a lock on ``job`` until the transaction ends, so instances take turns. SQLite's
+    transactions are serial already (BEGIN IMMEDIATE, see storage.db)."""
+    if session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha1(job.encode()).digest()[:8], "big", signed=True)
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def count_ingest(session: AsyncSession, minute: datetime, rows: list[dict[str, Any]]) -> None:
+    """Add one batch's counts (a row per channel) to its minute."""
+    if not rows:
+        return
+    statement = _upsert(session, IngestCount)
+    counts = ("accepted", "rejected", "address_parsed", "address_failed")
+    statement = statement.on_conflict_do_update(
+        index_elements=["minute", "channel"],
+        set_={c: getattr(IngestCount, c) + statement.excluded[c] for c in counts},
+    )
+    await session.execute(statement, [{"minute": minute} | row for row in rows])
+
+
+async def beat(session: AsyncSession, job: str, instance: str, now: datetime) -> None:
+    """Record a successful run of ``job``."""
+    statement = _upsert(session, JobHeartbeat)
+    statement = statement.on_conflict_do_update(
+        index_elements=["job"], set_={"instance": instance, "succeeded_at": now}
+    )
+    await session.execute(statement, [{"job": job, "instance": instance, "succeeded_at": now}])
+
+
+async def last_success(session: AsyncSession, job: str) -> datetime | None:
+    return await session.scalar(select(JobHeartbeat.succeeded_at).where(JobHeartbeat.job == job))
+
+
+async def measure(
+    session: AsyncSession, now: datetime, window: timedelta, calendar: WorkCalendar
+) -> Measurements:
+    since = now - window
+    per_channel = (
+        await session.execute(
+            select(
+                IngestCount.channel,
+                func.sum(IngestCount.accepted),
+                func.sum(IngestCount.rejected),
+                func.sum(IngestCount.address_parsed),
+                func.sum(IngestCount.address_failed),
+            )
+            .where(IngestCount.minute >= since)
+            .group_by(IngestCount.channel)
+        )
+    ).all()
+    last_orders = await session.execute(
+        select(IngestCount.channel, func.max(IngestCount.minute))
+        .where(IngestCount.accepted > 0)
+        .group_by(IngestCount.channel)
+    )
+    opened, default_routed = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum((Ticket.route_rule == DEFAULT_RULE).cast(Integer)), 0),
+            ).where(Ticket.opened_at >= since)
+        )
+    ).one()
+    dead = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status == "dead", OutboxMessage.created_at >= since)
+    )
+    failing_chats = await session.scalar(
+        select(func.count())
+        .select_from(DeliveryTarget)
+        .where(DeliveryTarget.attempts >= FAILING_ATTEMPTS)
+    )
+    oldest_pending = await session.scalar(
+        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+    )
+    return Measurements(
+        address_parsed=sum(int(row[3] or 0) for row in per_channel),
+        address_failed=sum(int(row[4] or 0) for row in per_channel),
+        tickets_opened=opened,
+        tickets_default_routed=int(default_routed),
+        accepted={row[0]: int(row[1] or 0) for row in per_channel},
+        rejected={row[0]: int(row[2] or 0) for row in per_channel},
+        last_order_at={channel: at for channel, at in last_orders},
+        usual_channels=await _usual_channels(session, now, calendar),
+        business_hours=calendar.in_business_hours(now),
+        dead_letters=dead or 0,
+        failing_chats=failing_chats or 0,
+        oldest_pending_at=oldest_pending,
+        watch_succeeded_at=await last_success(session, "watch"),
+    )
+
+
+async def _usual_channels(
+    session: AsyncSession, now: datetime, calendar: WorkCalendar
+) -> frozenset[str]:
+    """Channels that sent orders on most of the recent working days."""
+    tz = calendar.hours.timezone
+    today = now.astimezone(tz).date()
+    seen: dict[str, int] = {}
+    for day in calendar.recent_working_days(today, USUAL_DAYS):
+        start = datetime.combine(day, datetime.min.time(), tz)
+        channels = await session.scalars(
+            select(IngestCount.channel).distinct().where(
+                IngestCount.minute >= start,
+                IngestCount.minute < start + timedelta(days=1),
+                IngestCount.accepted > 0,
+            )
+        )
+        for channel in channels:
+            seen[channel] = seen.get(channel, 0) + 1
+    return frozenset(channel for channel, days in seen.items() if days >= USUAL_MIN)
+
+
+async def prune_counts(session: AsyncSession, now: datetime) -> None:
+    await session.execute(delete(IngestCount).where(IngestCount.minute < now - KEEP_COUNTS))
+
+
+async def failing_signals(session: AsyncSession) -> list[str]:
+    return list(await session.scalars(select(HealthState.signal).where(HealthState.failing)))
+
+
+async def set_standings(
+    session: AsyncSession, changes: Iterable[tuple[str, bool, str]], now: datetime
+) -> None:
+    """Record (signal, failing, value) standings that changed, since ``now``."""
+    rows = [{"signal": s, "failing": f, "since": now, "value": v} for s, f, v in changes]
+    if rows:
+        statement = _upsert(session, HealthState)
+        statement = statement.on_conflict_do_update(
+            index_elements=["signal"],
+            set_={c: statement.excluded[c] for c in ("failing", "since", "value")},
+        )
+        await session.execute(statement, rows)
+
+
+async def routing_pause(session: AsyncSession) -> RoutingPause | None:
+    return await session.get(RoutingPause, 1)
+
+
+async def pause_routing(
+    session: AsyncSession, mode: str, reason: str, actor: str | None, now: datetime
+) -> None:
+    statement = _upsert(session, RoutingPause)
+    values = {"mode": mode, "reason": reason, "actor": actor, "since": now}
+    statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
+    await session.execute(statement, [{"id": 1} | values])
+
+
+async def resume_routing(session: AsyncSession) -> bool:
+    """Lift the pause; False when routing was not paused."""
+    return (await session.execute(delete(RoutingPause).where(RoutingPause.id == 1))).rowcount == 1
