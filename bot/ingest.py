@@ -8,10 +8,13 @@ recomputes the order's deadline and closes its open ticket, queueing a resolutio
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +29,7 @@ from rules.stages import Stage, accepts_transition
 from storage.events import insert_events, seen_event_ids
 from storage.health import count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
+from storage.reports import MetKey, count_met
 from storage.tickets import (
     add_timeline,
     open_tickets_for,
@@ -148,6 +152,7 @@ class Ingestor:
         self._sessions = sessions
         self._policy = policy
         self._regions = regions
+        self._timezone = ZoneInfo(policy.config.watch.timezone)
 
     async def orders(self, channel: str, records: Sequence[Any], now: datetime) -> IngestReport:
         report = IngestReport()
@@ -236,6 +241,16 @@ class Ingestor:
             rows.append(row)
         return rows
 
+    def _met(self, order: dict[str, Any], left_at: datetime) -> list[MetKey]:
+        """The report key of the stage entry the order leaves at ``left_at``, if that is
+        within its deadline (the entries that missed are the tickets)."""
+        deadline = order["deadline_at"]
+        if deadline is None or left_at > deadline:
+            return []
+        day = deadline.astimezone(self._timezone).date().isoformat()
+        group = self._policy.route(SimpleNamespace(**order)).group
+        return [(day, order["stage"], order["channel"], order["province"] or "", group)]
+
     def _enter_stage(self, order: dict[str, Any], stage: str, entered_at: datetime) -> None:
         order["stage"], order["stage_entered_at"] = stage, entered_at
         order["deadline_at"], order["next_check_at"] = self._policy.first_check(
@@ -254,6 +269,7 @@ class Ingestor:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         moved: list[dict[str, Any]] = []
+        met: Counter[MetKey] = Counter()
         for row in rows:
             order = existing.get(row["channel_order_id"])
             if order is None:
@@ -264,6 +280,7 @@ class Ingestor:
             is_changed = any(order[name] != row[name] for name in _FACT_FIELDS)
             order.update((name, row[name]) for name in _FACT_FIELDS)
             if accepts_transition(Stage(order["stage"]), Stage(row["stage"])):
+                met.update(self._met(order, row["stage_entered_at"]))
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
                 moved.append(order)
                 is_changed = True
@@ -273,6 +290,7 @@ class Ingestor:
         await insert_orders(session, new)
         await update_orders(session, changed)
         await insert_events(session, [_stage_event(channel, o, now) for o in moved])
+        await count_met(session, met)
         resolved = await self._resolve_tickets(session, moved, now)
         unchanged = len(rows) - len(new) - len(changed)
         return len(new), len(changed), unchanged, resolved
@@ -289,6 +307,7 @@ class Ingestor:
         seen = await seen_event_ids(session, source, [e.event_id for _, e in events])
         moved: dict[int, dict[str, Any]] = {}
         event_rows: list[dict[str, Any]] = []
+        met: Counter[MetKey] = Counter()
         for index, event in events:
             order = orders.get((event.channel, event.channel_order_id))
             if order is None:
@@ -302,6 +321,7 @@ class Ingestor:
             seen.add(event.event_id)
             applied = accepts_transition(Stage(order["stage"]), event.stage)
             if applied:
+                met.update(self._met(order, event.occurred_at))
                 self._enter_stage(order, event.stage.value, event.occurred_at)
                 order["updated_at"] = now
                 moved[order["id"]] = order
@@ -321,6 +341,7 @@ class Ingestor:
             )
         await update_orders(session, list(moved.values()))
         await insert_events(session, event_rows)
+        await count_met(session, met)
         report.tickets_resolved = await self._resolve_tickets(session, list(moved.values()), now)
 
     async def _resolve_tickets(

@@ -1,52 +1,50 @@
-"""Figures in the chat: a short SLA summary of a day."""
+"""报表: the SLA report in the chat, the same report the daily job pushes."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from handlers.refs import groups_of
+from bot.reports import day_of, load_report, timezone
+from bot.wecom.messages import APP_TEXT_MAX_BYTES
+from handlers.refs import group_by_name, groups_of
 from handlers.registry import ANYONE, CommandContext, CommandRouter, UsageError
-from rules.durations import format_duration
-from rules.report import Spread, day_bounds, summarize
-from storage import commands as db
+from rules.report import Period
+from rules.report_text import render_report
 
 router = CommandRouter()
 
-_DAYS = {"today": 0, "今天": 0, "今日": 0, "yesterday": 1, "昨天": 1, "昨日": 1}
+# A period word: (days back to its last day, how many days).
+_PERIODS = {
+    "今天": (0, 1), "today": (0, 1),
+    "昨天": (1, 1), "yesterday": (1, 1),
+    "近7天": (0, 7), "7天": (0, 7), "week": (0, 7),
+    "近30天": (0, 30), "30天": (0, 30), "month": (0, 30),
+}  # fmt: skip
 
 
-def _spread(spread: Spread) -> str:
-    if spread.median is None or spread.p90 is None:
-        return "-"
-    return f"中位 {format_duration(spread.median)} / P90 {format_duration(spread.p90)}"
-
-
-@router.command("报表", "report", usage="报表 [今天|昨天]", roles={ANYONE})
+@router.command("报表", "report", usage="报表 [今天|昨天|近7天|近30天] [处理组]", roles={ANYONE})
 async def report(ctx: CommandContext, args: list[str]) -> str:
-    """某天超时工单的简要统计: 新开、认领、关闭、升级及用时
+    """SLA 报表: 达标率、新开/认领/关闭/升级工单及用时、最久未关闭的工单
 
-    统计当天新开的工单 (按北京时间), 默认今天。处理组成员和主管看本组, 其他角色看全部。
+    默认今天 (北京时间)。不写组时, 处理组成员和主管看本组, 其他角色看全部组。
+    每天的完整报表由定时任务推送到各组; 导出明细用命令行 orderbot report。
     """
-    word = args[0].lower() if args else "today"
-    if word not in _DAYS:
-        raise UsageError(f"不认识的日期「{args[0]}」")
+    words = list(args)
+    back, days = _PERIODS.get(words[0].lower(), (None, None)) if words else (0, 1)
+    if back is None or days is None:
+        back, days = 0, 1
+    else:
+        words = words[1:]
     config = ctx.policy.config
-    tz = ZoneInfo(config.watch.timezone)
-    day = ctx.now.astimezone(tz).date() - timedelta(days=_DAYS[word])
-    start, end = day_bounds(day, tz)
-    keys = groups_of(config, ctx.user) or list(config.groups)
-    async with ctx.sessions() as session:
-        summary = summarize(await db.tickets_opened_between(session, keys, start, end))
-    scope = "、".join(ctx.policy.group(k).name for k in keys)
-    label = "今天" if _DAYS[word] == 0 else "昨天"
-    return "\n".join(
-        [
-            f"📊 {label} ({day:%m-%d}) {scope} 超时工单",
-            f"新开 {summary.opened} 张, 已认领 {summary.claimed}, "
-            f"已关闭 {summary.resolved} (其中手动 {summary.resolved_by_hand}), "
-            f"升级至主管 {summary.escalated}, 仍未关闭 {summary.still_open}",
-            f"认领用时: {_spread(summary.time_to_claim)}",
-            f"关闭用时: {_spread(summary.time_to_resolve)}",
-        ]
-    )
+    if words:
+        key = group_by_name(config, words[0])
+        if key is None or len(words) > 1:
+            unknown = " ".join(words)
+            raise UsageError(f"不认识「{unknown}」: 期间写 今天/昨天/近7天/近30天, 组写组名")
+        keys: list[str] | None = [key]
+    else:
+        keys = groups_of(config, ctx.user) or None
+    last = day_of(ctx.policy, ctx.now) - timedelta(days=back)
+    period = Period.ending(last, days, timezone(ctx.policy))
+    result = await load_report(ctx.sessions, ctx.policy, period, keys)
+    return render_report(result, ctx.now, APP_TEXT_MAX_BYTES, markdown=ctx.chat == "group")

@@ -76,3 +76,11 @@ def _split_line(line: str, limit_bytes: int) -> list[str]:
         start = cut
     pieces.append(line[start:])
     return pieces
+
+
+def shorten(text: str, limit_bytes: int, note: str) -> str:
+    """``text`` if it fits in ``limit_bytes``, else as much of it as fits, cut where
+    ``split_text`` would cut, followed by ``note`` (e.g. where to read the rest)."""
+    if utf8_len(text) <= limit_bytes:
+        return text
+    return split_text(text, limit_bytes - utf8_len(note) - 1)[0] + "\n" + note

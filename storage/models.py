@@ -281,3 +281,18 @@ class RoutingPause(Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(64))
     since: Mapped[datetime]
+
+
+class SlaMet(Base):
+    """Stage entries that moved on within their deadline, counted per local day of the deadline
+    and per stage, channel, province and the group routing would pick. With the tickets (the
+    entries that missed) they give SLA attainment."""
+
+    __tablename__ = "sla_met"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    province: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" when unknown
+    group_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    met: Mapped[int] = mapped_column(Integer)

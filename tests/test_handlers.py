@@ -247,7 +247,8 @@ async def test_help_lists_the_declared_commands_with_summaries(client: TestClien
         "查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)",
         "• 我的 (mine): 列出您认领的未完成工单, 最早超时的在前",
         "• 待办 [处理组] (list): 列出处理组未关闭的工单, 最早超时的在前",
-        "• 报表 [今天|昨天] (report): 某天超时工单的简要统计: 新开、认领、关闭、升级及用时",
+        "• 报表 [今天|昨天|近7天|近30天] [处理组] (report): "
+        "SLA 报表: 达标率、新开/认领/关闭/升级工单及用时、最久未关闭的工单",
         "• 帮助 [命令] (help): 列出您可用的命令; 「帮助 命令」查看某个命令的说明",
     ]
     detail = await say(client, "zhang", "help 完成")

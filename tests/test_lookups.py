@@ -1,5 +1,5 @@
-"""Looking things up from the chat: 查询 for customer service, 我的, 待办, 报表 and who may
-see what."""
+"""Looking things up from the chat: 查询 for customer service, 我的, 待办, and who may see
+what."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.chat import OPENED, H, M, open_ticket, say, tick
-from tests.support import T0, auth, shop_order, stage_event
+from tests.support import T0, shop_order
 
 
 def customer(order_no: str, mobile: str, **fields: Any) -> dict[str, Any]:
@@ -101,30 +101,6 @@ async def test_list_shows_a_groups_open_tickets_oldest_first(client: TestClient)
         "华东组、大额组、综合组 未关闭工单 23 张"
     )
     assert (await say(client, "zhang", "待办 火星组")).startswith("没有处理组「火星组」。可选:")
-
-
-async def test_report_counts_todays_tickets_with_median_and_p90(client: TestClient) -> None:
-    await open_ticket(client, shop_order("SH001"), shop_order("SH002"), shop_order("SH003"))
-    await say(client, "zhang", "认领 1", now=OPENED + 10 * M)
-    await say(client, "zhang", "认领 2", now=OPENED + 30 * M)
-    await say(client, "zhang", "完成 1 客户改地址", now=OPENED + 40 * M)
-    picked = stage_event("SH002", "picking", OPENED + 60 * M)
-    response = await client.post("/api/v1/events", json=picked, headers=auth("wms"))
-    assert response.status == 200
-    await tick(client, OPENED + 61 * M)
-
-    reply = await say(client, "boss-east", "报表", now=OPENED + 90 * M)
-
-    assert reply.splitlines() == [
-        "📊 今天 (03-02) 华东组 超时工单",
-        "新开 3 张, 已认领 2, 已关闭 2 (其中手动 1), 升级至主管 0, 仍未关闭 1",
-        "认领用时: 中位 20分 / P90 28分",  # 10m and 30m
-        "关闭用时: 中位 50分 / P90 58分",  # 40m (by hand) and 60m (the order moved)
-    ]
-    yesterday = await say(client, "boss-east", "report yesterday", now=OPENED + 90 * M)
-    assert yesterday.splitlines()[1].startswith("新开 0 张")
-    assert "关闭用时: -" in yesterday
-    assert "不认识的日期「上周」" in await say(client, "boss-east", "报表 上周")
 
 
 async def test_notes_only_from_the_group_or_customer_service(client: TestClient) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 # appchat/send) 2048. WeCom truncates or rejects longer content.
 WEBHOOK_MARKDOWN_MAX_BYTES = 4096
 APP_MARKDOWN_MAX_BYTES = 2048
+APP_TEXT_MAX_BYTES = 2048  # text content, app and robot alike
 
 
 def text(

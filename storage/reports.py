@@ -1,0 +1,87 @@
+"""Storage behind SLA reports: met stage entries, and the tickets and counts of a period."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Order, SlaMet, Ticket
+
+MetKey = tuple[str, str, str, str, str]  # day, stage, channel, province, group
+
+
+async def count_met(session: AsyncSession, counts: Counter[MetKey]) -> None:
+    """Add met stage entries, one upsert row per key."""
+    if not counts:
+        return
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    statement: Any = dialect.insert(SlaMet.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "stage", "channel", "province", "group_key"],
+        set_={"met": SlaMet.met + statement.excluded.met},
+    )
+    rows = [
+        {"day": d, "stage": s, "channel": c, "province": p, "group_key": g, "met": n}
+        for (d, s, c, p, g), n in counts.items()
+    ]
+    await session.execute(statement, rows)
+
+
+async def met_between(
+    session: AsyncSession, first: date, last: date, group_keys: Sequence[str] | None
+) -> Sequence[SlaMet]:
+    """Met entries whose deadline fell on local days ``first`` … ``last``."""
+    query = select(SlaMet).where(SlaMet.day >= first.isoformat(), SlaMet.day <= last.isoformat())
+    if group_keys is not None:
+        query = query.where(SlaMet.group_key.in_(group_keys))
+    return (await session.scalars(query)).all()
+
+
+def _tickets_query() -> Any:
+    return select(
+        Ticket.id,
+        Ticket.group_key,
+        Ticket.stage,
+        Ticket.owner,
+        Ticket.opened_at,
+        Ticket.claimed_at,
+        Ticket.resolved_at,
+        Ticket.resolution,
+        Ticket.level,
+        Ticket.deadline_at,
+        Order.channel,
+        Order.province,
+        Order.channel_order_id.label("order_no"),
+    ).join(Order, Order.id == Ticket.order_id)
+
+
+async def tickets_between(
+    session: AsyncSession, start: datetime, end: datetime, group_keys: Sequence[str] | None
+) -> Sequence[Row[Any]]:
+    """Tickets opened in [start, end), with the order facts reports group them by."""
+    query = _tickets_query().where(Ticket.opened_at >= start, Ticket.opened_at < end)
+    if group_keys is not None:
+        query = query.where(Ticket.group_key.in_(group_keys))
+    return (await session.execute(query)).all()
+
+
+async def oldest_open(
+    session: AsyncSession, group_keys: Sequence[str] | None, limit: int
+) -> Sequence[Row[Any]]:
+    query = _tickets_query().where(Ticket.status == "open")
+    if group_keys is not None:
+        query = query.where(Ticket.group_key.in_(group_keys))
+    return (await session.execute(query.order_by(Ticket.deadline_at, Ticket.id).limit(limit))).all()
+
+
+async def open_count(session: AsyncSession, group_keys: Sequence[str] | None) -> int:
+    query = select(func.count()).select_from(Ticket).where(Ticket.status == "open")
+    if group_keys is not None:
+        query = query.where(Ticket.group_key.in_(group_keys))
+    return await session.scalar(query) or 0

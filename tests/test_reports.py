@@ -1,0 +1,101 @@
+"""SLA reports from a known set of orders and tickets, checked against figures computed by
+hand: attainment, counts, median and p90 times, the change against the previous day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+
+from bot.keys import POLICY, SESSIONS
+from bot.reports import load_report
+from rules.report import Period
+from rules.report_text import render_report
+from tests.chat import OPENED, H, M, say, tick
+from tests.support import BEIJING, T0, auth, shop_order, stage_event
+
+DAY = timedelta(days=1)
+
+
+async def post(client: TestClient, *orders: dict[str, object]) -> None:
+    response = await client.post("/api/v1/orders/shop", json=list(orders), headers=auth("all"))
+    assert response.status == 200, await response.text()
+
+
+async def event(client: TestClient, order_no: str, stage: str, at: object) -> None:
+    response = await client.post(
+        "/api/v1/events", json=stage_event(order_no, stage, at), headers=auth("wms")
+    )
+    assert response.status == 200, await response.text()
+
+
+async def a_known_day(client: TestClient) -> None:
+    """03-02 (Asia/Shanghai) for the east group (上海市), normal orders, SLA paid → 2 h:
+
+    - SH001–SH004 paid 09:00, deadline 11:00, all missed: 4 tickets opened 11:00.
+      claimed at +10, +20, +30 and +60 minutes; SH001 closed by hand at +40 min, SH002 moved
+      to picking at +60 min (auto-closed), SH003 and SH004 still open.
+    - SH005–SH010 paid 09:00 and picked at 10:00: six entries met their deadline.
+    - The day before, 03-01: one order paid, picked and shipped in time (two entries met).
+    Attainment 6 / (6 + 4) = 60.0%; the day before 100%.
+    Claim times 10, 20, 30, 60 min: median 25, p90 = 30 + 0.7 × 30 = 51 min.
+    Close times 40 and 60 min: median 50, p90 58 min.
+    """
+    await post(client, shop_order("SH000", paid_at=T0 - DAY))
+    await event(client, "SH000", "picking", T0 - DAY + H)
+    await event(client, "SH000", "shipped", T0 - DAY + 2 * H)
+    await post(client, *(shop_order(f"SH{n:03}") for n in range(1, 11)))
+    for n in range(5, 11):
+        await event(client, f"SH{n:03}", "picking", T0 + H)
+    await tick(client, OPENED)
+    for ticket, minutes in ((1, 10), (2, 20), (3, 30), (4, 60)):
+        await say(client, "zhang", f"认领 {ticket}", now=OPENED + minutes * M)
+    await say(client, "zhang", "完成 1 客户改地址", now=OPENED + 40 * M)
+    await event(client, "SH002", "picking", OPENED + 60 * M)
+    await tick(client, OPENED + 61 * M)
+
+
+async def test_a_days_report_matches_the_figures_computed_by_hand(client: TestClient) -> None:
+    await a_known_day(client)
+    period = Period.ending(
+        T0.astimezone(BEIJING).date(), 1, client.app[POLICY].calendar.hours.timezone
+    )
+
+    report = await load_report(client.app[SESSIONS], client.app[POLICY], period, ["east"])
+
+    assert (report.overall.met, report.overall.missed) == (6, 4)
+    assert report.overall.rate == 0.6 and report.previous_overall.rate == 1.0
+    s = report.summary
+    assert (s.opened, s.claimed, s.resolved, s.resolved_by_hand, s.escalated, s.still_open) == (
+        4, 4, 2, 1, 0, 2,
+    )  # fmt: skip
+    assert (s.time_to_claim.median, s.time_to_claim.p90) == (25 * M, 51 * M)
+    assert (s.time_to_resolve.median, s.time_to_resolve.p90) == (50 * M, 58 * M)
+    assert [(a.name, a.met, a.missed) for a in report.by_stage] == [("已付款待拣货", 6, 4)]
+    assert [(a.name, a.met, a.missed) for a in report.by_region] == [("上海市", 6, 4)]
+    assert [(h.user, h.claimed, h.resolved) for h in report.handlers] == [("zhang", 4, 2)]
+    assert [t.order_no for t in report.oldest_open] == ["SH003", "SH004"]
+    assert report.opened_by_hour[11] == 4 and sum(report.opened_by_hour) == 4
+    assert report.daily[-2:] == ((period.first - DAY, 1.0), (period.first, 0.6))
+
+    text = render_report(report, OPENED + 2 * H, 4096)
+    assert text.splitlines()[:4] == [
+        "### 📊 SLA 日报 03-02 · 华东组",
+        "> 达标率 **60.0%** (↓40.0 个百分点) · 应达标 10 · 超时 4",
+        "> 新开工单 4 (↑4) · 认领 4 · 关闭 2 (手动 1) · 升级主管 0 · 仍未关闭 2",
+        "> 认领用时 中位 25分 / P90 51分 · 关闭用时 中位 50分 / P90 58分",
+    ]
+    assert "#3 SH003 华东组 已付款待拣货 超时2小时 zhang" in text
+
+
+async def test_the_report_command_answers_in_plain_text_one_to_one(client: TestClient) -> None:
+    await a_known_day(client)
+    reply = await say(client, "boss-east", "报表", chat="direct", now=OPENED + 2 * H)
+    assert reply.startswith("📊 SLA 日报 03-02 · 华东组\n达标率 60.0%")
+    assert "**" not in reply and "###" not in reply
+    yesterday = await say(client, "boss-east", "report yesterday 华东组", now=OPENED + 2 * H)
+    assert "达标率 **100.0%**" in yesterday and "新开工单 0" in yesterday
+    week = await say(client, "ops-liu", "报表 近7天", chat="direct", now=OPENED + 2 * H)
+    assert week.startswith("📊 SLA 7日报 02-24 ~ 03-02 · 全部处理组")
+    assert "达标率 66.7%" in week  # 8 met, 4 missed
+    assert "不认识「上周」" in await say(client, "boss-east", "报表 上周")
