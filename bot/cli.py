@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ import typer
 from aiohttp import web
 
 from bot.config import CHANNELS, Config, ConfigError, load_config
+from bot.policy import Policy
+from rules.report import Period
 from rules.sla_clock import library_official_through
 from storage import migrate
 
@@ -100,6 +103,58 @@ def import_file(
     )
     if report.rejected:
         raise typer.Exit(1)
+
+
+REPORT_FORMATS = ("md", "csv", "xlsx")
+
+
+@app.command()
+def report(
+    day: Annotated[
+        str | None, typer.Option("--to", help="最后一天 YYYY-MM-DD (北京时间), 默认昨天")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=366, help="统计天数, 截至 --to")] = 1,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="处理组代号, 可重复; 默认全部")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md、csv 或 xlsx")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件")] = None,
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """SLA 报表: 任意期间、任意处理组, 输出 markdown / CSV / XLSX (绩效复盘用)。"""
+    from bot.reports import day_of, report_file, timezone
+
+    loaded = _load(config)
+    if fmt not in REPORT_FORMATS:
+        typer.echo(f"--format: 只支持 {', '.join(REPORT_FORMATS)}", err=True)
+        raise typer.Exit(2)
+    unknown = [g for g in group or [] if g not in loaded.groups]
+    if unknown:
+        typer.echo(
+            f"--group: 未定义的组 {', '.join(unknown)}; 可选 {', '.join(loaded.groups)}", err=True
+        )
+        raise typer.Exit(2)
+    if fmt == "xlsx" and output is None:
+        typer.echo("--format xlsx 需要 --output 文件名", err=True)
+        raise typer.Exit(2)
+    policy = Policy.from_config(loaded)
+    now = datetime.now(UTC)
+    try:
+        last = date.fromisoformat(day) if day else day_of(policy, now) - timedelta(days=1)
+    except ValueError:
+        typer.echo(f"--to: 日期格式应为 YYYY-MM-DD, 而不是 {day!r}", err=True)
+        raise typer.Exit(2) from None
+    period = Period.ending(last, days, timezone(policy))
+    try:
+        data = asyncio.run(report_file(loaded, period, group or None, fmt, now))
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    if output is None:
+        typer.echo(data.decode("utf-8-sig").rstrip("\n"))
+    else:
+        output.write_bytes(data)
+        typer.echo(f"已写入 {output} ({period.label})")
 
 
 @app.command()

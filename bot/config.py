@@ -270,6 +270,15 @@ class RolesConfig(_Section):
         return (*self.customer_service, *self.finance, *self.ops)
 
 
+class ReportsConfig(_Section):
+    """When the SLA report is pushed: each group gets its own in its chat (with a chart), each
+    supervisor the one of every group, by app message."""
+
+    daily_at: time | None = time(9, 0)  # local time; None: no daily report
+    weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    chart: bool = True
+
+
 class HealthConfig(_Section):
     """The health guard's window and thresholds. A signal alerts ops once when it crosses its
     threshold and once when it recovers; address parsing also pauses auto-routing."""
@@ -305,6 +314,7 @@ class Config(_Section):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     roles: RolesConfig = RolesConfig()
     health: HealthConfig = HealthConfig()
+    reports: ReportsConfig = ReportsConfig()
     wecom: WeComConfig | None = None  # None: notifications stay in the outbox
 
     @model_validator(mode="after")

@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Config
 from bot.policy import Policy
 from rules.render import CHANNEL_LABELS
 from rules.report import Names, Period, Report, build_report
+from rules.report_export import report_csv, report_xlsx
+from rules.report_text import render_report
 from rules.stages import Stage
+from storage.db import make_engine, make_sessionmaker
+from storage.migrate import ensure_migrated
 from storage.reports import met_between, oldest_open, open_count, tickets_between
 
 ALL_GROUPS = "全部处理组"
@@ -40,16 +46,21 @@ async def load_report(
     sessions: async_sessionmaker[AsyncSession],
     policy: Policy,
     period: Period,
+    now: datetime,
     groups: list[str] | None = None,
+    *,
+    open_shown: int | None = OLDEST_SHOWN,
 ) -> Report:
     """The report of ``period`` for these groups (None: all), with the previous period and
-    the trend loaded in one span."""
-    first = min(period.previous.first, period.last - timedelta(days=TREND_DAYS - 1))
-    start = Period(first, period.last, period.tz).bounds[0]
+    the trend loaded in one span; ``open_shown`` of the oldest open tickets (None: all)."""
+    trend_days = max(TREND_DAYS, period.days)
+    first = min(period.previous.first, period.last - timedelta(days=trend_days - 1))
+    # A day's margin: a ticket may open ahead of its deadline (an early-warning level).
+    start = Period(first, period.last, period.tz).bounds[0] - timedelta(days=1)
     async with sessions() as session:
         tickets = await tickets_between(session, start, period.bounds[1], groups)
         met = await met_between(session, first, period.last, groups)
-        oldest = await oldest_open(session, groups, OLDEST_SHOWN)
+        oldest = await oldest_open(session, groups, open_shown)
         still_open = await open_count(session, groups)
     if groups is None or len(groups) != 1:
         scope = ALL_GROUPS if groups is None else "、".join(policy.group(g).name for g in groups)
@@ -63,5 +74,26 @@ async def load_report(
         oldest_open=oldest,
         open_now=still_open,
         names=names(policy),
-        trend_days=TREND_DAYS,
+        now=now,
+        trend_days=trend_days,
     )
+
+
+async def report_file(
+    config: Config, period: Period, groups: list[str] | None, fmt: str, now: datetime
+) -> bytes:
+    """The report as a file for ``orderbot report``: markdown, CSV or XLSX."""
+    engine = make_engine(config.database.url)
+    try:
+        await ensure_migrated(engine)
+        policy = Policy.from_config(config)
+        report = await load_report(
+            make_sessionmaker(engine), policy, period, now, groups, open_shown=None
+        )
+    finally:
+        await engine.dispose()
+    if fmt == "csv":
+        return report_csv(report)
+    if fmt == "xlsx":
+        return await asyncio.to_thread(report_xlsx, report)
+    return render_report(report, now, limit_bytes=10**9).encode()

@@ -32,11 +32,12 @@ Facts = AlertFacts | ResolutionFacts
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """What to send to one chat: texts in order, and a CSV to attach after them (or None)."""
+    """What to send to one chat: texts in order, then images (PNG), then a CSV (or None)."""
 
     texts: tuple[str, ...]
     attachment: bytes | None = None
     attachment_name: str | None = None
+    images: tuple[bytes, ...] = ()
 
 
 def _utf8(text: str) -> int:

@@ -242,6 +242,12 @@ def _handlers(tickets: Sequence[ReportTicket]) -> list[HandlerLine]:
     return sorted(lines, key=lambda h: (-h.resolved, -h.claimed, h.user))
 
 
+def missed_deadline(ticket: ReportTicket, now: datetime) -> bool:
+    """Whether the ticket's stage entry passed its deadline unfinished. A ticket opened by an
+    early warning (an escalation level before the deadline) that closed in time did not."""
+    return (ticket.resolved_at or now) > ticket.deadline_at
+
+
 def build_report(
     *,
     scope: str,
@@ -251,47 +257,51 @@ def build_report(
     oldest_open: Sequence[ReportTicket],
     open_now: int,
     names: Names,
+    now: datetime,
     trend_days: int = 7,
 ) -> Report:
-    """The report of ``period`` from tickets opened and met counts over the previous period
-    and the trend days before its end (the caller loads that span once)."""
+    """The report of ``period``. Tickets count for the period they opened in, attainment for
+    the day their deadline fell on (as met entries do), over the period, the previous period
+    and the trend days before its end (the caller loads that span once, with a day's margin
+    before it for tickets opened ahead of their deadline)."""
 
-    def in_period(p: Period) -> tuple[list[ReportTicket], list[MetLike]]:
+    def in_period(p: Period) -> tuple[list[ReportTicket], list[ReportTicket], list[MetLike]]:
         first, last = p.first.isoformat(), p.last.isoformat()
         return (
             [t for t in tickets if p.holds(t.opened_at)],
+            [t for t in tickets if p.holds(t.deadline_at) and missed_deadline(t, now)],
             [m for m in met if first <= m.day <= last],
         )
 
-    now_tickets, now_met = in_period(period)
-    before_tickets, before_met = in_period(period.previous)
+    now_tickets, now_missed, now_met = in_period(period)
+    before_tickets, before_missed, before_met = in_period(period.previous)
 
-    def overall(ts: Sequence[ReportTicket], ms: Sequence[MetLike]) -> Attainment:
-        return Attainment(scope, sum(m.met for m in ms), len(ts))
+    def overall(missed: Sequence[ReportTicket], ms: Sequence[MetLike]) -> Attainment:
+        return Attainment(scope, sum(m.met for m in ms), len(missed))
 
     daily = []
     for day in (period.last - timedelta(days=n) for n in range(trend_days - 1, -1, -1)):
-        day_tickets, day_met = in_period(Period(day, day, period.tz))
-        daily.append((day, overall(day_tickets, day_met).rate))
+        _, day_missed, day_met = in_period(Period(day, day, period.tz))
+        daily.append((day, overall(day_missed, day_met).rate))
     hours = Counter(t.opened_at.astimezone(period.tz).hour for t in now_tickets)
     return Report(
         scope=scope,
         period=period,
         summary=summarize(now_tickets),
         previous=summarize(before_tickets),
-        overall=overall(now_tickets, now_met),
-        previous_overall=overall(before_tickets, before_met),
+        overall=overall(now_missed, now_met),
+        previous_overall=overall(before_missed, before_met),
         by_stage=_attainment(
-            names.stages, lambda m: m.stage, lambda t: t.stage, now_met, now_tickets
+            names.stages, lambda m: m.stage, lambda t: t.stage, now_met, now_missed
         ),
         by_channel=_attainment(
-            names.channels, lambda m: m.channel, lambda t: t.channel, now_met, now_tickets
+            names.channels, lambda m: m.channel, lambda t: t.channel, now_met, now_missed
         ),
         by_region=_attainment(
-            _region, lambda m: m.province, lambda t: t.province or "", now_met, now_tickets
+            _region, lambda m: m.province, lambda t: t.province or "", now_met, now_missed
         ),
         by_group=_attainment(
-            names.groups, lambda m: m.group_key, lambda t: t.group_key, now_met, now_tickets
+            names.groups, lambda m: m.group_key, lambda t: t.group_key, now_met, now_missed
         ),
         handlers=_handlers(now_tickets),
         oldest_open=[

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -189,6 +190,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     dead_reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)  # a notice's own text (claims, ops)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)  # a PNG to send after it (robots)
 
 
 class DeliveryTarget(Base):

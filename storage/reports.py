@@ -72,12 +72,14 @@ async def tickets_between(
 
 
 async def oldest_open(
-    session: AsyncSession, group_keys: Sequence[str] | None, limit: int
+    session: AsyncSession, group_keys: Sequence[str] | None, limit: int | None
 ) -> Sequence[Row[Any]]:
+    """Open tickets, the most overdue first: ``limit`` of them, or all."""
     query = _tickets_query().where(Ticket.status == "open")
     if group_keys is not None:
         query = query.where(Ticket.group_key.in_(group_keys))
-    return (await session.execute(query.order_by(Ticket.deadline_at, Ticket.id).limit(limit))).all()
+    query = query.order_by(Ticket.deadline_at, Ticket.id)
+    return (await session.execute(query if limit is None else query.limit(limit))).all()
 
 
 async def open_count(session: AsyncSession, group_keys: Sequence[str] | None) -> int:

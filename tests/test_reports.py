@@ -3,8 +3,11 @@ hand: attainment, counts, median and p90 times, the change against the previous 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 
+import openpyxl
 from aiohttp.test_utils import TestClient
 
 from bot.keys import POLICY, SESSIONS
@@ -12,7 +15,8 @@ from bot.reports import load_report
 from rules.report import Period
 from rules.report_text import render_report
 from tests.chat import OPENED, H, M, say, tick
-from tests.support import BEIJING, T0, auth, shop_order, stage_event
+from tests.support import BEIJING, T0, auth, config_data, shop_order, stage_event
+from tests.test_cli import orderbot, write_config
 
 DAY = timedelta(days=1)
 
@@ -61,7 +65,9 @@ async def test_a_days_report_matches_the_figures_computed_by_hand(client: TestCl
         T0.astimezone(BEIJING).date(), 1, client.app[POLICY].calendar.hours.timezone
     )
 
-    report = await load_report(client.app[SESSIONS], client.app[POLICY], period, ["east"])
+    report = await load_report(
+        client.app[SESSIONS], client.app[POLICY], period, OPENED + 2 * H, ["east"]
+    )
 
     assert (report.overall.met, report.overall.missed) == (6, 4)
     assert report.overall.rate == 0.6 and report.previous_overall.rate == 1.0
@@ -99,3 +105,32 @@ async def test_the_report_command_answers_in_plain_text_one_to_one(client: TestC
     assert week.startswith("📊 SLA 7日报 02-24 ~ 03-02 · 全部处理组")
     assert "达标率 66.7%" in week  # 8 met, 4 missed
     assert "不认识「上周」" in await say(client, "boss-east", "报表 上周")
+
+
+async def test_the_command_line_exports_any_period_as_markdown_csv_and_xlsx(
+    client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    await a_known_day(client)
+    path = write_config(tmp_path / "orderbot.toml", config_data(database_url))
+    day = ["--to", "2026-03-02", "-c", path]
+
+    markdown = await asyncio.to_thread(orderbot, "report", *day, "-g", "east", cwd=tmp_path)
+    assert markdown.returncode == 0, markdown.stderr
+    assert "达标率 **60.0%**" in markdown.stdout and "华东组" in markdown.stdout
+
+    csv_run = await asyncio.to_thread(orderbot, "report", *day, "-f", "csv", cwd=tmp_path)
+    assert csv_run.returncode == 0, csv_run.stderr
+    rows = {line.split(",")[0]: line.split(",")[1:] for line in csv_run.stdout.splitlines()}
+    assert rows["达标率"][:2] == ["0.6", "1.0"]  # this day, the day before
+    assert rows["认领用时中位 (分钟)"][0] == "25.0"
+
+    xlsx = tmp_path / "week.xlsx"
+    args = ("report", *day, "--days", "7", "-f", "xlsx", "-o", xlsx)
+    written = await asyncio.to_thread(orderbot, *args, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert "02-24 ~ 03-02" in written.stdout
+    book = openpyxl.load_workbook(xlsx)
+    assert "概览" in book.sheetnames and "处理人" in book.sheetnames
+
+    refused = await asyncio.to_thread(orderbot, "report", *day, "-g", "mars", cwd=tmp_path)
+    assert refused.returncode == 2 and "未定义的组 mars" in refused.stderr

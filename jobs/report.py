@@ -1,0 +1,72 @@
+"""The SLA report job: yesterday's report (or the last week's) into each group's chat with a
+chart, and the report of all groups to every supervisor.
+
+Reports go through the outbox like every notification, so a WeCom outage delays them and
+never loses them; their keys make a second run, or a second instance, queue nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.policy import Policy
+from bot.reports import day_of, load_report, timezone
+from bot.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTES
+from rules.report import Period
+from rules.report_chart import render_chart
+from rules.report_text import render_report
+from storage.tickets import queue_messages
+
+
+@dataclass
+class ReportResult:
+    queued: int = 0
+
+
+def _row(
+    key: str, target: tuple[str, str], text: str, now: datetime, image: bytes | None = None
+) -> dict[str, Any]:
+    return {
+        "dedup_key": key,
+        "ticket_id": None,
+        "kind": "report",
+        "level": None,
+        "target_kind": target[0],
+        "target": target[1],
+        "created_at": now,
+        "status": "pending",
+        "detail": text,
+        "image": image,
+    }
+
+
+async def run(
+    sessions: async_sessionmaker[AsyncSession], policy: Policy, now: datetime, days: int = 1
+) -> ReportResult:
+    """Queue the report of the ``days`` local days up to yesterday."""
+    period = Period.ending(day_of(policy, now) - timedelta(days=1), days, timezone(policy))
+    name = f"report:{days}d:{period.first.isoformat()}"
+    rows = []
+    for key, group in policy.config.groups.items():
+        if group.robot_key is None:
+            continue  # no chat to post in
+        report = await load_report(sessions, policy, period, now, [key])
+        text = render_report(report, now, WEBHOOK_MARKDOWN_MAX_BYTES)
+        chart = None
+        if policy.config.reports.chart:  # matplotlib takes a while: off the event loop
+            chart = await asyncio.to_thread(render_chart, report)
+        rows.append(_row(f"{name}:group:{key}", ("group", key), text, now, chart))
+    supervisors = sorted({g.supervisor for g in policy.config.groups.values() if g.supervisor})
+    if supervisors:
+        overall = render_report(
+            await load_report(sessions, policy, period, now), now, APP_MARKDOWN_MAX_BYTES
+        )
+        rows += [_row(f"{name}:user:{u}", ("user", u), overall, now) for u in supervisors]
+    async with sessions.begin() as session:
+        await queue_messages(session, rows)
+    return ReportResult(queued=len(rows))
