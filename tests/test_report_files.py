@@ -15,6 +15,7 @@ from PIL import Image
 from rules.report import Names, Period, Report, build_report
 from rules.report_chart import MAX_IMAGE_BYTES, render_chart
 from rules.report_export import report_csv, report_xlsx
+from rules.report_text import render_report
 
 TZ = ZoneInfo("Asia/Shanghai")
 PERIOD = Period.ending(date(2024, 5, 7), 1, TZ)
@@ -275,7 +276,7 @@ def test_the_csv_has_the_same_sections_and_figures() -> None:
     assert len(sections["每小时新开"]) == 1 + 24
 
 
-def test_a_large_report_lists_every_handler() -> None:
+def test_a_report_of_50_groups_and_1000_handlers_fits_wecom_and_exports_everyone() -> None:
     tickets = [
         ticket(
             n,
@@ -294,6 +295,12 @@ def test_a_large_report_lists_every_handler() -> None:
     report = make_report(tickets=tickets, met=met, oldest_open=tickets[:10])
     assert len(report.handlers) == 1000
 
+    now = datetime(2024, 5, 8, 9, tzinfo=TZ)
+    for limit in (4096, 2048):  # a robot's markdown; the app's markdown and text
+        for markdown in (True, False):
+            text = render_report(report, now, limit, markdown=markdown)
+            assert len(text.encode()) <= limit
+            assert "达标率" in text and "…共 1000 人" in text and "…等 50 项" in text
     check_png(render_chart(report))
     sheets = sheet_rows(report_xlsx(report))
     assert len(sheets["按处理组"]) == 1 + 50
