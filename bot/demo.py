@@ -162,7 +162,12 @@ async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Pa
     runner = await _serve(app, host, port)
     print(f"orderbot 演示已启动: 接口 http://{host}:{port}  数据库 {config.database.url}")
     print(f"企业微信沙箱 (群聊与私信): http://{host}:{sandbox_port}/sandbox/")
-    print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。", flush=True)
+    print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。")
+    print(
+        "在沙箱页面试试: 在告警所在的群里发「认领 <工单号>」; 以 lisi 私聊「报表」;"
+        " 以 ops-liu 私聊「健康」; 以 kefu-chen 私聊「查询 <手机号>」",
+        flush=True,
+    )
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(_feed(f"http://{config.server.host}:{port}", random.Random(7), stop)),
