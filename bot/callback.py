@@ -111,6 +111,9 @@ def _aibot_message(plaintext: str) -> Inbound | None:
     )
 
 
+CONCURRENT_COMMANDS = 16
+
+
 class CallbackRoutes:
     """The two callback endpoints; ``reply`` runs a command and ``send`` delivers its answer."""
 
@@ -118,13 +121,15 @@ class CallbackRoutes:
         self._reply = reply
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
+        # Commands run a few at a time: beyond that they only contend for the database.
+        self._running = asyncio.Semaphore(CONCURRENT_COMMANDS)
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/wecom/app", self.verify_app)
         app.router.add_post("/wecom/app", self.app_callback)
         app.router.add_get("/wecom/aibot", self.verify_aibot)
         app.router.add_post("/wecom/aibot", self.aibot_callback)
-        app.on_cleanup.append(self._drain)
+        app.on_shutdown.append(self._drain)  # before cleanup closes the database
 
     async def _drain(self, _app: web.Application) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -181,21 +186,25 @@ class CallbackRoutes:
             return _refuse(request, Rejected(400, f"malformed message: {type(error).__name__}"))
         if inbound is None:
             return web.Response()
-        now = request.app[CLOCK].now()
-        async with request.app[SESSIONS].begin() as session:
-            if not await first_time(session, inbound.source, inbound.msg_id, now):
-                return web.Response()  # WeCom's retry: answered, not acted on again
-        task = asyncio.create_task(self._run(inbound))
+        # Answer now, act after: the acknowledgement must not wait for the database, or WeCom
+        # retries (5 s) whenever commands queue up.
+        task = asyncio.create_task(self._run(request.app, inbound))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.Response()
 
-    async def _run(self, inbound: Inbound) -> None:
-        try:
-            answer = await self._reply(inbound.user, inbound.chat, inbound.text)
-            await self._send(inbound, answer)
-        except Exception:
-            logger.exception("command from %s failed: %r", inbound.user, inbound.text[:50])
+    async def _run(self, app: web.Application, inbound: Inbound) -> None:
+        async with self._running:
+            try:
+                async with app[SESSIONS].begin() as session:
+                    if not await first_time(
+                        session, inbound.source, inbound.msg_id, app[CLOCK].now()
+                    ):
+                        return  # WeCom's retry of a message already acted on
+                answer = await self._reply(inbound.user, inbound.chat, inbound.text)
+                await self._send(inbound, answer)
+            except Exception:
+                logger.exception("command from %s failed: %r", inbound.user, inbound.text[:50])
 
 
 def _refuse(request: web.Request, error: Rejected) -> web.Response:

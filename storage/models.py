@@ -74,7 +74,11 @@ class Base(DeclarativeBase):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("channel", "channel_order_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_order_id"),
+        # Chat commands name an order by its number alone, without the channel.
+        Index("ix_orders_channel_order_id", "channel_order_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
