@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.config import SourceConfig
 from bot.ingest import IngestReport
-from bot.keys import CLOCK, CONFIG, INGESTOR
+from bot.keys import CLOCK, CONFIG, INGESTOR, METRICS
 
 SOURCE = web.RequestKey("source", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -82,7 +82,9 @@ async def post_orders(request: web.Request) -> web.Response:
     if isinstance(records, web.Response):
         return records
     now = request.app[CLOCK].now()
-    return _answer(await request.app[INGESTOR].orders(channel, records, now))
+    report = await request.app[INGESTOR].orders(channel, records, now)
+    request.app[METRICS].orders_ingested(channel, len(records), report)
+    return _answer(report)
 
 
 async def post_events(request: web.Request) -> web.Response:
@@ -92,7 +94,9 @@ async def post_events(request: web.Request) -> web.Response:
     if isinstance(records, web.Response):
         return records
     now = request.app[CLOCK].now()
-    return _answer(await request.app[INGESTOR].events(request[SOURCE], records, now))
+    report = await request.app[INGESTOR].events(request[SOURCE], records, now)
+    request.app[METRICS].events_ingested(records, report)
+    return _answer(report)
 
 
 def add_routes(app: web.Application) -> None:

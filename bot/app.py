@@ -8,29 +8,51 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from bot import api
 from bot.callback import CallbackRoutes, Inbound
 from bot.clock import Clock, SystemClock
 from bot.config import Config, WeComConfig
 from bot.ingest import Ingestor
-from bot.keys import CLOCK, CONFIG, INGESTOR, POLICY, SESSIONS, WECOM
+from bot.keys import (
+    CLOCK,
+    CONFIG,
+    ENGINE,
+    INGESTOR,
+    METRICS,
+    POLICY,
+    SCHEDULER,
+    SESSIONS,
+    WECOM,
+)
+from bot.observability import endpoints
+from bot.observability.metrics import Metrics
 from bot.policy import Policy
 from bot.wecom.client import WeComClient
-from bot.wecom.messages import markdown, text
+from bot.wecom.messages import (
+    APP_TEXT_MAX_BYTES,
+    WEBHOOK_MARKDOWN_MAX_BYTES,
+    markdown,
+    text,
+)
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import CommandContext, dispatch
 from jobs import deliver, watch
-from jobs.scheduler import JobSpec, build_scheduler
+from jobs.scheduler import JobSpec, Timers
+from rules.text_split import shorten, split_text
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 32 * 1024 * 1024  # a full batch of 1,000 raw channel orders with line items
+JOB_STOP_GRACE = timedelta(seconds=20)  # for a tick under way when the service stops
+TOO_LONG_FOR_GROUP = "…(内容过长, 私聊订单助手可看全部)"
 
 
 def create_app(
@@ -41,6 +63,8 @@ def create_app(
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
     app[POLICY] = Policy.from_config(config)
+    # Its own registry, not the process-wide default: one process may hold several apps.
+    app[METRICS] = Metrics(CollectorRegistry())
     app.cleanup_ctx.append(_database)
     if config.wecom is not None:
         app.cleanup_ctx.append(_wecom)
@@ -49,6 +73,7 @@ def create_app(
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     api.add_routes(app)
+    endpoints.add_routes(app)
     return app
 
 
@@ -58,6 +83,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await ensure_migrated(engine)
         sessions = make_sessionmaker(engine)
         regions = RegionParser()
+        app[ENGINE] = engine
         app[SESSIONS] = sessions
         app[INGESTOR] = Ingestor(sessions, app[POLICY], regions)
         # Loading the division tables takes seconds; do it now, off the loop, not on the
@@ -98,16 +124,19 @@ def _callbacks(app: web.Application) -> CallbackRoutes:
         return await dispatch(ROUTERS, context, text)
 
     async def send(inbound: Inbound, answer: str) -> None:
-        if inbound.response_url:
+        if inbound.response_url:  # one reply only: the rest is a 1:1 question away
+            answer = shorten(answer, WEBHOOK_MARKDOWN_MAX_BYTES, TOO_LONG_FOR_GROUP)
             await app[WECOM].respond_aibot(inbound.response_url, markdown(answer))
         else:
-            await app[WECOM].send_app_message([inbound.user], text(answer))
+            for part in split_text(answer, APP_TEXT_MAX_BYTES):
+                await app[WECOM].send_app_message([inbound.user], text(part))
 
     return CallbackRoutes(reply, send)
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     config, sessions, policy, clock = app[CONFIG], app[SESSIONS], app[POLICY], app[CLOCK]
+    metrics = app[METRICS]
     jobs = [
         JobSpec(
             "watch", lambda: watch.run(sessions, policy, clock.now()), config.watch.scan_interval
@@ -116,14 +145,15 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     if config.wecom is not None:
         wecom = app[WECOM]
         instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        jobs.append(
-            JobSpec(
-                "deliver",
-                lambda: deliver.run(sessions, policy, wecom, clock, instance),
-                config.wecom.send_interval,
-            )
-        )
-    scheduler = build_scheduler(jobs, config.watch.timezone)
-    scheduler.start()
+
+        async def deliver_due() -> deliver.DeliveryResult:
+            result = await deliver.run(sessions, policy, wecom, clock, instance)
+            metrics.deliveries_done(result)
+            return result
+
+        jobs.append(JobSpec("deliver", deliver_due, config.wecom.send_interval))
+    timers = Timers(jobs, config.watch.timezone, metrics)
+    timers.start()
+    app[SCHEDULER] = timers.scheduler
     yield
-    scheduler.shutdown(wait=False)
+    await timers.stop(grace=JOB_STOP_GRACE)

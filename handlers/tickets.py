@@ -216,4 +216,3 @@ async def snooze(ctx: CommandContext, args: list[str]) -> str:
     if config.remind_every is None:
         return f"工单 #{ticket.id} 提醒暂停至 {local_time(until, tz)} (当前未开启重复提醒)"
     return f"工单 #{ticket.id} 提醒暂停至 {local_time(until, tz)}, 到时仍未完成会再提醒; 升级照常"
-

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -28,7 +29,12 @@ from bot.clock import Clock
 from bot.notices import load_facts
 from bot.policy import Policy
 from bot.wecom.errors import WeComError
-from bot.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTES
+from bot.wecom.messages import (
+    APP_MARKDOWN_MAX_BYTES,
+    WEBHOOK_MARKDOWN_MAX_BYTES,
+    image,
+    markdown,
+)
 from rules.digest import Digest, Facts, build_digest
 from rules.render import AlertFacts
 from storage.delivery import (
@@ -66,9 +72,25 @@ class WeComSender(Protocol):
 @dataclass
 class DeliveryResult:
     messages_sent: int = 0
-    notifications_delivered: int = 0
-    dead: int = 0
-    deferred: int = 0
+    # Notifications by (target kind, outcome): sent, retry (a failure that may pass), deferred
+    # (the chat's rate budget is spent), dead (dead-lettered).
+    notifications: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def _count(self, *outcomes: str) -> int:
+        return sum(n for (_, outcome), n in self.notifications.items() if outcome in outcomes)
+
+    @property
+    def notifications_delivered(self) -> int:
+        return self._count("sent")
+
+    @property
+    def dead(self) -> int:
+        return self._count("dead")
+
+    @property
+    def deferred(self) -> int:
+        """Notifications left pending for a later attempt, for whatever reason."""
+        return self._count("retry", "deferred")
 
 
 @dataclass(frozen=True)
@@ -170,14 +192,14 @@ async def _deliver_to(
         return
     if isinstance(channel, str):
         await _dead_letter(sessions, policy, target, ids, channel, clock.now())
-        result.dead += len(ids)
+        result.notifications[target[0], "dead"] += len(ids)
         return
     budget, frees_at = _budget(channel, recent, now)
     plan = _plan(policy, target, channel, messages, facts, now, budget)
     if plan is None:  # the rate budget is spent: wait until it frees up
         async with sessions.begin() as session:
             await finish(session, target, now=now, retry_at=frees_at)
-        result.deferred += len(ids)
+        result.notifications[target[0], "deferred"] += len(ids)
         return
     digest, included = plan
     try:
@@ -186,7 +208,7 @@ async def _deliver_to(
         await _failed(sessions, policy, target, ids, error, attempts, clock.now(), result)
         return
     result.messages_sent += sent
-    result.notifications_delivered += len(included)
+    result.notifications[target[0], "sent"] += len(included)
     delivered_at = clock.now()
     async with sessions.begin() as session:
         await finish(
@@ -228,8 +250,10 @@ def _plan(
     """
     tz = ZoneInfo(policy.config.watch.timezone)
     notes = [m.detail for m in messages if m.detail is not None]
+    # Only a group robot can show an image: a person gets the text alone.
+    images = [m.image for m in messages if m.image is not None and channel.robot_key]
     about_tickets = [m for m in messages if m.detail is None]
-    budget -= len(notes)
+    budget -= len(notes) + len(images)
     mention = ""
     if channel.robot_key and any(isinstance(facts[m.id], AlertFacts) for m in about_tickets):
         mention = " ".join(f"<@{user}>" for user in policy.group(target[1]).members)
@@ -254,7 +278,7 @@ def _plan(
     covered = [m for m in messages if m.detail is not None] + chosen
     attachment = digest.attachment if digest else None
     name = digest.attachment_name if digest else None
-    return Digest(texts, attachment, name), covered
+    return Digest(texts, attachment, name, tuple(images)), covered
 
 
 async def _send(
@@ -266,9 +290,8 @@ async def _send(
     clock: Clock,
 ) -> int:
     """Send the digest's messages in order, logging each accepted one for the rate window."""
-    outgoing: list[dict[str, Any]] = [
-        {"msgtype": "markdown", "markdown": {"content": text}} for text in digest.texts
-    ]
+    outgoing: list[dict[str, Any]] = [markdown(text) for text in digest.texts]
+    outgoing += [image(data) for data in digest.images]
     if digest.attachment is not None and channel.robot_key is not None:
         media_id = await wecom.upload_webhook_media(
             channel.robot_key, digest.attachment_name or "orders.csv", digest.attachment
@@ -306,12 +329,12 @@ async def _failed(
 ) -> None:
     if error.permanent:
         await _dead_letter(sessions, policy, target, ids, str(error), now)
-        result.dead += len(ids)
+        result.notifications[target[0], "dead"] += len(ids)
         return
     logger.warning("delivery to %s:%s failed, will retry: %s", *target, error)
     async with sessions.begin() as session:
         await finish(session, target, now=now, reason=str(error), retry_at=now + _backoff(attempts))
-    result.deferred += len(ids)
+    result.notifications[target[0], "retry"] += len(ids)
 
 
 async def _dead_letter(

@@ -139,7 +139,9 @@ async def _usual_channels(
     for day in calendar.recent_working_days(today, USUAL_DAYS):
         start = datetime.combine(day, datetime.min.time(), tz)
         channels = await session.scalars(
-            select(IngestCount.channel).distinct().where(
+            select(IngestCount.channel)
+            .distinct()
+            .where(
                 IngestCount.minute >= start,
                 IngestCount.minute < start + timedelta(days=1),
                 IngestCount.accepted > 0,

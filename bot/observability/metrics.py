@@ -1,0 +1,142 @@
+"""The service's Prometheus metrics, on a registry of their own per application.
+
+Business code does not touch these: the scheduler reports every job run to
+:meth:`Metrics.job_finished`, and the call sites of ingest and delivery count from the result
+objects those return.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+from bot.ingest import IngestReport
+from channels.registry import ADAPTERS
+from jobs.deliver import DeliveryResult
+
+# From an idle tick (milliseconds) to a storm of overdue orders on a big pool (minutes).
+JOB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    pending: int
+    oldest_age_seconds: float  # 0 when nothing is pending
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        # What the default registry would have: memory, CPU, file descriptors, GC, version.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        self.job_duration = Histogram(
+            "orderbot_job_duration_seconds",
+            "Duration of timer job runs, failed ones included",
+            ["job"],
+            buckets=JOB_BUCKETS,
+            registry=registry,
+        )
+        self.job_failures = Counter(
+            "orderbot_job_failures",
+            "Timer job runs that raised",
+            ["job"],
+            registry=registry,
+        )
+        self.job_last_success = Gauge(
+            "orderbot_job_last_success_timestamp_seconds",
+            "Unix time the job last finished without raising",
+            ["job"],
+            registry=registry,
+        )
+        self.ingested = Counter(
+            "orderbot_ingested_records",
+            "Records posted to the ingest API, by kind (orders|events), channel and outcome "
+            "(accepted|rejected, as answered to the source)",
+            ["kind", "channel", "outcome"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "orderbot_wecom_deliveries",
+            "Notifications handled by the outbox sender, by target kind (group|user) and "
+            "outcome: sent, retry (a failure that may pass), deferred (the chat's rate budget "
+            "is spent), dead (dead-lettered)",
+            ["target_kind", "outcome"],
+            registry=registry,
+        )
+        self.outbox_pending = Gauge(
+            "orderbot_outbox_pending",
+            "Notifications waiting in the outbox, read at scrape time (NaN: database down)",
+            registry=registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "orderbot_outbox_oldest_pending_age_seconds",
+            "Age of the oldest pending notification, read at scrape time (NaN: database down)",
+            registry=registry,
+        )
+        self.database_up = Gauge(
+            "orderbot_database_up",
+            "Whether the database answered the scrape's outbox query in time (1) or not (0)",
+            registry=registry,
+        )
+
+    def job_finished(self, job: str, seconds: float, *, failed: bool) -> None:
+        self.job_duration.labels(job).observe(seconds)
+        failures = self.job_failures.labels(job)  # exported as 0 before the first failure
+        if failed:
+            failures.inc()
+        else:
+            self.job_last_success.labels(job).set(time.time())
+
+    def orders_ingested(self, channel: str, count: int, report: IngestReport) -> None:
+        self._count_ingested("orders", [channel] * count, report)
+
+    def events_ingested(self, records: Sequence[Any], report: IngestReport) -> None:
+        # Each event names its channel; a bad one may name anything, which must not become a
+        # label value of its own.
+        channels = [
+            record["channel"]
+            if isinstance(record, dict) and record.get("channel") in ADAPTERS
+            else "unknown"
+            for record in records
+        ]
+        self._count_ingested("events", channels, report)
+
+    def _count_ingested(self, kind: str, channels: list[str], report: IngestReport) -> None:
+        rejected = {rejection.index for rejection in report.rejected}
+        tally = collections.Counter(
+            (channel, "rejected" if index in rejected else "accepted")
+            for index, channel in enumerate(channels)
+        )
+        for (channel, outcome), count in tally.items():
+            self.ingested.labels(kind, channel, outcome).inc(count)
+
+    def deliveries_done(self, result: DeliveryResult) -> None:
+        for (target_kind, outcome), count in result.notifications.items():
+            self.deliveries.labels(target_kind, outcome).inc(count)
+
+    def outbox_read(self, backlog: OutboxBacklog | None) -> None:
+        """Set the scrape-time gauges; ``None``: the database did not answer."""
+        if backlog is None:
+            self.database_up.set(0)
+            self.outbox_pending.set(math.nan)
+            self.outbox_oldest_age.set(math.nan)
+            return
+        self.database_up.set(1)
+        self.outbox_pending.set(backlog.pending)
+        self.outbox_oldest_age.set(backlog.oldest_age_seconds)
