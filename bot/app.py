@@ -8,7 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import time, timedelta
 
 import aiohttp
 from aiohttp import web
@@ -43,16 +43,18 @@ from bot.wecom.messages import (
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import CommandContext, dispatch
-from jobs import deliver, watch
-from jobs.scheduler import JobSpec, Timers
+from jobs import deliver, health, report, watch
+from jobs.scheduler import JobSpec, Timers, daily, every
 from rules.text_split import shorten, split_text
 from storage.db import make_engine, make_sessionmaker
+from storage.health import beat
 from storage.migrate import ensure_migrated
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 32 * 1024 * 1024  # a full batch of 1,000 raw channel orders with line items
 JOB_STOP_GRACE = timedelta(seconds=20)  # for a tick under way when the service stops
 TOO_LONG_FOR_GROUP = "…(内容过长, 私聊订单助手可看全部)"
+WEEKLY_REPORT_AT = time(9, 0)  # when [reports] has a weekly day but no daily time
 
 
 def create_app(
@@ -136,22 +138,49 @@ def _callbacks(app: web.Application) -> CallbackRoutes:
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     config, sessions, policy, clock = app[CONFIG], app[SESSIONS], app[POLICY], app[CLOCK]
-    metrics = app[METRICS]
+    metrics, tz = app[METRICS], config.watch.timezone
+    instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    async def watch_tick() -> watch.WatchResult:
+        result = await watch.run(sessions, policy, clock.now())
+        async with sessions.begin() as session:  # the health guard's "last watch tick"
+            await beat(session, "watch", instance, clock.now())
+        return result
+
     jobs = [
+        JobSpec("watch", watch_tick, every(config.watch.scan_interval)),
         JobSpec(
-            "watch", lambda: watch.run(sessions, policy, clock.now()), config.watch.scan_interval
-        )
+            "health",
+            lambda: health.run(sessions, policy, clock.now()),
+            every(config.health.check_interval),
+        ),
     ]
+    reports = config.reports
+    if reports.daily_at is not None:
+        jobs.append(
+            JobSpec(
+                "report-daily",
+                lambda: report.run(sessions, policy, clock.now()),
+                daily(reports.daily_at, tz),
+            )
+        )
+    if reports.weekly_on is not None:
+        jobs.append(
+            JobSpec(
+                "report-weekly",
+                lambda: report.run(sessions, policy, clock.now(), days=7),
+                daily(reports.daily_at or WEEKLY_REPORT_AT, tz, reports.weekly_on),
+            )
+        )
     if config.wecom is not None:
         wecom = app[WECOM]
-        instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
         async def deliver_due() -> deliver.DeliveryResult:
             result = await deliver.run(sessions, policy, wecom, clock, instance)
             metrics.deliveries_done(result)
             return result
 
-        jobs.append(JobSpec("deliver", deliver_due, config.wecom.send_interval))
+        jobs.append(JobSpec("deliver", deliver_due, every(config.wecom.send_interval)))
     timers = Timers(jobs, config.watch.timezone, metrics)
     timers.start()
     app[SCHEDULER] = timers.scheduler

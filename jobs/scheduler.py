@@ -1,4 +1,5 @@
-"""APScheduler as the trigger only: a table of jobs, one wrapper for logging and timing."""
+"""APScheduler as the trigger only: a table of jobs (on intervals or at times of day), one
+wrapper for logging and timing."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import astuple, dataclass, is_dataclass
+from datetime import time as clock_time
 from datetime import timedelta
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 logger = logging.getLogger(__name__)
@@ -20,7 +24,16 @@ logger = logging.getLogger(__name__)
 class JobSpec:
     id: str
     run: Callable[[], Awaitable[Any]]
-    every: timedelta
+    trigger: BaseTrigger
+
+
+def every(interval: timedelta) -> IntervalTrigger:
+    return IntervalTrigger(seconds=interval.total_seconds())
+
+
+def daily(at: clock_time, timezone: str, day_of_week: str | None = None) -> CronTrigger:
+    """At a local time of day, every day or on one weekday (``mon`` … ``sun``)."""
+    return CronTrigger(hour=at.hour, minute=at.minute, day_of_week=day_of_week, timezone=timezone)
 
 
 class JobObserver(Protocol):
@@ -64,7 +77,7 @@ class Timers:
         for spec in specs:
             self.scheduler.add_job(
                 self._run,
-                IntervalTrigger(seconds=spec.every.total_seconds()),
+                spec.trigger,
                 args=(spec,),
                 id=spec.id,
                 replace_existing=True,

@@ -146,6 +146,20 @@ async def test_metrics_count_ingested_records_by_kind_channel_and_outcome(
     assert metrics.value("orderbot_database_up") == 1
     assert metrics.value("orderbot_outbox_pending") == 0
     assert metrics.value("orderbot_outbox_oldest_pending_age_seconds") == 0
+    assert metrics.value("orderbot_health_failing", signal="outbox_backlog") == 0
+    assert math.isnan(metrics.value("orderbot_health_failing", signal="address_parse") or 0)
+    assert metrics.value("orderbot_routing_paused") == 0
+
+
+async def test_metrics_show_the_health_guards_signals(client: TestClient) -> None:
+    unparseable = [shop_order(f"S{n}", province=None, detail="火星基地第3号舱") for n in range(25)]
+    response = await client.post("/api/v1/orders/shop", json=unparseable, headers=auth("all"))
+    assert response.status == 200
+
+    metrics = await scrape(client)
+
+    assert metrics.value("orderbot_health_failing", signal="address_parse") == 1
+    assert metrics.value("orderbot_health_failing", signal="rejected:shop") == 0
 
 
 async def test_timed_jobs_deliveries_and_backlog_with_scheduler_and_sender_ready(
@@ -302,6 +316,7 @@ async def probe_while_down(client: TestClient) -> tuple[float, dict[str, dict[st
     assert failing(checks)[:2] == ["database", "migrations"]
     assert scraped.value("orderbot_database_up") == 0
     assert math.isnan(scraped.value("orderbot_outbox_pending") or 0)
+    assert math.isnan(scraped.value("orderbot_routing_paused") or 0)
     assert scraped.value(INGESTED, kind="orders", channel="shop", outcome="accepted") == 1
     return elapsed, checks
 

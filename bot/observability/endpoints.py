@@ -19,8 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.keys import CLOCK, CONFIG, ENGINE, METRICS, SCHEDULER
+from bot.keys import CLOCK, CONFIG, ENGINE, METRICS, POLICY, SCHEDULER, SESSIONS
 from bot.observability.metrics import OutboxBacklog
+from rules.health import Reading, evaluate
+from storage.health import measure, routing_pause
 from storage.migrate import current_revision, head_revision
 from storage.models import OutboxMessage
 
@@ -123,10 +125,26 @@ async def _outbox_backlog(engine: AsyncEngine, now: datetime) -> OutboxBacklog |
     return OutboxBacklog(pending, age)
 
 
+async def _health(app: web.Application) -> tuple[list[Reading], bool] | None:
+    """The health guard's signals judged now, and whether routing is paused; ``None`` if the
+    database did not answer."""
+    policy, now = app[POLICY], app[CLOCK].now()
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT), app[SESSIONS]() as session:
+            measured = await measure(session, now, policy.config.health.window, policy.calendar)
+            paused = await routing_pause(session) is not None
+    except Exception as error:  # whatever the driver raises, the scrape must still answer
+        logger.warning("metrics: health signals not read: %s", _reason(error))
+        return None
+    return evaluate(measured, policy.config.health, now), paused
+
+
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format; the in-memory metrics even when the database is down."""
     app = request.app
-    app[METRICS].outbox_read(await _outbox_backlog(app[ENGINE], app[CLOCK].now()))
+    backlog = await _outbox_backlog(app[ENGINE], app[CLOCK].now())
+    app[METRICS].outbox_read(backlog)
+    app[METRICS].health_read(await _health(app) if backlog is not None else None)
     body = generate_latest(app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -27,6 +27,7 @@ from prometheus_client import (
 from bot.ingest import IngestReport
 from channels.registry import ADAPTERS
 from jobs.deliver import DeliveryResult
+from rules.health import Reading
 
 # From an idle tick (milliseconds) to a storm of overdue orders on a big pool (minutes).
 JOB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -89,6 +90,19 @@ class Metrics:
             "Age of the oldest pending notification, read at scrape time (NaN: database down)",
             registry=registry,
         )
+        self._signals: set[str] = set()  # health signals exported so far
+        self.health_failing = Gauge(
+            "orderbot_health_failing",
+            "Health guard signals judged at scrape time: 1 failing, 0 ok, NaN too little data "
+            "(or the database down)",
+            ["signal"],
+            registry=registry,
+        )
+        self.routing_paused = Gauge(
+            "orderbot_routing_paused",
+            "Auto-routing paused (1) by the health guard or by ops; NaN: database down",
+            registry=registry,
+        )
         self.database_up = Gauge(
             "orderbot_database_up",
             "Whether the database answered the scrape's outbox query in time (1) or not (0)",
@@ -129,6 +143,21 @@ class Metrics:
     def deliveries_done(self, result: DeliveryResult) -> None:
         for (target_kind, outcome), count in result.notifications.items():
             self.deliveries.labels(target_kind, outcome).inc(count)
+
+    def health_read(self, health: tuple[Sequence[Reading], bool] | None) -> None:
+        """Set the health gauges from readings taken now; ``None``: the database did not answer
+        (signals already known read NaN)."""
+        if health is None:
+            self.routing_paused.set(math.nan)
+            for signal in self._signals:
+                self.health_failing.labels(signal).set(math.nan)
+            return
+        readings, paused = health
+        self.routing_paused.set(int(paused))
+        for reading in readings:
+            value = math.nan if reading.failing is None else int(reading.failing)
+            self.health_failing.labels(reading.signal).set(value)
+            self._signals.add(reading.signal)
 
     def outbox_read(self, backlog: OutboxBacklog | None) -> None:
         """Set the scrape-time gauges; ``None``: the database did not answer."""
