@@ -26,7 +26,7 @@ from rules.durations import format_duration, parse_duration
 from rules.render import local_time
 from storage import commands as db
 from storage.models import Ticket
-from storage.tickets import add_timeline, outbox_row, queue_messages, timeline_row
+from storage.tickets import add_timeline, notice_row, outbox_row, queue_messages, timeline_row
 
 router = CommandRouter()
 STAFF = frozenset({MEMBER, SUPERVISOR})
@@ -41,12 +41,8 @@ async def _tell(
     text: str,
 ) -> None:
     """Queue a notice about ``ticket`` for ``("group", key)`` or ``("user", userid)``."""
-    notice = outbox_row(
-        ticket_id=ticket.id, kind=kind, level=None, target_kind=to[0], target=to[1], now=ctx.now
-    )
-    notice["dedup_key"] = f"ticket:{ticket.id}:{kind}:{to[1]}:{ctx.now.isoformat()}"
-    notice["detail"] = text
-    await queue_messages(session, [notice])
+    key = f"ticket:{ticket.id}:{kind}:{to[1]}:{ctx.now.isoformat()}"
+    await queue_messages(session, [notice_row(key, kind, to, text, ctx.now, ticket_id=ticket.id)])
 
 
 @router.command("认领", "claim", usage="认领 <工单号|订单号>", roles=STAFF)

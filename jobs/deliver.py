@@ -48,7 +48,7 @@ from storage.delivery import (
     take_lease,
 )
 from storage.models import OutboxMessage
-from storage.tickets import add_timeline, queue_messages, timeline_row
+from storage.tickets import add_timeline, notice_row, queue_messages, timeline_row
 
 logger = logging.getLogger(__name__)
 
@@ -351,17 +351,7 @@ async def _dead_letter(
     text = f"⚠️ 消息无法送达 {target[1]}: {reason}\n已转入死信 {len(ids)} 条, 请检查配置后处理"
     incident = f"{target[0]}:{target[1]}:{hashlib.sha1(reason.encode()).hexdigest()[:8]}:{day}"
     notices = [
-        {
-            "dedup_key": f"ops:dead:{incident}:{user}",
-            "ticket_id": None,
-            "kind": "ops",
-            "level": None,
-            "target_kind": "user",
-            "target": user,
-            "created_at": now,
-            "status": "pending",
-            "detail": text,
-        }
+        notice_row(f"ops:dead:{incident}:{user}", "ops", ("user", user), text, now)
         for user in policy.config.roles.ops
         if (target[0], target[1]) != ("user", user)
     ]

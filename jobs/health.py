@@ -25,7 +25,7 @@ from storage.health import (
     serialize,
     set_standings,
 )
-from storage.tickets import queue_messages
+from storage.tickets import notice_row, queue_messages
 
 
 @dataclass
@@ -98,16 +98,6 @@ def _recovery(reading: Reading) -> str:
 
 def _to_ops(policy: Policy, key: str, text: str, now: datetime) -> list[dict[str, Any]]:
     return [
-        {
-            "dedup_key": f"ops:health:{key}:{now.isoformat()}:{user}",
-            "ticket_id": None,
-            "kind": "ops",
-            "level": None,
-            "target_kind": "user",
-            "target": user,
-            "created_at": now,
-            "status": "pending",
-            "detail": text,
-        }
+        notice_row(f"ops:health:{key}:{now.isoformat()}:{user}", "ops", ("user", user), text, now)
         for user in policy.config.roles.ops
     ]

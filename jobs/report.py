@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,29 +19,12 @@ from bot.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTE
 from rules.report import Period
 from rules.report_chart import render_chart
 from rules.report_text import render_report
-from storage.tickets import queue_messages
+from storage.tickets import notice_row, queue_messages
 
 
 @dataclass
 class ReportResult:
     queued: int = 0
-
-
-def _row(
-    key: str, target: tuple[str, str], text: str, now: datetime, image: bytes | None = None
-) -> dict[str, Any]:
-    return {
-        "dedup_key": key,
-        "ticket_id": None,
-        "kind": "report",
-        "level": None,
-        "target_kind": target[0],
-        "target": target[1],
-        "created_at": now,
-        "status": "pending",
-        "detail": text,
-        "image": image,
-    }
 
 
 async def run(
@@ -60,13 +42,17 @@ async def run(
         chart = None
         if policy.config.reports.chart:  # matplotlib takes a while: off the event loop
             chart = await asyncio.to_thread(render_chart, report)
-        rows.append(_row(f"{name}:group:{key}", ("group", key), text, now, chart))
+        rows.append(
+            notice_row(f"{name}:group:{key}", "report", ("group", key), text, now, image=chart)
+        )
     supervisors = sorted({g.supervisor for g in policy.config.groups.values() if g.supervisor})
     if supervisors:
         overall = render_report(
             await load_report(sessions, policy, period, now), now, APP_MARKDOWN_MAX_BYTES
         )
-        rows += [_row(f"{name}:user:{u}", ("user", u), overall, now) for u in supervisors]
+        rows += [
+            notice_row(f"{name}:user:{u}", "report", ("user", u), overall, now) for u in supervisors
+        ]
     async with sessions.begin() as session:
         await queue_messages(session, rows)
     return ReportResult(queued=len(rows))

@@ -108,6 +108,32 @@ def outbox_row(
     }
 
 
+def notice_row(
+    dedup_key: str,
+    kind: str,
+    target: tuple[str, str],
+    text: str,
+    now: datetime,
+    *,
+    ticket_id: int | None = None,
+    image: bytes | None = None,
+) -> dict[str, Any]:
+    """A notification with its own text (claims, hand-overs, ops notices, reports), for
+    ``("group", key)`` or ``("user", userid)``; the key makes re-queueing it a no-op."""
+    return {
+        "dedup_key": dedup_key,
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "level": None,
+        "target_kind": target[0],
+        "target": target[1],
+        "created_at": now,
+        "status": "pending",
+        "detail": text,
+        "image": image,
+    }
+
+
 async def tickets_with_orders(
     session: AsyncSession, ticket_ids: Iterable[int]
 ) -> dict[int, Row[Any]]:
