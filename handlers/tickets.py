@@ -143,14 +143,22 @@ async def assign(ctx: CommandContext, args: list[str]) -> str:
         )
         words = f"工单 #{ticket.id} (订单 {order.channel_order_id})"
         await _tell(
-            session, ctx, ticket, "assigned", ("group", ticket.group_key),
+            session,
+            ctx,
+            ticket,
+            "assigned",
+            ("group", ticket.group_key),
             f"👤 {ctx.user} 把{words}转交给 {assignee}",
-        )  # fmt: skip
+        )
         if assignee != ctx.user:
             await _tell(
-                session, ctx, ticket, "assigned", ("user", assignee),
+                session,
+                ctx,
+                ticket,
+                "assigned",
+                ("user", assignee),
                 f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情",
-            )  # fmt: skip
+            )
     return f"已把工单 #{ticket.id} 转交给 {assignee}"
 
 
@@ -170,9 +178,13 @@ async def _move(session: AsyncSession, ctx: CommandContext, ticket: Ticket, to: 
     alert["dedup_key"] = f"ticket:{ticket.id}:moved:{to}:{ctx.now.isoformat()}"
     await queue_messages(session, [alert])
     await _tell(
-        session, ctx, ticket, "assigned", ("group", ticket.group_key),
+        session,
+        ctx,
+        ticket,
+        "assigned",
+        ("group", ticket.group_key),
         f"↪️ {ctx.user} 把工单 #{ticket.id} 从{old.name}转到{new.name}",
-    )  # fmt: skip
+    )
     # It may have been claimed under a rule that stops escalating on a claim: the watch must
     # look at it again now that nobody owns it.
     await db.wake_order(session, ticket.order_id, ctx.now)

@@ -101,7 +101,7 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
             order = await find_order(session, ref)
             phone = order.receiver_phone
             orders = (await _orders_of(session, phone, ctx) if phone else None) or [order]
-        owners = {o.id: await db.latest_ticket(session, o.id, open_only=True) for o in orders}
+        open_tickets = {o.id: await db.latest_ticket(session, o.id, open_only=True) for o in orders}
     tz = ZoneInfo(ctx.policy.config.watch.timezone)
     lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
     for number, order in enumerate(orders, start=1):
@@ -111,7 +111,7 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
             f"{number}. {order.channel_order_id} {channel} {format_fen(order.amount_fen)} {paid}"
         )
         lines.append(f"   {stage_in_words(order.stage, order.deadline_at, ctx.now)}")
-        ticket = owners[order.id]
+        ticket = open_tickets[order.id]
         if ticket is not None:
             lines.append(f"   工单 #{ticket.id} 跟进中, 处理人: {ticket.owner or '待认领'}")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from storage.tickets import notice_row, queue_messages
 
 @dataclass
 class ReportResult:
-    queued: int = 0
+    prepared: int = 0  # messages offered to the outbox; one already there is skipped
 
 
 async def run(
@@ -55,4 +55,4 @@ async def run(
         ]
     async with sessions.begin() as session:
         await queue_messages(session, rows)
-    return ReportResult(queued=len(rows))
+    return ReportResult(prepared=len(rows))
