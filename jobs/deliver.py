@@ -32,6 +32,7 @@ from bot.wecom.errors import WeComError
 from bot.wecom.messages import (
     APP_MARKDOWN_MAX_BYTES,
     WEBHOOK_MARKDOWN_MAX_BYTES,
+    app_image,
     image,
     markdown,
 )
@@ -67,6 +68,8 @@ class WeComSender(Protocol):
     ) -> str: ...
 
     async def send_app_message(self, users: Sequence[str], msg: dict[str, Any]) -> Any: ...
+
+    async def upload_media(self, filename: str, data: bytes, kind: str = "image") -> str: ...
 
 
 @dataclass
@@ -250,8 +253,7 @@ def _plan(
     """
     tz = ZoneInfo(policy.config.watch.timezone)
     notes = [m.detail for m in messages if m.detail is not None]
-    # Only a group robot can show an image: a person gets the text alone.
-    images = [m.image for m in messages if m.image is not None and channel.robot_key]
+    images = [m.image for m in messages if m.image is not None]
     about_tickets = [m for m in messages if m.detail is None]
     budget -= len(notes) + len(images)
     mention = ""
@@ -291,7 +293,11 @@ async def _send(
 ) -> int:
     """Send the digest's messages in order, logging each accepted one for the rate window."""
     outgoing: list[dict[str, Any]] = [markdown(text) for text in digest.texts]
-    outgoing += [image(data) for data in digest.images]
+    for data in digest.images:  # a robot takes the bytes; the app an uploaded media_id
+        if channel.robot_key is not None:
+            outgoing.append(image(data))
+        else:
+            outgoing.append(app_image(await wecom.upload_media("report.png", data)))
     if digest.attachment is not None and channel.robot_key is not None:
         media_id = await wecom.upload_webhook_media(
             channel.robot_key, digest.attachment_name or "orders.csv", digest.attachment

@@ -9,6 +9,7 @@ import io
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -17,10 +18,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app, wecom_client
 from bot.config import Config, parse_config
 from bot.keys import POLICY, SESSIONS
+from bot.reports import load_report
 from bot.sandbox import SandboxConfig, create_sandbox_app
 from bot.wecom.client import WeComClient
 from jobs import deliver, watch
+from rules.report import Period
+from rules.report_chart import render_chart
 from storage.models import OutboxMessage, TicketEvent
+from storage.tickets import notice_row, queue_messages
 from tests.support import T0, FakeClock, all_rows, auth, config_data, shop_order
 
 H = timedelta(hours=1)
@@ -318,3 +323,28 @@ async def test_a_person_gets_no_more_app_messages_an_hour_than_wecom_allows(
     late = await bot.deliver(T0 + 5 * H + timedelta(seconds=11))
     assert late.notifications_delivered >= 1
     assert len([m for m in await accepted(sandbox, http) if "boss-east" in text_of(m)]) == 3
+
+
+async def test_a_chart_for_a_person_is_uploaded_then_sent_even_on_an_expired_token(
+    bot: Bot, sandbox: TestServer, http: aiohttp.ClientSession
+) -> None:
+    await bot.post(shop_order("SH007", province="上海市"))
+    await bot.tick(T0 + 5 * H)
+    await bot.deliver(T0 + 5 * H + timedelta(seconds=10))  # the token is fetched and cached
+    async with http.post(sandbox.make_url("/sandbox/api/expire-tokens")) as response:
+        assert response.status == 200
+    app = bot.client.app
+    day = Period.ending(T0.date(), 1, ZoneInfo("Asia/Shanghai"))
+    chart = render_chart(await load_report(app[SESSIONS], app[POLICY], day, T0))
+    async with bot.client.app[SESSIONS].begin() as session:
+        await queue_messages(
+            session,
+            [notice_row("report:1", "report", ("user", "boss-east"), "📊 报表", T0, image=chart)],
+        )
+    await bot.deliver(T0 + 6 * H)
+
+    mine = [m for m in await accepted(sandbox, http) if "boss-east" in m["users"]]
+    assert [m["msgtype"] for m in mine][-2:] == ["markdown", "image"]
+    async with http.get(sandbox.make_url(mine[-1]["media"]["url"])) as png:
+        assert await png.read() == chart
+    assert {row.status for row in await bot.outbox()} == {"sent"}

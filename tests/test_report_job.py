@@ -1,5 +1,5 @@
 """The daily report job end to end: queued once per period, delivered through the sandbox as
-markdown plus a chart in the group chat and as markdown to each supervisor."""
+markdown plus a chart, in the group chat (robot) and to each supervisor (app)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.wecom_side import overdue_ticket, sandbox_records
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-async def test_the_report_reaches_the_group_with_a_chart_and_the_supervisors(
+async def test_the_report_and_its_chart_reach_the_group_and_the_supervisors(
     bot: TestClient, sandbox: TestServer
 ) -> None:
     await overdue_ticket(bot, "SH100")
@@ -44,5 +44,6 @@ async def test_the_report_reaches_the_group_with_a_chart_and_the_supervisors(
     ):
         assert (await png.read()).startswith(PNG)
     for supervisor in ("boss-east", "boss-vip"):
-        [mine] = [r for r in out if supervisor in r["users"]]
-        assert mine["msgtype"] == "markdown" and "全部处理组" in mine["content"]
+        text, picture = [r for r in out if supervisor in r["users"]]
+        assert text["msgtype"] == "markdown" and "全部处理组" in text["content"]
+        assert picture["msgtype"] == "image" and picture["media"]["kind"] == "image"

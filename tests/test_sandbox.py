@@ -998,3 +998,35 @@ def test_the_command_line_builds_the_config() -> None:
 def test_a_bad_config_is_refused(change: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         SandboxConfig(**change)
+
+
+async def app_upload(client: TestClient, data: bytes, kind: str = "image") -> dict[str, Any]:
+    form = aiohttp.FormData()
+    form.add_field("media", io.BytesIO(data), filename="report.png")
+    params = {"access_token": await get_token(client), "type": kind}
+    result: dict[str, Any] = await call(
+        client, "POST", "/cgi-bin/media/upload", params=params, data=form
+    )
+    return result
+
+
+async def test_an_app_image_is_uploaded_then_sent_by_media_id(sandbox: TestClient) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    uploaded = await app_upload(sandbox, png)
+    assert uploaded["errcode"] == 0 and uploaded["type"] == "image"
+    sent = await app_send(
+        sandbox, {"msgtype": "image", "image": {"media_id": uploaded["media_id"]}}
+    )
+    assert sent["errcode"] == 0
+    [recorded] = await messages(sandbox)
+    assert recorded["media"]["kind"] == "image" and recorded["media"]["size"] == len(png)
+
+    assert (await app_upload(sandbox, b"GIF89a" + b"\x00" * 64))["errcode"] == 40004
+    assert (await app_upload(sandbox, png, kind="video"))["errcode"] == 40005
+    unknown = {"msgtype": "image", "image": {"media_id": "nope"}}
+    assert (await app_send(sandbox, unknown))["errcode"] == 40007
+    params = {"access_token": "forged", "type": "image"}
+    form = aiohttp.FormData()
+    form.add_field("media", io.BytesIO(png), filename="x.png")
+    body = await call(sandbox, "POST", "/cgi-bin/media/upload", params=params, data=form)
+    assert body["errcode"] == 40014

@@ -38,9 +38,9 @@ ROBOT_MSGTYPES = (
     "voice",
     "template_card",
 )
-APP_MSGTYPES = ("text", "markdown", "textcard", "template_card")
+APP_MSGTYPES = ("text", "markdown", "textcard", "template_card", "image")
 APPCHAT_MSGTYPES = ("text", "markdown", "textcard")
-_IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
@@ -91,6 +91,8 @@ def check_app(body: dict[str, Any], msgtypes: tuple[str, ...]) -> str:
         _limited(part, "content", TEXT_MAX_BYTES)
     elif msgtype == "markdown":
         _limited(part, "content", APP_MARKDOWN_MAX_BYTES)
+    elif msgtype == "image" and not isinstance(part.get("media_id"), str):
+        raise Rejected(INVALID_PARAMETER, "image needs a media_id")
     elif msgtype == "textcard":
         _limited(part, "title", TITLE_MAX_BYTES)
         _limited(part, "description", DESCRIPTION_MAX_BYTES)
@@ -121,7 +123,7 @@ def decode_image(part: dict[str, Any]) -> tuple[bytes, str]:
         raise Rejected(INVALID_PARAMETER, "image.md5 does not match the image")
     if len(data) > IMAGE_MAX_BYTES:
         raise Rejected(INVALID_IMAGE_SIZE, f"image is {len(data)} bytes, at most {IMAGE_MAX_BYTES}")
-    for magic, extension in _IMAGE_MAGIC.items():
+    for magic, extension in IMAGE_MAGIC.items():
         if data.startswith(magic):
             return data, extension
     raise Rejected(INVALID_MEDIA_TYPE, "image must be JPG or PNG")

@@ -37,6 +37,7 @@ from bot.sandbox.errors import (
 from bot.sandbox.messages import (
     APP_MSGTYPES,
     APPCHAT_MSGTYPES,
+    IMAGE_MAGIC,
     check_aibot_reply,
     check_app,
     check_robot,
@@ -50,6 +51,8 @@ PREFIX = "/cgi-bin/"
 # A 2 MB image is ~2.7 MB as base64 in JSON; uploads are streamed and capped per type instead.
 MAX_BODY = 8 * 1024 * 1024
 UPLOAD_MAX_BYTES = {"file": 20 * 1024 * 1024, "voice": 2 * 1024 * 1024}
+# The app's temporary media; images are held to 2 MB, the strictest figure the docs give.
+APP_UPLOAD_MAX_BYTES = UPLOAD_MAX_BYTES | {"image": 2 * 1024 * 1024}
 UPLOAD_MIN_BYTES = 5  # every upload "must be larger than 5 bytes"
 APPCHAT_NAME_MAX_CHARS = 50  # longer names are truncated
 APPCHAT_MIN_USERS, APPCHAT_MAX_USERS = 2, 2000
@@ -161,6 +164,11 @@ async def message_send(request: web.Request) -> web.Response:
     if str(body.get("agentid")) != str(config.agent_id):
         raise Rejected(INVALID_AGENTID, f"agentid must be {config.agent_id}")
     msgtype = check_app(body, APP_MSGTYPES)
+    media = None
+    if msgtype == "image":
+        media = state.live_media(str(body["image"].get("media_id", "")))
+        if media is None or media.kind != "image":
+            raise Rejected(INVALID_MEDIA_ID, "not a live image media_id of this sandbox")
     wanted = _ids(body.get("touser"), "touser")
     known = {user.lower() for user in config.users}
     if "@all" in wanted and config.users:
@@ -191,6 +199,7 @@ async def message_send(request: web.Request) -> web.Response:
             content=summary(body),
             users=tuple(delivered),
             agentid=config.agent_id,
+            media=media,
         )
     msgid = secrets.token_urlsafe(24)
     return _ok(request, accepted=bool(delivered), msgid=msgid, **addressing)
@@ -301,6 +310,26 @@ async def webhook_upload_media(request: web.Request) -> web.Response:
     return _ok(request, type=kind, media_id=media.media_id, created_at=created_at)
 
 
+async def media_upload(request: web.Request) -> web.Response:
+    """The app's temporary media (multipart field ``media``), e.g. an image for message/send;
+    like a robot's upload, it lives 3 days."""
+    state = _state(request)
+    _require_token(request)
+    kind = request.query.get("type", "")
+    if kind not in APP_UPLOAD_MAX_BYTES:
+        raise Rejected(INVALID_UPLOAD_TYPE, f"type must be one of {tuple(APP_UPLOAD_MAX_BYTES)}")
+    if request.content_type != "multipart/form-data":
+        raise Rejected(INVALID_PARAMETER, "send multipart/form-data with a field named media")
+    filename, data = await _read_media(request, APP_UPLOAD_MAX_BYTES[kind])
+    if len(data) <= UPLOAD_MIN_BYTES:
+        raise Rejected(INVALID_FILE_SIZE, f"uploads must be larger than {UPLOAD_MIN_BYTES} bytes")
+    if kind == "image" and not data.startswith(tuple(IMAGE_MAGIC)):
+        raise Rejected(INVALID_MEDIA_TYPE, "image must be JPG or PNG")
+    media = state.store_media(kind, filename, data, "")
+    created_at = str(int(media.uploaded_at))
+    return _ok(request, type=kind, media_id=media.media_id, created_at=created_at)
+
+
 async def _read_media(request: web.Request, max_bytes: int) -> tuple[str, bytes]:
     """The filename and bytes of the ``media`` field, read in chunks up to ``max_bytes``."""
     try:
@@ -363,6 +392,7 @@ ROUTES: dict[str, tuple[str, Handler]] = {
     "appchat/send": ("POST", appchat_send),
     "webhook/send": ("POST", webhook_send),
     "webhook/upload_media": ("POST", webhook_upload_media),
+    "media/upload": ("POST", media_upload),
     "aibot/response": ("POST", aibot_response),
 }
 ENDPOINTS = tuple(ROUTES)

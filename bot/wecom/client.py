@@ -134,6 +134,22 @@ class WeComClient:
             raise WeComError(endpoint, "reply has no media_id", retryable=True)
         return media_id
 
+    async def upload_media(self, filename: str, data: bytes, kind: str = "image") -> str:
+        """Upload the app's temporary media (an image for ``messages.app_image``); 3 days."""
+
+        def form() -> aiohttp.FormData:
+            built = aiohttp.FormData(quote_fields=False)
+            built.add_field(
+                "media", data, filename=filename, content_type="application/octet-stream"
+            )
+            return built
+
+        body = await self._call_with_token("media/upload", None, params={"type": kind}, form=form)
+        media_id = body.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise WeComError("media/upload", "reply has no media_id", retryable=True)
+        return media_id
+
     async def respond_aibot(self, response_url: str, msg: Mapping[str, Any]) -> None:
         """Answer an intelligent-robot message through its response_url (usable once, 1 hour)."""
         await self._request("POST", response_url, response_url, {}, json=msg)
@@ -160,21 +176,34 @@ class WeComClient:
         logger.info("fetched a WeCom access token valid for %d s", expires_in)
         return token
 
-    async def _call_with_token(self, endpoint: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """POST with the app token. A token errcode gets one refresh and one retry, never more:
-        wechatpy's unbounded retry sent 275 requests against a server that always said 40014."""
+    async def _call_with_token(
+        self,
+        endpoint: str,
+        payload: Mapping[str, Any] | None,
+        *,
+        params: Mapping[str, str] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> dict[str, Any]:
+        """POST JSON (or a fresh ``form()``: a form body can be sent once) with the app token.
+        A token errcode gets one refresh and one retry, never more: wechatpy's unbounded retry
+        sent 275 requests against a server that always said 40014."""
         url = self._base_url + endpoint
+
+        async def post(token: str) -> dict[str, Any]:
+            query = {**(params or {}), "access_token": token}
+            body = form() if form is not None else None
+            return await self._request("POST", url, endpoint, query, json=payload, form=body)
+
         token = await self.access_token()
         try:
-            return await self._request("POST", url, endpoint, {"access_token": token}, json=payload)
+            return await post(token)
         except WeComError as error:
             if not error.token_error:
                 raise
             # WeCom may revoke a token before its expires_in; refetch, per the gettoken doc.
             logger.warning("WeCom rejected the access token on %s: %s", endpoint, error)
             self._forget_token(token)
-        token = await self.access_token()
-        return await self._request("POST", url, endpoint, {"access_token": token}, json=payload)
+        return await post(await self.access_token())
 
     def _forget_token(self, rejected: str) -> None:
         # Only the token that was rejected: a concurrent caller may already have replaced it.

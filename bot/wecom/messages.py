@@ -47,6 +47,11 @@ def image(data: bytes) -> dict[str, Any]:
     return {"msgtype": "image", "image": {"base64": encoded, "md5": hashlib.md5(data).hexdigest()}}
 
 
+def app_image(media_id: str) -> dict[str, Any]:
+    """An app image message, for a media_id from ``WeComClient.upload_media``."""
+    return {"msgtype": "image", "image": {"media_id": media_id}}
+
+
 def file(media_id: str) -> dict[str, Any]:
     """A file message for a media_id from ``WeComClient.upload_webhook_media``."""
     return {"msgtype": "file", "file": {"media_id": media_id}}
