@@ -42,12 +42,13 @@ from bot.wecom.messages import (
 )
 from channels.address import RegionParser
 from handlers import ROUTERS
-from handlers.registry import CommandContext, dispatch
+from handlers.registry import Message, answer
 from jobs import deliver, health, report, watch
 from jobs.scheduler import JobSpec, Timers, daily, every
 from rules.text_split import shorten, split_text
 from storage.db import make_engine, make_sessionmaker
 from storage.health import beat
+from storage.inbound import first_time
 from storage.migrate import ensure_migrated
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def create_app(
     if config.wecom is not None:
         app.cleanup_ctx.append(_wecom)
         if config.wecom.token and config.wecom.aes_key:
-            _callbacks(app).add_to(app)
+            _callbacks(app, config.wecom).add_to(app)
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     api.add_routes(app)
@@ -117,13 +118,20 @@ async def _wecom(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def _callbacks(app: web.Application) -> CallbackRoutes:
+def _callbacks(app: web.Application, config: WeComConfig) -> CallbackRoutes:
     """Chat commands in, replies out: 1:1 through the app, groups through the robot's
     response_url."""
 
-    async def reply(user: str, chat: str, text: str) -> str:
-        context = CommandContext(user, chat, app[CLOCK].now(), app[SESSIONS], app[POLICY])
-        return await dispatch(ROUTERS, context, text)
+    async def reply_to(inbound: Inbound) -> str | None:
+        now = app[CLOCK].now()
+        message = Message(inbound.user, inbound.chat, inbound.text, now)
+        return await answer(
+            ROUTERS,
+            app[SESSIONS],
+            app[POLICY],
+            message,
+            lambda session: first_time(session, inbound.source, inbound.msg_id, now),
+        )
 
     async def send(inbound: Inbound, answer: str) -> None:
         if inbound.response_url:  # one reply only: the rest is a 1:1 question away
@@ -133,7 +141,7 @@ def _callbacks(app: web.Application) -> CallbackRoutes:
             for part in split_text(answer, APP_TEXT_MAX_BYTES):
                 await app[WECOM].send_app_message([inbound.user], text(part))
 
-    return CallbackRoutes(reply, send)
+    return CallbackRoutes(config, reply_to, send)
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:

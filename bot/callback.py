@@ -14,20 +14,19 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.keys import CLOCK, CONFIG, SESSIONS
-from storage.inbound import first_time
+from bot.config import WeComConfig
+from bot.keys import CLOCK, CONFIG
 
 logger = logging.getLogger(__name__)
 
 MAX_CALLBACK_BODY = 64 * 1024
-Reply = Callable[[str, str, str], Awaitable[str]]  # (user, chat kind, text) -> reply text
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Inbound:
     source: str  # app | aibot
     msg_id: str
     user: str
-    chat: str  # direct | group
+    chat: Literal["direct", "group"]
     text: str
     response_url: str | None = None
 
@@ -46,12 +45,6 @@ class Rejected(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
-
-
-def _crypto(request: web.Request, receive_id: str) -> WeChatCrypto:
-    wecom = request.app[CONFIG].wecom
-    assert wecom is not None and wecom.token and wecom.aes_key
-    return WeChatCrypto(wecom.token, wecom.aes_key, receive_id)
 
 
 def _signed(request: web.Request) -> tuple[str, str, str]:
@@ -114,11 +107,21 @@ def _aibot_message(plaintext: str) -> Inbound | None:
 CONCURRENT_COMMANDS = 16
 
 
-class CallbackRoutes:
-    """The two callback endpoints; ``reply`` runs a command and ``send`` delivers its answer."""
+# The reply to a message; None for WeCom's retry of a message already answered.
+Answer = Callable[[Inbound], Awaitable[str | None]]
 
-    def __init__(self, reply: Reply, send: Callable[[Inbound, str], Awaitable[None]]) -> None:
-        self._reply = reply
+
+class CallbackRoutes:
+    """The two callback endpoints; ``answer`` runs a command and ``send`` delivers its reply."""
+
+    def __init__(
+        self, config: WeComConfig, answer: Answer, send: Callable[[Inbound, str], Awaitable[None]]
+    ) -> None:
+        assert config.token and config.aes_key
+        # The receive id is the corp id for the app, empty for the intelligent robot.
+        self._app_crypto = WeChatCrypto(config.token, config.aes_key, config.corp_id or "")
+        self._aibot_crypto = WeChatCrypto(config.token, config.aes_key, "")
+        self._answer = answer
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
         # Commands run a few at a time: beyond that they only contend for the database.
@@ -134,11 +137,11 @@ class CallbackRoutes:
     async def _drain(self, _app: web.Application) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _verify(self, request: web.Request, receive_id: str) -> web.StreamResponse:
+    async def _verify(self, request: web.Request, crypto: WeChatCrypto) -> web.StreamResponse:
         try:
             signed = _signed(request)
             echo = request.query.get("echostr", "")
-            plain = _crypto(request, receive_id).check_signature(*signed, echo)
+            plain = crypto.check_signature(*signed, echo)
         except Rejected as error:
             return _refuse(request, error)
         except InvalidSignatureException:
@@ -146,18 +149,15 @@ class CallbackRoutes:
         return web.Response(text=str(plain))
 
     async def verify_app(self, request: web.Request) -> web.StreamResponse:
-        corp_id = request.app[CONFIG].wecom.corp_id or ""  # type: ignore[union-attr]
-        return await self._verify(request, corp_id)
+        return await self._verify(request, self._app_crypto)
 
     async def verify_aibot(self, request: web.Request) -> web.StreamResponse:
-        return await self._verify(request, "")
+        return await self._verify(request, self._aibot_crypto)
 
     async def app_callback(self, request: web.Request) -> web.StreamResponse:
-        corp_id = request.app[CONFIG].wecom.corp_id or ""  # type: ignore[union-attr]
-
         async def read() -> Inbound | None:
             signed, body = _signed(request), await _body(request)
-            return _app_message(_decrypt(_crypto(request, corp_id), body, signed))
+            return _app_message(_decrypt(self._app_crypto, body, signed))
 
         return await self._handle(request, read)
 
@@ -171,7 +171,7 @@ class CallbackRoutes:
             if not isinstance(encrypted, str):
                 raise Rejected(400, 'body is not {"encrypt": "<text>"}')
             envelope = {"Encrypt": encrypted}
-            return _aibot_message(_decrypt(_crypto(request, ""), envelope, signed))
+            return _aibot_message(_decrypt(self._aibot_crypto, envelope, signed))
 
         return await self._handle(request, read)
 
@@ -188,21 +188,17 @@ class CallbackRoutes:
             return web.Response()
         # Answer now, act after: the acknowledgement must not wait for the database, or WeCom
         # retries (5 s) whenever commands queue up.
-        task = asyncio.create_task(self._run(request.app, inbound))
+        task = asyncio.create_task(self._run(inbound))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.Response()
 
-    async def _run(self, app: web.Application, inbound: Inbound) -> None:
+    async def _run(self, inbound: Inbound) -> None:
         async with self._running:
             try:
-                async with app[SESSIONS].begin() as session:
-                    if not await first_time(
-                        session, inbound.source, inbound.msg_id, app[CLOCK].now()
-                    ):
-                        return  # WeCom's retry of a message already acted on
-                answer = await self._reply(inbound.user, inbound.chat, inbound.text)
-                await self._send(inbound, answer)
+                reply = await self._answer(inbound)
+                if reply is not None:
+                    await self._send(inbound, reply)
             except Exception:
                 logger.exception("command from %s failed: %r", inbound.user, inbound.text[:50])
 

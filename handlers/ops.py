@@ -22,9 +22,8 @@ async def health(ctx: CommandContext, args: list[str]) -> str:
     """
     policy = ctx.policy
     tz = ZoneInfo(policy.config.watch.timezone)
-    async with ctx.sessions() as session:
-        measured = await measure(session, ctx.now, policy.config.health.window, policy.calendar)
-        pause = await routing_pause(session)
+    measured = await measure(ctx.session, ctx.now, policy.config.health.window, policy.calendar)
+    pause = await routing_pause(ctx.session)
     readings = evaluate(measured, policy.config.health, ctx.now)
     failing = sum(1 for r in readings if r.failing)
     head = f"🩺 健康状况 ({local_time(ctx.now, tz)}): " + (
@@ -50,15 +49,13 @@ async def pause(ctx: CommandContext, args: list[str]) -> str:
     """
     reason = " ".join(args)
     triage = ctx.policy.group(ctx.policy.triage_group).name
-    async with ctx.sessions.begin() as session:
-        await pause_routing(session, "manual", reason, ctx.user, ctx.now)
+    await pause_routing(ctx.session, "manual", reason, ctx.user, ctx.now)
     return f"已暂停自动分单, 新工单进入{triage}。恢复请发送「恢复分单」"
 
 
 @router.command("恢复分单", "resume-routing", usage="恢复分单", roles={OPS}, chats={"direct"})
 async def resume(ctx: CommandContext, args: list[str]) -> str:
     """恢复自动分单 (无论是手动还是自动暂停的)"""
-    async with ctx.sessions.begin() as session:
-        if not await resume_routing(session):
-            raise CommandError("自动分单并未暂停")
+    if not await resume_routing(ctx.session):
+        raise CommandError("自动分单并未暂停")
     return "已恢复自动分单"

@@ -4,6 +4,7 @@ on which group's tickets."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from bot.policy import Policy
 from handlers.registry import CommandError
 from rules.render import CHANNEL_LABELS
 from storage import commands as db
-from storage.models import Order, Ticket
+from storage.models import Order, Ticket, TicketEvent
 
 _TICKET_NO = re.compile(r"#?(\d{1,9})")
 _CHANNEL_ORDER = re.compile(rf"({'|'.join(CHANNEL_LABELS)}):(.+)", re.IGNORECASE)
@@ -23,39 +24,50 @@ _CHANNEL_ORDER = re.compile(rf"({'|'.join(CHANNEL_LABELS)}):(.+)", re.IGNORECASE
 class Found:
     ticket: Ticket | None
     order: Order
+    timeline: list[TicketEvent]  # the ticket's events, oldest first (when asked for)
 
 
-async def find_order(session: AsyncSession, ref: str) -> Order:
-    """An order by its channel order number, ``channel:number`` when it is in several."""
-    qualified = _CHANNEL_ORDER.fullmatch(ref)
-    channel, number = (qualified[1].lower(), qualified[2]) if qualified else (None, ref)
-    orders = await db.orders_by_number(session, number, channel)
+def _one_order(ref: str, rows: Sequence[db.Found]) -> Found:
+    orders = {row[0].id: row[0] for row in rows}
     if not orders:
         raise CommandError(f"找不到订单 {ref}")
     if len(orders) > 1:
-        channels = ", ".join(o.channel for o in orders)
+        channels = ", ".join(o.channel for o in orders.values())
+        first = next(iter(orders.values()))
         raise CommandError(
-            f"订单号 {number} 在多个渠道都有 ({channels}), 请写成 渠道:订单号, 例: "
-            f"{orders[0].channel}:{number}"
+            f"订单号 {first.channel_order_id} 在多个渠道都有 ({channels}), 请写成 渠道:订单号, "
+            f"例: {first.channel}:{first.channel_order_id}"
         )
-    return orders[0]
+    order, ticket, _ = rows[0]
+    return Found(ticket, order, [row[2] for row in rows if row[2] is not None])
 
 
-async def find(session: AsyncSession, ref: str, *, open_only: bool) -> Found:
+async def find_order(
+    session: AsyncSession, ref: str, *, open_only: bool, timeline: bool = False
+) -> Found:
+    """An order by its channel order number, ``channel:number`` when it is in several, with
+    its newest (open) ticket, which may be None."""
+    qualified = _CHANNEL_ORDER.fullmatch(ref)
+    channel, order_no = (qualified[1].lower(), qualified[2]) if qualified else (None, ref)
+    rows = await db.by_order_number(
+        session, order_no, channel, open_only=open_only, timeline=timeline
+    )
+    return _one_order(ref, rows)
+
+
+async def find(
+    session: AsyncSession, ref: str, *, open_only: bool, timeline: bool = False
+) -> Found:
     """A ticket number (``42``/``#42``) or an order number (``SH001``, ``jd:123``) to the
     ticket and its order; for an order, its newest (open) ticket, which may be None."""
     ref = ref.strip(",.;:")
     number = _TICKET_NO.fullmatch(ref)
     if number is None:
-        order = await find_order(session, ref)
-        return Found(await db.latest_ticket(session, order.id, open_only=open_only), order)
-    ticket = await db.get_ticket(session, int(number[1]))
-    if ticket is None:
+        return await find_order(session, ref, open_only=open_only, timeline=timeline)
+    rows = await db.by_ticket(session, int(number[1]), timeline=timeline)
+    if not rows:
         raise CommandError(f"找不到工单 #{number[1]}")
-    order = await db.get_order(session, ticket.order_id)
-    if order is None:  # orders are never deleted; a foreign key guards it
-        raise CommandError(f"工单 #{ticket.id} 的订单不存在")
-    return Found(ticket, order)
+    return _one_order(ref, rows)
 
 
 async def find_ticket(session: AsyncSession, ref: str, *, open_only: bool) -> tuple[Ticket, Order]:

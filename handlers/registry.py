@@ -2,7 +2,8 @@
 
 A command is declared once on a module's ``CommandRouter`` with its Chinese name, aliases, usage
 and the roles that may run it; the first line of the handler's docstring is its help summary.
-``dispatch`` turns one chat message into one reply text and never raises.
+``answer`` turns one chat message into one reply text, in one transaction, and never raises
+for what the command does.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.policy import Policy
+from storage.db import begin_reading
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +61,34 @@ def roles_of(config: Config, user: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class Message:
+    """A member's chat message as the commands see it."""
+
+    user: str
+    chat: Chat
+    text: str
+    now: datetime  # aware UTC, when it arrived
+
+
+@dataclass(frozen=True)
 class CommandContext:
     user: str  # WeCom userid of whoever typed
     chat: Chat
     now: datetime  # aware UTC
-    sessions: async_sessionmaker[AsyncSession]
+    # The message's unit of work, owned by ``answer``: handlers read and write through it and
+    # never open another (on SQLite a second transaction would wait for this one's lock).
+    session: AsyncSession
     policy: Policy
 
     @property
     def roles(self) -> frozenset[str]:
         return roles_of(self.policy.config, self.user)
+
+    async def done_writing(self) -> None:
+        """Commit what the command wrote so far and go on reading only: on SQLite an open
+        write transaction holds the database's lock, which slow reading must not."""
+        await self.session.commit()
+        await begin_reading(self.session)
 
 
 Handler = Callable[[CommandContext, list[str]], Awaitable[str]]
@@ -200,11 +220,11 @@ def no_role_reply(user: str) -> str:
     )
 
 
-def render_help(routers: Sequence[CommandRouter], ctx: CommandContext) -> str:
+def render_help(routers: Sequence[CommandRouter], config: Config, user: str) -> str:
     """The commands this user may run, generated from their declarations."""
-    roles = roles_of(ctx.policy.config, ctx.user)
+    roles = roles_of(config, user)
     if not roles:
-        return no_role_reply(ctx.user)
+        return no_role_reply(user)
     specs = [s for r in routers for s in r.commands if s.allowed(roles)]
     lines = ["可用命令:"]
     for spec in specs:
@@ -220,36 +240,72 @@ def command_help(spec: CommandSpec) -> str:
     return f"{doc}\n{_usage(spec)}"
 
 
-async def dispatch(routers: Sequence[CommandRouter], ctx: CommandContext, text: str) -> str:
+class Reply(NamedTuple):
+    text: str
+    failed: bool = False  # the handler raised: whatever it wrote must not stand
+
+
+async def dispatch(routers: Sequence[CommandRouter], ctx: CommandContext, text: str) -> Reply:
     """The reply to one chat message; failures become a reply too, never an exception."""
-    roles = roles_of(ctx.policy.config, ctx.user)
+    config = ctx.policy.config
+    roles = roles_of(config, ctx.user)
     if not roles:
-        return no_role_reply(ctx.user)
+        return Reply(no_role_reply(ctx.user))
     tokens = normalize(text)
     if not tokens:
-        return render_help(routers, ctx)
+        return Reply(render_help(routers, config, ctx.user))
     table = command_table(routers)
     found = _find(table, tokens)
     if found is None:
-        return f"未知命令「{tokens[0]}」。\n{render_help(routers, ctx)}"
+        return Reply(f"未知命令「{tokens[0]}」。\n{render_help(routers, config, ctx.user)}")
     spec, args = found
     if not spec.allowed(roles):
         needed = "、".join(ROLE_LABELS.get(r, r) for r in sorted(spec.roles))
-        return f"抱歉, 「{spec.name}」仅限{needed}使用, 您暂无权限。发送「帮助」查看您可用的命令。"
+        return Reply(
+            f"抱歉, 「{spec.name}」仅限{needed}使用, 您暂无权限。发送「帮助」查看您可用的命令。"
+        )
     if ctx.chat not in spec.chats:
-        return f"「{spec.name}」只能私聊订单助手使用, 请不要在群里发送。"
+        return Reply(f"「{spec.name}」只能私聊订单助手使用, 请不要在群里发送。")
     fewest, most = spec.arity
     if len(args) < fewest or (most is not None and len(args) > most):
-        return _usage(spec)
+        return Reply(_usage(spec))
     try:
-        return await spec.handler(ctx, args)
+        return Reply(await spec.handler(ctx, args))
     except UsageError as error:
-        return f"{error}\n{_usage(spec)}" if str(error) else _usage(spec)
+        return Reply(f"{error}\n{_usage(spec)}" if str(error) else _usage(spec), failed=True)
     except CommandError as error:
-        return str(error)
+        return Reply(str(error), failed=True)
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         logger.exception(
             "command %s by %s failed (error id %s): %r", spec.name, ctx.user, error_id, text
         )
-        return f"处理「{spec.name}」时出错了, 请稍后再试或联系运维 (错误编号 {error_id})。"
+        reply = f"处理「{spec.name}」时出错了, 请稍后再试或联系运维 (错误编号 {error_id})。"
+        return Reply(reply, failed=True)
+
+
+FirstTime = Callable[[AsyncSession], Awaitable[bool]]  # records the message; False if seen
+
+
+async def answer(
+    routers: Sequence[CommandRouter],
+    sessions: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    message: Message,
+    first_time: FirstTime | None = None,
+) -> str | None:
+    """Run one message's command in one transaction with ``first_time``'s record of the
+    message: the record and what the command writes commit together or not at all, and one
+    transaction costs half the round trips of two. None: a message already answered (a WeCom
+    retry)."""
+    async with sessions() as session:
+        if first_time is not None and not await first_time(session):
+            return None
+        ctx = CommandContext(message.user, message.chat, message.now, session, policy)
+        reply = await dispatch(routers, ctx, message.text)
+        if reply.failed:  # undo its writes; the message itself stays answered
+            await session.rollback()
+            if first_time is not None:
+                await first_time(session)
+        await session.commit()
+    return reply.text

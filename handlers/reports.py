@@ -46,5 +46,6 @@ async def report(ctx: CommandContext, args: list[str]) -> str:
         keys = groups_of(config, ctx.user) or None
     last = day_of(ctx.policy, ctx.now) - timedelta(days=back)
     period = Period.ending(last, days, timezone(ctx.policy))
-    result = await load_report(ctx.sessions, ctx.policy, period, ctx.now, keys)
+    await ctx.done_writing()  # a month's report takes a while to build: no lock meanwhile
+    result = await load_report(ctx.session, ctx.policy, period, ctx.now, keys)
     return render_report(result, ctx.now, APP_TEXT_MAX_BYTES, markdown=ctx.chat == "group")

@@ -52,18 +52,18 @@ async def claim(ctx: CommandContext, args: list[str]) -> str:
     工单号写 42 或 #42; 订单号在多个渠道重名时写 渠道:订单号 (如 jd:123)。
     只有工单所属组的成员或主管可以认领。
     """
-    async with ctx.sessions.begin() as session:
-        ticket, order = await find_open_ticket(session, args[0])
-        require_group(ctx.policy, ticket, ctx.user, "认领")
-        if ticket.owner == ctx.user:
-            return f"您已认领过工单 #{ticket.id} (订单 {order.channel_order_id})"
-        if ticket.owner is not None:
-            raise CommandError(f"工单 #{ticket.id} 已由 {ticket.owner} 认领")
-        if not await db.claim_ticket(session, ticket.id, ctx.user, ctx.now):
-            raise CommandError(f"工单 #{ticket.id} 刚被认领或已关闭, 发送「状态 {ticket.id}」查看")
-        await add_timeline(session, [timeline_row(ticket.id, "claimed", ctx.now, actor=ctx.user)])
-        text = f"👤 {ctx.user} 已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
-        await _tell(session, ctx, ticket, "claimed", ("group", ticket.group_key), text)
+    session = ctx.session
+    ticket, order = await find_open_ticket(session, args[0])
+    require_group(ctx.policy, ticket, ctx.user, "认领")
+    if ticket.owner == ctx.user:
+        return f"您已认领过工单 #{ticket.id} (订单 {order.channel_order_id})"
+    if ticket.owner is not None:
+        raise CommandError(f"工单 #{ticket.id} 已由 {ticket.owner} 认领")
+    if not await db.claim_ticket(session, ticket.id, ctx.user, ctx.now):
+        raise CommandError(f"工单 #{ticket.id} 刚被认领或已关闭, 发送「状态 {ticket.id}」查看")
+    await add_timeline(session, [timeline_row(ticket.id, "claimed", ctx.now, actor=ctx.user)])
+    text = f"👤 {ctx.user} 已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
+    await _tell(session, ctx, ticket, "claimed", ("group", ticket.group_key), text)
     return f"已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
@@ -75,20 +75,20 @@ async def done(ctx: CommandContext, args: list[str]) -> str:
     例: 完成 42 客户要求延后发货。
     """
     remark = " ".join(args[1:]).strip() or None
-    async with ctx.sessions.begin() as session:
-        ticket, order = await find_open_ticket(session, args[0])
-        group = ctx.policy.group(ticket.group_key)
-        if ctx.user not in (ticket.owner, group.supervisor):
-            owner = ticket.owner or f"无, 请先「认领 {ticket.id}」"
-            raise CommandError(f"只有处理人或主管可以完成工单 #{ticket.id} (当前处理人: {owner})")
-        unmoved = (order.stage, order.stage_entered_at) == (ticket.stage, ticket.stage_entered_at)
-        if unmoved and remark is None:
-            raise CommandError(f"订单尚未流转, 请附备注说明, 例: 完成 {ticket.id} 已与客户确认")
-        if not await db.resolve_manually(session, ticket, ctx.now):
-            raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
-        await add_timeline(
-            session, [timeline_row(ticket.id, "resolved", ctx.now, remark, actor=ctx.user)]
-        )
+    session = ctx.session
+    ticket, order = await find_open_ticket(session, args[0])
+    group = ctx.policy.group(ticket.group_key)
+    if ctx.user not in (ticket.owner, group.supervisor):
+        owner = ticket.owner or f"无, 请先「认领 {ticket.id}」"
+        raise CommandError(f"只有处理人或主管可以完成工单 #{ticket.id} (当前处理人: {owner})")
+    unmoved = (order.stage, order.stage_entered_at) == (ticket.stage, ticket.stage_entered_at)
+    if unmoved and remark is None:
+        raise CommandError(f"订单尚未流转, 请附备注说明, 例: 完成 {ticket.id} 已与客户确认")
+    if not await db.resolve_manually(session, ticket, ctx.now):
+        raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
+    await add_timeline(
+        session, [timeline_row(ticket.id, "resolved", ctx.now, remark, actor=ctx.user)]
+    )
     return f"已完成工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
@@ -102,13 +102,12 @@ async def note(ctx: CommandContext, args: list[str]) -> str:
     (例如记下客户来电的要求)。
     """
     text = " ".join(args[1:])
-    async with ctx.sessions.begin() as session:
-        ticket, _ = await find_ticket(session, args[0], open_only=False)
-        if CUSTOMER_SERVICE not in ctx.roles:
-            require_group(ctx.policy, ticket, ctx.user, "备注")
-        await add_timeline(
-            session, [timeline_row(ticket.id, "noted", ctx.now, text, actor=ctx.user)]
-        )
+    ticket, _ = await find_ticket(ctx.session, args[0], open_only=False)
+    if CUSTOMER_SERVICE not in ctx.roles:
+        require_group(ctx.policy, ticket, ctx.user, "备注")
+    await add_timeline(
+        ctx.session, [timeline_row(ticket.id, "noted", ctx.now, text, actor=ctx.user)]
+    )
     return f"已为工单 #{ticket.id} 添加备注"
 
 
@@ -119,46 +118,44 @@ async def assign(ctx: CommandContext, args: list[str]) -> str:
     限工单所属组的主管。交给处理人: 他成为处理人, 本组和他本人都会收到通知。
     转到另一组 (写组名或组代号): 工单在新组重新待认领, 新组会收到告警。
     """
-    async with ctx.sessions.begin() as session:
-        ticket, order = await find_open_ticket(session, args[0])
-        group = ctx.policy.group(ticket.group_key)
-        if ctx.user != group.supervisor:
-            raise CommandError(f"工单 #{ticket.id} 属于{group.name}, 只有该组主管可以转交")
-        target_group = group_by_name(ctx.policy.config, args[1])
-        if target_group is not None:
-            return await _move(session, ctx, ticket, target_group)
-        assignee = args[1]
-        if not in_group(group, assignee):
-            members = "、".join(group.members) or "无"
-            raise CommandError(
-                f"{assignee} 不在{group.name} (成员: {members}); 要转到别的组请写组名"
-            )
-        if ticket.owner == assignee:
-            return f"工单 #{ticket.id} 的处理人已是 {assignee}"
-        if not await db.assign_ticket(session, ticket.id, assignee, ctx.now):
-            raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
-        await add_timeline(
-            session,
-            [timeline_row(ticket.id, "assigned", ctx.now, f"→ {assignee}", actor=ctx.user)],
-        )
-        words = f"工单 #{ticket.id} (订单 {order.channel_order_id})"
+    session = ctx.session
+    ticket, order = await find_open_ticket(session, args[0])
+    group = ctx.policy.group(ticket.group_key)
+    if ctx.user != group.supervisor:
+        raise CommandError(f"工单 #{ticket.id} 属于{group.name}, 只有该组主管可以转交")
+    target_group = group_by_name(ctx.policy.config, args[1])
+    if target_group is not None:
+        return await _move(session, ctx, ticket, target_group)
+    assignee = args[1]
+    if not in_group(group, assignee):
+        members = "、".join(group.members) or "无"
+        raise CommandError(f"{assignee} 不在{group.name} (成员: {members}); 要转到别的组请写组名")
+    if ticket.owner == assignee:
+        return f"工单 #{ticket.id} 的处理人已是 {assignee}"
+    if not await db.assign_ticket(session, ticket.id, assignee, ctx.now):
+        raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
+    await add_timeline(
+        session,
+        [timeline_row(ticket.id, "assigned", ctx.now, f"→ {assignee}", actor=ctx.user)],
+    )
+    words = f"工单 #{ticket.id} (订单 {order.channel_order_id})"
+    await _tell(
+        session,
+        ctx,
+        ticket,
+        "assigned",
+        ("group", ticket.group_key),
+        f"👤 {ctx.user} 把{words}转交给 {assignee}",
+    )
+    if assignee != ctx.user:
         await _tell(
             session,
             ctx,
             ticket,
             "assigned",
-            ("group", ticket.group_key),
-            f"👤 {ctx.user} 把{words}转交给 {assignee}",
+            ("user", assignee),
+            f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情",
         )
-        if assignee != ctx.user:
-            await _tell(
-                session,
-                ctx,
-                ticket,
-                "assigned",
-                ("user", assignee),
-                f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情",
-            )
     return f"已把工单 #{ticket.id} 转交给 {assignee}"
 
 
@@ -209,16 +206,16 @@ async def snooze(ctx: CommandContext, args: list[str]) -> str:
         if length > config.max_snooze:
             raise CommandError(f"最长只能暂停 {format_duration(config.max_snooze)}")
         until = ctx.now + length
-    async with ctx.sessions.begin() as session:
-        ticket, _ = await find_open_ticket(session, args[0])
-        require_group(ctx.policy, ticket, ctx.user, "暂停提醒")
-        await db.snooze_ticket(session, ticket.id, until)
-        tz = ZoneInfo(config.timezone)
-        detail = f"提醒暂停至 {local_time(until, tz)}" if until else "恢复提醒"
-        await add_timeline(
-            session, [timeline_row(ticket.id, "snoozed", ctx.now, detail, actor=ctx.user)]
-        )
-        await db.wake_order(session, ticket.order_id, ctx.now)
+    session = ctx.session
+    ticket, _ = await find_open_ticket(session, args[0])
+    require_group(ctx.policy, ticket, ctx.user, "暂停提醒")
+    await db.snooze_ticket(session, ticket.id, until)
+    tz = ZoneInfo(config.timezone)
+    detail = f"提醒暂停至 {local_time(until, tz)}" if until else "恢复提醒"
+    await add_timeline(
+        session, [timeline_row(ticket.id, "snoozed", ctx.now, detail, actor=ctx.user)]
+    )
+    await db.wake_order(session, ticket.order_id, ctx.now)
     if until is None:
         return f"工单 #{ticket.id} 已恢复提醒"
     if config.remind_every is None:

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.notices import alert_facts
 from handlers.refs import find, find_order, group_by_name, groups_of
 from handlers.registry import (
@@ -26,7 +24,7 @@ from rules.phones import canonical_phone, mask_phone
 from rules.render import CHANNEL_LABELS, local_time, stage_in_words
 from rules.stages import Stage
 from storage import commands as db
-from storage.models import Order
+from storage.models import Order, Ticket
 from storage.tickets import tickets_with_orders
 
 router = CommandRouter()
@@ -49,10 +47,8 @@ LIST_LIMIT = 20  # 待办 lines before "and N more"
 async def status(ctx: CommandContext, args: list[str]) -> str:
     """查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)"""
     tz = ZoneInfo(ctx.policy.config.watch.timezone)
-    async with ctx.sessions() as session:
-        found = await find(session, args[0], open_only=False)
-        order, ticket = found.order, found.ticket
-        events = await db.ticket_timeline(session, ticket.id) if ticket else []
+    found = await find(ctx.session, args[0], open_only=False, timeline=True)
+    order, ticket = found.order, found.ticket
     deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
     lines = [
         f"订单 {order.channel_order_id} ({CHANNEL_LABELS.get(order.channel, order.channel)})",
@@ -71,7 +67,7 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
     if ticket.status == "open" and ticket.snoozed_until and ticket.snoozed_until > ctx.now:
         lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
     lines.append(f"  {local_time(ticket.opened_at, tz)} 开单: {ticket.route_reason}")
-    for event in events:
+    for event in found.timeline:
         words = [EVENT_LABELS.get(event.kind, event.kind), event.actor, event.detail]
         lines.append(f"  {local_time(event.at, tz)} " + " ".join(w for w in words if w))
     return "\n".join(lines)
@@ -92,40 +88,36 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
     """
     ref = " ".join(args)  # a phone number may be typed in groups: 138 1234 5678
     phone = canonical_phone(ref)
-    async with ctx.sessions() as session:
-        if phone is not None and phone.isdigit() and len(phone) == 11:
-            orders = await _orders_of(session, phone, ctx)
-            if not orders:
-                raise CommandError(f"近 {QUERY_DAYS} 天没有手机号 {mask_phone(phone)} 的订单")
-        else:
-            order = await find_order(session, ref)
-            phone = order.receiver_phone
-            orders = (await _orders_of(session, phone, ctx) if phone else None) or [order]
-        open_tickets = {o.id: await db.latest_ticket(session, o.id, open_only=True) for o in orders}
+    if phone is not None and phone.isdigit() and len(phone) == 11:
+        orders = await _orders_of(ctx, phone)
+        if not orders:
+            raise CommandError(f"近 {QUERY_DAYS} 天没有手机号 {mask_phone(phone)} 的订单")
+    else:
+        found = await find_order(ctx.session, ref, open_only=True)
+        phone = found.order.receiver_phone
+        orders = (await _orders_of(ctx, phone) if phone else None) or [(found.order, found.ticket)]
     tz = ZoneInfo(ctx.policy.config.watch.timezone)
     lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
-    for number, order in enumerate(orders, start=1):
+    for number, (order, ticket) in enumerate(orders, start=1):
         paid = f"{local_time(order.paid_at, tz)} 付款" if order.paid_at else "未付款"
         channel = CHANNEL_LABELS.get(order.channel, order.channel)
         lines.append(
             f"{number}. {order.channel_order_id} {channel} {format_fen(order.amount_fen)} {paid}"
         )
         lines.append(f"   {stage_in_words(order.stage, order.deadline_at, ctx.now)}")
-        ticket = open_tickets[order.id]
         if ticket is not None:
             lines.append(f"   工单 #{ticket.id} 跟进中, 处理人: {ticket.owner or '待认领'}")
     return "\n".join(lines)
 
 
-async def _orders_of(session: AsyncSession, phone: str, ctx: CommandContext) -> Sequence[Order]:
+async def _orders_of(ctx: CommandContext, phone: str) -> Sequence[tuple[Order, Ticket | None]]:
+    """The customer's recent orders, each with its open ticket."""
     since = ctx.now - timedelta(days=QUERY_DAYS)
-    return await db.orders_by_phone(session, phone, since, QUERY_LIMIT)
+    return [tuple(row) for row in await db.orders_by_phone(ctx.session, phone, since, QUERY_LIMIT)]
 
 
-async def _lines(
-    session: AsyncSession, ctx: CommandContext, ticket_ids: Sequence[int]
-) -> list[str]:
-    rows = await tickets_with_orders(session, ticket_ids)
+async def _lines(ctx: CommandContext, ticket_ids: Sequence[int]) -> list[str]:
+    rows = await tickets_with_orders(ctx.session, ticket_ids)
     return [
         ticket_line(alert_facts(ctx.policy, rows[i], level=rows[i].level), ctx.now)
         for i in ticket_ids
@@ -135,9 +127,8 @@ async def _lines(
 @router.command("我的", "mine", usage="我的", roles={MEMBER, SUPERVISOR})
 async def mine(ctx: CommandContext, args: list[str]) -> str:
     """列出您认领的未完成工单, 最早超时的在前"""
-    async with ctx.sessions() as session:
-        ids = await db.open_tickets_of_owner(session, ctx.user)
-        lines = await _lines(session, ctx, ids)
+    ids = await db.open_tickets_of_owner(ctx.session, ctx.user)
+    lines = await _lines(ctx, ids)
     if not lines:
         return "您没有未完成的工单"
     return "\n".join([f"您的未完成工单 {len(lines)} 张:", *lines])
@@ -158,9 +149,8 @@ async def todo(ctx: CommandContext, args: list[str]) -> str:
         keys = [key]
     else:
         keys = groups_of(config, ctx.user) or list(config.groups)
-    async with ctx.sessions() as session:
-        ids, total = await db.open_tickets_of_groups(session, keys, LIST_LIMIT)
-        lines = await _lines(session, ctx, ids)
+    ids, total = await db.open_tickets_of_groups(ctx.session, keys, LIST_LIMIT)
+    lines = await _lines(ctx, ids)
     names = "、".join(ctx.policy.group(k).name for k in keys)
     if not lines:
         return f"{names} 没有未关闭的工单"

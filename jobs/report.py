@@ -19,6 +19,7 @@ from bot.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTE
 from rules.report import Period, Report
 from rules.report_chart import render_chart
 from rules.report_text import render_report
+from storage.db import begin_reading
 from storage.tickets import notice_row, queue_messages
 
 
@@ -43,7 +44,9 @@ async def run(
     for key, group in policy.config.groups.items():
         if group.robot_key is None:
             continue  # no chat to post in
-        report = await load_report(sessions, policy, period, now, [key])
+        async with sessions() as session:
+            await begin_reading(session)
+            report = await load_report(session, policy, period, now, [key])
         text = render_report(report, now, WEBHOOK_MARKDOWN_MAX_BYTES)
         chart = await _chart(policy, report)
         rows.append(
@@ -51,7 +54,9 @@ async def run(
         )
     supervisors = sorted({g.supervisor for g in policy.config.groups.values() if g.supervisor})
     if supervisors:
-        report = await load_report(sessions, policy, period, now)
+        async with sessions() as session:
+            await begin_reading(session)
+            report = await load_report(session, policy, period, now)
         text = render_report(report, now, APP_MARKDOWN_MAX_BYTES)
         chart = await _chart(policy, report)
         rows += [

@@ -4,48 +4,63 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, Select, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Order, Ticket, TicketEvent
 
-
-async def orders_by_number(
-    session: AsyncSession, order_no: str, channel: str | None = None
-) -> Sequence[Order]:
-    """Orders with this channel order id, in one channel or in any (then maybe several)."""
-    query = select(Order).where(Order.channel_order_id == order_no)
-    if channel is not None:
-        query = query.where(Order.channel == channel)
-    return (await session.scalars(query.order_by(Order.channel))).all()
+Found = Row[tuple[Order, Ticket | None, TicketEvent | None]]
+_OTHER_TICKET = aliased(Ticket)  # built once: an alias proxies every column anew
 
 
-async def get_order(session: AsyncSession, order_id: int) -> Order | None:
-    return await session.get(Order, order_id)
-
-
-async def get_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
-    return await session.get(Ticket, ticket_id)
-
-
-async def latest_ticket(
-    session: AsyncSession, order_id: int, *, open_only: bool = False
-) -> Ticket | None:
-    """The order's newest ticket (or newest open one)."""
-    query = select(Ticket).where(Ticket.order_id == order_id)
+def _newest_ticket(query: Select[Any], *, open_only: bool) -> Select[Any]:
+    """Join each order's newest ticket (or newest open one), None where it has none."""
+    other = _OTHER_TICKET
+    newest = select(func.max(other.id)).where(other.order_id == Order.id)
     if open_only:
-        query = query.where(Ticket.status == "open")
-    return (await session.scalars(query.order_by(Ticket.id.desc()).limit(1))).first()
+        newest = newest.where(other.status == "open")
+    return query.outerjoin(Ticket, Ticket.id == newest.scalar_subquery())
 
 
-async def ticket_timeline(session: AsyncSession, ticket_id: int) -> Sequence[TicketEvent]:
-    query = (
-        select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket_id)
+def _timeline(query: Select[Any], timeline: bool) -> Select[Any]:
+    """One row per timeline event of the ticket (in order), or one row without events."""
+    if not timeline:
+        return query.add_columns(null())
+    return (
+        query.add_columns(TicketEvent)
+        .outerjoin(TicketEvent, TicketEvent.ticket_id == Ticket.id)
         .order_by(TicketEvent.at, TicketEvent.id)
     )
-    return (await session.scalars(query)).all()
+
+
+async def by_order_number(
+    session: AsyncSession,
+    order_no: str,
+    channel: str | None,
+    *,
+    open_only: bool,
+    timeline: bool = False,
+) -> Sequence[Found]:
+    """Orders with this channel order id (in one channel, or in any: then maybe several),
+    each with its newest (open) ticket and, if asked, that ticket's timeline: one statement,
+    because on SQLite every statement costs a few thread hand-offs."""
+    query = _newest_ticket(select(Order, Ticket).select_from(Order), open_only=open_only)
+    query = query.where(Order.channel_order_id == order_no)
+    if channel is not None:
+        query = query.where(Order.channel == channel)
+    return (await session.execute(_timeline(query.order_by(Order.channel), timeline))).all()
+
+
+async def by_ticket(
+    session: AsyncSession, ticket_id: int, *, timeline: bool = False
+) -> Sequence[Found]:
+    """The ticket with its order and, if asked, its timeline; empty when there is no such
+    ticket."""
+    query = select(Order, Ticket).select_from(Order).join(Ticket, Ticket.order_id == Order.id)
+    return (await session.execute(_timeline(query.where(Ticket.id == ticket_id), timeline))).all()
 
 
 async def claim_ticket(session: AsyncSession, ticket_id: int, user: str, now: datetime) -> bool:
@@ -105,15 +120,16 @@ async def wake_order(session: AsyncSession, order_id: int, at: datetime) -> None
 
 async def orders_by_phone(
     session: AsyncSession, phone: str, since: datetime, limit: int
-) -> Sequence[Order]:
-    """The customer's orders received since ``since``, newest first."""
+) -> Sequence[Row[tuple[Order, Ticket | None]]]:
+    """The customer's orders received since ``since``, newest first, each with its newest open
+    ticket."""
     query = (
-        select(Order)
+        _newest_ticket(select(Order, Ticket).select_from(Order), open_only=True)
         .where(Order.receiver_phone == phone, Order.received_at >= since)
         .order_by(Order.received_at.desc(), Order.id.desc())
         .limit(limit)
     )
-    return (await session.scalars(query)).all()
+    return (await session.execute(query)).all()
 
 
 async def open_tickets_of_owner(session: AsyncSession, user: str) -> Sequence[int]:
@@ -137,15 +153,6 @@ async def open_tickets_of_groups(
     )
     total = await session.scalar(select(func.count()).select_from(Ticket).where(*where))
     return ids.all(), total or 0
-
-
-async def tickets_opened_between(
-    session: AsyncSession, group_keys: Sequence[str], start: datetime, end: datetime
-) -> Sequence[Ticket]:
-    query = select(Ticket).where(
-        Ticket.group_key.in_(group_keys), Ticket.opened_at >= start, Ticket.opened_at < end
-    )
-    return (await session.scalars(query)).all()
 
 
 async def resolve_manually(session: AsyncSession, ticket: Ticket, now: datetime) -> bool:

@@ -28,11 +28,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Connection) -> None:
+READ_ONLY = "orderbot_read_only"  # execution option of a transaction that only reads
+
+
+def _begin(connection: Connection) -> None:
     # The driver would start a transaction lazily at the first write, after our reads, so two
     # writers could both act on what they read (two watch ticks opening the same tickets).
     # BEGIN IMMEDIATE takes the write lock up front: on SQLite, writers take turns whole.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction that only reads begins deferred: in WAL mode it reads the last commit and
+    # neither waits for a writer nor holds one up.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+async def begin_reading(session: AsyncSession) -> None:
+    """Begin the session's next transaction as one that only reads (on SQLite it then takes
+    no write lock). Call it between transactions, before the first statement of the next."""
+    await session.connection(execution_options={READ_ONLY: True})
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -40,7 +52,7 @@ def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "begin", _begin)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 

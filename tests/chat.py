@@ -3,6 +3,7 @@ watch, commands dispatched as a WeCom user would type them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -10,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.keys import POLICY, SESSIONS
 from handlers import ROUTERS
-from handlers.registry import CommandContext, dispatch
+from handlers.registry import CommandRouter, Message, answer
 from jobs import watch
 from storage.models import OutboxMessage, Ticket, TicketEvent
 from tests.support import T0, all_rows, auth, shop_order
@@ -20,18 +21,6 @@ M = timedelta(minutes=1)
 OPENED = T0 + 2 * H  # the normal paid-stage SLA is 2h
 
 
-def context(
-    client: TestClient,
-    user: str,
-    *,
-    now: datetime = OPENED + 5 * M,
-    chat: Literal["group", "direct"] = "group",
-) -> CommandContext:
-    return CommandContext(
-        user=user, chat=chat, now=now, sessions=client.app[SESSIONS], policy=client.app[POLICY]
-    )
-
-
 async def say(
     client: TestClient,
     user: str,
@@ -39,8 +28,13 @@ async def say(
     *,
     now: datetime = OPENED + 5 * M,
     chat: Literal["group", "direct"] = "group",
+    routers: Sequence[CommandRouter] = ROUTERS,
 ) -> str:
-    return await dispatch(ROUTERS, context(client, user, now=now, chat=chat), text)
+    """The reply to ``text`` typed by ``user``, run as a callback runs it (one transaction)."""
+    app = client.app
+    reply = await answer(routers, app[SESSIONS], app[POLICY], Message(user, chat, text, now))
+    assert reply is not None  # only a message seen before has no reply
+    return reply
 
 
 async def open_ticket(client: TestClient, *orders: dict[str, object]) -> None:

@@ -335,7 +335,8 @@ async def test_a_chart_for_a_person_is_uploaded_then_sent_even_on_an_expired_tok
         assert response.status == 200
     app = bot.client.app
     day = Period.ending(T0.date(), 1, ZoneInfo("Asia/Shanghai"))
-    chart = render_chart(await load_report(app[SESSIONS], app[POLICY], day, T0))
+    async with app[SESSIONS]() as session:
+        chart = render_chart(await load_report(session, app[POLICY], day, T0))
     async with bot.client.app[SESSIONS].begin() as session:
         await queue_messages(
             session,

@@ -18,14 +18,13 @@ from handlers.registry import (
     CommandContext,
     CommandRouter,
     command_table,
-    dispatch,
     normalize,
     render_help,
 )
 from jobs import watch
 from rules.stages import Stage
 from storage.models import OutboxMessage
-from tests.chat import OPENED, H, M, context, open_ticket, say, the_ticket, timeline
+from tests.chat import OPENED, H, M, open_ticket, say, the_ticket, timeline
 from tests.support import T0, all_rows, auth, shop_order
 
 
@@ -236,7 +235,7 @@ async def test_wrong_arguments_answer_with_usage(client: TestClient, text: str, 
 
 async def test_help_lists_the_declared_commands_with_summaries(client: TestClient) -> None:
     reply = await say(client, "zhang", "帮助")
-    assert reply == render_help(ROUTERS, context(client, "zhang"))
+    assert reply == render_help(ROUTERS, client.app[POLICY].config, "zhang")
     assert reply.splitlines() == [
         "可用命令:",
         "• 认领 <工单号|订单号> (claim): 认领工单, 由您负责处理, 并通知所在处理组",
@@ -264,11 +263,11 @@ async def test_help_lists_only_permitted_commands(client: TestClient) -> None:
         return "ok"
 
     routers = (*ROUTERS, router)
-    ctx = context(client, "zhang")
-    assert "审计" not in render_help(routers, ctx)
-    assert "认领" in render_help(routers, ctx)
-    assert "仅限运维使用" in await dispatch(routers, ctx, "audit")
-    assert "您还没有角色" in render_help(routers, context(client, "stranger"))
+    config = client.app[POLICY].config
+    assert "审计" not in render_help(routers, config, "zhang")
+    assert "认领" in render_help(routers, config, "zhang")
+    assert "仅限运维使用" in await say(client, "zhang", "audit", routers=routers)
+    assert "您还没有角色" in render_help(routers, config, "stranger")
 
 
 async def test_a_failing_handler_answers_with_an_error_id_and_logs(
@@ -282,7 +281,7 @@ async def test_a_failing_handler_answers_with_an_error_id_and_logs(
         raise RuntimeError("secret internals")
 
     with caplog.at_level(logging.ERROR, logger="handlers.registry"):
-        reply = await dispatch((router,), context(client, "zhang"), "boom")
+        reply = await say(client, "zhang", "boom", routers=(router,))
     assert reply.startswith("处理「爆炸」时出错了") and "错误编号" in reply
     assert "secret" not in reply and "Traceback" not in reply
     error_id = reply.rsplit("错误编号 ", 1)[1].rstrip("。)")

@@ -65,9 +65,8 @@ async def test_a_days_report_matches_the_figures_computed_by_hand(client: TestCl
         T0.astimezone(BEIJING).date(), 1, client.app[POLICY].calendar.hours.timezone
     )
 
-    report = await load_report(
-        client.app[SESSIONS], client.app[POLICY], period, OPENED + 2 * H, ["east"]
-    )
+    async with client.app[SESSIONS]() as session:
+        report = await load_report(session, client.app[POLICY], period, OPENED + 2 * H, ["east"])
 
     assert (report.overall.met, report.overall.missed) == (6, 4)
     assert report.overall.rate == 0.6 and report.previous_overall.rate == 1.0
