@@ -100,7 +100,9 @@ class Order(Base):
     paid_at: Mapped[datetime | None]
     received_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    raw: Mapped[dict[str, Any]]
+    # The channel's own record, as received: for audits. Loaded only when asked for, since
+    # decoding it costs more than the rest of the row.
+    raw: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     # The SLA deadline of the current stage entry, and the next moment the watch must look at
     # this order (deadline, then each escalation); NULL when nothing is pending.
     deadline_at: Mapped[datetime | None]
