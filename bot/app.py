@@ -34,19 +34,13 @@ from bot.keys import (
 from bot.observability import endpoints
 from bot.observability.metrics import Metrics
 from bot.policy import Policy
+from bot.replies import send_reply
 from bot.wecom.client import WeComClient
-from bot.wecom.messages import (
-    APP_TEXT_MAX_BYTES,
-    WEBHOOK_MARKDOWN_MAX_BYTES,
-    markdown,
-    text,
-)
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
 from jobs import deliver, health, report, watch
 from jobs.scheduler import JobSpec, Timers, daily, every
-from rules.text_split import shorten, split_text
 from storage.db import make_engine, make_sessionmaker
 from storage.health import beat
 from storage.inbound import first_time
@@ -55,7 +49,6 @@ from storage.migrate import ensure_migrated
 logger = logging.getLogger(__name__)
 MAX_BODY = 32 * 1024 * 1024  # a full batch of 1,000 raw channel orders with line items
 JOB_STOP_GRACE = timedelta(seconds=20)  # for a tick under way when the service stops
-TOO_LONG_FOR_GROUP = "…(内容过长, 私聊订单助手可看全部)"
 WEEKLY_REPORT_AT = time(9, 0)  # when [reports] has a weekly day but no daily time
 
 
@@ -142,13 +135,8 @@ def _callbacks(app: web.Application, config: WeComConfig) -> CallbackRoutes:
             lambda session: first_time(session, inbound.source, inbound.msg_id, now),
         )
 
-    async def send(inbound: Inbound, answer: str) -> None:
-        if inbound.response_url:  # one reply only: the rest is a 1:1 question away
-            answer = shorten(answer, WEBHOOK_MARKDOWN_MAX_BYTES, TOO_LONG_FOR_GROUP)
-            await app[WECOM].respond_aibot(inbound.response_url, markdown(answer))
-        else:
-            for part in split_text(answer, APP_TEXT_MAX_BYTES):
-                await app[WECOM].send_app_message([inbound.user], text(part))
+    async def send(inbound: Inbound, reply: str) -> None:
+        await send_reply(app[WECOM], app[SESSIONS], inbound, reply, app[CLOCK].now())
 
     return CallbackRoutes(config, reply_to, send)
 

@@ -4,13 +4,20 @@ and what each command left in the database."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.keys import SESSIONS
+from bot.keys import CLOCK, POLICY, SESSIONS, WECOM
+from bot.sandbox import send_aibot_callback, send_app_callback
+from bot.sandbox.config import robot_chat_id
+from jobs import deliver
 from storage.models import OutboxMessage, Ticket, TicketEvent
 from tests.support import all_rows
-from tests.wecom_side import Chat, overdue_ticket, type_in_wecom
+from tests.wecom_side import Chat, overdue_ticket, replies_to, type_in_wecom, wecom_side
 
 # (who types, what, what the answer must contain) in order; {group}/{direct} pick by chat kind.
 CONVERSATION: list[tuple[str, str, str | dict[str, str]]] = [
@@ -82,3 +89,45 @@ async def test_every_command_through_wecom(
     ]
     told = [(m.kind, m.target) for m in await all_rows(sessions, OutboxMessage)]
     assert ("claimed", "east") in told and ("assigned", "zhang") in told
+
+
+@pytest.mark.parametrize(
+    ("chat", "endpoint"), [("group", "aibot/response"), ("direct", "message/send")]
+)
+async def test_a_reply_wecom_refuses_reaches_the_person_once_it_is_back(
+    bot: TestClient, sandbox: TestServer, chat: Chat, endpoint: str
+) -> None:
+    await overdue_ticket(bot, "SH100")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            sandbox.make_url("/sandbox/api/faults"),
+            json={"endpoint": endpoint, "kind": "http500", "count": 1},
+        ) as response:
+            assert response.status == 200
+        if chat == "group":
+            side, room = wecom_side(bot), robot_chat_id("key-east")
+            url = str(sandbox.make_url("/"))
+            sent = await send_aibot_callback(
+                side, http, room, "group", "zhang", "@订单助手 认领 1", sandbox_url=url
+            )
+        else:
+            sent = await send_app_callback(wecom_side(bot), http, "zhang", "认领 1")
+        assert sent.status == 200
+
+    sessions = bot.app[SESSIONS]
+    for _ in range(200):  # the command runs in the background; its reply fails, then queues
+        queued = [m for m in await all_rows(sessions, OutboxMessage) if m.kind == "reply"]
+        if queued:
+            break
+        await asyncio.sleep(0.025)
+    [reply] = queued
+    assert (reply.target_kind, reply.target, reply.status) == ("user", "zhang", "pending")
+    [ticket] = await all_rows(sessions, Ticket)
+    assert ticket.owner == "zhang"  # the command itself was done
+
+    clock = bot.app[CLOCK]
+    clock.current += timedelta(seconds=15)  # past group_wait: WeCom is back, the outbox sends
+    await deliver.run(sessions, bot.app[POLICY], bot.app[WECOM], clock, "test")
+    [answer] = await replies_to(sandbox, "zhang")
+    assert "已认领工单 #1" in answer
+    assert ("未能在群内答复" in answer) == (chat == "group")
