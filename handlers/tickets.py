@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from handlers.refs import (
     find_open_ticket,
     find_ticket,
@@ -33,16 +31,12 @@ STAFF = frozenset({MEMBER, SUPERVISOR})
 
 
 async def _tell(
-    session: AsyncSession,
-    ctx: CommandContext,
-    ticket: Ticket,
-    kind: str,
-    to: tuple[str, str],
-    text: str,
+    ctx: CommandContext, ticket: Ticket, kind: str, to: tuple[str, str], text: str
 ) -> None:
     """Queue a notice about ``ticket`` for ``("group", key)`` or ``("user", userid)``."""
     key = f"ticket:{ticket.id}:{kind}:{to[1]}:{ctx.now.isoformat()}"
-    await queue_messages(session, [notice_row(key, kind, to, text, ctx.now, ticket_id=ticket.id)])
+    row = notice_row(key, kind, to, text, ctx.now, ticket_id=ticket.id)
+    await queue_messages(ctx.session, [row])
 
 
 @router.command("认领", "claim", usage="认领 <工单号|订单号>", roles=STAFF)
@@ -63,7 +57,7 @@ async def claim(ctx: CommandContext, args: list[str]) -> str:
         raise CommandError(f"工单 #{ticket.id} 刚被认领或已关闭, 发送「状态 {ticket.id}」查看")
     await add_timeline(session, [timeline_row(ticket.id, "claimed", ctx.now, actor=ctx.user)])
     text = f"👤 {ctx.user} 已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
-    await _tell(session, ctx, ticket, "claimed", ("group", ticket.group_key), text)
+    await _tell(ctx, ticket, "claimed", ("group", ticket.group_key), text)
     return f"已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
@@ -125,7 +119,7 @@ async def assign(ctx: CommandContext, args: list[str]) -> str:
         raise CommandError(f"工单 #{ticket.id} 属于{group.name}, 只有该组主管可以转交")
     target_group = group_by_name(ctx.policy.config, args[1])
     if target_group is not None:
-        return await _move(session, ctx, ticket, target_group)
+        return await _move(ctx, ticket, target_group)
     assignee = args[1]
     if not in_group(group, assignee):
         members = "、".join(group.members) or "无"
@@ -139,28 +133,17 @@ async def assign(ctx: CommandContext, args: list[str]) -> str:
         [timeline_row(ticket.id, "assigned", ctx.now, f"→ {assignee}", actor=ctx.user)],
     )
     words = f"工单 #{ticket.id} (订单 {order.channel_order_id})"
-    await _tell(
-        session,
-        ctx,
-        ticket,
-        "assigned",
-        ("group", ticket.group_key),
-        f"👤 {ctx.user} 把{words}转交给 {assignee}",
-    )
+    told = f"👤 {ctx.user} 把{words}转交给 {assignee}"
+    await _tell(ctx, ticket, "assigned", ("group", ticket.group_key), told)
     if assignee != ctx.user:
-        await _tell(
-            session,
-            ctx,
-            ticket,
-            "assigned",
-            ("user", assignee),
-            f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情",
-        )
+        told = f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情"
+        await _tell(ctx, ticket, "assigned", ("user", assignee), told)
     return f"已把工单 #{ticket.id} 转交给 {assignee}"
 
 
-async def _move(session: AsyncSession, ctx: CommandContext, ticket: Ticket, to: str) -> str:
+async def _move(ctx: CommandContext, ticket: Ticket, to: str) -> str:
     """Re-route the ticket: unclaimed in the new group, which gets the alert again."""
+    session = ctx.session
     old, new = ctx.policy.group(ticket.group_key), ctx.policy.group(to)
     if to == ticket.group_key:
         return f"工单 #{ticket.id} 已在{new.name}"
@@ -174,14 +157,8 @@ async def _move(session: AsyncSession, ctx: CommandContext, ticket: Ticket, to: 
     )
     alert["dedup_key"] = f"ticket:{ticket.id}:moved:{to}:{ctx.now.isoformat()}"
     await queue_messages(session, [alert])
-    await _tell(
-        session,
-        ctx,
-        ticket,
-        "assigned",
-        ("group", ticket.group_key),
-        f"↪️ {ctx.user} 把工单 #{ticket.id} 从{old.name}转到{new.name}",
-    )
+    told = f"↪️ {ctx.user} 把工单 #{ticket.id} 从{old.name}转到{new.name}"
+    await _tell(ctx, ticket, "assigned", ("group", ticket.group_key), told)
     # It may have been claimed under a rule that stops escalating on a claim: the watch must
     # look at it again now that nobody owns it.
     await db.wake_order(session, ticket.order_id, ctx.now)
