@@ -25,7 +25,8 @@ the database against the commands sent, and the cores used by the server, by thi
 left against the schedule) they tell whether the client kept up. Then what the sandbox accepted
 and refused, the server log's warnings and errors, and whether the goal holds.
 
-Goal: p99 callback latency under 50 ms at 200 commands/s, with the replies keeping up.
+Goal: p99 latency under 50 ms at 200 commands/s, judged on the callback (WeCom's wait) and on
+the reply (the person's wait, which holds only while the replies keep up).
 """
 
 from __future__ import annotations
@@ -522,25 +523,30 @@ def row(step: Step) -> str:
 
 
 def verdict(steps: list[Step], rate: int = 200, limit_ms: float = 50.0) -> str:
-    """Whether the goal holds: the step at ``rate`` commands/s sent them at that rate, every
-    callback was acknowledged (p99 under ``limit_ms``), and the replies kept up: every
-    acknowledged command answered, at 95% of the rate or more (a server that acknowledges at
-    once but answers slower than commands arrive holds nothing; its backlog only grows)."""
-    goal = f"p99 callback latency under {limit_ms:.0f} ms at {rate} commands/s, replies keeping up"
+    """Whether the goal holds at ``rate`` commands/s (all sent at that rate, every callback
+    acknowledged and answered), judged twice: on the callback's latency, which is what WeCom
+    waits for, and on the reply's, which is what the person waits for (it holds only while
+    the replies keep up: a server that acknowledges at once but answers slower than commands
+    arrive has a backlog that only grows)."""
     step = next((s for s in steps if s.target == rate), None)
     if step is None:
-        return f"goal ({goal}): not measured, no {rate}/s step"
-    holds = (
-        step.sent_rate >= 0.95 * rate
-        and step.failed == step.lost == 0
-        and step.ack_ms[1] < limit_ms
-        and step.held_rate >= 0.95 * rate
+        return f"goal (p99 under {limit_ms:.0f} ms at {rate} commands/s): not measured"
+    complete = step.sent_rate >= 0.95 * rate and step.failed == step.lost == 0
+    kept_up = step.held_rate >= 0.95 * rate
+    judged = [
+        ("callback", step.ack_ms[1], complete),
+        ("reply", step.reply_ms[1], complete and kept_up),
+    ]
+    lines = [
+        f"goal (p99 {what} latency under {limit_ms:.0f} ms at {rate} commands/s): "
+        f"{'HOLDS' if ok and p99 < limit_ms else 'DOES NOT HOLD'}, p99 {p99:.1f} ms"
+        for what, p99, ok in judged
+    ]
+    lines.append(
+        f"  at {rate}/s: {step.sent_rate:.0f} sent/s, {step.held_rate:.0f} answered/s, "
+        f"{step.failed} failed, {step.lost} lost"
     )
-    return (
-        f"goal ({goal}): {'HOLDS' if holds else 'DOES NOT HOLD'}: ack p99 "
-        f"{step.ack_ms[1]:.1f} ms, reply p99 {step.reply_ms[1]:.0f} ms; {step.sent_rate:.0f} "
-        f"sent/s, {step.held_rate:.0f} answered/s, {step.failed} failed, {step.lost} lost"
-    )
+    return "\n".join(lines)
 
 
 # The service
