@@ -27,7 +27,7 @@ class Found:
     timeline: list[TicketEvent]  # the ticket's events, oldest first (when asked for)
 
 
-def _one_order(ref: str, rows: Sequence[db.Found]) -> Found:
+def _one_order(ref: str, rows: Sequence[db.LookupRow]) -> Found:
     orders = {row[0].id: row[0] for row in rows}
     if not orders:
         raise CommandError(f"找不到订单 {ref}")

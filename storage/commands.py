@@ -12,16 +12,15 @@ from sqlalchemy.orm import aliased
 
 from storage.models import Order, Ticket, TicketEvent
 
-Found = Row[tuple[Order, Ticket | None, TicketEvent | None]]
+LookupRow = Row[tuple[Order, Ticket | None, TicketEvent | None]]
 _OTHER_TICKET = aliased(Ticket)  # built once: an alias proxies every column anew
 
 
 def _newest_ticket(query: Select[Any], *, open_only: bool) -> Select[Any]:
     """Join each order's newest ticket (or newest open one), None where it has none."""
-    other = _OTHER_TICKET
-    newest = select(func.max(other.id)).where(other.order_id == Order.id)
+    newest = select(func.max(_OTHER_TICKET.id)).where(_OTHER_TICKET.order_id == Order.id)
     if open_only:
-        newest = newest.where(other.status == "open")
+        newest = newest.where(_OTHER_TICKET.status == "open")
     return query.outerjoin(Ticket, Ticket.id == newest.scalar_subquery())
 
 
@@ -43,7 +42,7 @@ async def by_order_number(
     *,
     open_only: bool,
     timeline: bool = False,
-) -> Sequence[Found]:
+) -> Sequence[LookupRow]:
     """Orders with this channel order id (in one channel, or in any: then maybe several),
     each with its newest (open) ticket and, if asked, that ticket's timeline: one statement,
     because on SQLite every statement costs a few thread hand-offs."""
@@ -56,7 +55,7 @@ async def by_order_number(
 
 async def by_ticket(
     session: AsyncSession, ticket_id: int, *, timeline: bool = False
-) -> Sequence[Found]:
+) -> Sequence[LookupRow]:
     """The ticket with its order and, if asked, its timeline; empty when there is no such
     ticket."""
     query = select(Order, Ticket).select_from(Order).join(Ticket, Ticket.order_id == Order.id)
