@@ -10,13 +10,16 @@ actively (app message, or the robot's one-shot response_url).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
+from wechatpy.crypto import WeChatCipher
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
@@ -65,21 +68,69 @@ def _signed(request: web.Request) -> tuple[str, str, str]:
 
 
 async def _body(request: web.Request) -> bytes:
+    """The whole body however it arrives (in several TCP segments, chunked), up to the limit:
+    aiohttp reads until the end and refuses past ``client_max_size``, for every framing."""
     if (request.content_length or 0) > MAX_CALLBACK_BODY:
         raise Rejected(413, "callback body too large")
-    body = await request.content.read(MAX_CALLBACK_BODY + 1)
-    if len(body) > MAX_CALLBACK_BODY:
-        raise Rejected(413, "callback body too large")
-    return body
-
-
-def _decrypt(crypto: WeChatCrypto, envelope: Any, signed: tuple[str, str, str]) -> str:
     try:
-        return str(crypto.decrypt_message(envelope, *signed))
+        return await request.clone(client_max_size=MAX_CALLBACK_BODY).read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Rejected(413, "callback body too large") from None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One callback URL's crypto, and whose messages it takes (for refusals)."""
+
+    crypto: WeChatCrypto
+    receiver: str  # its receive id in words
+
+
+def _decrypt(endpoint: Endpoint, envelope: Any, signed: tuple[str, str, str]) -> str:
+    try:
+        return str(endpoint.crypto.decrypt_message(envelope, *signed))
     except InvalidSignatureException:
         raise Rejected(403, "bad signature") from None
     except Exception as error:  # malformed XML, bad padding, wrong receive id, …
         raise Rejected(400, f"cannot decrypt: {type(error).__name__}") from None
+
+
+def _receive_id(key: bytes, encrypted: str) -> str | None:
+    """The receive id ``encrypted`` was sealed for, if ``key`` opens it into WeCom's layout
+    (16 random bytes, length, message, receive id, PKCS#7 padding to 32 bytes); None when it
+    does not, i.e. it was sealed with another key. Only to explain a refusal."""
+    try:
+        plain = WeChatCipher(key).decrypt(base64.b64decode(encrypted))
+    except ValueError:  # not base64, or not whole AES blocks
+        return None
+    pad = plain[-1] if plain else 0
+    if not 1 <= pad <= 32 or plain[-pad:] != bytes([pad]) * pad or len(plain) < 20 + pad:
+        return None
+    content = plain[16:-pad]
+    (length,) = struct.unpack(">I", content[:4])
+    if 4 + length > len(content):
+        return None
+    try:
+        return content[4 + length :].decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _echo_refusal(endpoint: Endpoint, echostr: str) -> Rejected:
+    """Why a correctly signed echostr does not decrypt here, for whoever saves the URL."""
+    receiver = _receive_id(endpoint.crypto.key, echostr)
+    if receiver is None:
+        return Rejected(
+            400, "echostr 无法解密: 与 callback_aes_key 不是同一个 EncodingAESKey (wrong key)"
+        )
+    if receiver == endpoint.crypto.corp_id:
+        return Rejected(400, "echostr 解密后不是文本 (malformed echostr)")
+    sender = "智能机器人" if receiver == "" else f"企业 ID 为 {receiver} 的自建应用"
+    return Rejected(
+        400,
+        f"接收方不符: 这是{sender}的回调, 本地址只收{endpoint.receiver}的;"
+        " 请检查回调 URL 填在了哪个应用或机器人上 (wrong receive id)",
+    )
 
 
 def _app_message(plaintext: str) -> Inbound | None:
@@ -119,8 +170,11 @@ class CallbackRoutes:
     ) -> None:
         assert config.token and config.aes_key
         # The receive id is the corp id for the app, empty for the intelligent robot.
-        self._app_crypto = WeChatCrypto(config.token, config.aes_key, config.corp_id or "")
-        self._aibot_crypto = WeChatCrypto(config.token, config.aes_key, "")
+        self._app = Endpoint(
+            WeChatCrypto(config.token, config.aes_key, config.corp_id or ""),
+            f"企业 ID 为 {config.corp_id} 的自建应用",
+        )
+        self._aibot = Endpoint(WeChatCrypto(config.token, config.aes_key, ""), "智能机器人")
         self._answer = answer
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,27 +191,30 @@ class CallbackRoutes:
     async def _drain(self, _app: web.Application) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _verify(self, request: web.Request, crypto: WeChatCrypto) -> web.StreamResponse:
+    async def _verify(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+        """WeCom's check when a callback URL is saved: send back the decrypted echostr."""
         try:
             signed = _signed(request)
             echo = request.query.get("echostr", "")
-            plain = crypto.check_signature(*signed, echo)
+            plain = endpoint.crypto.check_signature(*signed, echo)
         except Rejected as error:
             return _refuse(request, error)
         except InvalidSignatureException:
             return _refuse(request, Rejected(403, "bad signature"))
+        except Exception:  # signed, but sealed for another receiver or with another key
+            return _refuse(request, _echo_refusal(endpoint, request.query.get("echostr", "")))
         return web.Response(text=str(plain))
 
     async def verify_app(self, request: web.Request) -> web.StreamResponse:
-        return await self._verify(request, self._app_crypto)
+        return await self._verify(request, self._app)
 
     async def verify_aibot(self, request: web.Request) -> web.StreamResponse:
-        return await self._verify(request, self._aibot_crypto)
+        return await self._verify(request, self._aibot)
 
     async def app_callback(self, request: web.Request) -> web.StreamResponse:
         async def read() -> Inbound | None:
             signed, body = _signed(request), await _body(request)
-            return _app_message(_decrypt(self._app_crypto, body, signed))
+            return _app_message(_decrypt(self._app, body, signed))
 
         return await self._handle(request, read)
 
@@ -171,7 +228,7 @@ class CallbackRoutes:
             if not isinstance(encrypted, str):
                 raise Rejected(400, 'body is not {"encrypt": "<text>"}')
             envelope = {"Encrypt": encrypted}
-            return _aibot_message(_decrypt(self._aibot_crypto, envelope, signed))
+            return _aibot_message(_decrypt(self._aibot, envelope, signed))
 
         return await self._handle(request, read)
 

@@ -3,18 +3,30 @@ oversized and malformed bodies, retries acted on once, and commands answered thr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.utils import WeChatSigner
 
 from bot.app import create_app
 from bot.keys import SESSIONS
-from bot.sandbox import SandboxConfig, send_aibot_callback, send_app_callback
+from bot.sandbox import (
+    SandboxConfig,
+    aibot_callback_request,
+    app_callback_request,
+    send_aibot_callback,
+    send_app_callback,
+    verification_query,
+)
 from bot.sandbox.config import robot_chat_id
 from storage.models import InboundMessage, Ticket, TicketEvent
 from tests.support import FakeClock, all_rows
@@ -214,3 +226,148 @@ async def test_bad_robot_bodies_are_refused_cleanly(
 async def the_ticket(bot: TestClient) -> Ticket:
     [ticket] = await all_rows(bot.app[SESSIONS], Ticket)
     return ticket
+
+
+# --- Bodies however they arrive: split across TCP writes, chunked, and the limit in each ---
+
+
+def signed_request(
+    bot: TestClient, sandbox: TestServer, chat: Chat, text: str
+) -> tuple[str, dict[str, str], bytes]:
+    """The callback WeCom would send for ``text`` from zhang: (path, signed query, body)."""
+    wecom = wecom_side(bot)
+    if chat == "direct":
+        return "/wecom/app", *app_callback_request(wecom, "zhang", text)
+    query, body = aibot_callback_request(
+        wecom,
+        robot_chat_id("key-east"),
+        "group",
+        "zhang",
+        text,
+        sandbox_url=str(sandbox.make_url("/")),
+    )
+    return "/wecom/aibot", query, body
+
+
+async def post_raw(
+    bot: TestClient, path: str, query: dict[str, str], pieces: list[bytes], *, chunked: bool
+) -> int:
+    """POST ``pieces`` over a raw socket, one TCP write each, 100 ms apart: with a
+    Content-Length, or as the chunks of a chunked body. Returns the HTTP status."""
+    reader, writer = await asyncio.open_connection(bot.host, bot.port)
+    framing = (
+        "Transfer-Encoding: chunked" if chunked else f"Content-Length: {sum(map(len, pieces))}"
+    )
+    head = (
+        f"POST {path}?{urlencode(query)} HTTP/1.1\r\nHost: {bot.host}\r\n"
+        f"{framing}\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(head.encode())
+    for number, piece in enumerate(pieces):
+        if number:
+            await asyncio.sleep(0.1)
+        writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+        await writer.drain()
+    if chunked:
+        writer.write(b"0\r\n\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def bot_answers(sandbox: TestServer) -> list[str]:
+    """What the bot sent back through WeCom (app messages and robot replies), waiting briefly."""
+    for _ in range(100):
+        answers = [
+            str(r["content"] or r["body"])
+            for r in await sandbox_records(sandbox)
+            if r["direction"] == "out"
+        ]
+        if answers:
+            return answers
+        await asyncio.sleep(0.05)
+    return []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("chat", ["direct", "group"])
+async def test_a_body_arriving_in_pieces_is_read_whole_and_acted_on(
+    bot: TestClient, sandbox: TestServer, chat: Chat, chunked: bool
+) -> None:
+    path, query, body = signed_request(bot, sandbox, chat, "帮助")
+    half = len(body) // 2
+    assert await post_raw(bot, path, query, [body[:half], body[half:]], chunked=chunked) == 200
+    [answer] = await bot_answers(sandbox)
+    assert answer.startswith("可用命令:")
+    assert len(await all_rows(bot.app[SESSIONS], InboundMessage)) == 1
+
+
+@pytest.mark.parametrize("chat", ["direct", "group"])
+async def test_a_chunked_body_over_the_limit_is_413_and_not_acted_on(
+    bot: TestClient, sandbox: TestServer, chat: Chat
+) -> None:
+    # A whole, valid envelope first; then 100 KiB of whitespace (legal after XML and JSON).
+    path, query, body = signed_request(bot, sandbox, chat, "帮助")
+    padding = [b" " * 50 * 1024, b" " * 50 * 1024]
+    assert await post_raw(bot, path, query, [body, *padding], chunked=True) == 413
+    await bot.app.shutdown()  # lets any command the bot took in finish
+    assert await all_rows(bot.app[SESSIONS], InboundMessage) == []
+    assert [r for r in await sandbox_records(sandbox) if r["direction"] == "out"] == []
+
+
+# --- URL verification that does not decrypt here: 400 with the cause, never 500 ---
+
+OTHER_KEY = "b3RoZXItc2FuZGJveC1hZXMta2V5LTMyYnl0ZXMhISE"  # another 32-byte EncodingAESKey
+
+
+@pytest.mark.parametrize(
+    ("path", "robots_echo", "key", "cause"),
+    [
+        ("/wecom/app", True, None, "接收方不符: 这是智能机器人的回调, 本地址只收企业 ID 为"),
+        ("/wecom/aibot", False, None, "接收方不符: 这是企业 ID 为 wwsandbox0000001 的自建应用"),
+        ("/wecom/app", False, OTHER_KEY, "echostr 无法解密: 与 callback_aes_key 不是同一个"),
+        ("/wecom/aibot", True, OTHER_KEY, "echostr 无法解密: 与 callback_aes_key 不是同一个"),
+    ],
+    ids=["robot-echo-to-app", "app-echo-to-robot", "app-wrong-key", "robot-wrong-key"],
+)
+async def test_url_verification_for_another_receiver_or_key_is_400_with_the_cause(
+    bot: TestClient,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    robots_echo: bool,
+    key: str | None,
+    cause: str,
+) -> None:
+    wecom = wecom_side(bot)
+    if key is not None:
+        wecom = dataclasses.replace(wecom, encoding_aes_key=key)
+    query = verification_query(wecom, "1288432023552776189", aibot=robots_echo)
+    with caplog.at_level(logging.WARNING, logger="bot.callback"):
+        response = await bot.get(path, params=query)
+        text = await response.text()
+    assert response.status == 400
+    assert text.startswith(cause)
+    assert ("wrong key" if key else "wrong receive id") in text
+    [logged] = [r for r in caplog.records if r.name == "bot.callback"]
+    assert logged.exc_info is None and "\n" not in logged.getMessage()
+
+
+async def test_url_verification_still_echoes_for_its_own_receiver(bot: TestClient) -> None:
+    for path, robots_echo in (("/wecom/app", False), ("/wecom/aibot", True)):
+        query = verification_query(wecom_side(bot), "42", aibot=robots_echo)
+        response = await bot.get(path, params=query)
+        assert (response.status, await response.text()) == (200, "42")
+
+
+async def test_url_verification_of_an_echo_that_is_not_text_is_400(bot: TestClient) -> None:
+    wecom = wecom_side(bot)  # sealed for this app with this key, but not UTF-8 inside
+    key = WeChatCrypto(wecom.callback_token, wecom.encoding_aes_key, wecom.corp_id).key
+    echostr = PrpCrypto(key).encrypt(b"\xff\xfe", wecom.corp_id).decode()
+    timestamp, nonce = str(int(time.time())), "7"
+    signer = WeChatSigner()
+    signer.add_data(wecom.callback_token, timestamp, nonce, echostr)
+    query = {"msg_signature": signer.signature, "timestamp": timestamp, "nonce": nonce}
+    response = await bot.get("/wecom/app", params=query | {"echostr": echostr})
+    assert response.status == 400
+    assert await response.text() == "echostr 解密后不是文本 (malformed echostr)"

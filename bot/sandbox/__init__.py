@@ -4,8 +4,11 @@ watch what it accepted, inject faults, and speak to the bot as a member would.""
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.callbacks import (
     CallbackNotConfigured,
+    aibot_callback_request,
+    app_callback_request,
     send_aibot_callback,
     send_app_callback,
+    verification_query,
     verify_callback_url,
 )
 from bot.sandbox.config import SandboxConfig, robot_chat_id
@@ -17,9 +20,12 @@ __all__ = [
     "Record",
     "SandboxConfig",
     "SandboxState",
+    "aibot_callback_request",
+    "app_callback_request",
     "create_sandbox_app",
     "robot_chat_id",
     "send_aibot_callback",
     "send_app_callback",
+    "verification_query",
     "verify_callback_url",
 ]

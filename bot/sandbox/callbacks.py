@@ -55,21 +55,16 @@ def _url(url: str | None, what: str) -> str:
     return url
 
 
-async def send_app_callback(
+def app_callback_request(
     config: SandboxConfig,
-    session: aiohttp.ClientSession,
     from_user: str,
     content: str,
     *,
     msg_id: int | None = None,
     now: float | None = None,
-) -> aiohttp.ClientResponse:
-    """POST a member's 1:1 text to the app as WeCom does; returns the bot's response, read.
-
-    Raises CallbackNotConfigured without ``config.callback_url``, and aiohttp's errors (or
-    TimeoutError after WeCom's 5 s) when the bot cannot be reached.
-    """
-    url = _url(config.callback_url, "callback_url")
+) -> tuple[dict[str, str], bytes]:
+    """A member's 1:1 text to the app as WeCom sends it: the signed query and the XML body.
+    For callers that send it themselves (in pieces, chunked); ``send_app_callback`` posts it."""
     timestamp = int(time.time() if now is None else now)
     msg_id = secrets.randbits(63) if msg_id is None else msg_id
     plaintext = (
@@ -85,15 +80,69 @@ async def send_app_callback(
         f"<AgentID>{_cdata(str(config.agent_id))}</AgentID>"
         f"<Encrypt>{_cdata(encrypt)}</Encrypt></xml>"
     )
+    return query, body.encode()
+
+
+async def send_app_callback(
+    config: SandboxConfig,
+    session: aiohttp.ClientSession,
+    from_user: str,
+    content: str,
+    *,
+    msg_id: int | None = None,
+    now: float | None = None,
+) -> aiohttp.ClientResponse:
+    """POST a member's 1:1 text to the app as WeCom does; returns the bot's response, read.
+
+    Raises CallbackNotConfigured without ``config.callback_url``, and aiohttp's errors (or
+    TimeoutError after WeCom's 5 s) when the bot cannot be reached.
+    """
+    url = _url(config.callback_url, "callback_url")
+    query, body = app_callback_request(config, from_user, content, msg_id=msg_id, now=now)
     async with session.post(
         url,
         params=query,
-        data=body.encode(),
+        data=body,
         headers={"Content-Type": "text/xml; charset=utf-8"},
         timeout=MESSAGE_DEADLINE,
     ) as response:
         await response.read()  # keeps the body readable after the connection is released
     return response
+
+
+def aibot_callback_request(
+    config: SandboxConfig,
+    chat_id: str | None,
+    chat_type: str,
+    from_user: str,
+    content: str,
+    *,
+    sandbox_url: str,
+    msgid: str | None = None,
+    now: float | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """A member's text to the intelligent robot as WeCom sends it: the signed query and the
+    JSON body, with a fresh one-time response_url (see ``send_aibot_callback``)."""
+    if chat_type not in CHAT_TYPES:
+        raise ValueError(f"chat_type must be one of {CHAT_TYPES}, not {chat_type!r}")
+    if chat_type == "group" and not chat_id:
+        raise ValueError("a group message needs its chat_id")
+    now = time.time() if now is None else now
+    target = codes.ResponseTarget(chat_type, chat_id, from_user, now)
+    code = codes.issue(config, target)
+    message = {
+        "msgid": msgid or secrets.token_urlsafe(24),
+        "aibotid": config.aibot_id,
+        **({"chatid": chat_id} if chat_type == "group" else {}),
+        "chattype": chat_type,
+        "from": {"userid": from_user},
+        "response_url": f"{sandbox_url.rstrip('/')}/cgi-bin/aibot/response?response_code={code}",
+        "msgtype": "text",
+        "text": {"content": content},
+    }
+    # The intelligent robot's receiveid is "" (wecom-facts.md §1, crypto).
+    query, encrypt = _seal(config, orjson.dumps(message).decode(), "", int(now))
+    return query, orjson.dumps({"encrypt": encrypt})
 
 
 async def send_aibot_callback(
@@ -115,31 +164,34 @@ async def send_aibot_callback(
     its /cgi-bin/aibot/response with a fresh one-time response_code, issued at ``now`` on the
     sandbox's clock. Raises as ``send_app_callback`` does.
     """
-    if chat_type not in CHAT_TYPES:
-        raise ValueError(f"chat_type must be one of {CHAT_TYPES}, not {chat_type!r}")
-    if chat_type == "group" and not chat_id:
-        raise ValueError("a group message needs its chat_id")
+    query, body = aibot_callback_request(
+        config,
+        chat_id,
+        chat_type,
+        from_user,
+        content,
+        sandbox_url=sandbox_url,
+        msgid=msgid,
+        now=now,
+    )
     url = _url(config.aibot_callback_url, "aibot_callback_url")
-    now = time.time() if now is None else now
-    target = codes.ResponseTarget(chat_type, chat_id, from_user, now)
-    code = codes.issue(config, target)
-    message = {
-        "msgid": msgid or secrets.token_urlsafe(24),
-        "aibotid": config.aibot_id,
-        **({"chatid": chat_id} if chat_type == "group" else {}),
-        "chattype": chat_type,
-        "from": {"userid": from_user},
-        "response_url": f"{sandbox_url.rstrip('/')}/cgi-bin/aibot/response?response_code={code}",
-        "msgtype": "text",
-        "text": {"content": content},
-    }
-    # The intelligent robot's receiveid is "" (wecom-facts.md §1, crypto).
-    query, encrypt = _seal(config, orjson.dumps(message).decode(), "", int(now))
     async with session.post(
-        url, params=query, json={"encrypt": encrypt}, timeout=MESSAGE_DEADLINE
+        url,
+        params=query,
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=MESSAGE_DEADLINE,
     ) as response:
         await response.read()
     return response
+
+
+def verification_query(config: SandboxConfig, echo: str, *, aibot: bool) -> dict[str, str]:
+    """The signed query of WeCom's GET check for the app's (or the robot's) callback URL:
+    ``echo`` encrypted for that receiver, which the bot must send back decrypted."""
+    receive_id = "" if aibot else config.corp_id
+    query, echostr = _seal(config, echo, receive_id, int(time.time()))
+    return {**query, "echostr": echostr}
 
 
 async def verify_callback_url(
@@ -148,15 +200,13 @@ async def verify_callback_url(
     """Run the GET check WeCom makes when a callback URL is saved: an encrypted, signed echostr
     that the bot must decrypt and send back as it is, within 1 s."""
     if aibot:
-        url, receive_id = _url(config.aibot_callback_url, "aibot_callback_url"), ""
+        url = _url(config.aibot_callback_url, "aibot_callback_url")
     else:
-        url, receive_id = _url(config.callback_url, "callback_url"), config.corp_id
+        url = _url(config.callback_url, "callback_url")
     echo = str(secrets.randbits(63))
-    query, echostr = _seal(config, echo, receive_id, int(time.time()))
+    query = verification_query(config, echo, aibot=aibot)
     try:
-        async with session.get(
-            url, params={**query, "echostr": echostr}, timeout=VERIFY_DEADLINE
-        ) as response:
+        async with session.get(url, params=query, timeout=VERIFY_DEADLINE) as response:
             return response.status == 200 and await response.text() == echo
     except TimeoutError:
         return False
