@@ -181,7 +181,7 @@ async def raw_insert(
     rows the API writes, without the API. The ceiling for ingest."""
     rows = []
     for channel, record in records:
-        order = ADAPTERS[channel](record)
+        order = ADAPTERS[channel](record, NOW)
         deadline, next_check = policy.first_check(
             order_type=order.order_type,
             stage=order.stage.value,

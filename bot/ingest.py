@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.policy import Policy
+from channels import limits
 from channels.address import RegionParser
 from channels.base import NormalizedOrder, RecordError
+from channels.reader import RecordReader
 from channels.registry import ADAPTERS
-from channels.timeparse import iso_time, required
-from rules.phones import canonical_phone
-from rules.stages import Stage, accepts_transition
+from channels.suggest import nearest
+from rules.stages import Stage, accepts_transition, refusal
 from storage.events import insert_events, seen_event_ids
 from storage.health import count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
@@ -64,14 +65,23 @@ class Rejection:
     duplicate_of: int | None = None  # the earlier record with the same order number
 
 
+@dataclass(frozen=True, slots=True)
+class NotApplied:
+    """A valid event that moves nothing: the order is past that stage, or has ended."""
+
+    index: int
+    reason: str
+
+
 @dataclass
 class IngestReport:
     created: int = 0
     updated: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # already so: a re-sent record or event, or a stage the order is in
     rejected: list[Rejection] = field(default_factory=list)
     address_unparsed: int = 0
     tickets_resolved: int = 0
+    not_applied: list[NotApplied] = field(default_factory=list)  # events only
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,26 +96,26 @@ class StageEvent:
     occurred_at: datetime
 
 
-def parse_stage_event(record: Any) -> StageEvent:
-    """Validate one posted stage event (from a WMS, TMS or other source)."""
+_STAGE_NAMES = {stage.value: stage for stage in Stage}
+
+
+def parse_stage_event(record: Any, now: datetime) -> StageEvent:
+    """Validate one posted stage event (from a WMS, TMS or other source), with every problem
+    named at once; ``now`` bounds ``occurred_at`` (channels.limits)."""
     if not isinstance(record, dict):
         raise RecordError("事件必须是 JSON 对象")
-    for key in ("channel", "order_id", "event_id", "stage", "occurred_at"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            raise RecordError(f"{key}: 缺少或不是字符串")
-    if record["channel"] not in ADAPTERS:
-        raise RecordError(f"channel: 未知渠道 {record['channel']!r}")
-    try:
-        stage = Stage(record["stage"])
-    except ValueError:
-        raise RecordError(f"stage: 未知阶段 {record['stage']!r}") from None
-    return StageEvent(
-        record["channel"],
-        record["order_id"].strip(),
-        record["event_id"].strip(),
-        stage,
-        required(iso_time(record["occurred_at"], "occurred_at"), "occurred_at"),
-    )
+    r = RecordReader(record, now)
+    channel = r.required(r.text("channel", limit=None), "channel")
+    if channel is not None and channel not in ADAPTERS:
+        guess = nearest(channel, list(ADAPTERS))
+        hint = f", 是否想写 {guess}?" if guess else ""
+        r.note(f"channel: 未知渠道 {channel!r}{hint}; 可选值: {', '.join(ADAPTERS)}")
+    order_id = r.required(r.text("order_id", limits.ORDER_ID), "order_id")
+    event_id = r.required(r.text("event_id", limits.EVENT_ID), "event_id")
+    stage = r.required(r.stage(_STAGE_NAMES, "stage"), "stage")
+    occurred_at = r.required(r.iso_time("occurred_at"), "occurred_at")
+    r.check()
+    return StageEvent(channel, order_id, event_id, stage, occurred_at)
 
 
 def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
@@ -121,9 +131,9 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
         "province": order.province,
         "city": order.city,
         "district": order.district,
-        "address_text": order.address_text,
+        "address_text": order.address_text or None,
         "address_source": "channel" if order.province else None,
-        "receiver_phone": canonical_phone(order.receiver_phone),
+        "receiver_phone": order.receiver_phone,
         "created_at": order.created_at,
         "paid_at": order.paid_at,
         "raw": order.raw,
@@ -156,7 +166,7 @@ class Ingestor:
 
     async def orders(self, channel: str, records: Sequence[Any], now: datetime) -> IngestReport:
         report = IngestReport()
-        normalized = self._normalize(channel, records, report)
+        normalized = self._normalize(channel, records, now, report)
         rows = await self._with_addresses(normalized, report)
         for attempt in range(_ATTEMPTS):
             try:
@@ -176,7 +186,7 @@ class Ingestor:
         parsed: list[tuple[int, StageEvent]] = []
         for index, record in enumerate(records):
             try:
-                parsed.append((index, parse_stage_event(record)))
+                parsed.append((index, parse_stage_event(record, now)))
             except RecordError as error:
                 report.rejected.append(Rejection(index, str(error)))
         async with self._sessions.begin() as session:
@@ -185,7 +195,7 @@ class Ingestor:
         return report
 
     def _normalize(
-        self, channel: str, records: Sequence[Any], report: IngestReport
+        self, channel: str, records: Sequence[Any], now: datetime, report: IngestReport
     ) -> list[NormalizedOrder]:
         adapter = ADAPTERS[channel]
         first_index: dict[str, int] = {}
@@ -195,7 +205,7 @@ class Ingestor:
                 report.rejected.append(Rejection(index, "订单必须是 JSON 对象"))
                 continue
             try:
-                order = adapter(record)
+                order = adapter(record, now)
             except RecordError as error:
                 report.rejected.append(Rejection(index, str(error)))
                 continue
@@ -216,7 +226,9 @@ class Ingestor:
     async def _with_addresses(
         self, orders: list[NormalizedOrder], report: IngestReport
     ) -> list[dict[str, Any]]:
-        """Column values per order; free-text addresses are parsed off the event loop."""
+        """Column values per order; free-text addresses are parsed off the event loop. A blank
+        one is counted as not parsed, like one the parser cannot place: the health guard's
+        address signal must see it."""
         needs_parsing = [o for o in orders if o.province is None and o.address_text]
         parsed = {}
         if needs_parsing:
@@ -226,8 +238,8 @@ class Ingestor:
         rows = []
         for order in orders:
             row = order_columns(order, self._policy.order_type(order.order_type, order.category))
-            if order.channel_order_id in parsed:
-                region = parsed[order.channel_order_id]
+            if order.province is None and order.address_text is not None:
+                region = parsed.get(order.channel_order_id)
                 if region is None:
                     row["address_source"] = "failed"
                     report.address_unparsed += 1
@@ -319,13 +331,16 @@ class Ingestor:
                 report.unchanged += 1
                 continue
             seen.add(event.event_id)
-            applied = accepts_transition(Stage(order["stage"]), event.stage)
+            current = Stage(order["stage"])
+            applied = accepts_transition(current, event.stage)
             if applied:
                 met.update(self._met(order, event.occurred_at))
                 self._enter_stage(order, event.stage.value, event.occurred_at)
                 order["updated_at"] = now
                 moved[order["id"]] = order
                 report.updated += 1
+            elif reason := refusal(current, event.stage):
+                report.not_applied.append(NotApplied(index, reason))
             else:
                 report.unchanged += 1
             event_rows.append(

@@ -10,7 +10,12 @@ from rules.stages import Stage
 
 
 class RecordError(ValueError):
-    """A source record we cannot accept; the message says why, in words a sender can act on."""
+    """A source record we cannot accept: every problem found, each ``<field>: <what is wrong>``
+    in words a sender can act on."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(slots=True)  # not frozen: a frozen init costs ~4 µs an order on the ingest path

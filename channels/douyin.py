@@ -16,18 +16,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from channels import limits
 from channels.base import NormalizedOrder
-from channels.timeparse import (
-    fen,
-    first_known,
-    ident,
-    obj,
-    objects,
-    required,
-    stage_of,
-    text,
-    unix_time,
-)
+from channels.reader import RecordReader
+from channels.timeparse import first_known
 from rules.stages import Stage
 
 CHANNEL = "douyin"
@@ -59,52 +51,75 @@ _STAGE_TIME = {
 _PHASE = {Stage.DEPOSIT_PAID: 1, Stage.PAID: 2}
 _TIMES = ("create_time", "pay_time", "ship_time", "finish_time", "update_time")
 _PRESALE_TRADE_TYPE = 2
+_ADDRESS_LEVELS = ("province", "city", "town", "street")
 
 
-def normalize(record: Mapping[str, Any]) -> NormalizedOrder:
-    order_id = required(ident(record.get("order_id"), "order_id"), "order_id")
-    times = {name: unix_time(record.get(name), name) for name in _TIMES}
-    created = required(times["create_time"], "create_time")
-    if record.get("main_status") is not None:
-        stage = stage_of(_MAIN_STATUS, record["main_status"], "main_status")
+# Flat fields a CSV import may carry, the address's as ``post_addr.<level>.name``; the sku and
+# phase lists need JSON lines.
+CSV_HEADERS = (
+    "order_id",
+    "shop_id",
+    "shop_name",
+    "order_status",
+    "main_status",
+    "order_status_desc",
+    "main_status_desc",
+    *_TIMES,
+    "pay_amount",
+    "order_amount",
+    "post_amount",
+    "post_receiver",
+    "post_tel",
+    *(f"post_addr.{level}.{part}" for level in _ADDRESS_LEVELS for part in ("id", "name")),
+    "post_addr.detail",
+    "buyer_words",
+    "seller_words",
+)
+
+
+def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
+    """The order as a normalised order; ``now`` bounds its times (channels.limits)."""
+    r = RecordReader(record, now)
+    times = {name: r.unix_time(name) for name in _TIMES}
+    created = r.required(times["create_time"], "create_time")
+    if r.value("main_status") is not None:
+        stage = r.stage(_MAIN_STATUS, "main_status")
     else:
-        stage = stage_of(_ORDER_STATUS, record.get("order_status"), "order_status")
-    skus = objects(record.get("sku_order_list"), "sku_order_list")
+        stage = r.stage(_ORDER_STATUS, "order_status")
+    skus = r.objects("sku_order_list")
     presale = stage is Stage.DEPOSIT_PAID or any(
-        sku.get("trade_type") == _PRESALE_TRADE_TYPE for sku in skus
+        sku.value("trade_type") == _PRESALE_TRADE_TYPE for sku in skus
     )
-    own = _STAGE_TIME.get(stage)
-    phase_paid = _phase_pay_time(record, _PHASE[stage]) if presale and stage in _PHASE else None
+    own = _STAGE_TIME.get(stage) if stage else None
+    phase_paid = _phase_pay_time(r, _PHASE[stage]) if presale and stage in _PHASE else None
     entered = first_known(
         phase_paid, times[own] if own else None, times["update_time"], default=created
     )
-    addr = obj(record.get("post_addr"), "post_addr")
-    return NormalizedOrder(
+    addr = r.obj("post_addr")
+    order = NormalizedOrder(
         channel=CHANNEL,
-        channel_order_id=order_id,
+        channel_order_id=r.required(r.ident("order_id", limits.ORDER_ID), "order_id"),
         stage=stage,
         stage_entered_at=entered,
-        amount_fen=required(fen(record.get("pay_amount"), "pay_amount"), "pay_amount"),
+        amount_fen=r.required(r.fen("pay_amount"), "pay_amount"),
         order_type="presale" if presale else "normal",
-        shop=text(record.get("shop_name"), "shop_name"),
-        category=ident(skus[0].get("first_cid"), "sku_order_list[0].first_cid") if skus else None,
-        province=_region_name(addr, "province"),
-        city=_region_name(addr, "city"),
-        district=_region_name(addr, "town"),  # Douyin's "town" is the county level (区/县)
-        receiver_phone=text(record.get("post_tel"), "post_tel"),
+        shop=r.text("shop_name", limits.SHOP),
+        category=skus[0].ident("first_cid", limits.CATEGORY) if skus else None,
+        province=addr.obj("province").text("name", limits.REGION),
+        city=addr.obj("city").text("name", limits.REGION),
+        # Douyin's "town" is the county level (区/县)
+        district=addr.obj("town").text("name", limits.REGION),
+        receiver_phone=r.phone("post_tel"),
         created_at=created,
         paid_at=times["pay_time"],
         raw=dict(record),
     )
+    r.check()
+    return order
 
 
-def _phase_pay_time(record: Mapping[str, Any], phase: int) -> datetime | None:
-    phases = objects(record.get("order_phase_list"), "order_phase_list")
-    for i, entry in enumerate(phases):
-        if entry.get("current_phase") == phase:
-            return unix_time(entry.get("phase_pay_time"), f"order_phase_list[{i}].phase_pay_time")
+def _phase_pay_time(r: RecordReader, phase: int) -> datetime | None:
+    for entry in r.objects("order_phase_list"):
+        if entry.value("current_phase") == phase:
+            return entry.unix_time("phase_pay_time")
     return None
-
-
-def _region_name(addr: Mapping[str, Any], level: str) -> str | None:
-    return text(obj(addr.get(level), f"post_addr.{level}").get("name"), f"post_addr.{level}.name")

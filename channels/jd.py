@@ -11,19 +11,13 @@ Presale (定金/尾款) on JD is not documented in any source we have, so every 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from channels import limits
 from channels.base import NormalizedOrder
-from channels.timeparse import (
-    first_known,
-    ident,
-    jd_time,
-    obj,
-    required,
-    stage_of,
-    text,
-    yuan_to_fen,
-)
+from channels.reader import RecordReader
+from channels.timeparse import first_known
 from rules.stages import Stage
 
 CHANNEL = "jd"
@@ -50,32 +44,61 @@ _STAGE_TIME = {
     Stage.CANCELLED: "orderEndTime",
 }
 _TIMES = ("orderStartTime", "paymentConfirmTime", "orderEndTime", "modified")
+_CONSIGNEE = (
+    "fullname",
+    "mobile",
+    "telephone",
+    "fullAddress",
+    "province",
+    "city",
+    "county",
+    "town",
+)
 
 
-def normalize(record: Mapping[str, Any]) -> NormalizedOrder:
-    order_id = required(ident(record.get("orderId"), "orderId"), "orderId")
-    times = {name: jd_time(record.get(name), name) for name in _TIMES}
-    created = required(times["orderStartTime"], "orderStartTime")
-    stage = stage_of(_STAGES, record.get("orderState"), "orderState")
-    own = _STAGE_TIME.get(stage)
-    consignee = obj(record.get("consigneeInfo"), "consigneeInfo")
-    return NormalizedOrder(
+# Flat fields a CSV import may carry, the consignee's as ``consigneeInfo.<field>``.
+CSV_HEADERS = (
+    "orderId",
+    "venderId",
+    "orderState",
+    "orderStateRemark",
+    *_TIMES,
+    "orderPayment",
+    "orderTotalPrice",
+    "orderSellerPrice",
+    "freightPrice",
+    "orderType",
+    "payType",
+    "orderRemark",
+    "venderRemark",
+    *(f"consigneeInfo.{name}" for name in _CONSIGNEE),
+)
+
+
+def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
+    """The order as a normalised order; ``now`` bounds its times (channels.limits)."""
+    r = RecordReader(record, now)
+    times = {name: r.jd_time(name) for name in _TIMES}
+    created = r.required(times["orderStartTime"], "orderStartTime")
+    stage = r.stage(_STAGES, "orderState")
+    own = _STAGE_TIME.get(stage) if stage else None
+    consignee = r.obj("consigneeInfo")
+    order = NormalizedOrder(
         channel=CHANNEL,
-        channel_order_id=order_id,
+        channel_order_id=r.required(r.ident("orderId", limits.ORDER_ID), "orderId"),
         stage=stage,
         stage_entered_at=first_known(
             times[own] if own else None, times["modified"], default=created
         ),
-        amount_fen=required(
-            yuan_to_fen(record.get("orderPayment"), "orderPayment"), "orderPayment"
-        ),
-        shop=ident(record.get("venderId"), "venderId"),
-        province=text(consignee.get("province"), "consigneeInfo.province"),
-        city=text(consignee.get("city"), "consigneeInfo.city"),
-        district=text(consignee.get("county"), "consigneeInfo.county"),
-        receiver_phone=text(consignee.get("mobile"), "consigneeInfo.mobile")
-        or text(consignee.get("telephone"), "consigneeInfo.telephone"),
+        amount_fen=r.required(r.yuan("orderPayment"), "orderPayment"),
+        shop=r.ident("venderId", limits.SHOP),
+        province=consignee.text("province", limits.REGION),
+        city=consignee.text("city", limits.REGION),
+        district=consignee.text("county", limits.REGION),
+        receiver_phone=consignee.phone("mobile") or consignee.phone("telephone"),
         created_at=created,
         paid_at=times["paymentConfirmTime"],
         raw=dict(record),
     )
+    r.check()
+    return order

@@ -1,4 +1,4 @@
-"""Our self-built web shop, in the schema we recommend for it (commerce-facts §1.4).
+"""Our self-built web shop, in the schema we recommend for it (docs/channels.md).
 
 Money is int fen, times ISO 8601 with offset (``2024-05-01T10:00:00+08:00``). Fields:
 ``order_no``, ``status``, ``created_at`` / ``paid_at`` / ``shipped_at`` / ``updated_at``,
@@ -7,7 +7,8 @@ Money is int fen, times ISO 8601 with offset (``2024-05-01T10:00:00+08:00``). Fi
 per payment with ``stage`` ``DEPOSIT`` / ``FINAL`` for presale, ``amount_fen`` and ``paid_at``.
 
 A receiver without ``province`` is free text: ``detail`` goes to ``address_text`` for the region
-parser (``channels.address``). REFUNDING is ON_HOLD: nothing may ship while a refund is open.
+parser (``channels.address``), as ``""`` when blank, so that ingest counts it as not parsed.
+REFUNDING is ON_HOLD: nothing may ship while a refund is open.
 """
 
 from __future__ import annotations
@@ -17,17 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from channels.base import NormalizedOrder, RecordError
-from channels.timeparse import (
-    fen,
-    first_known,
-    iso_time,
-    obj,
-    objects,
-    required,
-    stage_of,
-    text,
-)
+from channels import limits
+from channels.base import NormalizedOrder
+from channels.reader import RecordReader
+from channels.timeparse import first_known
 from rules.stages import Stage
 
 CHANNEL = "shop"
@@ -54,64 +48,87 @@ _STAGE_TIME = {
 # Presale stages are better timed by their own payment row.
 _PAYMENT_STAGE = {Stage.DEPOSIT_PAID: "DEPOSIT", Stage.PAID: "FINAL"}
 _TIMES = ("created_at", "paid_at", "shipped_at", "updated_at")
+_RECEIVER = ("name", "mobile", "province", "city", "district", "street", "detail", "adcode")
 # WeChat Pay's out_trade_no limit; the shop's order numbers double as payment references.
 _ORDER_NO = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-def normalize(record: Mapping[str, Any]) -> NormalizedOrder:
-    order_no = _order_no(record.get("order_no"))
-    times = {name: iso_time(record.get(name), name) for name in _TIMES}
-    created = required(times["created_at"], "created_at")
-    stage = stage_of(_STAGES, record.get("status"), "status")
-    payments = _payment_times(record)
+# Flat fields a CSV import may carry, the receiver's as ``receiver.<field>``; ``payments``
+# (presale) needs JSON lines.
+CSV_HEADERS = (
+    "order_no",
+    "status",
+    *_TIMES,
+    "total_fen",
+    "paid_fen",
+    "freight_fen",
+    "discount_fen",
+    "pay_channel",
+    "shop_name",
+    "category",
+    *(f"receiver.{name}" for name in _RECEIVER),
+)
+
+
+def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
+    """The order as a normalised order; ``now`` bounds its times (channels.limits)."""
+    r = RecordReader(record, now)
+    order_no = _order_no(r)
+    times = {name: r.iso_time(name) for name in _TIMES}
+    created = r.required(times["created_at"], "created_at")
+    stage = r.stage(_STAGES, "status")
+    payments = _payment_times(r)
     presale = stage is Stage.DEPOSIT_PAID or "DEPOSIT" in payments
-    own = _STAGE_TIME.get(stage)
-    pay_stage = _PAYMENT_STAGE.get(stage)
+    own = _STAGE_TIME.get(stage) if stage else None
+    pay_stage = _PAYMENT_STAGE.get(stage) if stage else None
     entered = first_known(
         payments.get(pay_stage) if pay_stage else None,
         times[own] if own else None,
         times["updated_at"],
         default=created,
     )
-    amount = fen(record.get("total_fen"), "total_fen")
+    amount = r.fen("total_fen")
     if amount is None:
-        amount = required(fen(record.get("paid_fen"), "paid_fen"), "total_fen")
-    receiver = obj(record.get("receiver"), "receiver")
-    province = text(receiver.get("province"), "receiver.province")
+        amount = r.required(r.fen("paid_fen"), "total_fen")
+    receiver = r.obj("receiver")
+    province = receiver.text("province", limits.REGION)
     structured = province is not None
-    return NormalizedOrder(
+    order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=order_no,
         stage=stage,
         stage_entered_at=entered,
         amount_fen=amount,
         order_type="presale" if presale else "normal",
-        shop=text(record.get("shop_name"), "shop_name"),
-        category=text(record.get("category"), "category"),
+        shop=r.text("shop_name", limits.SHOP),
+        category=r.text("category", limits.CATEGORY),
         province=province,
-        city=text(receiver.get("city"), "receiver.city") if structured else None,
-        district=text(receiver.get("district"), "receiver.district") if structured else None,
-        address_text=None if structured else text(receiver.get("detail"), "receiver.detail"),
-        receiver_phone=text(receiver.get("mobile"), "receiver.mobile"),
+        city=receiver.text("city", limits.REGION) if structured else None,
+        district=receiver.text("district", limits.REGION) if structured else None,
+        # Without a province the address is free text for the parser, blank if none was given.
+        address_text=None if structured else receiver.text("detail", limit=None) or "",
+        receiver_phone=receiver.phone("mobile"),
         created_at=created,
         paid_at=times["paid_at"],
         raw=dict(record),
     )
+    r.check()
+    return order
 
 
-def _order_no(value: object) -> str:
-    order_no = required(text(value, "order_no"), "order_no")
-    if not _ORDER_NO.fullmatch(order_no):
-        raise RecordError(f"order_no: 须为 1-32 位字母、数字、_ 或 -, 收到 {order_no!r}")
+def _order_no(r: RecordReader) -> str | None:
+    order_no = r.required(r.text("order_no", limits.ORDER_ID), "order_no")
+    if order_no is not None and not _ORDER_NO.fullmatch(order_no):
+        r.note(f"order_no: 须为 1-32 位字母、数字、_ 或 -, 收到 {order_no!r}")
     return order_no
 
 
-def _payment_times(record: Mapping[str, Any]) -> dict[str, datetime | None]:
+def _payment_times(r: RecordReader) -> dict[str, datetime | None]:
     """Each payment ``stage`` present (``DEPOSIT``, ``FINAL``) → its paid time, None if unpaid."""
     paid: dict[str, datetime | None] = {}
-    for i, row in enumerate(objects(record.get("payments"), "payments")):
-        stage = text(row.get("stage"), f"payments[{i}].stage")
-        at = iso_time(row.get("paid_at"), f"payments[{i}].paid_at")
+    for row in r.objects("payments"):
+        stage = row.text("stage", limits.ORDER_ID)
+        at = row.iso_time("paid_at")
         if stage is not None:
             paid[stage] = paid.get(stage) or at  # a failed retry must not hide the paid row
     return paid

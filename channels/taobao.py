@@ -13,19 +13,13 @@ payment is what last moved the trade, and later edits only make the clock more l
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from channels import limits
 from channels.base import NormalizedOrder
-from channels.timeparse import (
-    beijing_time,
-    first_known,
-    ident,
-    objects,
-    required,
-    stage_of,
-    text,
-    yuan_to_fen,
-)
+from channels.reader import RecordReader
+from channels.timeparse import first_known
 from rules.stages import Stage
 
 CHANNEL = "taobao"
@@ -57,38 +51,68 @@ _STAGE_TIME = {
 _TIMES = ("created", "pay_time", "consign_time", "end_time", "modified")
 
 
-def normalize(record: Mapping[str, Any]) -> NormalizedOrder:
-    tid = ident(record.get("tid_str"), "tid_str") or ident(record.get("tid"), "tid")
-    times = {name: beijing_time(record.get(name), name) for name in _TIMES}
-    created = required(times["created"], "created")
-    presale = record.get("type") == "step"
-    stage = stage_of(_STAGES, record.get("status"), "status")
-    deposit_only = record.get("step_trade_status") == "FRONT_PAID_FINAL_NOPAID"
+# Flat fields a CSV import may carry; the trade's sub-orders (``orders``) need JSON lines.
+CSV_HEADERS = (
+    "tid",
+    "tid_str",
+    "type",
+    "status",
+    "step_trade_status",
+    *_TIMES,
+    "payment",
+    "seller_nick",
+    "receiver_state",
+    "receiver_city",
+    "receiver_district",
+    "receiver_mobile",
+    "receiver_phone",
+    "receiver_name",
+    "receiver_town",
+    "receiver_address",
+    "receiver_zip",
+    "buyer_nick",
+    "buyer_message",
+    "seller_memo",
+    "total_fee",
+    "post_fee",
+)
+
+
+def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
+    """The trade as a normalised order; ``now`` bounds its times (channels.limits)."""
+    r = RecordReader(record, now)
+    tid = r.ident("tid_str", limits.ORDER_ID) or r.ident("tid", limits.ORDER_ID)
+    times = {name: r.beijing_time(name) for name in _TIMES}
+    created = r.required(times["created"], "created")
+    presale = r.value("type") == "step"
+    stage = r.stage(_STAGES, "status")
+    deposit_only = r.value("step_trade_status") == "FRONT_PAID_FINAL_NOPAID"
     if presale and deposit_only and stage is Stage.PENDING_PAYMENT:
         stage = Stage.DEPOSIT_PAID
     if presale and stage is Stage.PAID:
         entered = first_known(times["modified"], times["pay_time"], default=created)
     else:
-        own = _STAGE_TIME.get(stage)
+        own = _STAGE_TIME.get(stage) if stage else None
         entered = first_known(times[own] if own else None, times["modified"], default=created)
-    orders = objects(record.get("orders"), "orders")
-    district = text(record.get("receiver_district"), "receiver_district")
-    return NormalizedOrder(
+    orders = r.objects("orders")
+    district = r.text("receiver_district", limits.REGION)
+    order = NormalizedOrder(
         channel=CHANNEL,
-        channel_order_id=required(tid, "tid"),
+        channel_order_id=r.required(tid, "tid"),
         stage=stage,
         stage_entered_at=entered,
-        amount_fen=required(yuan_to_fen(record.get("payment"), "payment"), "payment"),
+        amount_fen=r.required(r.yuan("payment"), "payment"),
         order_type="presale" if presale else "normal",
-        shop=text(record.get("seller_nick"), "seller_nick"),
-        category=ident(orders[0].get("cid"), "orders[0].cid") if orders else None,
-        province=text(record.get("receiver_state"), "receiver_state"),
+        shop=r.text("seller_nick", limits.SHOP),
+        category=orders[0].ident("cid", limits.CATEGORY) if orders else None,
+        province=r.text("receiver_state", limits.REGION),
         # 省直辖县级 units (河南济源) come in receiver_district with receiver_city empty.
-        city=text(record.get("receiver_city"), "receiver_city") or district,
+        city=r.text("receiver_city", limits.REGION) or district,
         district=district,
-        receiver_phone=text(record.get("receiver_mobile"), "receiver_mobile")
-        or text(record.get("receiver_phone"), "receiver_phone"),
+        receiver_phone=r.phone("receiver_mobile") or r.phone("receiver_phone"),
         created_at=created,
         paid_at=times["pay_time"],
         raw=dict(record),
     )
+    r.check()
+    return order

@@ -2,7 +2,8 @@
 
 Every parser takes the field's name so a refusal reads ``<field>: <what is wrong>``. Absent
 values (missing key, ``None``, a blank string) come back as ``None``; the caller decides whether
-the field is required (:func:`required`).
+the field is required. Adapters call these through :class:`channels.reader.RecordReader`, which
+collects every refusal of a record instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from channels.base import RecordError
+from channels.suggest import nearest
 from rules.stages import Stage
-
-T = TypeVar("T")
 
 # China has had no daylight saving time since 1991, so a fixed offset is exact.
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -30,15 +30,14 @@ def _absent(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _digits(value: object) -> bool:
+    """ASCII digits in a string: how a CSV cell carries an integer (of at most 64 bits and
+    then some, which keeps ``int()`` clear of its 4,300-digit limit)."""
+    return isinstance(value, str) and len(value) <= 30 and value.isascii() and value.isdigit()
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def required(value: T | None, field: str) -> T:
-    """The value, or a refusal naming the missing field."""
-    if value is None:
-        raise RecordError(f"{field}: 缺少字段")
-    return value
 
 
 def beijing_time(value: object, field: str) -> datetime | None:
@@ -55,7 +54,7 @@ def beijing_time(value: object, field: str) -> datetime | None:
         local = datetime.fromisoformat(value).replace(tzinfo=BEIJING)
     except ValueError:
         raise RecordError(f"{field}: 时间格式不对 {value!r} (应为 yyyy-MM-dd HH:mm:ss)") from None
-    return local.astimezone(UTC)
+    return _to_utc(local, value, field)
 
 
 def jd_time(value: object, field: str) -> datetime | None:
@@ -66,12 +65,18 @@ def jd_time(value: object, field: str) -> datetime | None:
 
 
 def unix_time(value: object, field: str) -> datetime | None:
-    """Douyin Unix seconds → aware UTC; ``0`` is Douyin's "not yet" and counts as absent."""
+    """Douyin Unix seconds → aware UTC; ``0`` is Douyin's "not yet" and counts as absent. CSV
+    files give the seconds as digits."""
+    if _digits(value):
+        value = int(value)
     if value is None or value == 0:
         return None
     if not _is_int(value) or value < 0:
         raise RecordError(f"{field}: 时间应为 Unix 秒 (非负整数), 收到 {value!r}")
-    return datetime.fromtimestamp(value, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        raise RecordError(f"{field}: 时间超出范围 {value!r}{milliseconds_hint(value)}") from None
 
 
 def iso_time(value: object, field: str) -> datetime | None:
@@ -86,7 +91,20 @@ def iso_time(value: object, field: str) -> datetime | None:
         raise RecordError(f"{field}: 时间格式不对 {value!r} (应为 ISO 8601)") from None
     if parsed.tzinfo is None:
         raise RecordError(f"{field}: 时间缺少时区 {value!r} (例 2024-05-01T10:00:00+08:00)")
-    return parsed.astimezone(UTC)
+    return _to_utc(parsed, value, field)
+
+
+def _to_utc(moment: datetime, sent: str, field: str) -> datetime:
+    """In UTC; year 1 at +08:00 or year 9999 at -01:00 has no UTC time a datetime can hold."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise RecordError(f"{field}: 时间超出范围 {sent!r}") from None
+
+
+def milliseconds_hint(seconds: int) -> str:
+    """A hint when Unix seconds look like milliseconds (13 digits instead of 10)."""
+    return " (看起来是毫秒, 应为秒)" if seconds >= 10**11 else ""
 
 
 def yuan_to_fen(value: object, field: str) -> int | None:
@@ -106,7 +124,7 @@ def fen(value: object, field: str) -> int | None:
     """An amount already in integer fen (Douyin, self-built shop); CSV files give it as digits."""
     if value is None:
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if _digits(value):
         return int(value)
     if not _is_int(value) or value < 0:
         raise RecordError(f"{field}: 金额应为非负整数 (分), 收到 {value!r}")
@@ -152,15 +170,23 @@ def objects(value: object, field: str) -> list[Mapping[str, Any]]:
 
 
 def stage_of(table: Mapping[Any, Stage], value: object, field: str) -> Stage:
-    """Look a channel status up in its table; missing or unknown values are refused."""
+    """Look a channel status up in its table; missing or unknown values are refused with the
+    accepted ones listed (and the nearest, for a misspelling)."""
     if _absent(value):
-        raise RecordError(f"{field}: 缺少状态")
-    if isinstance(value, bool):  # True would otherwise look up status 1
-        raise RecordError(f"{field}: 未知状态 {value!r}")
+        raise RecordError(f"{field}: 缺少状态, {_accepted(table)}")
+    key = int(value) if _digits(value) and int(value) in table else value  # a CSV cell
     try:
-        return table[value]
+        if not isinstance(key, bool):  # True would otherwise look up status 1
+            return table[key]
     except (KeyError, TypeError):
-        raise RecordError(f"{field}: 未知状态 {value!r}") from None
+        pass
+    guess = nearest(value, [str(key) for key in table]) if isinstance(value, str) else None
+    hint = f", 是否想写 {guess}?" if guess else ""
+    raise RecordError(f"{field}: 未知状态 {value!r}{hint}; {_accepted(table)}")
+
+
+def _accepted(table: Mapping[Any, Stage]) -> str:
+    return "可选值: " + ", ".join(str(key) for key in table)
 
 
 def first_known(*times: datetime | None, default: datetime) -> datetime:

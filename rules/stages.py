@@ -61,3 +61,13 @@ def accepts_transition(current: Stage, new: Stage) -> bool:
     if Stage.ON_HOLD in (current, new):
         return current not in TERMINAL_STAGES
     return _RANK[new] > _RANK[current]
+
+
+def refusal(current: Stage, new: Stage) -> str | None:
+    """Why an order in ``current`` does not move to ``new`` when a source reports it, in words
+    for the sender; None when it moves, or is in ``new`` already."""
+    if new == current or accepts_transition(current, new):
+        return None
+    if current in TERMINAL_STAGES:
+        return f"订单已结束, 在 {current} ({current.label}), 不再变为 {new} ({new.label})"
+    return f"订单已在 {current} ({current.label}), 阶段只前进, 不退回 {new} ({new.label})"

@@ -56,7 +56,7 @@ def test_sample_free_text_addresses_resolve(parser: RegionParser) -> None:
         native = sample_record(
             "shop", rng, now, order_no=f"S{i}", stage=Stage.PAID, stage_age=timedelta(hours=1)
         )
-        order = normalize(native)
+        order = normalize(native, now)
         if order.address_text:
             texts.add(order.address_text)
             assert parser.parse(order.address_text) is not None, order.address_text

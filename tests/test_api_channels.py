@@ -43,7 +43,7 @@ async def test_native_records_land_normalised(client: TestClient, channel: str) 
         raw = dict((await session.execute(select(Order.channel_order_id, Order.raw))).all())
     for i, stage in enumerate(CHANNEL_STAGES[channel]):
         order = stored[f"{9000 + i}"]
-        expected = ADAPTERS[channel](records[i])
+        expected = ADAPTERS[channel](records[i], T0)
         assert (order.channel, order.stage) == (channel, stage.value)
         assert order.stage_entered_at == T0 - timedelta(minutes=7 * i)
         assert order.amount_fen == expected.amount_fen

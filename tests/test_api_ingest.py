@@ -127,7 +127,10 @@ async def test_stage_events_are_idempotent_and_never_move_an_order_back(client: 
     ]
     response = await client.post("/api/v1/events", json={"events": events}, headers=auth("wms"))
     body = await response.json()
-    assert (body["updated"], body["unchanged"]) == (1, 1)
+    assert (body["updated"], body["unchanged"]) == (1, 0)
+    [late] = body["not_applied"]
+    assert late["index"] == 1
+    assert "picking" in late["reason"] and "paid" in late["reason"]
     assert [(r["index"], r["reason"][:5]) for r in body["rejected"]] == [
         (2, "订单不存在"),
         (3, "stage"),

@@ -181,8 +181,12 @@ def record(channel: str, **changes: Any) -> dict[str, Any]:
     return result
 
 
+# When the sample records above are read: their times lie before it.
+READ_AT = datetime(2025, 1, 1, tzinfo=UTC)
+
+
 def normalize(channel: str, **changes: Any) -> NormalizedOrder:
-    return ADAPTERS[channel](record(channel, **changes))
+    return ADAPTERS[channel](record(channel, **changes), READ_AT)
 
 
 # --- shared parsing --------------------------------------------------------------------------
@@ -252,7 +256,8 @@ def test_douyin_zero_time_is_none() -> None:
         pytest.param(beijing_time, "2024/11/11 00:05:40", id="beijing-slashes"),
         pytest.param(beijing_time, "2024-11-11T00:05:40+08:00", id="beijing-iso"),
         pytest.param(beijing_time, 1731254740, id="beijing-int"),
-        pytest.param(unix_time, "1718726400", id="unix-string"),
+        pytest.param(unix_time, 1718726400.5, id="unix-float"),
+        pytest.param(unix_time, "2024-06-19 00:00:00", id="unix-text"),
         pytest.param(unix_time, -5, id="unix-negative"),
         pytest.param(iso_time, "2024-11-11 10:00:00", id="iso-naive"),
         pytest.param(iso_time, "tomorrow", id="iso-garbage"),
@@ -376,7 +381,7 @@ def test_shop_amount_falls_back_to_paid_fen() -> None:
 
 def test_raw_is_a_copy() -> None:
     trade = taobao_trade()
-    order = taobao.normalize(trade)
+    order = taobao.normalize(trade, READ_AT)
     trade["status"] = "TRADE_FINISHED"
     assert order.raw["status"] == "WAIT_SELLER_SEND_GOODS"
 
@@ -747,7 +752,7 @@ def test_sample_round_trips(channel: str, stage: Stage) -> None:
         age = timedelta(minutes=rng.randint(0, 20_000), seconds=rng.uniform(0, 60))
         order_no = f"{seed + 1:019d}"
         native = sample_record(channel, rng, NOW, order_no=order_no, stage=stage, stage_age=age)
-        order = ADAPTERS[channel](native)
+        order = ADAPTERS[channel](native, NOW)
         assert order.stage is stage
         assert order.stage_entered_at == (NOW - age).replace(microsecond=0)
         assert order.channel_order_id == order_no
@@ -773,7 +778,8 @@ def test_samples_mix_presale_and_free_text_addresses() -> None:
             ADAPTERS[channel](
                 sample_record(
                     channel, rng, NOW, order_no=f"{i}", stage=Stage.PAID, stage_age=timedelta(0)
-                )
+                ),
+                NOW,
             )
             for i in range(1, 401)
         ]

@@ -1,0 +1,179 @@
+"""Reading one native record field by field, noting every problem before refusing it.
+
+Whoever fixes a rejected record wants to hear all that is wrong with it at once, not one field
+per try. Each read returns the value, or None when the field is absent or wrong, and notes what
+is wrong; :meth:`RecordReader.check` then refuses the record with every note. Values are held
+to what the order pool can store (:mod:`channels.limits`): column lengths, 64-bit amounts, times
+within bounds, and anywhere in the record no string PostgreSQL cannot hold (NUL, or a lone
+surrogate, which a JSON body can spell ``\\ud800``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from channels import limits, timeparse
+from channels.base import RecordError
+from rules.phones import canonical_phone
+from rules.stages import Stage
+
+T = TypeVar("T")
+Parser = Callable[[object, str], T | None]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MOST_SHOWN = 5  # unstorable strings named per record; a record full of them needs no more
+
+
+class RecordReader:
+    """One record (or an object nested in it); nested readers share the record's notes."""
+
+    __slots__ = ("_now", "_prefix", "_problems", "_record")
+
+    def __init__(self, record: Mapping[str, Any], now: datetime) -> None:
+        self._record = record
+        self._now = now
+        self._prefix = ""
+        self._problems = unstorable_strings(record)
+
+    def _nested(self, record: Mapping[str, Any], prefix: str) -> RecordReader:
+        child = RecordReader.__new__(RecordReader)
+        child._record, child._now, child._prefix = record, self._now, prefix
+        child._problems = self._problems
+        return child
+
+    def check(self) -> None:
+        """Refuse the record with everything noted so far."""
+        if self._problems:
+            raise RecordError(*self._problems)
+
+    def note(self, problem: str) -> None:
+        self._problems.append(problem)
+
+    def value(self, key: str) -> Any:
+        """The field as sent, for flags compared as they are (``type == "step"``)."""
+        return self._record.get(key)
+
+    def required(self, value: T | None, key: str) -> T | None:
+        """``value``, noting the field as missing when it is None and nothing else was noted
+        about it (a value present but wrong has its own note)."""
+        if value is None:
+            field = self._prefix + key
+            if not any(p.startswith(f"{field}: ") for p in self._problems):
+                self.note(f"{field}: 缺少字段")
+        return value
+
+    def _read(self, parse: Parser[T], key: str) -> T | None:
+        try:
+            return parse(self._record.get(key), self._prefix + key)
+        except RecordError as error:
+            self._problems.extend(error.problems)
+            return None
+
+    def _fits(self, value: str | None, key: str, limit: int) -> str | None:
+        if value is not None and len(value) > limit:
+            self.note(f"{self._prefix}{key}: 最长 {limit} 个字符, 收到 {len(value)} 个")
+            return None
+        return value
+
+    def text(self, key: str, limit: int | None) -> str | None:
+        """Free text up to ``limit`` characters (None: a column without one)."""
+        value = self._read(timeparse.text, key)
+        return value if limit is None else self._fits(value, key, limit)
+
+    def ident(self, key: str, limit: int) -> str | None:
+        return self._fits(self._read(timeparse.ident, key), key, limit)
+
+    def phone(self, key: str) -> str | None:
+        """A phone number in its canonical form (rules.phones), which is what is stored."""
+        return self._fits(canonical_phone(self._read(timeparse.text, key)), key, limits.PHONE)
+
+    def _amount(self, fen: int | None, key: str) -> int | None:
+        if fen is not None and fen > limits.MAX_FEN:
+            self.note(f"{self._prefix}{key}: 金额过大 ({fen} 分)")
+            return None
+        return fen
+
+    def yuan(self, key: str) -> int | None:
+        """Yuan (string or number, at most 2 decimals) as fen."""
+        return self._amount(self._read(timeparse.yuan_to_fen, key), key)
+
+    def fen(self, key: str) -> int | None:
+        return self._amount(self._read(timeparse.fen, key), key)
+
+    def _when(self, moment: datetime | None, key: str) -> datetime | None:
+        if moment is None:
+            return None
+        if limits.EARLIEST <= moment <= self._now + limits.FUTURE_SLACK:
+            return moment
+        sent = self._record.get(key)
+        hint = timeparse.milliseconds_hint(sent) if isinstance(sent, int) else ""
+        self.note(
+            f"{self._prefix}{key}: 时间 {sent!r} 不在可接受范围内"
+            f" ({limits.EARLIEST:%Y-%m-%d} 之后、不晚于当前时间 1 天){hint}"
+        )
+        return None
+
+    def beijing_time(self, key: str) -> datetime | None:
+        return self._when(self._read(timeparse.beijing_time, key), key)
+
+    def jd_time(self, key: str) -> datetime | None:
+        return self._when(self._read(timeparse.jd_time, key), key)
+
+    def unix_time(self, key: str) -> datetime | None:
+        return self._when(self._read(timeparse.unix_time, key), key)
+
+    def iso_time(self, key: str) -> datetime | None:
+        return self._when(self._read(timeparse.iso_time, key), key)
+
+    def stage(self, table: Mapping[Any, Stage], key: str) -> Stage | None:
+        return self._read(lambda value, field: timeparse.stage_of(table, value, field), key)
+
+    def obj(self, key: str) -> RecordReader:
+        """A nested object; absent (or wrong, which is noted) reads as empty."""
+        found = self._read(timeparse.obj, key)
+        return self._nested(found or {}, f"{self._prefix}{key}.")
+
+    def objects(self, key: str) -> list[RecordReader]:
+        """A list of nested objects; absent (or wrong, which is noted) reads as empty."""
+        found = self._read(timeparse.objects, key) or []
+        return [self._nested(item, f"{self._prefix}{key}[{i}].") for i, item in enumerate(found)]
+
+
+def unstorable_strings(record: Any) -> list[str]:
+    """A note for each string in ``record`` (keys too) that PostgreSQL cannot store: one with a
+    NUL, or with a lone surrogate. The common case, neither, costs one C-level serialisation."""
+    try:
+        if b"\\u0000" not in orjson.dumps(record):
+            return []
+    except TypeError:  # a lone surrogate, or an integer past 64 bits (which is fine)
+        pass
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("", record)]
+    while pending:  # depth-first without recursion: the body's nesting is the sender's choice
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                name = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and (problem := _unstorable(key)):
+                    found.append(f"{name}: 字段名{problem}")
+                pending.append((name, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and (problem := _unstorable(value)):
+            found.append(f"{path or '记录'}: {problem}")
+    if len(found) > _MOST_SHOWN:
+        found[_MOST_SHOWN:] = [f"…共 {len(found)} 处"]
+    return found
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "含有 NUL 字符 (\\u0000), 无法保存"
+    if surrogate := _SURROGATE.search(text):
+        return f"含有无效的 Unicode 字符 (孤立代理项 U+{ord(surrogate[0]):04X}), 无法保存"
+    return None
