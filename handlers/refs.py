@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Config, GroupConfig
 from bot.policy import Policy
 from handlers.registry import CommandError
-from rules.render import CHANNEL_LABELS
+from rules.render import CHANNEL_LABELS, channel_label
 from storage import commands as db
 from storage.models import Order, Ticket, TicketEvent
 
@@ -32,12 +32,12 @@ def _one_order(ref: str, rows: Sequence[db.LookupRow]) -> Found:
     if not orders:
         raise CommandError(f"找不到订单 {ref}")
     if len(orders) > 1:
-        channels = ", ".join(o.channel for o in orders.values())
-        first = next(iter(orders.values()))
-        raise CommandError(
-            f"订单号 {first.channel_order_id} 在多个渠道都有 ({channels}), 请写成 渠道:订单号, "
-            f"例: {first.channel}:{first.channel_order_id}"
+        each = "、".join(
+            f"{channel_label(o.channel)}写 {o.channel}:{o.channel_order_id}"
+            for o in orders.values()
         )
+        first = next(iter(orders.values()))
+        raise CommandError(f"订单号 {first.channel_order_id} 在多个渠道都有, 请写明渠道: {each}")
     order, ticket, _ = rows[0]
     return Found(ticket, order, [row[2] for row in rows if row[2] is not None])
 

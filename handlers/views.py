@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.notices import alert_facts
+from bot.policy import Policy
 from handlers.refs import find, find_order, group_by_name, groups_of
 from handlers.registry import (
     ANYONE,
@@ -21,10 +23,10 @@ from handlers.registry import (
 from rules.digest import ticket_line
 from rules.money import format_fen
 from rules.phones import canonical_phone, mask_phone
-from rules.render import CHANNEL_LABELS, local_time, stage_in_words
+from rules.render import channel_label, local_time, stage_in_words
 from rules.stages import Stage
 from storage import commands as db
-from storage.models import Order, Ticket
+from storage.models import Order, Ticket, TicketEvent
 from storage.tickets import tickets_with_orders
 
 router = CommandRouter()
@@ -51,7 +53,7 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
     order, ticket = found.order, found.ticket
     deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
     lines = [
-        f"订单 {order.channel_order_id} ({CHANNEL_LABELS.get(order.channel, order.channel)})",
+        f"订单 {order.channel_order_id} ({channel_label(order.channel)})",
         f"环节: {stage_in_words(order.stage, order.deadline_at, ctx.now)}, 截止 {deadline}",
         f"收货电话: {mask_phone(order.receiver_phone)}",
     ]
@@ -68,9 +70,26 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
         lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
     lines.append(f"  {local_time(ticket.opened_at, tz)} 开单: {ticket.route_reason}")
     for event in found.timeline:
-        words = [EVENT_LABELS.get(event.kind, event.kind), event.actor, event.detail]
+        words = [EVENT_LABELS.get(event.kind, event.kind), event.actor, _detail(ctx.policy, event)]
         lines.append(f"  {local_time(event.at, tz)} " + " ".join(w for w in words if w))
     return "\n".join(lines)
+
+
+_LEVEL = re.compile(r"第(\d+)级")  # how escalations were once written: level 2 was the first
+
+
+def _detail(policy: Policy, event: TicketEvent) -> str | None:
+    """A timeline entry's detail as people read it, also for entries written in older words:
+    ``已送达 general`` names the group (综合处理组), ``第2级`` is the first escalation."""
+    detail = event.detail
+    if detail is None:
+        return None
+    delivered, _, group = detail.partition(" ")
+    if event.kind == "alerted" and group in policy.config.groups:
+        return f"{delivered} {policy.group(group).name}"
+    if event.kind == "escalated" and (level := _LEVEL.fullmatch(detail)):
+        return f"第{int(level[1]) - 1}次"
+    return detail
 
 
 @router.command(
@@ -100,9 +119,9 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
     lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
     for number, (order, ticket) in enumerate(orders, start=1):
         paid = f"{local_time(order.paid_at, tz)} 付款" if order.paid_at else "未付款"
-        channel = CHANNEL_LABELS.get(order.channel, order.channel)
         lines.append(
-            f"{number}. {order.channel_order_id} {channel} {format_fen(order.amount_fen)} {paid}"
+            f"{number}. {order.channel_order_id} {channel_label(order.channel)}"
+            f" {format_fen(order.amount_fen)} {paid}"
         )
         lines.append(f"   {stage_in_words(order.stage, order.deadline_at, ctx.now)}")
         if ticket is not None:

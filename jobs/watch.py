@@ -97,19 +97,18 @@ async def _handle_batch(
         if not (rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None):
             before = 0 if ticket["id"] in opened else ticket["level"]
             fired = [s for s in plan.steps if s.level > before and s.at <= now]
+            messages += _announcements(policy, ticket, fired, now)
             for step in fired:
-                messages.append(_notification(policy, ticket, step, now))
                 if step.level > 1:
-                    timeline.append(
-                        timeline_row(ticket["id"], "escalated", now, f"第{step.level}级")
-                    )
+                    detail = f"第{step.level - 1}次, 通知{_recipient(policy, ticket, step)[2]}"
+                    timeline.append(timeline_row(ticket["id"], "escalated", now, detail))
                     result.escalated += 1
             reached = fired[-1].level if fired else before
             if fired and ticket["id"] not in opened:
                 levels.append((ticket["id"], reached))
             upcoming = plan.next_after(reached)
         remind_at = _reminder_due(policy, plan, ticket)
-        if remind_at is not None and remind_at <= now and ticket["id"] not in opened:
+        if remind_at is not None and remind_at <= now:
             messages.append(_reminder(ticket, remind_at, now))
             reminded.append((ticket["id"], now))
             result.reminded += 1
@@ -183,28 +182,54 @@ async def _tickets_for(
     return tickets, {row["id"] for row in opened}
 
 
+def _recipient(
+    policy: Policy, ticket: dict[str, Any], step: EscalationStep
+) -> tuple[str, str, str]:
+    """Who hears of a level: (target kind, target, in words); the group when it has no
+    supervisor to escalate to."""
+    group = policy.group(ticket["group_key"])
+    if step.notify == "supervisor" and group.supervisor is not None:
+        return "user", group.supervisor, f"主管 {group.supervisor}"
+    return "group", ticket["group_key"], group.name
+
+
 def _notification(
     policy: Policy, ticket: dict[str, Any], step: EscalationStep, now: datetime
 ) -> dict[str, Any]:
-    group = policy.group(ticket["group_key"])
-    to_supervisor = step.notify == "supervisor" and group.supervisor is not None
+    target_kind, target, _ = _recipient(policy, ticket, step)
     return outbox_row(
         ticket_id=ticket["id"],
         kind="alert" if step.level == 1 else "escalation",
         level=step.level,
-        target_kind="user" if to_supervisor else "group",
-        target=group.supervisor if to_supervisor and group.supervisor else ticket["group_key"],
+        target_kind=target_kind,
+        target=target,
         now=now,
     )
 
 
+def _announcements(
+    policy: Policy, ticket: dict[str, Any], fired: list[EscalationStep], now: datetime
+) -> list[dict[str, Any]]:
+    """The notifications for the levels fired now: each chat hears of the ticket once, at
+    the highest level it reached (a ticket first seen past several levels, or a group without
+    a supervisor, would otherwise be listed twice in one digest)."""
+    by_chat: dict[tuple[str, str], dict[str, Any]] = {}
+    for step in fired:
+        row = _notification(policy, ticket, step, now)
+        by_chat[row["target_kind"], row["target"]] = row
+    return list(by_chat.values())
+
+
 def _reminder_due(policy: Policy, plan: Schedule, ticket: dict[str, Any]) -> datetime | None:
     """When the ticket's next reminder is due: ``remind_every`` after the alert or the last
-    reminder, held until a snooze ends; None when reminders are off."""
+    reminder, held until a snooze ends; None when reminders are off. The alert went out when
+    the ticket opened, which for an order first seen long overdue (a backlog import, an
+    outage) is well after the deadline."""
     every = policy.config.watch.remind_every
     if every is None:
         return None
-    due = (ticket.get("reminded_at") or plan.steps[0].at) + every
+    alerted = max(plan.steps[0].at, ticket["opened_at"])
+    due = (ticket.get("reminded_at") or alerted) + every
     snoozed_until = ticket.get("snoozed_until")
     return max(due, snoozed_until) if snoozed_until is not None else due
 

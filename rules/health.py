@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from rules.durations import format_duration
+from rules.render import channel_label
 
 ADDRESS_PARSE = "address_parse"
 
@@ -115,7 +116,7 @@ def evaluate(m: Measurements, limits: HealthLimits, now: datetime) -> list[Readi
         readings.append(
             _share(
                 f"rejected:{channel}",
-                f"{channel} 缺字段被拒的订单占比",
+                f"{channel_label(channel)} 被拒订单占比",
                 rejected,
                 rejected + m.accepted.get(channel, 0),
                 limit=limits.rejected_max,
@@ -130,7 +131,9 @@ def evaluate(m: Measurements, limits: HealthLimits, now: datetime) -> list[Readi
         value = format_duration(quiet) if quiet is not None else "近期无订单"
         failing = m.business_hours and (quiet is None or quiet > limits.channel_silence)
         readings.append(
-            Reading(f"silent:{channel}", f"{channel} 未来单时长", value, silence, failing)
+            Reading(
+                f"silent:{channel}", f"{channel_label(channel)} 未来单时长", value, silence, failing
+            )
         )
     readings += [
         Reading(

@@ -7,7 +7,7 @@ as they are then: "overdue by", "time to escalation" and the owner are true when
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rules.durations import format_duration
@@ -15,6 +15,24 @@ from rules.money import format_fen
 from rules.stages import Stage
 
 CHANNEL_LABELS = {"taobao": "淘宝/天猫", "jd": "京东", "douyin": "抖店", "shop": "自营商城"}
+
+
+def channel_label(channel: str) -> str:
+    """A channel as people call it (抖店, not douyin); an unknown code as it is."""
+    return CHANNEL_LABELS.get(channel, channel)
+
+
+def escalation_name(level: int) -> str:
+    """An escalation level as people count escalations: level 1 is the alert itself, so
+    level 2 is the first escalation (never "第2级" with no 第1级 ever seen)."""
+    return f"第{level - 1}次升级"
+
+
+def overdue_words(deadline_at: datetime, now: datetime, prefix: str = "已超时 ") -> str:
+    """How long past the deadline: ``已超时 2小时5分``, or ``刚刚超时`` in the first minute
+    (a fresh alert never says "已超时 0秒")."""
+    late = now - deadline_at
+    return "刚刚超时" if late < timedelta(minutes=1) else prefix + format_duration(late)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +78,14 @@ def region_of(province: str | None, city: str | None, district: str | None) -> s
 
 def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
     """The overdue alert for the handler group (level 1) or the supervisor (level 2+)."""
-    overdue = format_duration(now - facts.deadline_at)
     if facts.reminder:
         head = "🔔 仍未处理"
     else:
-        head = "⏰ 订单超时" if facts.level == 1 else f"🚨 超时升级(第{facts.level}级)"
+        head = "⏰ 订单超时" if facts.level == 1 else f"🚨 超时{escalation_name(facts.level)}"
     lines = [
         f"{head} 工单 #{facts.ticket_id}",
-        f"订单: {facts.order_no} ({CHANNEL_LABELS.get(facts.channel, facts.channel)})",
-        f"状态: {Stage(facts.stage).label}, 已超时 {overdue}"
+        f"订单: {facts.order_no} ({channel_label(facts.channel)})",
+        f"状态: {Stage(facts.stage).label}, {overdue_words(facts.deadline_at, now)}"
         f" (截止 {local_time(facts.deadline_at, tz)})",
         f"金额: {format_fen(facts.amount_fen)}  地区: {facts.region}",
         f"分派: {facts.group_name} ({facts.route_reason})",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rules.money import format_fen
+from rules.render import channel_label
 
 DEFAULT_RULE = "默认"
 PAUSED_RULE = "暂停分单"
@@ -54,7 +55,7 @@ def _match(rule: RouteRuleLike, order: RoutedOrder) -> list[str] | None:
             continue
         if value not in allowed:
             return None
-        reasons.append(f"{label}={value}")
+        reasons.append(f"{label}={channel_label(value) if label == '渠道' else value}")
     if rule.min_fen is not None:
         if order.amount_fen < rule.min_fen:
             return None

@@ -158,7 +158,7 @@ async def test_an_escalation_reaches_the_supervisor_directly(
     await bot.deliver(T0 + 5 * H + timedelta(seconds=10))
     messages = await accepted(sandbox, http)
     assert len(messages) == 2
-    assert any("boss-east" in text_of(m) and "第2级" in text_of(m) for m in messages)
+    assert any("boss-east" in text_of(m) and "超时第1次升级" in text_of(m) for m in messages)
     assert {row.status for row in await bot.outbox()} == {"sent"}
 
 

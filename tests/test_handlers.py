@@ -140,7 +140,7 @@ async def test_an_order_number_in_two_channels_must_be_qualified(client: TestCli
     assert response.status == 200, await response.text()
 
     assert await say(client, "zhang", f"认领 {number}") == (
-        f"订单号 {number} 在多个渠道都有 (jd, shop), 请写成 渠道:订单号, 例: jd:{number}"
+        f"订单号 {number} 在多个渠道都有, 请写明渠道: 京东写 jd:{number}、自营商城写 shop:{number}"
     )
     assert "已认领工单 #1" in await say(client, "zhang", f"认领 shop:{number}")
     assert "没有未关闭的工单" in await say(client, "zhang", f"认领 JD:{number}")

@@ -104,6 +104,6 @@ async def test_the_health_screen_lists_every_signal(client: TestClient, clock: F
     lines = screen.splitlines()
     assert lines[0].startswith("🩺 健康状况 (03-02 09:00): ")
     assert "⚠️ 地址解析成功率: 0% (0/30)" in screen
-    assert "shop 缺字段被拒的订单占比: 3% (1/32)" in screen
+    assert "自营商城 被拒订单占比: 3% (1/32)" in screen and "shop" not in screen
     assert "距上次超时巡检: 无" in screen
     assert lines[-1] == "自动分单: 运行中"

@@ -3,13 +3,17 @@ what."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.keys import CLOCK, POLICY, SESSIONS, WECOM
+from jobs import deliver, watch
+from storage.tickets import add_timeline, timeline_row
 from tests.chat import OPENED, H, M, open_ticket, say, tick
-from tests.support import T0, shop_order
+from tests.support import T0, auth, shop_order
 
 
 def customer(order_no: str, mobile: str, **fields: Any) -> dict[str, Any]:
@@ -114,3 +118,42 @@ async def test_status_says_when_the_next_stage_is_expected(client: TestClient) -
     await open_ticket(client, shop_order("SH002", paid_at=T0 + H))  # due at T0 + 3h, asked at +2h05
     reply = await say(client, "caiwu", "状态 SH002")
     assert "环节: 已付款待拣货(预计55分内开始拣货), 截止 03-02 12:00" in reply
+
+
+async def test_ticket_lines_say_just_overdue_and_count_escalations_from_1(
+    client: TestClient,
+) -> None:
+    await open_ticket(client)  # due at OPENED
+    fresh = await say(client, "zhang", "待办", now=OPENED + timedelta(seconds=30))
+    assert "已付款待拣货 刚刚超时 " in fresh.splitlines()[1] and "0秒" not in fresh
+
+    await tick(client, T0 + 4 * H)  # the supervisor's level
+    [line] = (await say(client, "zhang", "待办", now=T0 + 4 * H)).splitlines()[1:]
+    assert line.startswith("[第1次升级] #1 SH001 自营商城 已付款待拣货 超时2小时 ")
+
+
+async def test_the_timeline_names_groups_and_escalations_as_people_read_them(
+    bot: TestClient,
+) -> None:
+    """Through the real sender: the alert's delivery and the escalation land in the timeline,
+    and rows written with a group's key or as "第2级" (before) read the same way."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = shop_order("SH500", province="上海市", paid_at=now - 5 * H)
+    response = await bot.post("/api/v1/orders/shop", json=order, headers=auth("all"))
+    assert response.status == 200
+    app = bot.app
+    await watch.run(app[SESSIONS], app[POLICY], now)  # the alert and the first escalation
+    app[CLOCK].current = now + timedelta(minutes=1)  # past group_wait
+    assert (
+        await deliver.run(app[SESSIONS], app[POLICY], app[WECOM], app[CLOCK], "t")
+    ).messages_sent
+    async with app[SESSIONS].begin() as session:
+        old = [("alerted", "已送达 east"), ("escalated", "第2级")]
+        await add_timeline(session, [timeline_row(1, kind, now, detail) for kind, detail in old])
+
+    reply = await say(bot, "zhang", "状态 1", now=now + timedelta(minutes=2))
+
+    assert "升级 第1次, 通知主管 boss-east" in reply
+    assert reply.count("告警 已送达 华东组") == 2  # delivered now, and the row from before
+    assert "升级 第1次\n" in reply + "\n"
+    assert " east" not in reply and "第2级" not in reply

@@ -74,6 +74,15 @@ async def test_missed_deadline_opens_one_routed_ticket_and_one_alert(client: Tes
     assert "¥129.00" in text and "1小时55分后升级至主管" in text
 
 
+async def test_a_fresh_alert_says_it_is_just_overdue_not_0_seconds(client: TestClient) -> None:
+    await post_orders(client, shop_order("SH001", province="上海市"))
+    await tick(client, T0 + 2 * H)
+    [fresh] = await texts(client, T0 + 2 * H + timedelta(seconds=20))
+    assert "状态: 已付款待拣货, 刚刚超时 (截止 03-02 11:00)" in fresh and "0秒" not in fresh
+    [later] = await texts(client, T0 + 2 * H + M)
+    assert "状态: 已付款待拣货, 已超时 1分 (截止 03-02 11:00)" in later
+
+
 async def test_escalates_to_the_supervisor_at_4h_exactly_once(client: TestClient) -> None:
     await post_orders(client, shop_order("SH002", province="上海市"))
     for at in (T0 + 2 * H, T0 + 3 * H, T0 + 4 * H - M, T0 + 4 * H, T0 + 4 * H + M, T0 + 9 * H):
@@ -83,7 +92,9 @@ async def test_escalates_to_the_supervisor_at_4h_exactly_once(client: TestClient
         ("alert", "group", "east"),
         ("escalation", "user", "boss-east"),
     ]
-    assert "第2级" in (await texts(client, T0 + 4 * H))[1]
+    # Escalations are counted as people count them: the first one, not "第2级".
+    escalation = (await texts(client, T0 + 4 * H))[1]
+    assert escalation.startswith("🚨 超时第1次升级 工单 #1") and "第2级" not in escalation
     [ticket] = await tickets(client)
     assert ticket.level == 2
 
