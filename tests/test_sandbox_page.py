@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bot.sandbox import SandboxConfig, create_sandbox_app
+from bot.sandbox import SandboxConfig, create_sandbox_app, robot_chat_id
 from bot.wecom.client import WeComClient
 from bot.wecom.messages import markdown
 
@@ -88,3 +88,66 @@ async def test_the_page_shows_alerts_and_sends_what_a_member_types(
     assert message["from"]["userid"] == "zhangsan"
     assert message["chattype"] == "group"
     assert "认领 42" in message["text"]["content"]
+
+
+STRANGER_REFUSED = "通讯录里没有成员「stranger」"
+
+
+async def test_the_page_refuses_a_member_wecom_does_not_know(
+    aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
+) -> None:
+    inbox, received = bot_inbox
+    config = SandboxConfig(
+        webhook_keys={"key-east": "华东处理组"},
+        users=("zhangsan", "lisi"),
+        aibot_callback_url=str(inbox.make_url("/callback/aibot")),
+    )
+    sandbox = await aiohttp_server(create_sandbox_app(config))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = await browser.new_page()
+        says: list[str] = []
+        page.on(
+            "request",
+            lambda request: says.append(request.url) if "api/say" in request.url else None,
+        )
+        await page.goto(str(sandbox.make_url("/sandbox/")))
+        await expect(page.get_by_test_id("people")).to_contain_text("zhangsan")
+
+        await page.get_by_test_id("say-user").fill("stranger")
+        await page.get_by_test_id("say-target").select_option(label="群：华东处理组（@订单助手）")
+        await page.get_by_test_id("say-text").fill("帮助")
+        await page.get_by_test_id("say-send").click()
+        status = page.get_by_test_id("say-status")
+        await expect(status).to_contain_text(STRANGER_REFUSED)
+        await expect(status).to_contain_text("zhangsan、lisi")
+        await expect(status).to_have_class("error")
+        await browser.close()
+
+    assert says == []  # refused on the page: nothing was sent
+    assert received == []
+
+
+async def test_the_say_api_refuses_a_member_wecom_does_not_know(
+    aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
+) -> None:
+    inbox, received = bot_inbox
+    config = SandboxConfig(
+        webhook_keys={"key-east": "华东处理组"},
+        users=("zhangsan", "lisi"),
+        aibot_callback_url=str(inbox.make_url("/callback/aibot")),
+    )
+    sandbox = await aiohttp_server(create_sandbox_app(config))
+    say = sandbox.make_url("/sandbox/api/say")
+    group = robot_chat_id("key-east")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(say, json={"user": "stranger", "target": group, "text": "帮助"}) as r:
+            assert r.status == 400
+            assert (await r.json())["error"].startswith(STRANGER_REFUSED)
+        async with http.get(sandbox.make_url("/sandbox/api/messages")) as r:
+            assert (await r.json())["messages"] == []
+        # WeCom's userids are case-insensitive: a known member typed in capitals is that member.
+        async with http.post(say, json={"user": "ZhangSan", "target": group, "text": "帮助"}) as r:
+            assert r.status == 200, await r.text()
+    [message] = received
+    assert message["from"]["userid"] == "zhangsan"

@@ -125,12 +125,20 @@ async def media(request: web.Request) -> web.Response:
 async def say(request: web.Request) -> web.Response:
     """A member sends text to the bot: in a group as an @mention of the intelligent robot, or
     in their 1:1 chat with the app. Recorded first (it shows in the chat even if the bot is
-    down), then delivered as WeCom's callback; 502 when the bot cannot be reached."""
+    down), then delivered as WeCom's callback; 502 when the bot cannot be reached. Someone
+    not among the sandbox's members is refused (400): WeCom knows who may write."""
     body = await _object(request) or {}
     fields = [body.get(name) for name in ("user", "target", "text")]
     if not all(isinstance(value, str) and value.strip() for value in fields):
         return _error(400, "user, target and text must be non-empty strings")
     user, target, text = (str(value).strip() for value in fields)
+    members = _state(request).config.users
+    known = {member.lower(): member for member in members}
+    if known and user.lower() not in known:
+        names = "、".join(members)
+        why = f"通讯录里没有成员「{user}」: 企业微信不会送来不认识的人的消息。可选成员: {names}"
+        return _error(400, why)
+    user = known.get(user.lower(), user)
     if target == APP_TARGET:
         record, sending = _say_to_app(request, user, text)
     elif (chat := _state(request).group_chat(target)) is not None:

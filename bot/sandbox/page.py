@@ -81,7 +81,7 @@ PAGE = r"""<!doctype html>
 </form>
 <script>
 "use strict";
-const seen = { last: 0, chats: new Map(), groups: new Set(), aibot: "机器人" };
+const seen = { last: 0, chats: new Map(), groups: new Set(), aibot: "机器人", users: [] };
 const $ = (id) => document.getElementById(id);
 const el = (tag, className, text) => {
   const node = document.createElement(tag);
@@ -236,6 +236,7 @@ function place(m) {
 async function loadChats() {
   const data = await (await fetch("api/chats")).json();
   seen.aibot = data.aibot_name;
+  seen.users = data.users;
   for (const group of data.groups) addGroup(group);
   for (const user of data.users) {
     const option = el("option");
@@ -268,8 +269,16 @@ $("say-form").addEventListener("submit", async (event) => {
   const status = $("say-status");
   status.className = "";
   status.textContent = "发送中…";
-  const payload = { user: $("say-user").value, target: $("say-target").value,
+  const payload = { user: $("say-user").value.trim(), target: $("say-target").value,
                     text: $("say-text").value };
+  // WeCom delivers messages only from members it knows (no list: everyone exists).
+  const known = seen.users.some((u) => u.toLowerCase() === payload.user.toLowerCase());
+  if (seen.users.length && !known) {
+    status.className = "error";
+    status.textContent = `通讯录里没有成员「${payload.user}」：企业微信不会送来不认识的人的消息。`
+      + `请从列表中选择：${seen.users.join("、")}`;
+    return;
+  }
   try {
     const response = await fetch("api/say", { method: "POST",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload) });
