@@ -54,16 +54,24 @@ async def bot_inbox(aiohttp_server: Any) -> tuple[TestServer, list[dict[str, Any
     return await aiohttp_server(app), received
 
 
-async def test_the_page_shows_alerts_and_sends_what_a_member_types(
+async def east_sandbox(
     aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
-) -> None:
+) -> tuple[TestServer, list[dict[str, Any]]]:
+    """A sandbox with the east group's chat and two members, whose robot callbacks reach the
+    inbox; and what the inbox received."""
     inbox, received = bot_inbox
     config = SandboxConfig(
         webhook_keys={"key-east": "华东处理组"},
         users=("zhangsan", "lisi"),
         aibot_callback_url=str(inbox.make_url("/callback/aibot")),
     )
-    sandbox = await aiohttp_server(create_sandbox_app(config))
+    return await aiohttp_server(create_sandbox_app(config)), received
+
+
+async def test_the_page_shows_alerts_and_sends_what_a_member_types(
+    aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
+) -> None:
+    sandbox, received = await east_sandbox(aiohttp_server, bot_inbox)
     async with aiohttp.ClientSession() as http:
         wecom = WeComClient(http, base_url=str(sandbox.make_url("/cgi-bin/")))
         await wecom.send_webhook("key-east", markdown("⏰ 订单超时 工单 #42\n订单: TB20240001"))
@@ -96,13 +104,7 @@ STRANGER_REFUSED = "通讯录里没有成员「stranger」"
 async def test_the_page_refuses_a_member_wecom_does_not_know(
     aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
 ) -> None:
-    inbox, received = bot_inbox
-    config = SandboxConfig(
-        webhook_keys={"key-east": "华东处理组"},
-        users=("zhangsan", "lisi"),
-        aibot_callback_url=str(inbox.make_url("/callback/aibot")),
-    )
-    sandbox = await aiohttp_server(create_sandbox_app(config))
+    sandbox, received = await east_sandbox(aiohttp_server, bot_inbox)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = await browser.new_page()
@@ -131,13 +133,7 @@ async def test_the_page_refuses_a_member_wecom_does_not_know(
 async def test_the_say_api_refuses_a_member_wecom_does_not_know(
     aiohttp_server: Any, bot_inbox: tuple[TestServer, list[dict[str, Any]]]
 ) -> None:
-    inbox, received = bot_inbox
-    config = SandboxConfig(
-        webhook_keys={"key-east": "华东处理组"},
-        users=("zhangsan", "lisi"),
-        aibot_callback_url=str(inbox.make_url("/callback/aibot")),
-    )
-    sandbox = await aiohttp_server(create_sandbox_app(config))
+    sandbox, received = await east_sandbox(aiohttp_server, bot_inbox)
     say = sandbox.make_url("/sandbox/api/say")
     group = robot_chat_id("key-east")
     async with aiohttp.ClientSession() as http:
