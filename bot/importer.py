@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from bot import jsonbody
 from bot.config import Config
 from bot.ingest import Ingestor, IngestReport, Rejection
 from bot.policy import Policy
 from channels.address import RegionParser
+from channels.registry import CSV_HEADERS
+from channels.suggest import nearest
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
+
+CHANNEL_REFERENCE = "docs/channels.md"  # the fields and CSV headers of each channel
 
 
 class ImportFileError(Exception):
@@ -43,21 +47,49 @@ def _nest(row: dict[str | None, Any]) -> dict[str, Any] | str:
     return record
 
 
-def read_records(path: Path) -> list[tuple[int, Any]]:
+def check_headers(name: str, headers: Sequence[str], channel: str) -> None:
+    """Refuse a CSV file whose header row has a column the channel does not know (it would be
+    dropped without a word), is blank or appears twice; every such column is named, an unknown
+    one with the known header nearest to it."""
+    known = CSV_HEADERS[channel]
+    problems = []
+    for number, header in enumerate(headers, start=1):
+        if not header:
+            problems.append(f"第 {number} 列没有表头")
+        elif headers.index(header) < number - 1:
+            problems.append(f"表头 {header!r} 出现了两次")
+        elif header not in known:
+            guess = nearest(header, known)
+            hint = f", 是否想写 {guess}?" if guess else ""
+            problems.append(f"未知表头 {header!r}{hint}")
+    if problems:
+        raise ImportFileError(
+            f"{name} 的表头有误, 未导入任何订单:\n  "
+            + "\n  ".join(problems)
+            + f"\n{channel} 渠道可用的表头 (详见 {CHANNEL_REFERENCE}): {', '.join(known)}"
+        )
+
+
+def read_records(path: Path, channel: str) -> list[tuple[int, Any]]:
     """(line number, record or a parse-error string) for every record in the file."""
     try:
-        return list(_records(path))
+        return list(_records(path, channel))
     except UnicodeDecodeError as error:
         raise ImportFileError(
             f"{path.name} 不是 UTF-8 编码 (第 {error.start} 字节附近); "
             "请在 Excel 中另存为「CSV UTF-8」后再导入"
         ) from None
+    except csv.Error as error:  # a NUL byte, mostly: not a text file
+        raise ImportFileError(f"{path.name} 不是合法的 CSV 文本: {error}") from None
 
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
+def _records(path: Path, channel: str) -> Iterator[tuple[int, Any]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
             reader = csv.DictReader(handle)
+            # Stray spaces around a header are a typing accident, not a different column.
+            reader.fieldnames = [header.strip() for header in reader.fieldnames or []]
+            check_headers(path.name, reader.fieldnames, channel)
             for row in reader:
                 yield reader.line_num, _nest(row)
             return
@@ -65,9 +97,9 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, f"不是合法的 JSON: {error.msg}"
+                yield number, jsonbody.loads(line)
+            except jsonbody.JsonError as error:
+                yield number, f"不是合法的 JSON: {error}"
 
 
 async def import_orders(config: Config, path: Path, channel: str) -> IngestReport:
@@ -76,7 +108,7 @@ async def import_orders(config: Config, path: Path, channel: str) -> IngestRepor
         await ensure_migrated(engine)
         ingestor = Ingestor(make_sessionmaker(engine), Policy.from_config(config), RegionParser())
         total = IngestReport()
-        lines = await asyncio.to_thread(read_records, path)
+        lines = await asyncio.to_thread(read_records, path, channel)
         batch_size = config.server.max_batch
         with tqdm(total=len(lines), unit="单", desc=path.name) as progress:
             for start in range(0, len(lines), batch_size):

@@ -26,6 +26,7 @@ from channels.base import NormalizedOrder, RecordError
 from channels.reader import RecordReader
 from channels.registry import ADAPTERS
 from channels.suggest import nearest
+from channels.timeparse import shown
 from rules.stages import Stage, accepts_transition, refusal
 from storage.events import insert_events, seen_event_ids
 from storage.health import count_ingest
@@ -109,7 +110,7 @@ def parse_stage_event(record: Any, now: datetime) -> StageEvent:
     if channel is not None and channel not in ADAPTERS:
         guess = nearest(channel, list(ADAPTERS))
         hint = f", 是否想写 {guess}?" if guess else ""
-        r.note(f"channel: 未知渠道 {channel!r}{hint}; 可选值: {', '.join(ADAPTERS)}")
+        r.note(f"channel: 未知渠道 {shown(channel)}{hint}; 可选值: {', '.join(ADAPTERS)}")
     order_id = r.required(r.text("order_id", limits.ORDER_ID), "order_id")
     event_id = r.required(r.text("event_id", limits.EVENT_ID), "event_id")
     stage = r.required(r.stage(_STAGE_NAMES, "stage"), "stage")

@@ -113,7 +113,7 @@ class RecordReader:
         sent = self._record.get(key)
         hint = timeparse.milliseconds_hint(sent) if isinstance(sent, int) else ""
         self.note(
-            f"{self._prefix}{key}: 时间 {sent!r} 不在可接受范围内"
+            f"{self._prefix}{key}: 时间 {timeparse.shown(sent)} 不在可接受范围内"
             f" ({limits.EARLIEST:%Y-%m-%d} 之后、不晚于当前时间 1 天){hint}"
         )
         return None
@@ -158,8 +158,10 @@ def unstorable_strings(record: Any) -> list[str]:
         path, value = pending.pop()
         if isinstance(value, dict):
             for key, item in reversed(value.items()):
-                name = f"{path}.{key}" if path else str(key)
-                if isinstance(key, str) and (problem := _unstorable(key)):
+                problem = _unstorable(key) if isinstance(key, str) else None
+                shown = ascii(key) if problem else str(key)  # the answer must be storable too
+                name = f"{path}.{shown}" if path else shown
+                if problem:
                     found.append(f"{name}: 字段名{problem}")
                 pending.append((name, item))
         elif isinstance(value, list):

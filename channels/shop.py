@@ -21,7 +21,7 @@ from typing import Any
 from channels import limits
 from channels.base import NormalizedOrder
 from channels.reader import RecordReader
-from channels.timeparse import first_known
+from channels.timeparse import first_known, shown
 from rules.stages import Stage
 
 CHANNEL = "shop"
@@ -119,7 +119,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
 def _order_no(r: RecordReader) -> str | None:
     order_no = r.required(r.text("order_no", limits.ORDER_ID), "order_no")
     if order_no is not None and not _ORDER_NO.fullmatch(order_no):
-        r.note(f"order_no: 须为 1-32 位字母、数字、_ 或 -, 收到 {order_no!r}")
+        r.note(f"order_no: 须为 1-32 位字母、数字、_ 或 -, 收到 {shown(order_no)}")
     return order_no
 
 

@@ -24,6 +24,14 @@ BEIJING_FORMAT = "%Y-%m-%d %H:%M:%S"
 # JD's "not yet" placeholders, e.g. paymentConfirmTime of an unpaid order.
 _JD_NOT_YET = frozenset({"0001-01-01 00:00:00", "1970-01-01 00:00:00"})
 _YUAN = re.compile(r"\d+(\.\d{1,2})?")
+_SHOWN = 80  # characters of a value quoted in a refusal
+
+
+def shown(value: object) -> str:
+    """A value as a refusal quotes it: its repr (which escapes what is not printable), cut short
+    so that a megabyte-long field does not come back in the answer."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 1]}…"
 
 
 def _absent(value: object) -> bool:
@@ -45,7 +53,7 @@ def beijing_time(value: object, field: str) -> datetime | None:
     if _absent(value):
         return None
     if not isinstance(value, str):
-        raise RecordError(f"{field}: 时间应为 yyyy-MM-dd HH:mm:ss 字符串, 收到 {value!r}")
+        raise RecordError(f"{field}: 时间应为 yyyy-MM-dd HH:mm:ss 字符串, 收到 {shown(value)}")
     try:
         # fromisoformat is ~10x faster than strptime; the length and separator checks keep it
         # to exactly yyyy-MM-dd HH:mm:ss.
@@ -53,7 +61,9 @@ def beijing_time(value: object, field: str) -> datetime | None:
             raise ValueError(value)
         local = datetime.fromisoformat(value).replace(tzinfo=BEIJING)
     except ValueError:
-        raise RecordError(f"{field}: 时间格式不对 {value!r} (应为 yyyy-MM-dd HH:mm:ss)") from None
+        raise RecordError(
+            f"{field}: 时间格式不对 {shown(value)} (应为 yyyy-MM-dd HH:mm:ss)"
+        ) from None
     return _to_utc(local, value, field)
 
 
@@ -72,11 +82,12 @@ def unix_time(value: object, field: str) -> datetime | None:
     if value is None or value == 0:
         return None
     if not _is_int(value) or value < 0:
-        raise RecordError(f"{field}: 时间应为 Unix 秒 (非负整数), 收到 {value!r}")
+        raise RecordError(f"{field}: 时间应为 Unix 秒 (非负整数), 收到 {shown(value)}")
     try:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, ValueError, OSError):
-        raise RecordError(f"{field}: 时间超出范围 {value!r}{milliseconds_hint(value)}") from None
+        hint = milliseconds_hint(value)
+        raise RecordError(f"{field}: 时间超出范围 {shown(value)}{hint}") from None
 
 
 def iso_time(value: object, field: str) -> datetime | None:
@@ -84,13 +95,13 @@ def iso_time(value: object, field: str) -> datetime | None:
     if _absent(value):
         return None
     if not isinstance(value, str):
-        raise RecordError(f"{field}: 时间应为 ISO 8601 字符串, 收到 {value!r}")
+        raise RecordError(f"{field}: 时间应为 ISO 8601 字符串, 收到 {shown(value)}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise RecordError(f"{field}: 时间格式不对 {value!r} (应为 ISO 8601)") from None
+        raise RecordError(f"{field}: 时间格式不对 {shown(value)} (应为 ISO 8601)") from None
     if parsed.tzinfo is None:
-        raise RecordError(f"{field}: 时间缺少时区 {value!r} (例 2024-05-01T10:00:00+08:00)")
+        raise RecordError(f"{field}: 时间缺少时区 {shown(value)} (例 2024-05-01T10:00:00+08:00)")
     return _to_utc(parsed, value, field)
 
 
@@ -99,7 +110,7 @@ def _to_utc(moment: datetime, sent: str, field: str) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise RecordError(f"{field}: 时间超出范围 {sent!r}") from None
+        raise RecordError(f"{field}: 时间超出范围 {shown(sent)}") from None
 
 
 def milliseconds_hint(seconds: int) -> str:
@@ -112,11 +123,11 @@ def yuan_to_fen(value: object, field: str) -> int | None:
     if _absent(value):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise RecordError(f"{field}: 金额应为元 (字符串或数字), 收到 {value!r}")
+        raise RecordError(f"{field}: 金额应为元 (字符串或数字), 收到 {shown(value)}")
     # str() of a float is its shortest round-trip repr, so 19.9 reads as "19.9", never 19.899…
     text = str(value)
     if not _YUAN.fullmatch(text):
-        raise RecordError(f"{field}: 金额须为非负、最多两位小数的元, 收到 {value!r}")
+        raise RecordError(f"{field}: 金额须为非负、最多两位小数的元, 收到 {shown(value)}")
     return int(Decimal(text) * 100)
 
 
@@ -127,7 +138,7 @@ def fen(value: object, field: str) -> int | None:
     if _digits(value):
         return int(value)
     if not _is_int(value) or value < 0:
-        raise RecordError(f"{field}: 金额应为非负整数 (分), 收到 {value!r}")
+        raise RecordError(f"{field}: 金额应为非负整数 (分), 收到 {shown(value)}")
     return value
 
 
@@ -139,7 +150,7 @@ def ident(value: object, field: str) -> str | None:
         return str(value)
     if isinstance(value, str):
         return value.strip()
-    raise RecordError(f"{field}: 应为字符串或非负整数, 收到 {value!r}")
+    raise RecordError(f"{field}: 应为字符串或非负整数, 收到 {shown(value)}")
 
 
 def text(value: object, field: str) -> str | None:
@@ -147,7 +158,7 @@ def text(value: object, field: str) -> str | None:
     if _absent(value):
         return None
     if not isinstance(value, str):
-        raise RecordError(f"{field}: 应为字符串, 收到 {value!r}")
+        raise RecordError(f"{field}: 应为字符串, 收到 {shown(value)}")
     return value.strip()
 
 
@@ -182,7 +193,7 @@ def stage_of(table: Mapping[Any, Stage], value: object, field: str) -> Stage:
         pass
     guess = nearest(value, [str(key) for key in table]) if isinstance(value, str) else None
     hint = f", 是否想写 {guess}?" if guess else ""
-    raise RecordError(f"{field}: 未知状态 {value!r}{hint}; {_accepted(table)}")
+    raise RecordError(f"{field}: 未知状态 {shown(value)}{hint}; {_accepted(table)}")
 
 
 def _accepted(table: Mapping[Any, Stage]) -> str:
