@@ -36,7 +36,7 @@ CONVERSATION: list[tuple[str, str, str | dict[str, str]]] = [
     ("zhang", "待办", "华东组 未关闭工单 2 张:"),
     ("zhang", "转交 2 zhang", "抱歉, 「转交」仅限主管使用"),
     ("boss-east", "转交 2 zhang", "已把工单 #2 转交给 zhang"),
-    ("boss-east", "报表", "新开工单 2 (↑2) · 认领 2"),
+    ("boss-east", "报表", "新开工单 2 (↑2)"),
     (
         "kefu",
         "查询 13812345678",
