@@ -79,7 +79,7 @@ def read_records(path: Path, channel: str) -> list[tuple[int, Any]]:
             f"{path.name} 不是 UTF-8 编码 (第 {error.start} 字节附近); "
             "请在 Excel 中另存为「CSV UTF-8」后再导入"
         ) from None
-    except csv.Error as error:  # a NUL byte, mostly: not a text file
+    except csv.Error as error:  # a cell over the csv module's size limit, say
         raise ImportFileError(f"{path.name} 不是合法的 CSV 文本: {error}") from None
 
 
