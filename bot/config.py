@@ -7,6 +7,7 @@ Nothing here runs at import time: ``load_config(path)`` is called by the CLI, te
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config_errors import explain, joined
 from rules.durations import parse_duration
 from rules.stages import Stage
 
@@ -31,11 +33,31 @@ class ConfigError(Exception):
     """The config is unusable; the message lists each bad key and what is wrong with it."""
 
 
+UNIT_EXAMPLE = '例如 "2h"、"90m"、"30s"'
+_BARE_NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")
+
+
 def _duration(value: Any) -> Any:
+    """A duration is written with its unit: a bare ``2`` would be two seconds, which nobody
+    who writes an SLA means."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _BARE_NUMBER.fullmatch(value)):
+        raise ValueError(f"时长须带单位, {UNIT_EXAMPLE} (而不是 {value!r})")
     return parse_duration(value) if isinstance(value, str) else value
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _deadline_or_duration(value: Any) -> Any:
+    if value == "deadline" or isinstance(value, timedelta):
+        return value
+    if isinstance(value, str | int | float):
+        return _duration(value)
+    raise ValueError(f'应为 "deadline" 或时长, {UNIT_EXAMPLE}')
+
+
+# An escalation level's time: "deadline" (the SLA rule's limit) or a duration.
+After = Annotated[Literal["deadline"] | timedelta, BeforeValidator(_deadline_or_duration)]
 
 
 class _Section(BaseModel):
@@ -62,7 +84,7 @@ class ServerConfig(_Section):
 class EscalationLevel(_Section):
     """One escalation step, timed from the moment the order entered the stage."""
 
-    after: Literal["deadline"] | Duration = "deadline"
+    after: After = "deadline"
     notify: Literal["group", "supervisor"] = "group"
 
 
@@ -347,18 +369,8 @@ class Config(_Section):
                 if c not in CHANNELS
             ]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
-
-
-def _format_errors(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in item["loc"])
-        key = key.replace(".[", "[")
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"  {key or '(根)'}: {message}")
-    return "配置有误:\n" + "\n".join(lines)
 
 
 def parse_config(data: dict[str, Any]) -> Config:
@@ -366,7 +378,7 @@ def parse_config(data: dict[str, Any]) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error)) from None
+        raise ConfigError(joined(explain(Config, error))) from None
 
 
 def load_config(path: Path) -> Config:
