@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -13,16 +14,41 @@ import uvloop
 from aiohttp import web
 
 from bot.config import CHANNELS, Config, ConfigError, load_config
+from bot.config_text import commands_state, describe, sending_state, startup_line
 from bot.policy import Policy
+from bot.ports import PortTaken, is_port_taken
 from rules.report import Period
 from rules.sla_clock import library_official_through
 from storage import migrate
 
+logger = logging.getLogger("orderbot")
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="orderbot: 订单超时监控与分派机器人"
+    no_args_is_help=True,
+    add_completion=False,
+    help="orderbot: 订单超时监控与分派机器人",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 db_app = typer.Typer(no_args_is_help=True, help="数据库管理")
 app.add_typer(db_app, name="db")
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"orderbot {version('orderbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_show_version, is_eager=True, help="显示版本号并退出"
+        ),
+    ] = False,
+) -> None:
+    """orderbot: 订单超时监控与分派机器人"""
+
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", envvar="ORDERBOT_CONFIG", help="TOML 配置文件")
@@ -39,12 +65,14 @@ def _load(path: Path) -> Config:
 
 @app.command("check-config")
 def check_config(config: ConfigOption = Path("orderbot.toml")) -> None:
-    """校验配置文件, 并提示节假日日历覆盖到哪一年。"""
+    """校验配置文件, 列出解析后的时限、升级与分单规则, 说明企业微信发送与聊天指令是否开启。"""
     loaded = _load(config)
     typer.echo(
         f"配置有效: {len(loaded.sla)} 条时限规则, {len(loaded.routing.rules)} 条分单规则, "
         f"{len(loaded.groups)} 个处理组, {len(loaded.sources)} 个数据来源"
     )
+    for line in [*describe(loaded), sending_state(loaded), commands_state(loaded)]:
+        typer.echo(line)
     covered = library_official_through()
     typer.echo(
         f"法定节假日/调休数据覆盖至 {covered} 年; 之后的年份按周一至周五工作日计算, "
@@ -56,8 +84,7 @@ def check_config(config: ConfigOption = Path("orderbot.toml")) -> None:
 def db_upgrade(config: ConfigOption = Path("orderbot.toml")) -> None:
     """把数据库迁移到最新版本。"""
     loaded = _load(config)
-    migrate.upgrade(loaded.database.url)
-    typer.echo("数据库已是最新版本")
+    typer.echo(str(migrate.upgrade(loaded.database.url)))
 
 
 @app.command()
@@ -67,16 +94,29 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
 
     loaded = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # APScheduler logs two lines per run of every timer (~190,000 a day; ours log work done),
+    # Alembic two on every start-up check: only their warnings.
+    for chatty in ("apscheduler", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    host, port = loaded.server.host, loaded.server.port
     try:
         web.run_app(
             create_app(loaded),
-            host=loaded.server.host,
-            port=loaded.server.port,
+            host=host,
+            port=port,
             loop=uvloop.new_event_loop(),  # ~15% less CPU per chat command than asyncio's loop
+            # Called once the port is bound: our start-up line instead of aiohttp's banner.
+            print=lambda _banner: logger.info(startup_line(loaded, f"http://{host}:{port}")),
         )
     except migrate.UnmigratedDatabase as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(3) from None
+    except OSError as error:
+        if not is_port_taken(error):
+            raise
+        how = f"在配置 [server] port 中换一个端口 (如 port = {port + 1})"
+        typer.echo(str(PortTaken(host, port, how)), err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("import")
@@ -85,7 +125,7 @@ def import_file(
     channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(CHANNELS)}")],
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
-    """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。"""
+    """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。各渠道字段说明见 docs/channels.md。"""
     from bot.importer import ImportFileError, import_orders
 
     if channel not in CHANNELS:
@@ -112,14 +152,53 @@ def import_file(
 
 
 REPORT_FORMATS = ("md", "csv", "xlsx")
+NAMED_DAYS = {"today": 0, "今天": 0, "yesterday": 1, "昨天": 1}  # days before today
+DAY_HELP = "YYYY-MM-DD (北京时间), 或 today/今天、yesterday/昨天"
+MAX_REPORT_DAYS = 366
+
+
+class _BadOption(Exception):
+    """A report option that cannot be used; the message names it."""
+
+
+def _day(option: str, text: str, today: date) -> date:
+    if (back := NAMED_DAYS.get(text.strip().lower())) is not None:
+        return today - timedelta(days=back)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _BadOption(f"{option}: 日期应为 {DAY_HELP}, 而不是 {text!r}") from None
+
+
+def _report_days(
+    first: str | None, last: str | None, days: int | None, today: date
+) -> tuple[date, date]:
+    """The first and last day of ``--from``/``--to``/``--days``: by default yesterday alone."""
+    if first is not None and days is not None:
+        raise _BadOption("--from 与 --days 只能给一个")
+    end = _day("--to", last, today) if last else today - timedelta(days=1)
+    if first is None:
+        return end - timedelta(days=(days or 1) - 1), end
+    start = _day("--from", first, today)
+    if start > end:
+        raise _BadOption(f"--from {start} 晚于 --to {end}")
+    if (end - start).days >= MAX_REPORT_DAYS:
+        raise _BadOption(f"--from ~ --to 最多 {MAX_REPORT_DAYS} 天")
+    return start, end
 
 
 @app.command()
 def report(
-    day: Annotated[
-        str | None, typer.Option("--to", help="最后一天 YYYY-MM-DD (北京时间), 默认昨天")
+    first: Annotated[
+        str | None, typer.Option("--from", help=f"第一天: {DAY_HELP}; 与 --days 二选一")
     ] = None,
-    days: Annotated[int, typer.Option(min=1, max=366, help="统计天数, 截至 --to")] = 1,
+    last: Annotated[
+        str | None, typer.Option("--to", help=f"最后一天: {DAY_HELP}; 默认昨天")
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, max=MAX_REPORT_DAYS, help="统计天数, 截至 --to; 默认 1"),
+    ] = None,
     group: Annotated[
         list[str] | None, typer.Option("--group", "-g", help="处理组代号, 可重复; 默认全部")
     ] = None,
@@ -127,7 +206,7 @@ def report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件")] = None,
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
-    """SLA 报表: 任意期间、任意处理组, 输出 markdown / CSV / XLSX (绩效复盘用)。"""
+    """SLA 报表: 任意期间、任意处理组, 完整不删减, 输出 markdown / CSV / XLSX (绩效复盘用)。"""
     from bot.reports import day_of, report_file, timezone
 
     loaded = _load(config)
@@ -146,11 +225,10 @@ def report(
     policy = Policy.from_config(loaded)
     now = datetime.now(UTC)
     try:
-        last = date.fromisoformat(day) if day else day_of(policy, now) - timedelta(days=1)
-    except ValueError:
-        typer.echo(f"--to: 日期格式应为 YYYY-MM-DD, 而不是 {day!r}", err=True)
+        period = Period(*_report_days(first, last, days, day_of(policy, now)), timezone(policy))
+    except _BadOption as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    period = Period.ending(last, days, timezone(policy))
     try:
         data = asyncio.run(report_file(loaded, period, group or None, fmt, now))
     except migrate.UnmigratedDatabase as error:
@@ -173,7 +251,13 @@ def demo(
     """演示: SQLite + 样例订单流, 几十秒内看到超时告警、升级与自动关闭。"""
     from bot.demo import run_demo
 
-    uvloop.run(run_demo(port=port, sandbox_port=sandbox_port, seconds=seconds, data_dir=data_dir))
+    try:
+        uvloop.run(
+            run_demo(port=port, sandbox_port=sandbox_port, seconds=seconds, data_dir=data_dir)
+        )
+    except PortTaken as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

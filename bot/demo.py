@@ -21,6 +21,7 @@ from bot.app import create_app
 from bot.config import Config, parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.notices import render_messages
+from bot.ports import PortTaken, is_port_taken
 from bot.sandbox import SandboxConfig, create_sandbox_app
 from channels.samples import sample_record
 from rules.stages import Stage
@@ -147,19 +148,34 @@ def _fresh_demo(data_dir: Path, port: int, sandbox_port: int) -> Config:
     return demo_config(url, port, sandbox_port)
 
 
-async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+async def _serve(app: web.Application, host: str, port: int, option: str) -> web.AppRunner:
+    """Serve ``app`` on ``port``; a port in use is PortTaken, naming the ``option`` to change."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        if is_port_taken(error):
+            raise PortTaken(
+                host, port, f"用 {option} 换一个端口 (如 {option} {port + 1})"
+            ) from None
+        raise
     return runner
 
 
 async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Path) -> None:
     config = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port)
     host = config.server.host
-    sandbox = await _serve(create_sandbox_app(sandbox_for(config)), host, sandbox_port)
+    sandbox = await _serve(
+        create_sandbox_app(sandbox_for(config)), host, sandbox_port, "--sandbox-port"
+    )
     app = create_app(config)
-    runner = await _serve(app, host, port)
+    try:
+        runner = await _serve(app, host, port, "--port")
+    except Exception:
+        await sandbox.cleanup()
+        raise
     print(f"orderbot 演示已启动: 接口 http://{host}:{port}  数据库 {config.database.url}")
     print(f"企业微信沙箱 (群聊与私信): http://{host}:{sandbox_port}/sandbox/")
     print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。")

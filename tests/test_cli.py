@@ -7,25 +7,31 @@ so a hang fails its test instead of blocking the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, make_url, select
 
 from storage import migrate
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OrderEvent
 from tests.support import T0, config_data, shop_order
+from tests.test_config import AES_KEY, EXAMPLE, EXAMPLE_ENV
 
 TIMEOUT = 30  # seconds per command
 SUMMARY = re.compile(r"新增 (\d+), 更新 (\d+), 无变化 (\d+), 拒绝 (\d+), 地址无法解析 (\d+)")
@@ -238,6 +244,91 @@ def test_check_config_without_a_readable_config_exits_2(
     no_crash(result)
 
 
+def test_check_config_prints_the_rules_as_parsed(tmp_path: Path) -> None:
+    data = config_data(sqlite_url(tmp_path / "orderbot.db"))
+    data["sla"][3]["channels"] = ["jd", "douyin"]
+    data["routing"]["rules"][0]["max_yuan"] = "20000"
+
+    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1:12] == [
+        "时限规则 (按环节, 先匹配者生效):",
+        "  普通待拣货: 已付款待拣货 · 类型 normal · 所有渠道 → 时限 2小时",
+        "  预售待拣货: 已付款待拣货 · 类型 presale · 所有渠道 → 时限 4小时",
+        "  定制待拣货: 已付款待拣货 · 类型 custom · 所有渠道 → 时限 8小时 (只计工作时间)",
+        "  拣货超时: 仓库拣货中 · 所有类型 · 渠道 京东、抖店 → 时限 3小时",
+        "升级 (从进入环节起计): 1. 到时限 → 通知处理组群; 2. 进入环节 4小时 后 → 私信处理组主管",
+        "分单规则 (先匹配者生效):",
+        "  1. 大额: 金额 ≥ ¥5,000.00 且 金额 ≤ ¥20,000.00 → 大额组 (vip)",
+        "  2. 华东: 省份 上海市、浙江省、江苏省 → 华东组 (east)",
+        "  其余 → 综合组 (general)",
+        "企业微信发送: 未开启 (没有 [wecom] 节, 通知只留在 outbox 中)",
+    ]
+
+
+def test_check_config_refuses_a_duration_without_its_unit(tmp_path: Path) -> None:
+    data = config_data(sqlite_url(tmp_path / "orderbot.db"))
+    data["sla"][0]["limit"] = 2  # two seconds to pydantic; two hours to whoever wrote it
+
+    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "配置有误:",
+        '  sla[0].limit: 时长须带单位, 例如 "2h"、"90m"、"30s" (而不是 2)',
+    ]
+    no_crash(result)
+
+
+CALLBACK_KEYS = {"callback_token": "tok", "callback_aes_key": AES_KEY}
+
+
+@pytest.mark.parametrize(
+    ("wecom", "sending", "commands"),
+    [
+        (
+            None,
+            "未开启 (没有 [wecom] 节",
+            "未开启 (缺少 [wecom] 节; /wecom/app 与 /wecom/aibot 不可用)",
+        ),
+        (
+            {},
+            "已开启 (https://qyapi.weixin.qq.com/cgi-bin/)",
+            "未开启 (缺少 callback_token (或 callback_token_env)、"
+            "callback_aes_key (或 callback_aes_key_env); /wecom/app 与 /wecom/aibot 不可用)",
+        ),
+        (
+            {"callback_token": "tok"},
+            "已开启",
+            "未开启 (缺少 callback_aes_key (或 callback_aes_key_env);",
+        ),
+        (CALLBACK_KEYS, "已开启", "已开启 (/wecom/app、/wecom/aibot)"),
+    ],
+    ids=["no-wecom", "no-callback-keys", "no-aes-key", "on"],
+)
+def test_check_config_says_whether_wecom_sending_and_chat_commands_are_on(
+    tmp_path: Path, wecom: dict[str, str] | None, sending: str, commands: str
+) -> None:
+    data = config_data(sqlite_url(tmp_path / "orderbot.db"))
+    if wecom is not None:
+        data["wecom"] = wecom
+
+    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert f"企业微信发送: {sending}" in result.stdout
+    assert f"聊天指令: {commands}" in result.stdout
+
+
+def test_check_config_of_the_example_turns_chat_commands_on(tmp_path: Path) -> None:
+    result = orderbot("check-config", "-c", EXAMPLE, cwd=tmp_path, env=EXAMPLE_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert "聊天指令: 已开启 (/wecom/app、/wecom/aibot)" in result.stdout
+
+
 # --- db upgrade ----------------------------------------------------------------------------------
 
 
@@ -250,14 +341,14 @@ def test_db_upgrade_creates_the_schema_on_an_empty_file_and_is_idempotent(tmp_pa
 
     first = orderbot("db", "upgrade", "-c", path, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "数据库已是最新版本" in first.stdout
+    assert first.stdout.strip() == f"已在空数据库中建好全部表, 升级到 {head}"
     tables, revision = schema(url)
     assert {"orders", "order_events", "tickets", "ticket_events", "outbox"} <= tables
     assert revision == head
 
     second = orderbot("db", "upgrade", "-c", path, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "数据库已是最新版本" in second.stdout
+    assert second.stdout.strip() == f"数据库已是最新版本 ({head}), 未做改动"
     assert schema(url) == (tables, head)
     no_crash(second)
 
@@ -271,7 +362,19 @@ def test_db_upgrade_of_a_migrated_database_changes_nothing(
     result = orderbot("db", "upgrade", "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
+    assert "数据库已是最新版本" in result.stdout
     assert schema(database_url) == before
+
+
+def test_db_upgrade_from_an_older_revision_says_from_which(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "old.db")
+    migrate.upgrade(url, "0005")
+    path = write_config(tmp_path / "orderbot.toml", config_data(url))
+
+    result = orderbot("db", "upgrade", "-c", path, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"已从 0005 升级到 {migrate.head_revision(url)}"
 
 
 # --- refusing an unmigrated database ---------------------------------------------------------
@@ -296,6 +399,30 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path, command: tuple[s
     assert "orderbot db upgrade" in result.stderr
     no_crash(result)
     assert schema(url) == (set(), None)  # nothing was created behind the operator's back
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("serve",), ("import", "orders.jsonl", "--channel", "shop"), ("report",)],
+    ids=["serve", "import", "report"],
+)
+def test_commands_before_db_upgrade_leave_no_database_file_behind(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    database = tmp_path / "never-upgraded.db"
+    data = config_data(sqlite_url(database)) | {
+        "server": {"host": "127.0.0.1", "port": free_port()}
+    }
+    path = write_config(tmp_path / "orderbot.toml", data)
+    write_jsonl(tmp_path / "orders.jsonl", [shop_order("SH1")])
+
+    result = orderbot(*command, "-c", path, cwd=tmp_path)
+
+    assert result.returncode == 3
+    assert f"数据库文件不存在: {database}" in result.stderr
+    assert "orderbot db upgrade" in result.stderr
+    no_crash(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orderbot.toml", "orders.jsonl"]
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -499,3 +626,135 @@ def test_import_of_a_file_that_is_not_utf8_says_so(
     assert result.returncode == 2
     assert "UTF-8" in result.stderr
     assert orders_in(database_url) == {}
+
+
+# --- serve and demo: ports, start-up, logs -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def held_port() -> Iterator[int]:
+    """A port another program is listening on, for as long as the block runs."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path, database_url: str) -> None:
+    with held_port() as port:
+        data = config_data(database_url) | {"server": {"host": "127.0.0.1", "port": port}}
+        path = write_config(tmp_path / "orderbot.toml", data)
+
+        result = orderbot("serve", "-c", path, cwd=tmp_path)
+
+    assert result.returncode == 1
+    no_crash(result)
+    assert result.stderr.splitlines()[-1] == (
+        f"端口 {port} 已被占用 (127.0.0.1:{port} 上已有程序在监听); "
+        f"在配置 [server] port 中换一个端口 (如 port = {port + 1})"
+    )
+    assert len(result.stderr.splitlines()) <= 3, result.stderr  # no traceback, no noise
+
+
+@pytest.mark.parametrize("taken", ["--port", "--sandbox-port"])
+def test_demo_on_a_taken_port_says_so_in_one_line(tmp_path: Path, taken: str) -> None:
+    with held_port() as busy:
+        ports = {"--port": free_port(), "--sandbox-port": free_port()} | {taken: busy}
+        options = [str(x) for pair in ports.items() for x in pair]
+
+        result = orderbot("demo", *options, "--seconds", "5", "--data-dir", tmp_path, cwd=tmp_path)
+
+    assert result.returncode == 1
+    no_crash(result)
+    assert result.stderr.strip() == (
+        f"端口 {busy} 已被占用 (127.0.0.1:{busy} 上已有程序在监听); "
+        f"用 {taken} 换一个端口 (如 {taken} {busy + 1})"
+    )
+
+
+def _wait_until_listening(port: int, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "serve exited before listening"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not answer /healthz in time")
+
+
+def serve_log(tmp_path: Path, config: Path, port: int, run_for: float) -> str:
+    """Run ``orderbot serve`` until it answers, ``run_for`` seconds more, then Ctrl-C: its log."""
+    log = tmp_path / "serve.log"
+    environment = {k: v for k, v in os.environ.items() if k != "ORDERBOT_CONFIG"}
+    with log.open("w", encoding="utf-8") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "-c", str(config)],
+            cwd=tmp_path,
+            env=environment | {"PYTHONIOENCODING": "utf-8"},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _wait_until_listening(port, server)
+            time.sleep(run_for)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=TIMEOUT)
+    return log.read_text(encoding="utf-8")
+
+
+def test_serve_logs_one_start_up_line_and_no_scheduler_chatter(
+    tmp_path: Path, database_url: str
+) -> None:
+    url = database_url
+    if url.startswith("postgresql"):  # trust auth ignores the password; the log must hide it
+        url = url.replace("postgres@", "postgres:s3cret-pw@")
+    port = free_port()
+    data = config_data(url) | {"server": {"host": "127.0.0.1", "port": port}}
+    data["wecom"] = {"api_base": "http://127.0.0.1:9/cgi-bin/"}  # sending on, nothing to send
+    path = write_config(tmp_path / "orderbot.toml", data)
+
+    log = serve_log(tmp_path, path, port, run_for=2.5)  # the watch and sender tick each second
+
+    assert "Traceback" not in log
+    assert "apscheduler" not in log and "Running job" not in log, log
+    [start] = [line for line in log.splitlines() if "orderbot 已启动" in line]
+    shown = make_url(url).render_as_string(hide_password=True)
+    assert f"orderbot 已启动: 监听 http://127.0.0.1:{port} · 数据库 {shown} · " in start
+    assert "s3cret-pw" not in log
+    assert "定时任务 巡检每 1秒、健康检查每 1分、日报 09:00、发送每 1秒" in start
+    assert "企业微信发送: 已开启 (http://127.0.0.1:9/cgi-bin/)" in start
+    assert "聊天指令: 未开启 (缺少 callback_token" in start
+    requests = " aiohttp.access "  # /healthz, asked above
+    assert [line for line in log.splitlines() if requests not in line] == [start], log
+
+
+# --- help and version --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [(), ("report",), ("db",), ("db", "upgrade")], ids=["root", "report", "db", "up"]
+)
+def test_dash_h_is_help(tmp_path: Path, command: tuple[str, ...]) -> None:
+    short, long = (orderbot(*command, flag, cwd=tmp_path) for flag in ("-h", "--help"))
+
+    assert short.returncode == 0, short.stderr
+    assert short.stdout == long.stdout
+    assert "Usage" in short.stdout
+
+
+def test_import_help_points_to_the_channel_reference(tmp_path: Path) -> None:
+    result = orderbot("import", "-h", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "docs/channels.md" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(tmp_path: Path, flag: str) -> None:
+    result = orderbot(flag, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"orderbot {version('orderbot')}"
