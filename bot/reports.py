@@ -14,7 +14,7 @@ from bot.policy import Policy
 from rules.render import CHANNEL_LABELS
 from rules.report import Names, Period, Report, build_report
 from rules.report_export import report_csv, report_xlsx
-from rules.report_text import render_report
+from rules.report_text import render_full_report
 from rules.stages import Stage
 from storage.db import begin_reading, make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
@@ -98,4 +98,4 @@ async def report_file(
         return report_csv(report)
     if fmt == "xlsx":
         return await asyncio.to_thread(report_xlsx, report)
-    return render_report(report, now, limit_bytes=10**9).encode()
+    return render_full_report(report, now).encode()

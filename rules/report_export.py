@@ -1,9 +1,9 @@
 """An SLA report in full, for performance reviews (the chat message is cut to fit; this is
 not): an XLSX workbook with one sheet per section, or the same sections as one CSV.
 
-Both hold the same tables. Rates are fractions 0–1 (percent-formatted in the XLSX), durations
-are minutes rounded to 0.01, times are naive datetimes in the report's time zone, and a
-missing rate or duration is an empty cell.
+Both hold the same tables. Rates are fractions 0–1 (percent-formatted in the XLSX, rounded to
+4 decimals in the CSV: ``0.4741`` is 47.41%), durations are minutes rounded to 0.01, times are
+naive datetimes in the report's time zone, and a missing rate or duration is an empty cell.
 
 CSV layout (UTF-8 with a BOM, so Excel reads the Chinese): the sections one after another in
 the workbook's sheet order, each as a row holding only its title (the sheet name), its header
@@ -139,6 +139,13 @@ def _sections(report: Report) -> list[_Section]:
     ]
 
 
+CSV_RATE_DECIMALS = 4
+
+
+def _csv_cell(value: Cell) -> Cell:
+    return round(value, CSV_RATE_DECIMALS) if isinstance(value, _Rate) else value
+
+
 def report_csv(report: Report) -> bytes:
     """All sections as one CSV (layout in the module docstring)."""
     text = io.StringIO()
@@ -148,7 +155,7 @@ def report_csv(report: Report) -> bytes:
             writer.writerow([])
         writer.writerow([section.title])
         writer.writerow(section.header)
-        writer.writerows(section.rows)
+        writer.writerows([_csv_cell(value) for value in row] for row in section.rows)
     return text.getvalue().encode("utf-8-sig")
 
 

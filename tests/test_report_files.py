@@ -265,6 +265,11 @@ def test_the_csv_has_the_same_sections_and_figures() -> None:
     overview = {row[0]: row[1:] for row in sections["概览"]}
     assert overview["开始日期"] == ["2024-05-07", "2024-05-06", ""]
     assert overview["达标率"] == ["0.6", "0.75", "-0.15"]
+    # 6 of 9 met: four decimals, not 0.6666666666666666.
+    assert sections["按地区"][1:] == [
+        ["地址未知", "1", "0", "1", "0.0"],
+        ["广东省", "9", "6", "3", "0.6667"],
+    ]
     assert overview["应达标"] == ["10", "4", "6"]
     assert [float(v) for v in overview["认领用时 P90 (分钟)"]] == [28, 5, 23]
     assert sections["处理人"][1:] == [

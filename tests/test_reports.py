@@ -4,7 +4,9 @@ hand: attainment, counts, median and p90 times, the change against the previous 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import re
+import subprocess
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -87,7 +89,7 @@ async def test_a_days_report_matches_the_figures_computed_by_hand(client: TestCl
     assert text.splitlines()[:4] == [
         "### 📊 SLA 日报 03-02 · 华东组",
         "> 达标率 **60.0%** (↓40.0 个百分点) · 应达标 10 · 超时 4",
-        "> 新开工单 4 (↑4) · 认领 4 · 关闭 2 (手动 1) · 升级主管 0 · 仍未关闭 2",
+        "> 新开工单 4 (↑4), 其中仍未关闭 2 · 认领 4 · 关闭 2 (手动 1) · 升级主管 0",
         "> 认领用时 中位 25分 / P90 51分 · 关闭用时 中位 50分 / P90 58分",
     ]
     assert "#3 SH003 华东组 已付款待拣货 超时2小时 zhang" in text
@@ -133,3 +135,107 @@ async def test_the_command_line_exports_any_period_as_markdown_csv_and_xlsx(
 
     refused = await asyncio.to_thread(orderbot, "report", *day, "-g", "mars", cwd=tmp_path)
     assert refused.returncode == 2 and "未定义的组 mars" in refused.stderr
+
+
+async def cli_report(
+    database_url: str, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``orderbot report ARGS`` against the test's database, run as the operator runs it."""
+    path = write_config(tmp_path / "orderbot.toml", config_data(database_url))
+    return await asyncio.to_thread(orderbot, "report", *args, "-c", path, cwd=tmp_path)
+
+
+TICKET_LINE = re.compile(r"#\d+ ")
+PROVINCES = ["上海市", "广东省", "北京市", "四川省", "湖北省", "山东省", "河南省"]
+
+
+async def seven_missed(client: TestClient) -> None:
+    """03-02: seven orders paid 09:00 in seven provinces, none picked: seven tickets at 11:00,
+    all still open."""
+    await post(
+        client, *(shop_order(f"SH{n}", province=p) for n, p in enumerate(PROVINCES, start=1))
+    )
+    await tick(client, OPENED)
+
+
+async def test_the_command_line_markdown_is_unabridged_while_the_chat_is_cut(
+    client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    await seven_missed(client)
+
+    run = await cli_report(database_url, tmp_path, "--to", "2026-03-02")
+
+    assert run.returncode == 0, run.stderr
+    assert "…" not in run.stdout
+    [regions] = [line for line in run.stdout.splitlines() if line.startswith("**按地区")]
+    assert all(f"{province} 0.0% (1)" in regions for province in PROVINCES)
+    assert "**当前全部未关闭工单 7 张 (不限本期):**" in run.stdout
+    listed = [line for line in run.stdout.splitlines() if TICKET_LINE.match(line)]
+    assert [line.split()[1] for line in listed] == [f"SH{n}" for n in range(1, 8)]
+
+    chat = await say(client, "ops-liu", "报表", chat="direct", now=OPENED + H)
+    assert "…等 7 项" in chat
+    assert "当前全部未关闭工单 7 张 (不限本期), 最久的:" in chat
+    assert len([line for line in chat.splitlines() if TICKET_LINE.match(line)]) == 5
+
+
+async def test_the_periods_own_open_tickets_and_all_open_ones_are_told_apart(
+    client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    """The day after a_known_day opens no ticket, while two of that day's are still open."""
+    await a_known_day(client)
+
+    run = await cli_report(database_url, tmp_path, "--to", "2026-03-03")
+
+    assert run.returncode == 0, run.stderr
+    assert "> 新开工单 0 (↓4), 其中仍未关闭 0 · " in run.stdout
+    assert "**当前全部未关闭工单 2 张 (不限本期):**" in run.stdout
+
+
+async def test_report_periods_from_and_to_named_days(
+    client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    await a_known_day(client)
+
+    async def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return await cli_report(database_url, tmp_path, *args)
+
+    span = await report("--from", "2026-03-01", "--to", "2026-03-02")
+    assert span.returncode == 0, span.stderr
+    assert span.stdout.startswith("### 📊 SLA 2日报 03-01 ~ 03-02 · 全部处理组")
+    assert "应达标 12 · 超时 4" in span.stdout  # 03-01's two entries and 03-02's ten
+
+    def today() -> date:
+        return datetime.now(BEIJING).date()
+
+    for args, days in [
+        (("--to", "today"), [0]),
+        (("--to", "今天"), [0]),
+        (("--to", "yesterday"), [1]),
+        (("--to", "昨天"), [1]),
+        ((), [1]),
+        (("--from", "yesterday", "--to", "today"), [1, 0]),
+        (("--from", "昨天"), [1]),
+    ]:
+        before = today()
+        run = await report(*args)
+        assert run.returncode == 0, run.stderr
+        labels = {
+            " ~ ".join(f"{on - timedelta(days=back):%m-%d}" for back in days)
+            for on in (before, today())
+        }
+        assert any(f"日报 {label} · " in run.stdout.splitlines()[0] for label in labels), args
+
+    for args, message in [
+        (
+            ("--to", "tomorrow"),
+            "--to: 日期应为 YYYY-MM-DD (北京时间), 或 today/今天、yesterday/昨天",
+        ),
+        (("--from", "2026-03-01", "--days", "3"), "--from 与 --days 只能给一个"),
+        (("--from", "2026-03-03", "--to", "2026-03-02"), "--from 2026-03-03 晚于 --to 2026-03-02"),
+        (("--from", "2025-01-01", "--to", "2026-03-02"), "最多 366 天"),
+    ]:
+        refused = await report(*args)
+        assert refused.returncode == 2, args
+        assert message in refused.stderr
+        assert "Traceback" not in refused.stderr
