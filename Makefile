@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh clone:
 #   make demo   — the service on SQLite with sample orders flowing in
 #   make test   — lint and the test suite (SQLite; `make test-postgres` for PostgreSQL)
+# Python 3.11 to 3.13 work; another than the default with e.g. `make PYTHON=python3.13 test`.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
