@@ -203,7 +203,8 @@ async def main(orders: int, latency: float) -> None:
                 corp_secret="sandbox-secret",
                 agent_id=1000002,
             )
-            sender = Timer(lambda: deliver.run(sessions, policy, wecom, SystemClock(), "storm"))
+            outbox = deliver.Sender(sessions, policy, wecom, SystemClock(), "storm")
+            sender = Timer(outbox.tick)
             watcher = Timer(lambda: watch.run(sessions, policy, datetime.now(UTC)))
             timers = [asyncio.create_task(t.loop()) for t in (sender, watcher)]
             while time.time() - started < TIMEOUT:
@@ -217,6 +218,7 @@ async def main(orders: int, latency: float) -> None:
             for task in timers:
                 task.cancel()
             await asyncio.gather(*timers, return_exceptions=True)
+            await outbox.stop(grace=timedelta(seconds=10))
         await engine.dispose()
     stats = state.stats.as_json()
     refused = sum(n for codes in stats["refused"].values() for n in codes.values())

@@ -177,11 +177,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                 daily(reports.daily_at or WEEKLY_REPORT_AT, tz, reports.weekly_on),
             )
         )
+    sender: deliver.Sender | None = None
     if config.wecom is not None:
-        wecom = app[WECOM]
+        sender = deliver.Sender(sessions, policy, app[WECOM], clock, instance)
 
-        async def deliver_due() -> deliver.DeliveryResult:
-            result = await deliver.run(sessions, policy, wecom, clock, instance)
+        async def deliver_due(sender: deliver.Sender = sender) -> deliver.DeliveryResult:
+            result = await sender.tick()  # starts the due chats; never waits on WeCom
             metrics.deliveries_done(result)
             return result
 
@@ -191,3 +192,5 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     app[SCHEDULER] = timers.scheduler
     yield
     await timers.stop(grace=JOB_STOP_GRACE)
+    if sender is not None:
+        await sender.stop(grace=JOB_STOP_GRACE)

@@ -20,6 +20,7 @@ from rules.render import (
     render_alert,
     render_resolution,
 )
+from rules.routing import PAUSED_RULE
 from storage.models import OutboxMessage
 from storage.tickets import tickets_with_orders
 
@@ -48,6 +49,7 @@ def alert_facts(policy: Policy, row: Row[Any], *, level: int, reminder: bool = F
         owner=row.owner,
         next_escalation_at=_next_escalation(policy, row, level),
         reminder=reminder,
+        routing_paused=row.route_rule == PAUSED_RULE,
     )
 
 

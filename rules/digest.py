@@ -244,7 +244,8 @@ def build_digest(
         )
     if budget < 2 or not allow_file:
         return None
-    note = f"{_with_mention(head, mention)}\n共 {len(ordered)} 张, 明细见随后的文件"
+    total = f"共 {len(ordered)} 张, 消息额度不足以逐条发送, 明细见随后的文件"
+    note = f"{_with_mention(head, mention)}\n{total}"
     name = f"超时工单_{now.astimezone(tz):%Y%m%d_%H%M%S}.csv"
     notes = tuple(Part((), text) for text, _ in _pack(note.split("\n"), limit_bytes))
     every = tuple(i for _, covers in tickets for i in covers)

@@ -52,6 +52,7 @@ class AlertFacts:
     owner: str | None
     next_escalation_at: datetime | None
     reminder: bool = False  # a repeat of the alert for a ticket still open
+    routing_paused: bool = False  # routed to triage while auto-routing was paused (route_reason)
 
 
 @dataclass(frozen=True, slots=True)

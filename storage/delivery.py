@@ -44,22 +44,58 @@ async def due_targets(
 
 
 async def take_lease(
-    session: AsyncSession, target: Target, owner: str, now: datetime, until: datetime
+    session: AsyncSession,
+    target: Target,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    sent_before: datetime,
 ) -> bool:
-    """Claim the chat for this instance unless another holds a live lease."""
+    """Claim the chat for this instance unless another holds a live lease, or the chat is no
+    longer due (backing off, or sent to since ``sent_before``, e.g. by another instance)."""
     kind, name = target
     await session.execute(
         insert_ignoring_duplicates(session, DeliveryTarget),
         [{"target_kind": kind, "target": name, "attempts": 0}],
     )
+    state = DeliveryTarget
+    result = await session.execute(
+        update(state)
+        .where(
+            state.target_kind == kind,
+            state.target == name,
+            or_(state.lease_until.is_(None), state.lease_until < now),
+            or_(state.next_attempt_at.is_(None), state.next_attempt_at <= now),
+            or_(state.last_sent_at.is_(None), state.last_sent_at <= sent_before),
+        )
+        .values(lease_owner=owner, lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def renew_lease(
+    session: AsyncSession,
+    target: Target,
+    owner: str,
+    until: datetime,
+    *,
+    sent_at: datetime | None = None,
+) -> bool:
+    """Extend this instance's lease (noting a message sent at ``sent_at``); False when the
+    lease is no longer ours: it lapsed and another instance took the chat."""
+    kind, name = target
+    values: dict[str, Any] = {"lease_until": until}
+    if sent_at is not None:
+        values["last_sent_at"] = sent_at
     result = await session.execute(
         update(DeliveryTarget)
         .where(
             DeliveryTarget.target_kind == kind,
             DeliveryTarget.target == name,
-            or_(DeliveryTarget.lease_until.is_(None), DeliveryTarget.lease_until < now),
+            DeliveryTarget.lease_owner == owner,
         )
-        .values(lease_owner=owner, lease_until=until)
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
@@ -96,27 +132,39 @@ async def record_delivery(session: AsyncSession, row: dict[str, Any]) -> None:
     await session.execute(Delivery.__table__.insert(), [row])
 
 
+async def mark_sent(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
+    """These notifications reached their chat (those still pending: one another instance
+    dead-lettered stays so)."""
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+            .values(status="sent", sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def finish(
     session: AsyncSession,
     target: Target,
+    owner: str,
     *,
-    sent: Sequence[int] = (),
     moot: Sequence[int] = (),
     dead: Sequence[int] = (),
     reason: str | None = None,
     now: datetime,
     retry_at: datetime | None = None,
 ) -> None:
-    """Record the outcome of one attempt at a chat and release its lease."""
+    """Record the outcome of one attempt at a chat and release this instance's lease (a lease
+    another instance has taken meanwhile is left alone)."""
     for ids, values in (
-        (sent, {"status": "sent", "sent_at": now}),
         (moot, {"status": "moot"}),
         (dead, {"status": "dead", "dead_reason": reason}),
     ):
         if ids:
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
                 .values(values)
                 .execution_options(synchronize_session=False)
             )
@@ -130,11 +178,13 @@ async def finish(
         }
     else:
         values |= {"attempts": 0, "next_attempt_at": None, "last_error": reason}
-        if sent:
-            values["last_sent_at"] = now
     await session.execute(
         update(DeliveryTarget)
-        .where(DeliveryTarget.target_kind == kind, DeliveryTarget.target == name)
+        .where(
+            DeliveryTarget.target_kind == kind,
+            DeliveryTarget.target == name,
+            DeliveryTarget.lease_owner == owner,
+        )
         .values(values)
         .execution_options(synchronize_session=False)
     )

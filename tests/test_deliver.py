@@ -4,35 +4,39 @@ delivers through the WeCom sandbox (a real HTTP server), and we read what WeCom 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
-from bot.app import create_app, wecom_client
-from bot.config import Config, parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.reports import load_report
-from bot.sandbox import SandboxConfig, create_sandbox_app
-from bot.wecom.client import WeComClient
-from jobs import deliver, watch
+from bot.sandbox import create_sandbox_app
+from jobs import deliver, health
 from rules.report import Period
 from rules.report_chart import render_chart
-from storage.models import OutboxMessage, TicketEvent
+from storage.models import TicketEvent
 from storage.tickets import notice_row, queue_messages
-from tests.support import T0, FakeClock, all_rows, auth, config_data, shop_order
+from tests.outbox_side import (
+    ROBOTS,
+    SANDBOX,
+    Bot,
+    accepted,
+    bot_config,
+    csv_rows,
+    fault,
+    make_bot,
+    orders_in,
+    stats,
+    text_of,
+)
+from tests.support import T0, FakeClock, all_rows, auth, shop_order
 
 H = timedelta(hours=1)
-SANDBOX = SandboxConfig(
-    webhook_keys={"key-east": "华东组", "key-vip": "大额组", "key-general": "综合组"},
-    users=("boss-east", "boss-vip", "zhang", "li", "wang", "ops-liu"),
-)
 
 
 @pytest.fixture
@@ -41,96 +45,36 @@ async def sandbox(aiohttp_server: Any) -> TestServer:
     return server
 
 
-ROBOTS = {"east": "key-east", "vip": "key-vip", "general": "key-general"}
-
-
-def bot_config(
-    database_url: str, sandbox: TestServer, robots: dict[str, str] = ROBOTS, **wecom: Any
-) -> Config:
-    data = config_data(database_url)
-    for group, key in robots.items():
-        data["groups"][group]["webhook_key"] = key
-    data["wecom"] = {
-        "api_base": str(sandbox.make_url("/cgi-bin/")),
-        "corp_id": SANDBOX.corp_id,
-        "corp_secret": SANDBOX.corp_secret,
-        "agent_id": SANDBOX.agent_id,
-        "group_wait": "10s",
-        "group_interval": "30s",
-    } | wecom
-    return parse_config(data)
-
-
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
 
 
-class Bot:
-    """The bot's app (ticked by hand) and a sender wired to the sandbox."""
-
-    def __init__(self, client: TestClient, clock: FakeClock, wecom: WeComClient) -> None:
-        self.client, self.clock, self.wecom = client, clock, wecom
-
-    async def post(self, *orders: dict[str, Any]) -> None:
-        response = await self.client.post(
-            "/api/v1/orders/shop", json=list(orders), headers=auth("all")
-        )
-        assert response.status == 200, await response.text()
-
-    async def tick(self, at: datetime) -> None:
-        self.clock.current = at
-        await watch.run(self.client.app[SESSIONS], self.client.app[POLICY], at)
-
-    async def deliver(self, at: datetime, instance: str = "test") -> deliver.DeliveryResult:
-        self.clock.current = at
-        app = self.client.app
-        return await deliver.run(app[SESSIONS], app[POLICY], self.wecom, self.clock, instance)
-
-    async def outbox(self) -> list[OutboxMessage]:
-        return await all_rows(self.client.app[SESSIONS], OutboxMessage)
-
-
-async def make_bot(
-    aiohttp_client: Any, config: Config, clock: FakeClock, http: aiohttp.ClientSession
-) -> Bot:
-    client = await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
-    assert config.wecom is not None
-    wecom = wecom_client(http, config.wecom)
-    return Bot(client, clock, wecom)
+BotWith = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def bot(
+def bot_with(
     aiohttp_client: Any,
     database_url: str,
     sandbox: TestServer,
     clock: FakeClock,
     http: aiohttp.ClientSession,
-) -> Bot:
-    return await make_bot(aiohttp_client, bot_config(database_url, sandbox), clock, http)
+) -> BotWith:
+    """A bot whose config differs from the usual one (``bot_config``'s keywords)."""
+
+    async def make(**config: Any) -> Bot:
+        return await make_bot(
+            aiohttp_client, bot_config(database_url, sandbox, **config), clock, http
+        )
+
+    return make
 
 
-async def accepted(sandbox: TestServer, http: aiohttp.ClientSession) -> list[dict[str, Any]]:
-    async with http.get(sandbox.make_url("/sandbox/api/messages")) as response:
-        body = await response.json()
-    return list(body["messages"] if isinstance(body, dict) else body)
-
-
-async def stats(sandbox: TestServer, http: aiohttp.ClientSession) -> dict[str, Any]:
-    async with http.get(sandbox.make_url("/sandbox/api/stats")) as response:
-        result: dict[str, Any] = await response.json()
-        return result
-
-
-async def fault(sandbox: TestServer, http: aiohttp.ClientSession, **spec: Any) -> None:
-    async with http.post(sandbox.make_url("/sandbox/api/faults"), json=spec) as response:
-        assert response.status == 200, await response.text()
-
-
-def text_of(message: dict[str, Any]) -> str:
-    return str(message)
+@pytest.fixture
+async def bot(bot_with: BotWith) -> Bot:
+    return await bot_with()
 
 
 async def test_an_alert_reaches_the_group_chat_after_group_wait(
@@ -147,7 +91,7 @@ async def test_an_alert_reaches_the_group_chat_after_group_wait(
     [row] = await bot.outbox()
     assert row.status == "sent"
     events = await all_rows(bot.client.app[SESSIONS], TicketEvent)
-    assert [e.kind for e in events] == ["alerted"]
+    assert [(e.kind, e.detail) for e in events] == [("alerted", "已送达 华东组")]
 
 
 async def test_an_escalation_reaches_the_supervisor_directly(
@@ -189,9 +133,7 @@ async def test_a_storm_is_complete_within_the_robot_limit(
     assert len(messages) <= 20
     files = [m for m in messages if "file" in text_of(m)]
     assert len(files) == 1
-    media_id = files[0]["body"]["file"]["media_id"]
-    async with http.get(sandbox.make_url(f"/sandbox/api/media/{media_id}")) as response:
-        rows = list(csv.reader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    rows = await csv_rows(sandbox, http, files[0])
     assert {row[1] for row in rows[1:]} == {f"SH{n:05d}" for n in range(orders)}
     counts = await stats(sandbox, http)
     assert counts["refused"] == {}
@@ -240,14 +182,9 @@ async def test_token_expiry_mid_run_is_invisible(
 
 
 async def test_a_bad_webhook_key_dead_letters_with_its_reason_and_tells_ops_once(
-    aiohttp_client: Any,
-    database_url: str,
-    sandbox: TestServer,
-    clock: FakeClock,
-    http: aiohttp.ClientSession,
+    bot_with: BotWith, sandbox: TestServer, http: aiohttp.ClientSession
 ) -> None:
-    config = bot_config(database_url, sandbox, ROBOTS | {"east": "key-removed"})
-    bot = await make_bot(aiohttp_client, config, clock, http)
+    bot = await bot_with(robots=ROBOTS | {"east": "key-removed"})
     await bot.post(shop_order("SH007", province="上海市"), shop_order("SH008", province="上海市"))
     await bot.tick(T0 + 2 * H)
     result = await bot.deliver(T0 + 2 * H + timedelta(seconds=10))
@@ -304,14 +241,9 @@ async def test_a_ticket_that_closed_before_anyone_was_told_is_not_announced(
 
 
 async def test_a_person_gets_no_more_app_messages_an_hour_than_wecom_allows(
-    aiohttp_client: Any,
-    database_url: str,
-    sandbox: TestServer,
-    clock: FakeClock,
-    http: aiohttp.ClientSession,
+    bot_with: BotWith, sandbox: TestServer, http: aiohttp.ClientSession
 ) -> None:
-    config = bot_config(database_url, sandbox, member_per_hour=2)
-    bot = await make_bot(aiohttp_client, config, clock, http)
+    bot = await bot_with(member_per_hour=2)
     for n in range(3):  # three escalations to boss-east, ten minutes apart
         paid = T0 + n * timedelta(minutes=10)
         await bot.post(shop_order(f"SH02{n}", province="上海市", paid_at=paid))
@@ -349,3 +281,103 @@ async def test_a_chart_for_a_person_is_uploaded_then_sent_even_on_an_expired_tok
     async with http.get(sandbox.make_url(mine[-1]["media"]["url"])) as png:
         assert await png.read() == chart
     assert {row.status for row in await bot.outbox()} == {"sent"}
+
+
+def to(user: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if user in m["users"]]
+
+
+async def escalate(bot: Bot, count: int) -> None:
+    """``count`` orders of the east group, past their 4 h escalation to boss-east."""
+    await bot.post(*(shop_order(f"SH{n:04d}", province="上海市") for n in range(count)))
+    await bot.tick(T0 + 5 * H)
+
+
+async def test_a_supervisors_storm_is_a_summary_and_a_csv_at_once(
+    bot: Bot, sandbox: TestServer, http: aiohttp.ClientSession
+) -> None:
+    await escalate(bot, 600)  # 35 app messages as lines: more than a member's 30 a minute
+    await bot.deliver(T0 + 5 * H + timedelta(seconds=10))
+
+    summary, attached = to("boss-east", await accepted(sandbox, http))
+    assert (summary["msgtype"], attached["msgtype"]) == ("markdown", "file")
+    assert summary["content"].startswith("⏰ 超时工单 600 张 (其中升级 600 张)")
+    assert "明细见随后的文件" in summary["content"]
+    assert attached["media"]["filename"].endswith(".csv")
+    assert await orders_in(sandbox, http, attached) == {f"SH{n:04d}" for n in range(600)}
+    escalations = [m for m in await bot.outbox() if m.kind == "escalation"]
+    assert len(escalations) == 600 and {m.status for m in escalations} == {"sent"}
+
+
+async def test_a_digest_in_several_messages_says_the_total_once(
+    bot: Bot, sandbox: TestServer, http: aiohttp.ClientSession
+) -> None:
+    await escalate(bot, 60)
+    await bot.deliver(T0 + 5 * H + timedelta(seconds=10))
+
+    mine = to("boss-east", await accepted(sandbox, http))
+    assert len(mine) > 1 and {m["msgtype"] for m in mine} == {"markdown"}
+    first, *rest = (m["content"] for m in mine)
+    assert first.startswith("⏰ 超时工单 60 张") and f"共 60 张, 分 {len(mine)} 条发送" in first
+    assert not any("超时工单" in text or "共 60 张" in text for text in rest)
+    shown = [order for m in mine for order in sorted(await orders_in(sandbox, http, m))]
+    assert sorted(shown) == [f"SH{n:04d}" for n in range(60)]  # each once
+
+
+async def test_a_digest_fills_what_is_left_of_the_minute_instead_of_halving(
+    bot: Bot, sandbox: TestServer, http: aiohttp.ClientSession
+) -> None:
+    await escalate(bot, 60)  # four app messages as lines
+    notices = [
+        notice_row(f"note:{n}", "ops", ("user", "boss-east"), f"通知 {n}", T0 + 5 * H)
+        for n in range(27)
+    ]
+    async with bot.client.app[SESSIONS].begin() as session:
+        await queue_messages(session, notices)
+    await bot.deliver(T0 + 5 * H + timedelta(seconds=10))
+
+    mine = to("boss-east", await accepted(sandbox, http))
+    assert len(mine) == 29  # 27 notices, then the summary and the file: 3 were left
+    digest = [m for m in mine if "超时工单" in (m["content"] or "")]
+    assert len(digest) == 1 and digest[0]["content"].startswith("⏰ 超时工单 60 张")
+    assert await orders_in(sandbox, http, mine[-1]) == {f"SH{n:04d}" for n in range(60)}
+    assert {m.status for m in await bot.outbox() if m.target == "boss-east"} == {"sent"}
+
+
+async def test_an_alert_and_its_reminder_queued_together_show_once(
+    bot_with: BotWith, sandbox: TestServer, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_with(watch={"remind_every": "30m"})
+    await bot.post(shop_order("SH030", province="上海市"), shop_order("SH031", province="上海市"))
+    await bot.tick(T0 + 2 * H)  # the alerts
+    await bot.tick(T0 + 2 * H + timedelta(minutes=30))  # their reminders, before any was sent
+    await bot.deliver(T0 + 2 * H + timedelta(minutes=30, seconds=10))
+
+    [message] = await accepted(sandbox, http)
+    text = message["content"]
+    assert text.startswith("⏰ 超时工单 2 张\n")
+    lines = text.split("\n")
+    assert [sum(order in line for line in lines[3:]) for order in ("SH030", "SH031")] == [1, 1]
+    assert "[提醒]" not in text
+    rows = await bot.outbox()
+    assert sorted(r.kind for r in rows) == ["alert", "alert", "reminder", "reminder"]
+    assert {r.status for r in rows} == {"sent"}
+
+
+async def test_the_triage_digest_says_why_routing_is_paused(
+    bot: Bot, sandbox: TestServer, http: aiohttp.ClientSession
+) -> None:
+    await bot.post(
+        *(shop_order(f"SH{n:03d}", province=None, detail="火星基地第3号舱") for n in range(25))
+    )
+    app = bot.client.app
+    assert (await health.run(app[SESSIONS], app[POLICY], T0)).routing == "paused"
+    await bot.tick(T0 + 2 * H)
+    await bot.deliver(T0 + 2 * H + timedelta(seconds=10))
+
+    [digest] = [m for m in await accepted(sandbox, http) if m["chat_name"] == "综合组"]
+    summary = digest["content"].split("\n")
+    assert summary[0] == "⏰ 超时工单 25 张"
+    [why] = [line for line in summary if line.startswith("⚠️")]
+    assert why.startswith("⚠️ 自动分单已暂停 (地址解析成功率 0% (0/25)")
+    assert why.endswith("转入分拣组待人工分派: 25 张")

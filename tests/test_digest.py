@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -75,3 +76,58 @@ def test_no_budget_means_wait_not_truncate() -> None:
 def test_summary_counts_resolutions_apart() -> None:
     text = summary([alert(1), ResolutionFacts(2, "TB2", "shipped", NOW, NOW)], NOW)
     assert text.startswith("⏰ 超时工单 1 张 (已自动关闭 1 张)")
+
+
+def test_a_ticket_shows_once_and_counts_are_of_distinct_tickets() -> None:
+    reminder = replace(alert(1), reminder=True)
+    items = [alert(1), reminder, alert(2, level=2), alert(2, level=3), alert(3)]
+    digest = build_digest(items, NOW, TZ, limit_bytes=4096, budget=20)
+    assert digest is not None
+    [part] = digest.parts
+    text = part.text or ""
+    assert text.startswith("⏰ 超时工单 3 张 (其中升级 1 张)")
+    lines = [line for line in text.split("\n") if not line.startswith("最早")]
+    assert [sum(f"TB{n:08d}" in line for line in lines) for n in (1, 2, 3)] == [1, 1, 1]
+    assert "[提醒]" not in text  # the alert speaks for the ticket, not its reminder
+    assert sorted(part.covers) == [0, 1, 2, 3, 4]  # every notification is delivered with it
+
+
+def test_one_ticket_with_two_notifications_is_one_full_alert() -> None:
+    digest = build_digest(
+        [alert(7), replace(alert(7), reminder=True)], NOW, TZ, limit_bytes=4096, budget=20
+    )
+    assert digest is not None
+    [part] = digest.parts
+    assert "工单 #7" in (part.text or "") and sorted(part.covers) == [0, 1]
+
+
+def test_a_digest_in_several_messages_says_the_total_once() -> None:
+    items = [alert(n) for n in range(1, 101)]
+    digest = build_digest(items, NOW, TZ, limit_bytes=2048, budget=30)
+    assert digest is not None and digest.attachment is None
+    texts = digest.texts
+    assert len(texts) > 1 and all(len(t.encode()) <= 2048 for t in texts)
+    assert texts[0].startswith("⏰ 超时工单 100 张")
+    assert f"共 100 张, 分 {len(texts)} 条发送" in texts[0]
+    assert not any("超时工单" in t or "共 100 张" in t for t in texts[1:])
+    # Each message delivers the tickets on its lines, each ticket exactly once.
+    covered = [i for part in digest.parts for i in part.covers]
+    assert sorted(covered) == list(range(100))
+    for part in digest.parts:
+        assert all(f"TB{n + 1:08d}" in (part.text or "") for n in part.covers)
+
+
+def test_a_file_delivers_every_ticket_and_its_summary_none() -> None:
+    digest = build_digest([alert(n) for n in range(1, 1001)], NOW, TZ, limit_bytes=2048, budget=3)
+    assert digest is not None and digest.attachment is not None
+    *notes, attached = digest.parts
+    assert all(note.covers == () for note in notes)
+    assert attached.text is None and sorted(attached.covers) == list(range(1000))
+
+
+def test_while_routing_is_paused_the_summary_says_why() -> None:
+    reason = "自动分单已暂停 (地址解析成功率 26% 低于 95%), 转入分拣组待人工分派"
+    paused = [replace(alert(n), route_reason=reason, routing_paused=True) for n in (1, 2)]
+    text = summary([*paused, alert(3)], NOW)
+    assert f"⚠️ {reason}: 2 张" in text.split("\n")
+    assert "暂停" not in summary([alert(3)], NOW)

@@ -38,7 +38,7 @@ ROBOT_MSGTYPES = (
     "voice",
     "template_card",
 )
-APP_MSGTYPES = ("text", "markdown", "textcard", "template_card", "image")
+APP_MSGTYPES = ("text", "markdown", "textcard", "template_card", "image", "file")
 APPCHAT_MSGTYPES = ("text", "markdown", "textcard")
 IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
 
@@ -91,8 +91,8 @@ def check_app(body: dict[str, Any], msgtypes: tuple[str, ...]) -> str:
         _limited(part, "content", TEXT_MAX_BYTES)
     elif msgtype == "markdown":
         _limited(part, "content", APP_MARKDOWN_MAX_BYTES)
-    elif msgtype == "image" and not isinstance(part.get("media_id"), str):
-        raise Rejected(INVALID_PARAMETER, "image needs a media_id")
+    elif msgtype in ("image", "file") and not isinstance(part.get("media_id"), str):
+        raise Rejected(INVALID_PARAMETER, f"{msgtype} needs a media_id")
     elif msgtype == "textcard":
         _limited(part, "title", TITLE_MAX_BYTES)
         _limited(part, "description", DESCRIPTION_MAX_BYTES)

@@ -21,7 +21,7 @@ MINUTE, HOUR = 60.0, 3600.0
 
 Direction = Literal["out", "in"]
 TargetKind = Literal["group", "user", "appchat"]
-FaultKind = Literal["http500", "timeout", "errcode"]
+FaultKind = Literal["http500", "timeout", "errcode", "delay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +96,14 @@ class Record:
 
 @dataclass(slots=True)
 class Fault:
-    """A queued failure for the next ``remaining`` calls to ``endpoint``."""
+    """A queued failure for the next ``remaining`` calls to ``endpoint``: HTTP 500, an
+    errcode, a request held past the client's timeout, or a ``delay`` (slow, then served)."""
 
     endpoint: str
     kind: FaultKind
     remaining: int
     errcode: int = 0  # for kind "errcode"
-    seconds: float = 0.0  # for kind "timeout"
+    seconds: float = 0.0  # for kinds "timeout" and "delay"
 
     def as_json(self) -> dict[str, Any]:
         return {

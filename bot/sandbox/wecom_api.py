@@ -89,16 +89,27 @@ def _refuse(request: web.Request, rejected: Rejected) -> web.Response:
 
 @web.middleware
 async def wecom_protocol(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Serve a queued fault first; turn ``Rejected`` into WeCom's HTTP 200 errcode reply."""
+    """Serve a queued fault first (a delay, then the request as usual); turn ``Rejected``
+    into WeCom's HTTP 200 errcode reply."""
     if not request.path.startswith(PREFIX):
         return await handler(request)
     try:
         fault = _state(request).next_fault(_endpoint(request))
-        if fault is not None:
+        if fault is not None and fault.kind == "delay":
+            await _delay(_state(request), fault)
+        elif fault is not None:
             return await _serve_fault(_state(request), fault)
         return await handler(request)
     except Rejected as rejected:
         return _refuse(request, rejected)
+
+
+async def _delay(state: SandboxState, fault: Fault) -> None:
+    """WeCom answering slowly: the request is served after ``fault.seconds`` (at once on
+    shutdown)."""
+    state.stats.faults[fault.endpoint][fault.kind] += 1
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(state.closing.wait(), fault.seconds)
 
 
 async def _serve_fault(state: SandboxState, fault: Fault) -> web.Response:
@@ -165,10 +176,10 @@ async def message_send(request: web.Request) -> web.Response:
         raise Rejected(INVALID_AGENTID, f"agentid must be {config.agent_id}")
     msgtype = check_app(body, APP_MSGTYPES)
     media = None
-    if msgtype == "image":
-        media = state.live_media(str(body["image"].get("media_id", "")))
-        if media is None or media.kind != "image":
-            raise Rejected(INVALID_MEDIA_ID, "not a live image media_id of this sandbox")
+    if msgtype in ("image", "file"):  # a file shows in the chat as a document to open
+        media = state.live_media(str(body[msgtype].get("media_id", "")))
+        if media is None or media.kind != msgtype:
+            raise Rejected(INVALID_MEDIA_ID, f"not a live {msgtype} media_id of this sandbox")
     wanted = _ids(body.get("touser"), "touser")
     known = {user.lower() for user in config.users}
     if "@all" in wanted and config.users:

@@ -135,7 +135,8 @@ class WeComClient:
         return media_id
 
     async def upload_media(self, filename: str, data: bytes, kind: str = "image") -> str:
-        """Upload the app's temporary media (an image for ``messages.app_image``); 3 days."""
+        """Upload the app's temporary media (an image for ``messages.app_image``, a file for
+        ``messages.file``); 3 days."""
 
         def form() -> aiohttp.FormData:
             built = aiohttp.FormData(quote_fields=False)

@@ -53,5 +53,6 @@ def app_image(media_id: str) -> dict[str, Any]:
 
 
 def file(media_id: str) -> dict[str, Any]:
-    """A file message for a media_id from ``WeComClient.upload_webhook_media``."""
+    """A file message: a robot's with a media_id from ``WeComClient.upload_webhook_media``, the
+    app's (message/send) with one from ``WeComClient.upload_media(..., kind="file")``."""
     return {"msgtype": "file", "file": {"media_id": media_id}}
