@@ -246,7 +246,14 @@ class _Turn:
         self.result.notifications[kind, "deferred"] += left
         if not self.heartbeat.lost:
             async with self.ctx.sessions.begin() as session:
-                await finish(session, self.target, self.ctx.instance, moot=sorted(moot), now=now)
+                await finish(
+                    session,
+                    self.target,
+                    self.ctx.instance,
+                    moot=sorted(moot),
+                    now=self.ctx.clock.now(),
+                    sent=bool(self.delivered),
+                )
 
     async def _send(self, channel: Channel, outgoing: Outgoing) -> dict[str, Any]:
         """Send one message (uploading its file or image first); returns what was sent."""
@@ -300,7 +307,7 @@ class _Turn:
                     if m.ticket_id is not None and m.kind in ("alert", "escalation")
                 ],
             )
-            held = await renew_lease(session, target, ctx.instance, at + LEASE, sent_at=at)
+            held = await renew_lease(session, target, ctx.instance, at + LEASE)
         self.heartbeat.note(held)
         self.delivered.update(m.id for m in covered)
         self.result.messages_sent += 1

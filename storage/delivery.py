@@ -74,20 +74,10 @@ async def take_lease(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-async def renew_lease(
-    session: AsyncSession,
-    target: Target,
-    owner: str,
-    until: datetime,
-    *,
-    sent_at: datetime | None = None,
-) -> bool:
-    """Extend this instance's lease (noting a message sent at ``sent_at``); False when the
-    lease is no longer ours: it lapsed and another instance took the chat."""
+async def renew_lease(session: AsyncSession, target: Target, owner: str, until: datetime) -> bool:
+    """Extend this instance's lease; False when the lease is no longer ours: it lapsed and
+    another instance took the chat."""
     kind, name = target
-    values: dict[str, Any] = {"lease_until": until}
-    if sent_at is not None:
-        values["last_sent_at"] = sent_at
     result = await session.execute(
         update(DeliveryTarget)
         .where(
@@ -95,7 +85,7 @@ async def renew_lease(
             DeliveryTarget.target == name,
             DeliveryTarget.lease_owner == owner,
         )
-        .values(values)
+        .values(lease_until=until)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
@@ -154,9 +144,11 @@ async def finish(
     reason: str | None = None,
     now: datetime,
     retry_at: datetime | None = None,
+    sent: bool = False,
 ) -> None:
     """Record the outcome of one attempt at a chat and release this instance's lease (a lease
-    another instance has taken meanwhile is left alone)."""
+    another instance has taken meanwhile is left alone). With ``sent``, the chat's digest went
+    out and the next waits ``group_interval``; a digest cut off by a crash does not."""
     for ids, values in (
         (moot, {"status": "moot"}),
         (dead, {"status": "dead", "dead_reason": reason}),
@@ -178,6 +170,8 @@ async def finish(
         }
     else:
         values |= {"attempts": 0, "next_attempt_at": None, "last_error": reason}
+    if sent:
+        values["last_sent_at"] = now
     await session.execute(
         update(DeliveryTarget)
         .where(

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import io
 import json
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.etree import ElementTree
@@ -1000,9 +1001,11 @@ def test_a_bad_config_is_refused(change: dict[str, Any]) -> None:
         SandboxConfig(**change)
 
 
-async def app_upload(client: TestClient, data: bytes, kind: str = "image") -> dict[str, Any]:
-    form = aiohttp.FormData()
-    form.add_field("media", io.BytesIO(data), filename="report.png")
+async def app_upload(
+    client: TestClient, data: bytes, kind: str = "image", filename: str = "report.png"
+) -> dict[str, Any]:
+    form = aiohttp.FormData(quote_fields=False)  # raw UTF-8 filename, as the bot sends it
+    form.add_field("media", io.BytesIO(data), filename=filename)
     params = {"access_token": await get_token(client), "type": kind}
     result: dict[str, Any] = await call(
         client, "POST", "/cgi-bin/media/upload", params=params, data=form
@@ -1030,3 +1033,37 @@ async def test_an_app_image_is_uploaded_then_sent_by_media_id(sandbox: TestClien
     form.add_field("media", io.BytesIO(png), filename="x.png")
     body = await call(sandbox, "POST", "/cgi-bin/media/upload", params=params, data=form)
     assert body["errcode"] == 40014
+
+
+async def test_an_app_file_reaches_the_member_as_a_document(sandbox: TestClient) -> None:
+    csv_data = "工单,订单号\n1,SH0001\n".encode("utf-8-sig")
+    uploaded = await app_upload(sandbox, csv_data, kind="file", filename="超时工单.csv")
+    assert uploaded["errcode"] == 0 and uploaded["type"] == "file"
+    document = {"msgtype": "file", "file": {"media_id": uploaded["media_id"]}}
+    assert (await app_send(sandbox, document))["errcode"] == 0
+    [recorded] = await messages(sandbox)
+    assert (recorded["target_kind"], recorded["users"], recorded["msgtype"]) == (
+        "user",
+        ["zhang"],
+        "file",
+    )
+    assert recorded["media"]["filename"] == "超时工单.csv"
+    async with sandbox.get(recorded["media"]["url"]) as response:
+        assert await response.read() == csv_data
+
+    image_id = (await app_upload(sandbox, PNG))["media_id"]
+    not_a_file = {"msgtype": "file", "file": {"media_id": image_id}}
+    assert (await app_send(sandbox, not_a_file))["errcode"] == 40007
+    assert (await app_send(sandbox, {"msgtype": "file", "file": {}}))["errcode"] == 40058
+
+
+async def test_a_delay_fault_answers_late_then_serves_as_usual(sandbox: TestClient) -> None:
+    await fault(sandbox, endpoint="webhook/send", kind="delay", seconds=0.3)
+    started = time.monotonic()
+    assert (await webhook(sandbox, text("slow")))["errcode"] == 0
+    assert time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    assert (await webhook(sandbox, text("quick")))["errcode"] == 0
+    assert time.monotonic() - started < 0.3
+    assert [m["content"] for m in await messages(sandbox)] == ["slow", "quick"]
+    assert (await stats(sandbox))["faults"] == {"webhook/send": {"delay": 1}}
