@@ -35,6 +35,7 @@ from jobs.deliver_chat import (
     serve_chat,
 )
 from jobs.lease import LEASE
+from storage.db import begin_reading
 from storage.delivery import Target, due_targets
 
 __all__ = ["CONCURRENCY", "LEASE", "DeliveryResult", "Sender", "run"]
@@ -71,7 +72,8 @@ class Sender:
         config = ctx.policy.config.wecom
         assert config is not None
         now = ctx.clock.now()
-        async with ctx.sessions.begin() as session:
+        async with ctx.sessions() as session:
+            await begin_reading(session)  # on SQLite, no waiting behind a watch tick's writes
             targets = await due_targets(
                 session, now, now - config.group_wait, now - config.group_interval
             )
