@@ -32,17 +32,17 @@ _MOST_SHOWN = 5  # unstorable strings named per record; a record full of them ne
 class RecordReader:
     """One record (or an object nested in it); nested readers share the record's notes."""
 
-    __slots__ = ("_now", "_prefix", "_problems", "_record")
+    __slots__ = ("_latest", "_prefix", "_problems", "_record")
 
     def __init__(self, record: Mapping[str, Any], now: datetime) -> None:
         self._record = record
-        self._now = now
+        self._latest = now + limits.FUTURE_SLACK  # the latest time a field may hold
         self._prefix = ""
         self._problems = unstorable_strings(record)
 
     def _nested(self, record: Mapping[str, Any], prefix: str) -> RecordReader:
         child = RecordReader.__new__(RecordReader)
-        child._record, child._now, child._prefix = record, self._now, prefix
+        child._record, child._latest, child._prefix = record, self._latest, prefix
         child._problems = self._problems
         return child
 
@@ -106,9 +106,7 @@ class RecordReader:
         return self._amount(self._read(timeparse.fen, key), key)
 
     def _when(self, moment: datetime | None, key: str) -> datetime | None:
-        if moment is None:
-            return None
-        if limits.EARLIEST <= moment <= self._now + limits.FUTURE_SLACK:
+        if moment is None or limits.EARLIEST <= moment <= self._latest:
             return moment
         sent = self._record.get(key)
         hint = timeparse.milliseconds_hint(sent) if isinstance(sent, int) else ""
