@@ -179,10 +179,10 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         )
     sender: deliver.Sender | None = None
     if config.wecom is not None:
-        sender = deliver.Sender(sessions, policy, app[WECOM], clock, instance)
+        sender = outbox = deliver.Sender(sessions, policy, app[WECOM], clock, instance)
 
-        async def deliver_due(sender: deliver.Sender = sender) -> deliver.DeliveryResult:
-            result = await sender.tick()  # starts the due chats; never waits on WeCom
+        async def deliver_due() -> deliver.DeliveryResult:
+            result = await outbox.tick()  # starts the due chats; never waits on WeCom
             metrics.deliveries_done(result)
             return result
 
