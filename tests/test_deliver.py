@@ -457,12 +457,12 @@ async def test_a_slow_send_keeps_its_chat_for_as_long_as_it_takes(
     bot: Bot, sandbox: TestServer, http: aiohttp.ClientSession
 ) -> None:
     await overdue(bot, shop_order("SH070", province="上海市"))
-    await fault(sandbox, http, endpoint="webhook/send", kind="delay", seconds=4)
+    await fault(sandbox, http, endpoint="webhook/send", kind="delay", seconds=5)
     slow = asyncio.create_task(bot.deliver(DUE, instance="slow"))
     await asyncio.sleep(0.3)
     later = DUE + timedelta(minutes=3)  # past the lease the slow instance started with
     bot.clock.current = later
-    await asyncio.sleep(3)  # the slow instance renews its lease meanwhile
+    await asyncio.sleep(3.5)  # the slow instance renews its lease meanwhile (every 2.5 s)
 
     assert (await bot.deliver(later, instance="other")).messages_sent == 0
     assert (await slow).notifications_delivered == 1
