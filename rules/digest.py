@@ -97,8 +97,7 @@ def summary(items: Sequence[Facts], now: datetime) -> str:
         lines.append("阶段: " + ", ".join(f"{label} {n}" for label, n in stages.most_common()))
         oldest = min(alerts, key=lambda f: f.deadline_at)
         lines.append(
-            f"最早: #{oldest.ticket_id} {oldest.order_no} 已超时 "
-            f"{format_duration(now - oldest.deadline_at)}"
+            f"最早: #{oldest.ticket_id} {oldest.order_no} {overdue_words(oldest.deadline_at, now)}"
         )
     paused = Counter(f.route_reason for f in alerts if f.routing_paused)
     lines.extend(f"⚠️ {reason}: {n} 张" for reason, n in paused.most_common())
@@ -197,7 +196,8 @@ def to_csv(items: Sequence[Facts], now: datetime, tz: ZoneInfo) -> bytes:
                 f.group_name,
                 f.route_reason,
                 local_time(f.deadline_at, tz),
-                f"第{f.level}级" + (f" 处理人 {f.owner}" if f.owner else ""),
+                ("告警" if f.level == 1 else escalation_name(f.level))
+                + (f" 处理人 {f.owner}" if f.owner else ""),
             ]
         )
     return out.getvalue().encode("utf-8-sig")

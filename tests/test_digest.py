@@ -131,3 +131,15 @@ def test_while_routing_is_paused_the_summary_says_why() -> None:
     text = summary([*paused, alert(3)], NOW)
     assert f"⚠️ {reason}: 2 张" in text.split("\n")
     assert "暂停" not in summary([alert(3)], NOW)
+
+
+def test_escalations_and_fresh_alerts_read_as_people_count_them_in_summary_and_file() -> None:
+    items = [alert(n) for n in range(1, 100)] + [alert(100, level=2), alert(101, late=0)]
+    digest = build_digest(items, NOW, TZ, limit_bytes=2048, budget=2)
+    assert digest is not None and digest.attachment is not None
+    rows = list(csv.reader(io.StringIO(digest.attachment.decode("utf-8-sig"))))
+    state = rows[0].index("状态")
+    by_ticket = {row[0]: row[state] for row in rows[1:]}
+    assert by_ticket["1"] == "告警" and by_ticket["100"] == "第1次升级"
+    assert "级" not in "".join(by_ticket.values()).replace("升级", "")
+    assert "最早: #101 TB00000101 刚刚超时" in summary([alert(101, late=0)], NOW)
