@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -107,6 +108,61 @@ class Order(Base):
     # this order (deadline, then each escalation); NULL when nothing is pending.
     deadline_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    # What the platform says besides the stage (see channels.details): its own ship-by deadline
+    # (an SLA rule may count to it), when the parcel actually left (kept once known), why the
+    # order is on hold, what the buyer and the seller wrote, a phone the platform sent masked
+    # (not searchable), the handles its decryption/matching APIs take, and every item's
+    # category id in item order. Items, payments and waybills have tables of their own.
+    ship_by_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    hold_reason: Mapped[str | None] = mapped_column(String(512))
+    buyer_message: Mapped[str | None] = mapped_column(String(1000))
+    seller_memo: Mapped[str | None] = mapped_column(String(1000))
+    receiver_phone_masked: Mapped[str | None] = mapped_column(String(32))
+    buyer_handles: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
+    categories: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+
+
+class OrderItem(Base):
+    """One sub-order / SKU line of an order, in the platform's order (``position``)."""
+
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(256))
+    quantity: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str | None] = mapped_column(String(64))
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    category_id: Mapped[str | None] = mapped_column(String(64))
+    refund_status: Mapped[str | None] = mapped_column(String(64))
+
+
+class OrderPayment(Base):
+    """A payment of an order; reconciliation matches ``serial`` against the gateway's statement."""
+
+    __tablename__ = "order_payments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(64), index=True)
+    phase: Mapped[str] = mapped_column(String(16))  # full | deposit | final
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime | None]
+    method: Mapped[str | None] = mapped_column(String(32))
+
+
+class OrderWaybill(Base):
+    """A parcel of an order; a carrier's push finds it by ``tracking_no``."""
+
+    __tablename__ = "order_waybills"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    tracking_no: Mapped[str] = mapped_column(String(64), index=True)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    shipped_at: Mapped[datetime | None]
 
 
 class OrderEvent(Base):

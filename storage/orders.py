@@ -26,6 +26,8 @@ _WATCHED_COLUMNS = (
     "province",
     "city",
     "district",
+    "categories",
+    "ship_by_at",
 )
 
 
@@ -50,8 +52,12 @@ async def orders_by_keys(
 
 
 async def insert_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(ORDERS.insert(), rows)
+    """Insert new orders, setting each row's ``id`` (their details are stored by it)."""
+    if not rows:
+        return
+    statement = ORDERS.insert().returning(ORDERS.c.id, sort_by_parameter_order=True)
+    for row, (order_id,) in zip(rows, await session.execute(statement, rows), strict=True):
+        row["id"] = order_id
 
 
 async def update_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

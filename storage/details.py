@@ -1,0 +1,70 @@
+"""An order's items, payments and waybills: replaced as a whole when a record brings new ones,
+read back for what people see. Bulk statements: a batch is a handful of round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.details import Item, Payment, Waybill
+from storage.models import OrderItem, OrderPayment, OrderWaybill
+
+Detail = Item | Payment | Waybill
+# Each kind: its table, the OrderDetails field holding it, and its dataclass, whose fields are
+# the table's columns (items also keep their position).
+_KINDS: tuple[tuple[Any, str, type[Detail]], ...] = (
+    (OrderItem.__table__, "items", Item),
+    (OrderPayment.__table__, "payments", Payment),
+    (OrderWaybill.__table__, "waybills", Waybill),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetails:
+    """What one record says an order holds; an empty kind means the record did not say (the
+    platform returns only the fields asked for), so the stored rows of that kind stay."""
+
+    items: Sequence[Item] = ()
+    payments: Sequence[Payment] = ()
+    waybills: Sequence[Waybill] = ()
+
+
+def _rows(table: Table, details: dict[int, Sequence[Detail]]) -> list[dict[str, Any]]:
+    positions = "position" in table.c
+    return [
+        {"order_id": order_id, **({"position": n} if positions else {}), **_fields(detail)}
+        for order_id, lines in details.items()
+        for n, detail in enumerate(lines)
+    ]
+
+
+def _fields(detail: Detail) -> dict[str, Any]:
+    return {f.name: getattr(detail, f.name) for f in fields(detail)}
+
+
+async def replace_details(session: AsyncSession, details: dict[int, OrderDetails]) -> None:
+    """Store each order's details (by order id) in place of what it had, kind by kind: at most
+    two statements per kind, however many orders."""
+    for table, kind, _ in _KINDS:
+        given = {i: getattr(d, kind) for i, d in details.items() if getattr(d, kind)}
+        if given:
+            await session.execute(delete(table).where(table.c.order_id.in_(list(given))))
+            await session.execute(table.insert(), _rows(table, given))
+
+
+async def details_of(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderDetails]:
+    """The stored details of each order: items in item order, payments and waybills in the
+    order they arrived (an order without any has empty ones)."""
+    ids = list(set(order_ids))
+    found: dict[int, dict[str, list[Detail]]] = {i: {k: [] for _, k, _ in _KINDS} for i in ids}
+    for table, kind, detail in _KINDS:
+        order = table.c.position if "position" in table.c else table.c.id
+        query = select(table).where(table.c.order_id.in_(ids)).order_by(order)
+        for row in await session.execute(query):
+            values = {f.name: getattr(row, f.name) for f in fields(detail)}
+            found[row.order_id][kind].append(detail(**values))
+    return {i: OrderDetails(**kinds) for i, kinds in found.items()}
