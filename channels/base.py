@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from channels.details import Item, Payment, Waybill
 from rules.stages import Stage
 
 
@@ -36,3 +37,17 @@ class NormalizedOrder:
     created_at: datetime | None = None
     paid_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    items: list[Item] = field(default_factory=list)  # every sub-order / SKU line
+    payments: list[Payment] = field(default_factory=list)
+    waybills: list[Waybill] = field(default_factory=list)
+    ship_by_at: datetime | None = None  # the platform's own ship-by deadline (aware, UTC)
+    shipped_at: datetime | None = None  # when the parcel actually left (aware, UTC)
+    hold_reason: str | None = None  # why an ON_HOLD order is held, in Chinese
+    buyer_message: str | None = None
+    seller_memo: str | None = None
+    # A phone the platform sent masked (``151********``): shown as is, never searched, since
+    # it is not the number; ``receiver_phone`` is then None.
+    receiver_phone_masked: str | None = None
+    # The platform's handles for its own decryption / matching APIs (Taobao ``oaid``, …).
+    buyer_handles: dict[str, str] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()  # every item's category id, in item order, once each

@@ -7,6 +7,7 @@ was bought.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -42,3 +43,21 @@ class Waybill:
     tracking_no: str
     carrier: str | None = None  # the carrier's name or code, as the channel sends it
     shipped_at: datetime | None = None  # aware, UTC
+
+
+def categories_of(items: Iterable[Item]) -> tuple[str, ...]:
+    """Every item's category id, in item order, each once."""
+    return tuple(dict.fromkeys(item.category_id for item in items if item.category_id))
+
+
+def distinct_waybills(waybills: Iterable[Waybill]) -> list[Waybill]:
+    """One waybill per tracking number (sub-orders shipped in one parcel share it), the first."""
+    first: dict[str, Waybill] = {}
+    for waybill in waybills:
+        first.setdefault(waybill.tracking_no, waybill)
+    return list(first.values())
+
+
+def first_shipped(waybills: Iterable[Waybill]) -> datetime | None:
+    """When the first parcel left, if any says."""
+    return min((w.shipped_at for w in waybills if w.shipped_at is not None), default=None)

@@ -19,7 +19,7 @@ import orjson
 
 from channels import limits, timeparse
 from channels.base import RecordError
-from rules.phones import canonical_phone
+from rules.phones import canonical_phone, is_masked
 from rules.stages import Stage
 
 T = TypeVar("T")
@@ -32,18 +32,19 @@ _MOST_SHOWN = 5  # unstorable strings named per record; a record full of them ne
 class RecordReader:
     """One record (or an object nested in it); nested readers share the record's notes."""
 
-    __slots__ = ("_latest", "_prefix", "_problems", "_record")
+    __slots__ = ("_latest", "_now", "_prefix", "_problems", "_record")
 
     def __init__(self, record: Mapping[str, Any], now: datetime) -> None:
         self._record = record
+        self._now = now
         self._latest = now + limits.FUTURE_SLACK  # the latest time a field may hold
         self._prefix = ""
         self._problems = unstorable_strings(record)
 
     def _nested(self, record: Mapping[str, Any], prefix: str) -> RecordReader:
         child = RecordReader.__new__(RecordReader)
-        child._record, child._latest, child._prefix = record, self._latest, prefix
-        child._problems = self._problems
+        child._record, child._now, child._latest = record, self._now, self._latest
+        child._prefix, child._problems = prefix, self._problems
         return child
 
     def check(self) -> None:
@@ -68,8 +69,11 @@ class RecordReader:
         return value
 
     def _read(self, parse: Parser[T], key: str) -> T | None:
+        return self._parse(parse, self._record.get(key), self._prefix + key)
+
+    def _parse(self, parse: Parser[T], value: object, field: str) -> T | None:
         try:
-            return parse(self._record.get(key), self._prefix + key)
+            return parse(value, field)
         except RecordError as error:
             self._problems.extend(error.problems)
             return None
@@ -85,12 +89,41 @@ class RecordReader:
         value = self._read(timeparse.text, key)
         return value if limit is None else self._fits(value, key, limit)
 
+    def shown_text(self, key: str, limit: int) -> str | None:
+        """Text only people read (a title, a buyer's message): one longer than its column is
+        cut to fit, ending in "…", rather than cost the order; the record keeps it whole."""
+        value = self._read(timeparse.text, key)
+        return None if value is None else timeparse.cut(value, limit)
+
     def ident(self, key: str, limit: int) -> str | None:
         return self._fits(self._read(timeparse.ident, key), key, limit)
 
-    def phone(self, key: str) -> str | None:
-        """A phone number in its canonical form (rules.phones), which is what is stored."""
-        return self._fits(canonical_phone(self._read(timeparse.text, key)), key, limits.PHONE)
+    def handle(self, key: str) -> str | None:
+        """A platform's opaque handle (an encrypted phone, an open id), kept as sent."""
+        return self._fits(self._read(timeparse.text, key), key, limits.HANDLE)
+
+    def phones(self, *keys: str) -> tuple[str | None, str | None]:
+        """(phone, masked phone): the first of ``keys`` holding a number, in its canonical form
+        (rules.phones), which is what is stored and searched; else the first one the platform
+        masked, as sent, which is shown but never searched."""
+        masked = None
+        for key in keys:
+            sent = self._read(timeparse.text, key)
+            if sent is None:
+                continue
+            if is_masked(sent):
+                masked = masked or self._fits(sent, key, limits.MASKED_PHONE)
+            elif phone := self._fits(canonical_phone(sent), key, limits.PHONE):
+                return phone, None
+        return None, masked
+
+    def count(self, key: str, default: int | None = None) -> int | None:
+        """A non-negative integer (a quantity, a step number); ``default`` when absent."""
+        count = self._read(timeparse.count, key)
+        if count is not None and count > limits.MAX_QUANTITY:
+            self.note(f"{self._prefix}{key}: 数量过大 ({count})")
+            return None
+        return default if count is None else count
 
     def _amount(self, fen: int | None, key: str) -> int | None:
         if fen is not None and fen > limits.MAX_FEN:
@@ -105,14 +138,18 @@ class RecordReader:
     def fen(self, key: str) -> int | None:
         return self._amount(self._read(timeparse.fen, key), key)
 
-    def _when(self, moment: datetime | None, key: str) -> datetime | None:
-        if moment is None or limits.EARLIEST <= moment <= self._latest:
+    def _when(self, moment: datetime | None, key: str, deadline: bool = False) -> datetime | None:
+        """``moment`` if it lies in bounds: a time that has happened at most a day ahead (clocks
+        differ), a deadline at most :data:`limits.DEADLINE_AHEAD`."""
+        latest = self._now + limits.DEADLINE_AHEAD if deadline else self._latest
+        if moment is None or limits.EARLIEST <= moment <= latest:
             return moment
         sent = self._record.get(key)
         hint = timeparse.milliseconds_hint(sent) if isinstance(sent, int) else ""
+        ahead = f"{limits.DEADLINE_AHEAD.days} 天" if deadline else "1 天"
         self.note(
             f"{self._prefix}{key}: 时间 {timeparse.shown(sent)} 不在可接受范围内"
-            f" ({limits.EARLIEST:%Y-%m-%d} 之后、不晚于当前时间 1 天){hint}"
+            f" ({limits.EARLIEST:%Y-%m-%d} 之后、不晚于当前时间 {ahead}){hint}"
         )
         return None
 
@@ -128,6 +165,16 @@ class RecordReader:
     def iso_time(self, key: str) -> datetime | None:
         return self._when(self._read(timeparse.iso_time, key), key)
 
+    def beijing_deadline(self, key: str) -> datetime | None:
+        """A Taobao deadline, a time or a whole day (timeparse.beijing_day_or_time)."""
+        return self._when(self._read(timeparse.beijing_day_or_time, key), key, deadline=True)
+
+    def unix_deadline(self, key: str) -> datetime | None:
+        return self._when(self._read(timeparse.unix_time, key), key, deadline=True)
+
+    def iso_deadline(self, key: str) -> datetime | None:
+        return self._when(self._read(timeparse.iso_time, key), key, deadline=True)
+
     def stage(self, table: Mapping[Any, Stage], key: str) -> Stage | None:
         return self._read(lambda value, field: timeparse.stage_of(table, value, field), key)
 
@@ -136,10 +183,34 @@ class RecordReader:
         found = self._read(timeparse.obj, key)
         return self._nested(found or {}, f"{self._prefix}{key}.")
 
-    def objects(self, key: str) -> list[RecordReader]:
-        """A list of nested objects; absent (or wrong, which is noted) reads as empty."""
-        found = self._read(timeparse.objects, key) or []
-        return [self._nested(item, f"{self._prefix}{key}[{i}].") for i, item in enumerate(found)]
+    def objects(self, key: str, wrapped: str | None = None) -> list[RecordReader]:
+        """A list of nested objects; absent (or wrong, which is noted) reads as empty.
+
+        TOP's JSON wraps each list in an object of one key, the item's name
+        (``"orders": {"order": [...]}``): name that key as ``wrapped`` and either shape is read."""
+        value, field = self._record.get(key), self._prefix + key
+        if wrapped is not None and isinstance(value, dict):
+            if wrapped not in value:
+                keys = timeparse.shown(list(value)[:3])
+                self.note(f'{field}: 应为列表或 {{"{wrapped}": [...]}}, 收到键为 {keys} 的对象')
+                return []
+            value, field = value[wrapped], f"{field}.{wrapped}"
+        found = self._parse(timeparse.objects, value, field) or []
+        return [self._nested(item, f"{field}[{i}].") for i, item in enumerate(found)]
+
+    def json_object(self, key: str) -> RecordReader:
+        """An object the platform sends as JSON text (JD's ``itemExt``). Text that is not a JSON
+        object reads as empty and is not noted: it is the platform's extension field, whose
+        shape it may change, and the record keeps it as sent; so does text holding what the
+        database cannot store (a NUL spelt ``\\u0000`` inside it)."""
+        found = self._record.get(key)
+        if isinstance(found, str):
+            try:
+                found = orjson.loads(found)
+            except orjson.JSONDecodeError:
+                found = None
+        usable = isinstance(found, dict) and not unstorable_strings(found)
+        return self._nested(found if usable else {}, f"{self._prefix}{key}.")  # type: ignore[arg-type]
 
 
 def unstorable_strings(record: Any) -> list[str]:

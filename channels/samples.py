@@ -1,10 +1,17 @@
-"""Realistic native order records per channel, for the demo and the benchmarks.
+"""Realistic native order records per channel, for the demo, the tests and the benchmarks.
 
-:func:`sample_record` renders one order in its channel's own format (Taobao yuan strings and
-Beijing time strings, JD camelCase, Douyin fen and Unix seconds, the shop's ISO 8601 +08:00) with
-a consistent history, so that the channel's adapter reports the requested stage entered
-``stage_age`` before ``now`` (to the second). Receiver names are masked as the platforms send
-them; phones are full mobiles because the bot masks them itself. About one order in ten is a
+:func:`sample_record` renders one order in its channel's own format, shaped as the platform's
+API returns it (docs/channels.md): Taobao yuan strings, Beijing times and TOP's wrapped lists
+(``"orders": {"order": [...]}``), JD camelCase with JSON-text ``itemExt``, Douyin fen and Unix
+seconds; the shop's ISO 8601 +08:00. The history is consistent, so that the channel's adapter
+reports the requested stage entered ``stage_age`` before ``now`` (to the second).
+
+The platforms' own spellings and privacy come along: Tmall and JD name provinces short (上海, 广东),
+Douyin gives a municipality the city 市辖区; receiver names are masked, and so are the platforms'
+phones (Taobao ``138********``, JD ``138*******8``, Douyin ``*******5678``), each with the handle
+its decryption API takes; only the shop sends a full mobile. Paid orders carry their payment
+serials, shipped ones their waybills, Douyin orders their ship-by; some buyers leave a message,
+and a third of the orders on hold wait on a buyer's refund request. About one order in ten is a
 presale (not on JD, whose presale format is undocumented), and about a third of the shop's orders
 carry only a free-text address. Everything random comes from the ``rng`` passed in.
 """
@@ -18,6 +25,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
+
+import orjson
 
 from channels.timeparse import BEIJING, BEIJING_FORMAT
 from rules.stages import Stage
@@ -47,6 +56,7 @@ CHANNEL_STAGES: dict[str, tuple[Stage, ...]] = {
         Stage.PENDING_PAYMENT,
         Stage.DEPOSIT_PAID,
         Stage.PAID,
+        Stage.ON_HOLD,  # an open after-sale on a paid order
         Stage.SHIPPED,
         Stage.COMPLETED,
         Stage.CANCELLED,
@@ -62,6 +72,7 @@ class Category:
 
     name: str
     taobao_cid: int
+    jd_cid: int
     douyin_first_cid: int
     titles: tuple[str, ...]
     yuan: tuple[int, int]  # price range
@@ -69,17 +80,34 @@ class Category:
 
 CATEGORIES = (
     Category(
-        "家具", 50008164, 20117, ("北欧实木餐桌", "布艺三人沙发", "胡桃木床头柜"), (399, 6999)
-    ),
-    Category("服饰", 16, 20005, ("纯棉短袖T恤", "双面羊绒大衣", "高腰直筒牛仔裤"), (59, 1299)),
-    Category(
-        "数码", 50008090, 20012, ("降噪蓝牙耳机", "三模机械键盘", "20000mAh移动电源"), (99, 2999)
-    ),
-    Category(
-        "食品", 50002766, 20020, ("每日坚果礼盒", "五常稻花香大米10kg", "手工挂面"), (19, 299)
+        "家具",
+        50008164,
+        9847,
+        20117,
+        ("北欧实木餐桌", "布艺三人沙发", "胡桃木床头柜"),
+        (399, 6999),
     ),
     Category(
-        "定制家具", 50020611, 20118, ("全屋定制衣柜", "定制整体橱柜", "榻榻米地台床"), (2999, 29999)
+        "服饰", 16, 1315, 20005, ("纯棉短袖T恤", "双面羊绒大衣", "高腰直筒牛仔裤"), (59, 1299)
+    ),
+    Category(
+        "数码",
+        50008090,
+        652,
+        20012,
+        ("降噪蓝牙耳机", "三模机械键盘", "20000mAh移动电源"),
+        (99, 2999),
+    ),
+    Category(
+        "食品", 50002766, 1320, 20020, ("每日坚果礼盒", "五常稻花香大米10kg", "手工挂面"), (19, 299)
+    ),
+    Category(
+        "定制家具",
+        50020611,
+        13765,
+        20118,
+        ("全屋定制衣柜", "定制整体橱柜", "榻榻米地台床"),
+        (2999, 29999),
     ),
 )
 
@@ -103,6 +131,16 @@ _REGIONS = (
     ("广西壮族自治区", "南宁市", "青秀区", ("450000", "450100", "450103")),
     ("黑龙江省", "哈尔滨市", "南岗区", ("230000", "230100", "230103")),
 )
+_MUNICIPALITIES = frozenset({"北京市", "上海市", "天津市", "重庆市"})
+_BUYER_MESSAGES = ("请尽快发货, 谢谢", "麻烦发顺丰", "周末送货", "包装结实一点, 是送人的")
+_CARRIERS = (
+    ("中通快递", "zhongtong", "ZTO"),
+    ("圆通速递", "yuantong", "YT"),
+    ("顺丰速运", "shunfeng", "SF"),
+)
+_MESSAGE_SHARE = 0.2
+_REFUND_HOLD_SHARE = 0.33
+_SHIP_WITHIN = timedelta(hours=48)  # Douyin's ordinary promise: shipped within 48 h of payment
 _ROADS = ("人民路", "解放路", "中山路", "建设路", "文化路", "长江路", "和平路", "科技园路")
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 _MOBILE_PREFIXES = ("138", "139", "136", "150", "152", "158", "177", "186", "188", "189", "199")
@@ -163,6 +201,10 @@ class _Order:
     street: str
     receiver: str
     mobile: str
+    message: str | None  # the buyer's
+    refund_hold: bool  # on hold for a buyer's refund request (else the platform's own hold)
+    carrier: tuple[str, str, str]  # name, Douyin's code, the tracking number's prefix
+    tracking_no: str
 
     @property
     def amount_fen(self) -> int:
@@ -177,6 +219,15 @@ class _Order:
         province, city, district, _ = self.region
         parts = [province, city, district, self.street]
         return "".join(dict.fromkeys(p for p in parts if p))  # 上海市上海市 → 上海市
+
+    @property
+    def short_province(self) -> str:
+        """How Tmall and JD name the province: 上海, 广东, 广西 (not 广西壮族自治区)."""
+        province = self.region[0]
+        for suffix in ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "省", "市"):
+            if province.endswith(suffix):
+                return province.removesuffix(suffix)
+        return province
 
 
 def sample_record(
@@ -210,6 +261,7 @@ def _draft(
     entered = (now - age).replace(microsecond=0)
     category = rng.choice(CATEGORIES)
     goods_fen = rng.randint(category.yuan[0], category.yuan[1]) * 100 + rng.choice((0, 0, 90, 99))
+    carrier = rng.choice(_CARRIERS)
     return _Order(
         order_no=order_no,
         stage=stage,
@@ -226,6 +278,11 @@ def _draft(
         f"{rng.randint(1, 4)}单元{rng.randint(1, 32)}{rng.randint(1, 4):02d}室",
         receiver=f"{rng.choice(_SURNAMES)}**",
         mobile=rng.choice(_MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}",
+        message=rng.choice(_BUYER_MESSAGES) if rng.random() < _MESSAGE_SHARE else None,
+        # Douyin holds an order only for an after-sale; the others mostly for their own reasons.
+        refund_hold=channel == "douyin" or rng.random() < _REFUND_HOLD_SHARE,
+        carrier=carrier,
+        tracking_no=f"{carrier[2]}{rng.randrange(10**12, 10**13)}",
     )
 
 
@@ -260,6 +317,21 @@ def _first_paid(order: _Order) -> datetime | None:
     return order.times.get("deposit_paid") or order.times.get("paid")
 
 
+def _alipay_no(rng: random.Random, at: datetime) -> str:
+    """An Alipay trade number: the payment's date, then 20 digits (28 in all)."""
+    return f"{at.astimezone(BEIJING):%Y%m%d}22{rng.randrange(10**17, 10**18)}"
+
+
+def _wechat_no(rng: random.Random, at: datetime) -> str:
+    """A WeChat Pay transaction_id: 4200, then digits with the payment's date (28 in all)."""
+    day = f"{at.astimezone(BEIJING):%Y%m%d}"
+    return f"4200{rng.randrange(10**5, 10**6)}{day}{rng.randrange(10**10):010d}"
+
+
+def _hex(rng: random.Random, length: int) -> str:
+    return f"{rng.getrandbits(4 * length):0{length}x}"
+
+
 _TAOBAO_STATUS = {
     Stage.PENDING_PAYMENT: "WAIT_BUYER_PAY",
     Stage.DEPOSIT_PAID: "WAIT_BUYER_PAY",  # Taobao keeps it until the balance is paid
@@ -276,38 +348,57 @@ _TAOBAO_STATUS = {
 def _taobao(rng: random.Random, order: _Order) -> dict[str, Any]:
     t = order.times
     cod = order.stage is Stage.DELIVERED
+    refunding = order.stage is Stage.ON_HOLD and order.refund_hold
+    status = "WAIT_SELLER_SEND_GOODS" if refunding else _TAOBAO_STATUS[order.stage]
     province, city, district, _ = order.region
+    paid = _first_paid(order)
+    shipped = t.get("shipped")
+    shop = rng.choice(_SHOPS["taobao"])
+    sub_order: dict[str, Any] = {
+        "oid": rng.randrange(10**18, 10**19),
+        "num_iid": rng.randrange(10**11, 10**12),
+        "sku_id": str(rng.randrange(10**12, 10**13)),
+        "title": order.title,
+        "num": 1,
+        "price": _yuan(order.goods_fen),
+        "payment": _yuan(order.amount_fen),
+        "cid": order.category.taobao_cid,
+        "status": status,
+        "refund_status": "WAIT_SELLER_AGREE" if refunding else "NO_REFUND",
+    }
+    if shipped:
+        sub_order |= {
+            "consign_time": _beijing(shipped),
+            "logistics_company": order.carrier[0],
+            "invoice_no": order.tracking_no,
+        }
     record: dict[str, Any] = {
         "tid_str": order.order_no,
         "type": "step" if order.presale else ("cod" if cod else "fixed"),
-        "status": _TAOBAO_STATUS[order.stage],
+        "status": status,
         "created": _beijing(t["created"]),
         "modified": _beijing(order.entered),
-        "pay_time": None if cod else _beijing(_first_paid(order)),
-        "consign_time": _beijing(t.get("shipped")),
+        "pay_time": None if cod else _beijing(paid),
+        "consign_time": _beijing(shipped),
         "end_time": _beijing(t.get("completed") or t.get("closed")),
         "payment": _yuan(order.amount_fen),
         "total_fee": _yuan(order.goods_fen),
         "post_fee": _yuan(order.post_fen),
         "discount_fee": _yuan(order.discount_fen),
-        "seller_nick": rng.choice(_SHOPS["taobao"]),
+        "seller_nick": shop,
+        "title": shop,
+        "alipay_no": _alipay_no(rng, paid) if paid and not cod else None,
+        "buyer_message": order.message,
         "receiver_name": order.receiver,
-        "receiver_mobile": order.mobile,
-        "receiver_state": province,
+        # Masked since OAID: the number is had through TOP's decryption, by oaid.
+        "receiver_mobile": f"{order.mobile[:3]}********",
+        "oaid": _hex(rng, 32),
+        # Tmall names a municipality short (上海) and its city in full (上海市).
+        "receiver_state": order.short_province if province in _MUNICIPALITIES else province,
         "receiver_city": "" if city == district else city,  # 省直辖县级: city left empty
         "receiver_district": district or "",
         "receiver_address": order.street,
-        "orders": [
-            {
-                "oid": rng.randrange(10**18, 10**19),
-                "title": order.title,
-                "num": 1,
-                "price": _yuan(order.goods_fen),
-                "payment": _yuan(order.amount_fen),
-                "cid": order.category.taobao_cid,
-                "status": _TAOBAO_STATUS[order.stage],
-            }
-        ],
+        "orders": {"order": [sub_order]},
     }
     if order.order_no.isdigit():
         record["tid"] = int(order.order_no)
@@ -319,8 +410,9 @@ def _taobao(rng: random.Random, order: _Order) -> dict[str, Any]:
 
 
 def _taobao_steps(rng: random.Random, order: _Order) -> dict[str, Any]:
-    deposit, balance = "deposit_paid" in order.times, "paid" in order.times
+    deposit, balance = order.times.get("deposit_paid"), order.times.get("paid")
     steps = [(1, order.deposit_fen, deposit), (2, order.amount_fen - order.deposit_fen, balance)]
+    promised = (balance or deposit or order.times["created"]) + timedelta(days=15)
     return {
         "step_trade_status": (
             "FRONT_PAID_FINAL_PAID"
@@ -330,15 +422,18 @@ def _taobao_steps(rng: random.Random, order: _Order) -> dict[str, Any]:
             else "FRONT_NOPAID_FINAL_NOPAID"
         ),
         "step_paid_fee": _yuan(sum(fen for _, fen, paid in steps if paid)),
-        "step_pay_details": [
-            {
-                "step_no": no,
-                "step_actual_pay_fee": _yuan(fen),
-                "pay_status": 2 if paid else 1,
-                "step_channel_no": f"{rng.randrange(10**27, 10**28)}" if paid else "",
-            }
-            for no, fen, paid in steps
-        ],
+        "step_pay_details": {
+            "step_pay_detail": [
+                {
+                    "step_no": no,
+                    "step_actual_pay_fee": _yuan(fen),
+                    "pay_status": 2 if paid else 1,
+                    "step_channel_no": _alipay_no(rng, paid) if paid else "",
+                }
+                for no, fen, paid in steps
+            ]
+        },
+        "send_time": _beijing(promised),  # a presale's promised shipping
     }
 
 
@@ -356,8 +451,10 @@ _JD_STATUS = {
 def _jd(rng: random.Random, order: _Order) -> dict[str, Any]:
     t = order.times
     state, remark = _JD_STATUS[order.stage]
-    province, city, district, _ = order.region
-    return {
+    _, city, district, (province_id, city_id, district_id) = order.region
+    shipped = t.get("shipped")
+    masked = f"{order.mobile[:3]}*******{order.mobile[-1]}"
+    record = {
         "orderId": order.order_no,
         "venderId": rng.choice(_SHOPS["jd"]),
         "orderType": 22,
@@ -369,18 +466,26 @@ def _jd(rng: random.Random, order: _Order) -> dict[str, Any]:
         "sellerDiscount": _yuan(order.discount_fen),
         "orderState": state,
         "orderStateRemark": remark,
+        "orderRemark": order.message or "",
+        "venderRemark": "",
         "orderStartTime": _beijing(t["created"]),
         "paymentConfirmTime": _beijing(t.get("paid")) or _JD_NOT_YET,
+        "outBoundDate": _beijing(shipped) or _JD_NOT_YET,
         "orderEndTime": _beijing(t.get("completed") or t.get("closed")) or _JD_NOT_YET,
         "modified": _beijing(order.entered),
         "consigneeInfo": {
             "fullname": order.receiver,
-            "mobile": order.mobile,
-            "telephone": "",
+            "mobile": masked,
+            "telephone": masked,
+            "desen_mobile": _hex(rng, 70),
             "fullAddress": order.full_address,
-            "province": province,
+            # JD names the province short (广东) and the city in full (广州市).
+            "province": order.short_province,
+            "provinceId": province_id,
             "city": city,
+            "cityId": city_id,
             "county": district or "",
+            "countyId": district_id or "",
         },
         "itemInfoList": [
             {
@@ -388,9 +493,13 @@ def _jd(rng: random.Random, order: _Order) -> dict[str, Any]:
                 "skuName": order.title,
                 "jdPrice": _yuan(order.goods_fen),
                 "itemTotal": "1",
+                "itemExt": orjson.dumps({"cid": str(order.category.jd_cid), "isVMI": 0}).decode(),
             }
         ],
     }
+    if shipped:
+        record |= {"waybill": order.tracking_no, "logisticsId": order.carrier[2]}
+    return record
 
 
 _DOUYIN_ORDER_STATUS_DESC = {1: "待支付", 2: "备货中", 3: "已发货", 4: "已取消", 5: "已完成"}
@@ -398,6 +507,7 @@ _DOUYIN_STATUS = {  # stage → (order_status, main_status, main_status_desc)
     Stage.PENDING_PAYMENT: (1, 1, "待支付"),
     Stage.DEPOSIT_PAID: (1, 103, "部分支付"),
     Stage.PAID: (2, 2, "备货中"),
+    Stage.ON_HOLD: (2, 2, "备货中"),  # the after-sale is on the sku
     Stage.SHIPPED: (3, 3, "已发货"),
     Stage.COMPLETED: (5, 5, "已完成"),
     Stage.CANCELLED: (4, 4, "已取消"),
@@ -411,6 +521,20 @@ def _douyin(rng: random.Random, order: _Order) -> dict[str, Any]:
     province, city, district, (province_id, city_id, district_id) = order.region
     unix = {event: int(at.timestamp()) for event, at in t.items()}
     first_paid = _first_paid(order)
+    paid = t.get("paid")
+    masked = f"*******{order.mobile[-4:]}"
+    sku: dict[str, Any] = {
+        "order_id": f"{order.order_no}1",
+        "parent_order_id": order.order_no,
+        "trade_type": 2 if order.presale else 0,
+        "product_name": order.title,
+        "sku_id": rng.randrange(10**12, 10**13),
+        "item_num": 1,
+        "pay_amount": order.amount_fen,
+        "first_cid": order.category.douyin_first_cid,
+    }
+    if order.stage is Stage.ON_HOLD:  # the buyer asked for a refund before shipping
+        sku["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 2, "refund_status": 1}
     record: dict[str, Any] = {
         "order_id": order.order_no,
         "order_level": 2,
@@ -424,31 +548,41 @@ def _douyin(rng: random.Random, order: _Order) -> dict[str, Any]:
         "pay_amount": order.amount_fen,
         "post_amount": order.post_fen,
         "promotion_amount": order.discount_fen,
+        "pay_type": 1,
         "create_time": unix["created"],
         "pay_time": int(first_paid.timestamp()) if first_paid else 0,
         "update_time": int(order.entered.timestamp()),
+        "exp_ship_time": int((paid + _SHIP_WITHIN).timestamp()) if paid else 0,
         "ship_time": unix.get("shipped", 0),
         "finish_time": unix.get("completed", 0),
+        "buyer_words": order.message or "",
+        "seller_words": "",
         "post_receiver": order.receiver,
-        "post_tel": order.mobile,
+        # Masked since Douyin's encryption; the ciphertext goes to its decryption API.
+        "post_tel": masked,
+        "mask_post_tel": masked,
+        "encrypt_post_tel": f"#{_hex(rng, 24)}#{_hex(rng, 48)}==*CgwIARCtHBiqICABKAESPgo8#1##",
+        "doudian_open_id": _hex(rng, 40),
         "post_addr": {
             "province": {"id": province_id, "name": province},
-            "city": {"id": city_id, "name": city},
+            # Douyin gives a municipality the placeholder city 市辖区.
+            "city": {"id": city_id, "name": "市辖区" if province in _MUNICIPALITIES else city},
             "town": {"id": district_id or "", "name": district or ""},
             "detail": order.street,
         },
-        "sku_order_list": [
-            {
-                "order_id": f"{order.order_no}1",
-                "parent_order_id": order.order_no,
-                "trade_type": 2 if order.presale else 0,
-                "product_name": order.title,
-                "item_num": 1,
-                "pay_amount": order.amount_fen,
-                "first_cid": order.category.douyin_first_cid,
-            }
-        ],
+        "sku_order_list": [sku],
     }
+    if first_paid and not order.presale:
+        record["channel_payment_no"] = _wechat_no(rng, first_paid)
+    if "shipped" in t:
+        record["logistics_info"] = [
+            {
+                "tracking_no": order.tracking_no,
+                "company": order.carrier[1],
+                "company_name": order.carrier[0],
+                "ship_time": unix["shipped"],
+            }
+        ]
     if order.presale:
         phases = (
             (1, order.deposit_fen, "deposit_paid"),
@@ -460,8 +594,11 @@ def _douyin(rng: random.Random, order: _Order) -> dict[str, Any]:
                 "total_phase": 2,
                 "current_phase": phase,
                 "phase_payable_price": fen,
+                "phase_pay_amount": fen if event in unix else 0,
                 "phase_pay_time": unix.get(event, 0),
+                "phase_pay_type": 1,
                 "pay_success": event in unix,
+                "channel_payment_no": _wechat_no(rng, t[event]) if event in t else "",
             }
             for phase, fen, event in phases
         ]
@@ -504,7 +641,7 @@ def _shop(rng: random.Random, order: _Order) -> dict[str, Any]:
         ]
     else:
         rows = [("", "FULL", order.amount_fen, t.get("paid"))]
-    return {
+    record = {
         "order_no": order.order_no,
         "status": _SHOP_STATUS[order.stage],
         "created_at": _iso(t["created"]),
@@ -518,7 +655,17 @@ def _shop(rng: random.Random, order: _Order) -> dict[str, Any]:
         "pay_channel": rng.choice(_PAY_CHANNELS),
         "shop_name": rng.choice(_SHOPS["shop"]),
         "category": order.category.name,
+        "buyer_message": order.message,
         "receiver": receiver,
+        "items": [
+            {
+                "title": order.title,
+                "quantity": 1,
+                "sku": f"SKU-{order.category.taobao_cid}-{rng.randrange(1000)}",
+                "amount_fen": order.goods_fen,
+                "category": order.category.name,
+            }
+        ],
         "payments": [
             {
                 "out_trade_no": order.order_no + suffix,
@@ -530,6 +677,10 @@ def _shop(rng: random.Random, order: _Order) -> dict[str, Any]:
             if at
         ],
     }
+    if "shipped" in t:
+        parcel = {"tracking_no": order.tracking_no, "carrier": order.carrier[0]}
+        record["waybills"] = [parcel | {"shipped_at": _iso(t["shipped"])}]
+    return record
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -3,8 +3,10 @@
 Money is int fen, times ISO 8601 with offset (``2024-05-01T10:00:00+08:00``). Fields:
 ``order_no``, ``status``, ``created_at`` / ``paid_at`` / ``shipped_at`` / ``updated_at``,
 ``total_fen`` (what the buyer pays in all; ``paid_fen`` if absent), ``shop_name``, ``category``,
-``receiver{name, mobile, province, city, district, street, detail}`` and ``payments[]``, one row
-per payment with ``stage`` ``DEPOSIT`` / ``FINAL`` for presale, ``amount_fen`` and ``paid_at``.
+``receiver{name, mobile, province, city, district, street, detail}``, ``payments[]``, one row
+per payment with ``out_trade_no``, ``stage`` ``DEPOSIT`` / ``FINAL`` for presale, ``amount_fen``
+and ``paid_at``; and optionally ``items[]``, ``waybills[]``, ``ship_by_at`` (a promised ship-by),
+``buyer_message`` and ``seller_memo``.
 
 A receiver without ``province`` is free text: ``detail`` goes to ``address_text`` for the region
 parser (``channels.address``), as ``""`` when blank, so that ingest counts it as not parsed.
@@ -20,6 +22,15 @@ from typing import Any
 
 from channels import limits
 from channels.base import NormalizedOrder
+from channels.details import (
+    Item,
+    Payment,
+    PaymentPhase,
+    Waybill,
+    distinct_waybills,
+    first_shipped,
+)
+from channels.holds import refund_hold
 from channels.reader import RecordReader
 from channels.timeparse import first_known, shown
 from rules.stages import Stage
@@ -47,6 +58,8 @@ _STAGE_TIME = {
 }
 # Presale stages are better timed by their own payment row.
 _PAYMENT_STAGE = {Stage.DEPOSIT_PAID: "DEPOSIT", Stage.PAID: "FINAL"}
+_PHASES: dict[str, PaymentPhase] = {"DEPOSIT": "deposit", "FINAL": "final"}
+_METHODS = {"WECHAT": "wechat", "ALIPAY": "alipay", "UNIONPAY": "unionpay"}  # pay_channel prefix
 _TIMES = ("created_at", "paid_at", "shipped_at", "updated_at")
 _RECEIVER = ("name", "mobile", "province", "city", "district", "street", "detail", "adcode")
 # WeChat Pay's out_trade_no limit; the shop's order numbers double as payment references.
@@ -66,6 +79,9 @@ CSV_HEADERS = (
     "pay_channel",
     "shop_name",
     "category",
+    "ship_by_at",
+    "buyer_message",
+    "seller_memo",
     *(f"receiver.{name}" for name in _RECEIVER),
 )
 
@@ -77,12 +93,13 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     times = {name: r.iso_time(name) for name in _TIMES}
     created = r.required(times["created_at"], "created_at")
     stage = r.stage(_STAGES, "status")
-    payments = _payment_times(r)
-    presale = stage is Stage.DEPOSIT_PAID or "DEPOSIT" in payments
+    method = _method(r.text("pay_channel", limit=None))
+    payments, paid = _payments(r, method)
+    presale = stage is Stage.DEPOSIT_PAID or "DEPOSIT" in paid
     own = _STAGE_TIME.get(stage) if stage else None
     pay_stage = _PAYMENT_STAGE.get(stage) if stage else None
     entered = first_known(
-        payments.get(pay_stage) if pay_stage else None,
+        paid.get(pay_stage) if pay_stage else None,
         times[own] if own else None,
         times["updated_at"],
         default=created,
@@ -93,6 +110,11 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     receiver = r.obj("receiver")
     province = receiver.text("province", limits.REGION)
     structured = province is not None
+    phone, masked = receiver.phones("mobile")
+    items = [_item(line) for line in r.objects("items")]
+    category = r.text("category", limits.CATEGORY)
+    categories = tuple(dict.fromkeys(c for c in (category, *(i.category_id for i in items)) if c))
+    waybills = _waybills(r)
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=order_no,
@@ -101,16 +123,26 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         amount_fen=amount,
         order_type="presale" if presale else "normal",
         shop=r.text("shop_name", limits.SHOP),
-        category=r.text("category", limits.CATEGORY),
+        category=categories[0] if categories else None,
         province=province,
         city=receiver.text("city", limits.REGION) if structured else None,
         district=receiver.text("district", limits.REGION) if structured else None,
         # Without a province the address is free text for the parser, blank if none was given.
         address_text=None if structured else receiver.text("detail", limit=None) or "",
-        receiver_phone=receiver.phone("mobile"),
+        receiver_phone=phone,
         created_at=created,
         paid_at=times["paid_at"],
         raw=dict(record),
+        items=items,
+        payments=payments,
+        waybills=waybills,
+        ship_by_at=r.iso_deadline("ship_by_at"),
+        shipped_at=times["shipped_at"] or first_shipped(waybills),
+        hold_reason=refund_hold(["REFUNDING 退款中"]) if stage is Stage.ON_HOLD else None,
+        buyer_message=r.shown_text("buyer_message", limits.MESSAGE),
+        seller_memo=r.shown_text("seller_memo", limits.MESSAGE),
+        receiver_phone_masked=masked,
+        categories=categories,
     )
     r.check()
     return order
@@ -123,12 +155,47 @@ def _order_no(r: RecordReader) -> str | None:
     return order_no
 
 
-def _payment_times(r: RecordReader) -> dict[str, datetime | None]:
-    """Each payment ``stage`` present (``DEPOSIT``, ``FINAL``) → its paid time, None if unpaid."""
+def _payments(
+    r: RecordReader, method: str | None
+) -> tuple[list[Payment], dict[str, datetime | None]]:
+    """The rows paid (a failed attempt has no ``paid_at``), and each payment ``stage`` present
+    (``DEPOSIT``, ``FINAL``) → its paid time, None if unpaid."""
+    payments: list[Payment] = []
     paid: dict[str, datetime | None] = {}
     for row in r.objects("payments"):
         stage = row.text("stage", limits.ORDER_ID)
         at = row.iso_time("paid_at")
+        serial = row.text("out_trade_no", limits.SERIAL)
+        amount = row.fen("amount_fen")
         if stage is not None:
             paid[stage] = paid.get(stage) or at  # a failed retry must not hide the paid row
-    return paid
+        if serial is not None and at is not None:
+            phase = _PHASES.get(stage or "", "full")
+            payments.append(Payment(serial, phase, amount, at, method))
+    return payments, paid
+
+
+def _method(pay_channel: str | None) -> str | None:
+    """``WECHAT_JSAPI`` → ``wechat``: how the buyer paid, as orderbot names it."""
+    return None if pay_channel is None else _METHODS.get(pay_channel.partition("_")[0])
+
+
+def _item(line: RecordReader) -> Item:
+    return Item(
+        title=line.shown_text("title", limits.TITLE),
+        quantity=line.count("quantity", default=1) or 0,
+        sku=line.text("sku", limits.SKU),
+        amount_fen=line.fen("amount_fen"),
+        category_id=line.text("category", limits.ITEM_CATEGORY),
+    )
+
+
+def _waybills(r: RecordReader) -> list[Waybill]:
+    waybills = []
+    for parcel in r.objects("waybills"):
+        number = parcel.required(parcel.text("tracking_no", limits.TRACKING_NO), "tracking_no")
+        carrier = parcel.text("carrier", limits.CARRIER)
+        shipped_at = parcel.iso_time("shipped_at")
+        if number is not None:
+            waybills.append(Waybill(number, carrier, shipped_at))
+    return distinct_waybills(waybills)

@@ -1,6 +1,9 @@
 """Taobao/Tmall trades as ``taobao.trade.fullinfo.get`` / ``taobao.trades.sold.get`` return them.
 
-Money is yuan strings, times Beijing ``yyyy-MM-dd HH:mm:ss``. ``shop`` is ``seller_nick``.
+Money is yuan strings (or numbers), times Beijing ``yyyy-MM-dd HH:mm:ss``. ``shop`` is
+``seller_nick``, else the trade's ``title`` (fullinfo titles a trade with its shop's name). TOP's
+JSON wraps each list in an object named after its items (``"orders": {"order": [...]}``,
+``"step_pay_details": {"step_pay_detail": [...]}``); a plain list is read too.
 
 Presale (``type == "step"``, 定金+尾款): after the deposit ``status`` stays WAIT_BUYER_PAY with
 ``step_trade_status == FRONT_PAID_FINAL_NOPAID``; we report DEPOSIT_PAID. Once the balance is paid
@@ -8,6 +11,12 @@ the trade becomes WAIT_SELLER_SEND_GOODS and PAID should count from the balance 
 trade carries no balance-payment time (``step_pay_details`` rows have no time field) and
 ``pay_time`` may be the deposit's, so a presale PAID is entered at ``modified``: the balance
 payment is what last moved the trade, and later edits only make the clock more lenient.
+
+A paid trade with a sub-order whose refund is open (``refund_status`` WAIT_SELLER_AGREE,
+WAIT_BUYER_RETURN_GOODS, WAIT_SELLER_CONFIRM_GOODS) is ON_HOLD from ``modified`` (channels.holds).
+The ship-by is ``delivery_time`` (最晚发货时间), else ``send_time`` (a presale's promised
+shipping); ``timeout_action_time`` is not one: it is when the buyer's receipt is confirmed
+automatically, after shipping.
 """
 
 from __future__ import annotations
@@ -18,6 +27,16 @@ from typing import Any
 
 from channels import limits
 from channels.base import NormalizedOrder
+from channels.details import (
+    Item,
+    Payment,
+    PaymentPhase,
+    Waybill,
+    categories_of,
+    distinct_waybills,
+    first_shipped,
+)
+from channels.holds import held_stage, refund_hold
 from channels.reader import RecordReader
 from channels.timeparse import first_known
 from rules.stages import Stage
@@ -49,6 +68,15 @@ _STAGE_TIME = {
     Stage.REFUNDED: "end_time",
 }
 _TIMES = ("created", "pay_time", "consign_time", "end_time", "modified")
+_FORBIDDEN = "平台禁止发货 (PAID_FORBID_CONSIGN: 拼团未成团或发货受管控)"
+# Sub-order refunds still open, and how far each has come.
+_OPEN_REFUNDS = {
+    "WAIT_SELLER_AGREE": "等待卖家同意",
+    "WAIT_BUYER_RETURN_GOODS": "卖家已同意, 等待买家退货",
+    "WAIT_SELLER_CONFIRM_GOODS": "买家已退货, 等待卖家确认收货",
+}
+_STEP_PHASES: dict[int, PaymentPhase] = {1: "deposit", 2: "final"}
+_HANDLES = ("oaid", "buyer_open_uid")
 
 
 # Flat fields a CSV import may carry; the trade's sub-orders (``orders``) need JSON lines.
@@ -61,6 +89,7 @@ CSV_HEADERS = (
     *_TIMES,
     "payment",
     "seller_nick",
+    "title",
     "receiver_state",
     "receiver_city",
     "receiver_district",
@@ -75,6 +104,12 @@ CSV_HEADERS = (
     "seller_memo",
     "total_fee",
     "post_fee",
+    "alipay_no",
+    "sid",
+    "delivery_time",
+    "send_time",
+    "oaid",
+    "buyer_open_uid",
 )
 
 
@@ -89,30 +124,105 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     deposit_only = r.value("step_trade_status") == "FRONT_PAID_FINAL_NOPAID"
     if presale and deposit_only and stage is Stage.PENDING_PAYMENT:
         stage = Stage.DEPOSIT_PAID
+    sub_orders = r.objects("orders", wrapped="order")
+    items = [_item(sub_order) for sub_order in sub_orders]
+    refund_reason = refund_hold(_open_refunds(sub_orders, items))
+    stage = held_stage(stage, refund_reason)
     if presale and stage is Stage.PAID:
         entered = first_known(times["modified"], times["pay_time"], default=created)
     else:
         own = _STAGE_TIME.get(stage) if stage else None
         entered = first_known(times[own] if own else None, times["modified"], default=created)
-    orders = r.objects("orders")
+    waybills = _waybills(r, sub_orders)
+    amount = r.yuan("payment")
     district = r.text("receiver_district", limits.REGION)
+    phone, masked = r.phones("receiver_mobile", "receiver_phone")
+    categories = categories_of(items)
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=r.required(tid, "tid"),
         stage=stage,
         stage_entered_at=entered,
-        amount_fen=r.required(r.yuan("payment"), "payment"),
+        amount_fen=r.required(amount, "payment"),
         order_type="presale" if presale else "normal",
-        shop=r.text("seller_nick", limits.SHOP),
-        category=orders[0].ident("cid", limits.CATEGORY) if orders else None,
+        shop=r.text("seller_nick", limits.SHOP) or r.text("title", limits.SHOP),
+        category=categories[0] if categories else None,
         province=r.text("receiver_state", limits.REGION),
         # 省直辖县级 units (河南济源) come in receiver_district with receiver_city empty.
         city=r.text("receiver_city", limits.REGION) or district,
         district=district,
-        receiver_phone=r.phone("receiver_mobile") or r.phone("receiver_phone"),
+        receiver_phone=phone,
         created_at=created,
         paid_at=times["pay_time"],
         raw=dict(record),
+        items=items,
+        payments=_payments(r, amount, times["pay_time"]),
+        waybills=waybills,
+        ship_by_at=r.beijing_deadline("delivery_time") or r.beijing_deadline("send_time"),
+        shipped_at=times["consign_time"] or first_shipped(waybills),
+        hold_reason=_FORBIDDEN if stage is Stage.ON_HOLD and not refund_reason else refund_reason,
+        buyer_message=r.shown_text("buyer_message", limits.MESSAGE),
+        seller_memo=r.shown_text("seller_memo", limits.MESSAGE),
+        receiver_phone_masked=masked,
+        buyer_handles={name: value for name in _HANDLES if (value := r.handle(name))},
+        categories=categories,
     )
     r.check()
     return order
+
+
+def _item(sub_order: RecordReader) -> Item:
+    refund = sub_order.ident("refund_status", limits.REFUND_STATUS)
+    return Item(
+        title=sub_order.shown_text("title", limits.TITLE),
+        quantity=sub_order.count("num", default=1) or 0,
+        sku=sub_order.ident("sku_id", limits.SKU) or sub_order.ident("outer_sku_id", limits.SKU),
+        amount_fen=sub_order.yuan("payment"),
+        category_id=sub_order.ident("cid", limits.ITEM_CATEGORY),
+        refund_status=refund if refund in _OPEN_REFUNDS else None,
+    )
+
+
+def _open_refunds(sub_orders: list[RecordReader], items: list[Item]) -> list[str]:
+    return [
+        f"子订单 {sub_order.ident('oid', limits.ORDER_ID) or '?'}"
+        f" ({item.refund_status} {_OPEN_REFUNDS[item.refund_status]})"
+        for sub_order, item in zip(sub_orders, items, strict=True)
+        if item.refund_status
+    ]
+
+
+def _payments(r: RecordReader, amount: int | None, paid_at: datetime | None) -> list[Payment]:
+    """A presale's two Alipay trades (one per step), else the trade's own once it is paid."""
+    steps = [
+        Payment(
+            serial=serial,
+            phase=_STEP_PHASES.get(step.count("step_no") or 0, "full"),
+            amount_fen=step.yuan("step_actual_pay_fee"),
+            method="alipay",
+        )
+        for step in r.objects("step_pay_details", wrapped="step_pay_detail")
+        if (serial := step.ident("step_channel_no", limits.SERIAL))
+    ]
+    if steps:
+        return steps
+    serial = r.ident("alipay_no", limits.SERIAL)
+    if serial is None or paid_at is None:
+        return []
+    return [Payment(serial, amount_fen=amount, paid_at=paid_at, method="alipay")]
+
+
+def _waybills(r: RecordReader, sub_orders: list[RecordReader]) -> list[Waybill]:
+    """Each sub-order's parcel (``invoice_no``), then the trade's ``sid`` if it is another."""
+    parcels = [
+        Waybill(
+            tracking_no=tracking_no,
+            carrier=sub_order.text("logistics_company", limits.CARRIER),
+            shipped_at=sub_order.beijing_time("consign_time"),
+        )
+        for sub_order in sub_orders
+        if (tracking_no := sub_order.ident("invoice_no", limits.TRACKING_NO))
+    ]
+    if sid := r.ident("sid", limits.TRACKING_NO):
+        parcels.append(Waybill(sid))
+    return distinct_waybills(parcels)

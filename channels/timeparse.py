@@ -34,6 +34,11 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 1]}…"
 
 
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in "…" when it was longer."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _absent(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -65,6 +70,20 @@ def beijing_time(value: object, field: str) -> datetime | None:
             f"{field}: 时间格式不对 {shown(value)} (应为 yyyy-MM-dd HH:mm:ss)"
         ) from None
     return _to_utc(local, value, field)
+
+
+def beijing_day_or_time(value: object, field: str) -> datetime | None:
+    """A Taobao deadline: :func:`beijing_time`, or a bare ``yyyy-MM-dd`` date, which is due by
+    the end of that day (23:59:59 Beijing time)."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = datetime.fromisoformat(value)
+        except ValueError:
+            raise RecordError(
+                f"{field}: 时间格式不对 {shown(value)} (应为 yyyy-MM-dd HH:mm:ss 或 yyyy-MM-dd)"
+            ) from None
+        return _to_utc(day.replace(hour=23, minute=59, second=59, tzinfo=BEIJING), value, field)
+    return beijing_time(value, field)
 
 
 def jd_time(value: object, field: str) -> datetime | None:
@@ -139,6 +158,17 @@ def fen(value: object, field: str) -> int | None:
         return int(value)
     if not _is_int(value) or value < 0:
         raise RecordError(f"{field}: 金额应为非负整数 (分), 收到 {shown(value)}")
+    return value
+
+
+def count(value: object, field: str) -> int | None:
+    """A quantity: a non-negative integer, or its digits (JD sends ``"1"``, as CSV cells do)."""
+    if _absent(value):
+        return None
+    if _digits(value):
+        return int(value)
+    if not _is_int(value) or value < 0:
+        raise RecordError(f"{field}: 数量应为非负整数, 收到 {shown(value)}")
     return value
 
 

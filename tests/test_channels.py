@@ -12,6 +12,7 @@ import pytest
 
 from channels import douyin, jd, shop, taobao
 from channels.base import NormalizedOrder, RecordError
+from channels.details import Item, Payment
 from channels.registry import ADAPTERS
 from channels.samples import CHANNEL_STAGES, sample_record
 from channels.timeparse import beijing_time, iso_time, jd_time, unix_time, yuan_to_fen
@@ -289,6 +290,8 @@ def test_taobao_trade() -> None:
         created_at=utc(2024, 11, 10, 16, 3, 12),
         paid_at=utc(2024, 11, 10, 16, 5, 40),
         raw=taobao_trade(),
+        items=[Item("北欧实木餐桌", 1, amount_fen=20007, category_id="50008164")],
+        categories=("50008164",),
     )
 
 
@@ -319,6 +322,7 @@ def test_jd_order() -> None:
         created_at=utc(2024, 6, 18, 15, 58, 2),
         paid_at=utc(2024, 6, 18, 16, 1, 15),
         raw=jd_order(),
+        items=[Item("三模机械键盘", 1, sku="100012345678")],
     )
 
 
@@ -345,6 +349,8 @@ def test_douyin_order() -> None:
         created_at=utc(2024, 6, 18, 16, 0, 0),
         paid_at=utc(2024, 6, 18, 16, 1, 0),
         raw=douyin_order(),
+        items=[Item(None, 1, amount_fen=9900, category_id="20005")],
+        categories=("20005",),
     )
 
 
@@ -365,6 +371,11 @@ def test_shop_order() -> None:
         created_at=utc(2024, 11, 11, 2, 0, 0),
         paid_at=utc(2024, 11, 11, 2, 2, 30),
         raw=shop_order(),
+        payments=[
+            Payment("WS20241111000123", "full", 45900, utc(2024, 11, 11, 2, 2, 30), "wechat")
+        ],
+        shipped_at=utc(2024, 11, 12, 7, 30, 0),
+        categories=("定制家具",),
     )
 
 
@@ -679,9 +690,9 @@ def test_jd_orders_are_never_presale() -> None:
         pytest.param("jd", {"orderPayment": "12.345"}, "orderPayment", id="jd-bad-money"),
         pytest.param(
             "jd",
-            {"orderStartTime": "0001-01-01 00:00:00"},
+            {"orderStartTime": DROP, "paymentConfirmTime": DROP, "modified": DROP},
             "orderStartTime",
-            id="jd-created-not-yet",
+            id="jd-no-time-at-all",
         ),
         pytest.param("jd", {"paymentConfirmTime": "昨天"}, "paymentConfirmTime", id="jd-bad-time"),
         pytest.param("jd", {"modified": ["2024-06-19"]}, "modified", id="jd-time-list"),
