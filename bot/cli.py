@@ -13,6 +13,7 @@ import typer
 import uvloop
 from aiohttp import web
 
+from bot.backfill import Backfill
 from bot.config import CHANNELS, Config, ConfigError, load_config
 from bot.config_text import commands_state, describe, sending_state, startup_line
 from bot.policy import Policy
@@ -123,6 +124,13 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV 或 JSONL 文件")],
     channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(CHANNELS)}")],
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="导入历史订单: 早已超出时限的只记录, 不开工单、不逐单告警, 汇总一条通知运维",
+        ),
+    ] = False,
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。各渠道字段说明见 docs/channels.md。"""
@@ -132,8 +140,9 @@ def import_file(
         typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(CHANNELS)}", err=True)
         raise typer.Exit(2)
     loaded = _load(config)
+    history = Backfill() if backfill else None
     try:
-        report = asyncio.run(import_orders(loaded, file, channel))
+        report = asyncio.run(import_orders(loaded, file, channel, history))
     except ImportFileError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
@@ -147,8 +156,19 @@ def import_file(
         f"新增 {report.created}, 更新 {report.updated}, 无变化 {report.unchanged}, "
         f"拒绝 {len(report.rejected)}, 地址无法解析 {report.address_unparsed}"
     )
+    if history is not None:
+        typer.echo(_backfilled(history))
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _backfilled(history: Backfill) -> str:
+    said = f"历史订单: {history.total} 单早已超出时限, 只记录, 未开工单"
+    if not history.total:
+        return said
+    if not history.told:
+        return f"{said}; 没有配置 [roles] ops, 汇总未发送"
+    return f"{said}; 汇总已发给运维 {'、'.join(history.told)}"
 
 
 REPORT_FORMATS = ("md", "csv", "xlsx")

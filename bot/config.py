@@ -137,16 +137,29 @@ class OrderTypesConfig(_Section):
 
 
 class SlaRule(_Section):
-    """How long an order of some types may stay in one stage."""
+    """How long an order of some types may stay in one stage.
+
+    With ``deadline = "ship_by"`` the deadline is ``before`` ahead of the platform's own ship-by
+    (the deadline the platform fines a seller for missing); an order without one counts
+    ``limit`` from entering the stage as usual.
+    """
 
     name: str
     stage: Stage
     limit: Duration
+    deadline: Literal["limit", "ship_by"] = "limit"
+    before: Duration | None = None  # with deadline = "ship_by": this long before it
     order_types: tuple[str, ...] = ()  # empty: any type
     channels: tuple[str, ...] = ()  # empty: any channel
     business_hours: bool = False
     escalation: tuple[EscalationLevel, ...] | None = None  # None: [watch].escalation
     stop_escalation_on_claim: bool = False
+
+    @model_validator(mode="after")
+    def _before_needs_ship_by(self) -> SlaRule:
+        if self.before is not None and self.deadline != "ship_by":
+            raise ValueError('before 只与 deadline = "ship_by" 一起使用 (平台最晚发货时间之前多久)')
+        return self
 
 
 def _yuan_to_fen(value: Any) -> Any:
@@ -332,6 +345,9 @@ class Config(_Section):
     order_types: OrderTypesConfig = OrderTypesConfig()
     sla: tuple[SlaRule, ...] = ()
     routing: RoutingConfig
+    # Per channel, the platform's category ids by the names routing rules and order types use
+    # (``[categories.taobao] "50008164" = "定制家具"``); an id not listed stays an id.
+    categories: dict[str, dict[str, str]] = Field(default_factory=dict)
     groups: dict[str, GroupConfig]
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     roles: RolesConfig = RolesConfig()
@@ -362,6 +378,9 @@ class Config(_Section):
             problems += [
                 f"sla[{i}].channels: 未知渠道 {c!r}" for c in sla.channels if c not in CHANNELS
             ]
+        problems += [
+            f"categories.{c}: 未知渠道 {c!r}" for c in self.categories if c not in CHANNELS
+        ]
         for name, source in self.sources.items():
             problems += [
                 f"sources.{name}.channels: 未知渠道 {c!r}"

@@ -35,11 +35,15 @@ def _sla(rule: SlaRule) -> str:
     scope = [Stage(rule.stage).label]
     scope.append(_listed(rule.order_types, "类型") if rule.order_types else "所有类型")
     scope.append(_listed(rule.channels, "渠道", CHANNEL_LABELS) if rule.channels else "所有渠道")
-    limit = format_duration(rule.limit) + (" (只计工作时间)" if rule.business_hours else "")
+    limit = "时限 " + format_duration(rule.limit)
+    limit += " (只计工作时间)" if rule.business_hours else ""
+    if rule.deadline == "ship_by":
+        ahead = f"前 {format_duration(rule.before)}" if rule.before else ""
+        limit = f"平台最晚发货时间{ahead} (升级从此时起计; 订单没有平台时限时: {limit})"
     extras = [" · 认领后不再升级" if rule.stop_escalation_on_claim else ""]
     if rule.escalation is not None:
         extras.append(f" · 自有升级: {_escalation(rule.escalation)}")
-    return f"{rule.name}: {' · '.join(scope)} → 时限 {limit}{''.join(extras)}"
+    return f"{rule.name}: {' · '.join(scope)} → {limit}{''.join(extras)}"
 
 
 def _conditions(rule: RouteRule) -> str:
@@ -73,6 +77,11 @@ def describe(config: Config) -> list[str]:
         for n, rule in enumerate(config.routing.rules, start=1)
     ]
     lines.append(f"  其余 → {groups[config.routing.default_group]}")
+    lines += [
+        f"类目名称 {CHANNEL_LABELS[channel]}: " + "、".join(f"{i}={n}" for i, n in names.items())
+        for channel, names in config.categories.items()
+        if names
+    ]
     return lines
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bot import jsonbody
+from bot.backfill import Backfill, tell_ops
 from bot.config import Config
 from bot.ingest import Ingestor, IngestReport, Rejection
 from bot.policy import Policy
@@ -102,11 +103,16 @@ def _records(path: Path, channel: str) -> Iterator[tuple[int, Any]]:
                 yield number, f"不是合法的 JSON: {error}"
 
 
-async def import_orders(config: Config, path: Path, channel: str) -> IngestReport:
+async def import_orders(
+    config: Config, path: Path, channel: str, backfill: Backfill | None = None
+) -> IngestReport:
+    """Import the file in batches. With ``backfill`` (history), orders already past their
+    deadline open no ticket: they are counted there, and ops get one summary at the end."""
     engine = make_engine(config.database.url)
     try:
         await ensure_migrated(engine)
-        ingestor = Ingestor(make_sessionmaker(engine), Policy.from_config(config), RegionParser())
+        sessions, policy = make_sessionmaker(engine), Policy.from_config(config)
+        ingestor = Ingestor(sessions, policy, RegionParser())
         total = IngestReport()
         lines = await asyncio.to_thread(read_records, path, channel)
         batch_size = config.server.max_batch
@@ -115,7 +121,8 @@ async def import_orders(config: Config, path: Path, channel: str) -> IngestRepor
                 chunk = lines[start : start + batch_size]
                 good = [(n, r) for n, r in chunk if not isinstance(r, str)]
                 total.rejected += [Rejection(n, r) for n, r in chunk if isinstance(r, str)]
-                report = await ingestor.orders(channel, [r for _, r in good], datetime.now(UTC))
+                records = [r for _, r in good]
+                report = await ingestor.orders(channel, records, datetime.now(UTC), backfill)
                 total.created += report.created
                 total.updated += report.updated
                 total.unchanged += report.unchanged
@@ -131,6 +138,8 @@ async def import_orders(config: Config, path: Path, channel: str) -> IngestRepor
                 ]
                 progress.update(len(chunk))
         total.rejected.sort(key=lambda r: r.index)
+        if backfill is not None:
+            backfill.told = await tell_ops(sessions, policy, backfill, datetime.now(UTC))
         return total
     finally:
         await engine.dispose()

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.backfill import Backfill
 from bot.policy import Policy
 from channels import limits
 from channels.address import RegionParser
@@ -28,6 +29,7 @@ from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
 from rules.stages import Stage, accepts_transition, refusal
+from storage.details import OrderDetails, replace_details
 from storage.events import insert_events, seen_event_ids
 from storage.health import count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
@@ -55,6 +57,13 @@ _FACT_FIELDS = (
     "created_at",
     "paid_at",
     "raw",
+    "ship_by_at",
+    "hold_reason",
+    "buyer_message",
+    "seller_memo",
+    "receiver_phone_masked",
+    "buyer_handles",
+    "categories",
 )
 _ATTEMPTS = 3  # a concurrent writer inserting the same new order makes us retry the batch
 
@@ -138,6 +147,14 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
         "created_at": order.created_at,
         "paid_at": order.paid_at,
         "raw": order.raw,
+        "ship_by_at": order.ship_by_at,
+        "shipped_at": order.shipped_at,
+        "hold_reason": order.hold_reason,
+        "buyer_message": order.buyer_message,
+        "seller_memo": order.seller_memo,
+        "receiver_phone_masked": order.receiver_phone_masked,
+        "buyer_handles": order.buyer_handles,
+        "categories": list(order.categories),
     }
 
 
@@ -165,20 +182,34 @@ class Ingestor:
         self._regions = regions
         self._timezone = ZoneInfo(policy.config.watch.timezone)
 
-    async def orders(self, channel: str, records: Sequence[Any], now: datetime) -> IngestReport:
+    async def orders(
+        self,
+        channel: str,
+        records: Sequence[Any],
+        now: datetime,
+        backfill: Backfill | None = None,
+    ) -> IngestReport:
+        """Store a batch of channel records. With ``backfill`` (importing history), an order
+        whose deadline has already passed is recorded without a ticket and counted there."""
         report = IngestReport()
         normalized = self._normalize(channel, records, now, report)
         rows = await self._with_addresses(normalized, report)
+        details = {
+            o.channel_order_id: OrderDetails(o.items, o.payments, o.waybills) for o in normalized
+        }
         for attempt in range(_ATTEMPTS):
+            held: list[dict[str, Any]] | None = None if backfill is None else []
             try:
                 async with self._sessions.begin() as session:
-                    counts = await self._upsert(session, channel, rows, now)
+                    counts = await self._upsert(session, channel, rows, details, now, held)
                     minute = now.replace(second=0, microsecond=0)
                     await count_ingest(session, minute, [_health_counts(channel, rows, report)])
                 break
             except IntegrityError:
                 if attempt == _ATTEMPTS - 1:
                     raise
+        if backfill is not None and held:
+            backfill.add(held)
         report.created, report.updated, report.unchanged, report.tickets_resolved = counts
         return report
 
@@ -238,7 +269,10 @@ class Ingestor:
             parsed = {o.channel_order_id: r for o, r in zip(needs_parsing, regions, strict=True)}
         rows = []
         for order in orders:
-            row = order_columns(order, self._policy.order_type(order.order_type, order.category))
+            kind = self._policy.order_type(
+                order.order_type, order.channel, (order.category, *order.categories)
+            )
+            row = order_columns(order, kind)
             if order.province is None and order.address_text is not None:
                 region = parsed.get(order.channel_order_id)
                 if region is None:
@@ -271,11 +305,21 @@ class Ingestor:
             stage=stage,
             channel=order["channel"],
             entered_at=entered_at,
+            ship_by=order["ship_by_at"],
         )
+        _follow_stage(order)
 
     async def _upsert(
-        self, session: AsyncSession, channel: str, rows: list[dict[str, Any]], now: datetime
+        self,
+        session: AsyncSession,
+        channel: str,
+        rows: list[dict[str, Any]],
+        details: dict[str, OrderDetails],
+        now: datetime,
+        held: list[dict[str, Any]] | None,
     ) -> tuple[int, int, int, int]:
+        """Insert new orders and update changed ones with their details; in a backfill
+        (``held`` is a list) overdue orders are not watched but collected in ``held``."""
         existing = await orders_by_channel_id(
             session, channel, [r["channel_order_id"] for r in rows]
         )
@@ -288,20 +332,34 @@ class Ingestor:
             if order is None:
                 order = row | {"channel": channel, "received_at": now, "updated_at": now}
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
+                _hold_back(order, now, held)
                 new.append(order)
                 continue
             is_changed = any(order[name] != row[name] for name in _FACT_FIELDS)
+            ship_by = order["ship_by_at"]
             order.update((name, row[name]) for name in _FACT_FIELDS)
+            if row["shipped_at"] not in (None, order["shipped_at"]):  # kept once known
+                order["shipped_at"] = row["shipped_at"]
+                is_changed = True
             if accepts_transition(Stage(order["stage"]), Stage(row["stage"])):
                 met.update(self._met(order, row["stage_entered_at"]))
                 self._enter_stage(order, row["stage"], row["stage_entered_at"])
+                _hold_back(order, now, held)
                 moved.append(order)
                 is_changed = True
+            elif order["ship_by_at"] != ship_by:  # the platform moved its ship-by
+                self._enter_stage(order, order["stage"], order["stage_entered_at"])
+                _hold_back(order, now, held)
+            else:
+                _follow_stage(order)
             if is_changed:
                 order["updated_at"] = now
                 changed.append(order)
         await insert_orders(session, new)
         await update_orders(session, changed)
+        await replace_details(
+            session, {o["id"]: details[o["channel_order_id"]] for o in (*new, *changed)}
+        )
         await insert_events(session, [_stage_event(channel, o, now) for o in moved])
         await count_met(session, met)
         resolved = await self._resolve_tickets(session, moved, now)
@@ -386,6 +444,23 @@ class Ingestor:
         await add_timeline(session, timeline)
         await queue_messages(session, messages)
         return len(tickets)
+
+
+def _follow_stage(order: dict[str, Any]) -> None:
+    """What the stage says about the order's other facts: it left when it entered ``shipped``
+    (unless the platform said when), and a hold reason holds only while it is on hold."""
+    if order["stage"] == Stage.SHIPPED and order["shipped_at"] is None:
+        order["shipped_at"] = order["stage_entered_at"]
+    if order["stage"] != Stage.ON_HOLD:
+        order["hold_reason"] = None
+
+
+def _hold_back(order: dict[str, Any], now: datetime, held: list[dict[str, Any]] | None) -> None:
+    """In a backfill (``held`` is a list), an order already past its deadline is recorded but
+    not watched: no ticket, no alert; it is collected for the import's one summary."""
+    if held is not None and order["deadline_at"] is not None and order["deadline_at"] <= now:
+        order["next_check_at"] = None
+        held.append(order)
 
 
 def _stage_event(source: str, order: dict[str, Any], now: datetime) -> dict[str, Any]:

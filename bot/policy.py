@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import Config, GroupConfig, SlaRule
-from rules.routing import RouteDecision, RoutedOrder, route, triage
+from rules.routing import RouteDecision, RoutedOrder, category_names, route, triage
 from rules.sla import Schedule, first_check, match_sla, schedule
 from rules.sla_clock import BusinessHours, WorkCalendar
 
@@ -37,12 +38,15 @@ class Policy:
     def from_config(cls, config: Config) -> Policy:
         return cls(config, build_calendar(config))
 
-    def order_type(self, given: str, category: str | None) -> str:
-        """A normal order of a category configured as e.g. custom-made takes that type; a type
-        the channel states itself (presale) stands."""
-        if given == "normal" and category is not None:
-            return self.config.order_types.by_category.get(category, given)
-        return given
+    def order_type(self, given: str, channel: str, categories: Sequence[str | None]) -> str:
+        """A normal order of a category configured as e.g. custom-made takes that type (the
+        first of its categories that has one, named through ``[categories]``); a type the
+        channel states itself (presale) stands."""
+        if given != "normal":
+            return given
+        by_category = self.config.order_types.by_category
+        names = category_names(categories, self.config.categories.get(channel, {}))
+        return next((by_category[c] for c in names if c in by_category), given)
 
     def sla_for(self, *, order_type: str, stage: str, channel: str) -> SlaRule | None:
         key = (order_type, stage, channel)
@@ -52,24 +56,37 @@ class Policy:
             )
         return self._sla_cache[key]
 
-    def schedule(self, rule: SlaRule, entered_at: datetime) -> Schedule:
-        return schedule(rule, entered_at, self.config.watch.escalation, self.calendar)
+    def schedule(
+        self, rule: SlaRule, entered_at: datetime, ship_by: datetime | None = None
+    ) -> Schedule:
+        """The deadline and escalation times of a stage entry; ``ship_by`` is the platform's
+        own ship-by of the order, which a rule may count to."""
+        return schedule(rule, entered_at, self.config.watch.escalation, self.calendar, ship_by)
 
     def first_check(
-        self, *, order_type: str, stage: str, channel: str, entered_at: datetime
+        self,
+        *,
+        order_type: str,
+        stage: str,
+        channel: str,
+        entered_at: datetime,
+        ship_by: datetime | None = None,
     ) -> tuple[datetime | None, datetime | None]:
         """(deadline, first moment the watch must look) for an order that just entered a stage."""
         rule = self.sla_for(order_type=order_type, stage=stage, channel=channel)
         if rule is None:
             return None, None
-        return first_check(rule, entered_at, self.config.watch.escalation, self.calendar)
+        levels = self.config.watch.escalation
+        return first_check(rule, entered_at, levels, self.calendar, ship_by)
 
     def route(self, order: RoutedOrder, paused: str | None = None) -> RouteDecision:
         """The order's group by the routing rules, or, while routing is paused (``paused``
         says why), the triage group."""
         if paused is not None:
             return triage(self.triage_group, paused)
-        return route(order, self.config.routing.rules, self.config.routing.default_group)
+        routing = self.config.routing
+        names = self.config.categories.get(order.channel)
+        return route(order, routing.rules, routing.default_group, names)
 
     @property
     def triage_group(self) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.notices import alert_facts
+from bot.notices import alert_facts, order_notes
 from bot.policy import Policy
 from handlers.refs import find, find_order, group_by_name, groups_of
 from handlers.registry import (
@@ -23,9 +23,10 @@ from handlers.registry import (
 from rules.digest import ticket_line
 from rules.money import format_fen
 from rules.phones import canonical_phone, mask_phone
-from rules.render import channel_label, local_time, stage_in_words
+from rules.render import channel_label, local_time, notes_lines, stage_in_words
 from rules.stages import Stage
 from storage import commands as db
+from storage.details import details_of
 from storage.models import Order, Ticket, TicketEvent
 from storage.tickets import tickets_with_orders
 
@@ -40,6 +41,7 @@ EVENT_LABELS = {
     "escalated": "升级",
     "resolved": "完成",
 }
+STATUS_TEXT_LIMIT = 300  # characters of a buyer message, memo or hold reason in 状态
 QUERY_DAYS = 90  # how far back 查询 looks for a customer's orders
 QUERY_LIMIT = 10
 LIST_LIMIT = 20  # 待办 lines before "and N more"
@@ -52,11 +54,16 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
     found = await find(ctx.session, args[0], open_only=False, timeline=True)
     order, ticket = found.order, found.ticket
     deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
+    phone = mask_phone(order.receiver_phone)
+    if order.receiver_phone is None and order.receiver_phone_masked:
+        phone = order.receiver_phone_masked  # masked by the platform: shown as it sent it
     lines = [
         f"订单 {order.channel_order_id} ({channel_label(order.channel)})",
         f"环节: {stage_in_words(order.stage, order.deadline_at, ctx.now)}, 截止 {deadline}",
-        f"收货电话: {mask_phone(order.receiver_phone)}",
+        f"收货电话: {phone}",
     ]
+    details = (await details_of(ctx.session, [order.id]))[order.id]
+    lines += notes_lines(order_notes(order, details), tz, STATUS_TEXT_LIMIT)
     if ticket is None:
         lines.append("暂无工单")
         return "\n".join(lines)

@@ -74,7 +74,7 @@ async def _handle_batch(
             next_checks.append((order.id, None))
         else:
             rules[order.id] = rule
-            plans[order.id] = policy.schedule(rule, order.stage_entered_at)
+            plans[order.id] = policy.schedule(rule, order.stage_entered_at, order.ship_by_at)
     tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now, paused)
     result.opened += len(opened)
 

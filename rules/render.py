@@ -6,6 +6,7 @@ as they are then: "overdue by", "time to escalation" and the owner are true when
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +37,49 @@ def overdue_words(deadline_at: datetime, now: datetime, prefix: str = "已超时
 
 
 @dataclass(frozen=True, slots=True)
+class OrderNotes:
+    """What a handler needs besides the stage to act on an order: what was bought, what the
+    buyer and the seller wrote, the parcels, the platform's own ship-by and why it is held."""
+
+    items: tuple[str, ...] = ()  # "title ×quantity", in item order
+    buyer_message: str | None = None
+    seller_memo: str | None = None
+    waybills: tuple[str, ...] = ()  # "carrier tracking number"
+    ship_by_at: datetime | None = None
+    hold_reason: str | None = None
+
+
+ITEMS_SHOWN = 5  # items listed before "…共 N 种"
+ALERT_TEXT_LIMIT = 100  # characters of a buyer message, memo or hold reason in an alert
+# A mainland mobile number in free text (buyers write theirs into messages), however spaced.
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
+
+
+def masked_text(text: str, limit: int) -> str:
+    """Free text people wrote, one line, phone numbers masked, cut to ``limit`` characters."""
+    flat = " ".join(_MOBILE_IN_TEXT.sub(r"\1****\2", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def notes_lines(notes: OrderNotes, tz: ZoneInfo, text_limit: int) -> list[str]:
+    """The notes as lines, leaving out what the order does not have."""
+    lines = []
+    if notes.hold_reason:
+        lines.append(f"暂停原因: {masked_text(notes.hold_reason, text_limit)}")
+    if notes.items:
+        more = f" …共 {len(notes.items)} 种" if len(notes.items) > ITEMS_SHOWN else ""
+        lines.append(f"商品: {'、'.join(notes.items[:ITEMS_SHOWN])}{more}")
+    if notes.ship_by_at is not None:
+        lines.append(f"平台最晚发货: {local_time(notes.ship_by_at, tz)}")
+    if notes.waybills:
+        lines.append(f"运单: {'、'.join(notes.waybills)}")
+    for label, text in (("买家留言", notes.buyer_message), ("卖家备注", notes.seller_memo)):
+        if text:
+            lines.append(f"{label}: {masked_text(text, text_limit)}")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
 class AlertFacts:
     """What an overdue alert or escalation says."""
 
@@ -53,6 +97,7 @@ class AlertFacts:
     next_escalation_at: datetime | None
     reminder: bool = False  # a repeat of the alert for a ticket still open
     routing_paused: bool = False  # routed to triage while auto-routing was paused (route_reason)
+    notes: OrderNotes | None = None  # loaded for an alert shown on its own, not a digest line
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +136,8 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
         f"金额: {format_fen(facts.amount_fen)}  地区: {facts.region}",
         f"分派: {facts.group_name} ({facts.route_reason})",
     ]
+    if facts.notes is not None:
+        lines += notes_lines(facts.notes, tz, ALERT_TEXT_LIMIT)
     if facts.owner:
         lines.append(f"处理人: {facts.owner}")
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +18,7 @@ class RoutedOrder(Protocol):
     order_type: str
     amount_fen: int
     category: str | None
+    categories: Sequence[str]  # every item's, as the platform sends them (ids, mostly)
     province: str | None
     city: str | None
 
@@ -41,19 +42,28 @@ class RouteDecision:
     reason: str
 
 
-def _match(rule: RouteRuleLike, order: RoutedOrder) -> list[str] | None:
-    """The reasons this rule matches the order, or None if it does not."""
+def category_names(categories: Iterable[str | None], names: Mapping[str, str]) -> list[str]:
+    """An order's categories as rules may name them: each platform id by its configured name
+    (``names``, the channel's ``[categories]`` table) and as itself, once each, in order."""
+    found = (value for c in categories if c for value in (names.get(c, c), c))
+    return list(dict.fromkeys(found))
+
+
+def _match(rule: RouteRuleLike, order: RoutedOrder, categories: Sequence[str]) -> list[str] | None:
+    """The reasons this rule matches the order, or None if it does not; ``categories`` are
+    the order's (``category_names``), any of which may match."""
     reasons: list[str] = []
-    for label, allowed, value in (
-        ("省份", rule.provinces, order.province),
-        ("城市", rule.cities, order.city),
-        ("类目", rule.categories, order.category),
-        ("渠道", rule.channels, order.channel),
-        ("订单类型", rule.order_types, order.order_type),
+    for label, allowed, values in (
+        ("省份", rule.provinces, (order.province,)),
+        ("城市", rule.cities, (order.city,)),
+        ("类目", rule.categories, categories),
+        ("渠道", rule.channels, (order.channel,)),
+        ("订单类型", rule.order_types, (order.order_type,)),
     ):
         if not allowed:
             continue
-        if value not in allowed:
+        value = next((v for v in values if v in allowed), None)
+        if value is None:
             return None
         reasons.append(f"{label}={channel_label(value) if label == '渠道' else value}")
     if rule.min_fen is not None:
@@ -67,10 +77,17 @@ def _match(rule: RouteRuleLike, order: RoutedOrder) -> list[str] | None:
     return reasons
 
 
-def route(order: RoutedOrder, rules: Sequence[RouteRuleLike], default_group: str) -> RouteDecision:
-    """First match wins; the decision says which rule and why, for the ticket record."""
+def route(
+    order: RoutedOrder,
+    rules: Sequence[RouteRuleLike],
+    default_group: str,
+    category_table: Mapping[str, str] | None = None,
+) -> RouteDecision:
+    """First match wins; the decision says which rule and why, for the ticket record.
+    ``category_table`` names the channel's category ids (config ``[categories.<channel>]``)."""
+    categories = category_names((order.category, *order.categories), category_table or {})
     for rule in rules:
-        reasons = _match(rule, order)
+        reasons = _match(rule, order, categories)
         if reasons is not None:
             why = "、".join(reasons) or "无条件规则"
             return RouteDecision(rule.group, rule.name, f"命中规则「{rule.name}」: {why}")

@@ -19,6 +19,8 @@ class SlaRuleLike(Protocol):
     name: str
     stage: str
     limit: timedelta
+    deadline: Literal["limit", "ship_by"]
+    before: timedelta | None
     order_types: tuple[str, ...]
     channels: tuple[str, ...]
     business_hours: bool
@@ -60,11 +62,26 @@ def match_sla(rules: Sequence[Rule], *, order_type: str, stage: str, channel: st
 
 
 def _after(
-    rule: SlaRuleLike, entered_at: datetime, limit: timedelta, calendar: WorkCalendar
+    rule: SlaRuleLike, start: datetime, duration: timedelta, calendar: WorkCalendar
 ) -> datetime:
     if rule.business_hours:
-        return calendar.deadline(entered_at, limit)
-    return wall_deadline(entered_at, limit)
+        return calendar.deadline(start, duration)
+    return wall_deadline(start, duration)
+
+
+def _deadline(
+    rule: SlaRuleLike, entered_at: datetime, calendar: WorkCalendar, ship_by: datetime | None
+) -> tuple[datetime, datetime]:
+    """(deadline, the moment escalation levels count from).
+
+    A ship-by rule's deadline is ``before`` ahead of the platform's ship-by, and its levels
+    count from that deadline: the stage entry may lie days earlier. Without a ship-by on the
+    order the rule's ``limit`` counts from the entry, like any rule's.
+    """
+    if rule.deadline == "ship_by" and ship_by is not None:
+        deadline = ship_by - (rule.before or timedelta(0))
+        return deadline, deadline
+    return _after(rule, entered_at, rule.limit, calendar), entered_at
 
 
 def schedule(
@@ -72,20 +89,18 @@ def schedule(
     entered_at: datetime,
     default_levels: Sequence[EscalationLevelLike],
     calendar: WorkCalendar,
+    ship_by: datetime | None = None,
 ) -> Schedule:
-    """Deadline and escalation times, all counted from the moment the order entered the stage.
+    """Deadline and escalation times, counted from the moment the order entered the stage
+    (for a ship-by rule: from the platform's ship-by, see ``_deadline``).
 
     A level timed earlier than the one before it fires together with it, so levels never
     arrive out of order.
     """
-    deadline = _after(rule, entered_at, rule.limit, calendar)
+    deadline, origin = _deadline(rule, entered_at, calendar, ship_by)
     steps: list[EscalationStep] = []
     for number, level in enumerate(rule.escalation or default_levels, start=1):
-        at = (
-            deadline
-            if level.after == "deadline"
-            else _after(rule, entered_at, level.after, calendar)
-        )
+        at = deadline if level.after == "deadline" else _after(rule, origin, level.after, calendar)
         if steps:
             at = max(at, steps[-1].at)
         steps.append(EscalationStep(number, at, level.notify))
@@ -97,8 +112,9 @@ def first_check(
     entered_at: datetime,
     default_levels: Sequence[EscalationLevelLike],
     calendar: WorkCalendar,
+    ship_by: datetime | None = None,
 ) -> tuple[datetime, datetime]:
     """(deadline, time of the first escalation step): all ingest needs, cheaper than schedule()."""
-    deadline = _after(rule, entered_at, rule.limit, calendar)
+    deadline, origin = _deadline(rule, entered_at, calendar, ship_by)
     first = (rule.escalation or default_levels)[0].after
-    return deadline, deadline if first == "deadline" else _after(rule, entered_at, first, calendar)
+    return deadline, deadline if first == "deadline" else _after(rule, origin, first, calendar)

@@ -153,6 +153,10 @@ async def tickets_with_orders(
             orders.c.province,
             orders.c.city,
             orders.c.district,
+            orders.c.ship_by_at,
+            orders.c.hold_reason,
+            orders.c.buyer_message,
+            orders.c.seller_memo,
         )
         .join(orders, orders.c.id == TICKETS.c.order_id)
         .where(TICKETS.c.id.in_(ids))

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
+from bot.app import create_app
 from bot.config import parse_config
+from bot.keys import POLICY, SESSIONS
+from jobs import watch
 from rules.routing import route
-from tests.support import config_data
+from storage.models import Ticket
+from tests.support import BEIJING, T0, FakeClock, all_rows, auth, config_data
+
+H = timedelta(hours=1)
 
 
 @dataclass
@@ -17,6 +26,7 @@ class FakeOrder:
     order_type: str = "normal"
     amount_fen: int = 10000
     category: str | None = "服饰"
+    categories: tuple[str, ...] = ()
     province: str | None = "广东省"
     city: str | None = "深圳市"
 
@@ -62,3 +72,94 @@ def test_all_conditions_of_a_rule_must_hold() -> None:
         == "general"
     )
     assert route(FakeOrder(channel="jd", category="数码"), rules, default).group == "general"
+
+
+def _category_rules(*categories: str) -> tuple[Any, str]:
+    data = config_data("sqlite+aiosqlite:///x.db")
+    data["routing"]["rules"] = [{"name": "定制类目", "group": "vip", "categories": categories}]
+    config = parse_config(data)
+    return config.routing.rules, config.routing.default_group
+
+
+def test_a_category_rule_matches_any_of_the_orders_categories_by_name_or_id() -> None:
+    names = {"50008164": "定制家具"}
+    second = FakeOrder(category="50010788", categories=("50010788", "50008164"))
+    rules, default = _category_rules("定制家具")
+    decision = route(second, rules, default, names)
+    assert (decision.group, decision.reason) == ("vip", "命中规则「定制类目」: 类目=定制家具")
+    assert route(second, rules, default).group == "general"  # no names: the ids stay ids
+    rules, default = _category_rules("50008164")  # a rule may name the id itself
+    assert route(second, rules, default, names).group == "vip"
+    assert route(FakeOrder(category="50010788"), rules, default, names).group == "general"
+
+
+# --- through the API: platform records, the watch's ticket ----------------------------------------
+
+
+def taobao_trade(
+    tid: str, *cids: str, state: str = "浙江省", city: str = "杭州市", paid_at: datetime = T0
+) -> dict[str, Any]:
+    """A paid Tmall trade as ``taobao.trade.fullinfo.get`` returns it, a sub-order per category
+    id, times in Beijing time."""
+    paid = f"{paid_at.astimezone(BEIJING):%Y-%m-%d %H:%M:%S}"
+    return {
+        "tid": tid,
+        "type": "fixed",
+        "status": "WAIT_SELLER_SEND_GOODS",
+        "created": paid,
+        "pay_time": paid,
+        "modified": paid,
+        "payment": "1299.00",
+        "seller_nick": "家居旗舰店",
+        "receiver_state": state,
+        "receiver_city": city,
+        "receiver_district": "西湖区",
+        "receiver_address": "文三路 100 号",
+        "receiver_mobile": "13812345678",
+        "orders": {
+            "order": [
+                {"oid": f"{tid}{n}", "cid": cid, "title": f"商品{n}", "num": 1, "payment": "1.00"}
+                for n, cid in enumerate(cids, start=1)
+            ]
+        },
+    }
+
+
+@pytest.fixture
+async def category_client(aiohttp_client: Any, database_url: str, clock: FakeClock) -> TestClient:
+    """Taobao's 50008164 is 定制家具, routed to the vip group and made to order (custom SLA:
+    8 business hours)."""
+    data = config_data(database_url)
+    data["categories"] = {"taobao": {"50008164": "定制家具"}}
+    data["routing"]["rules"].insert(
+        0, {"name": "定制类目", "group": "vip", "categories": ["定制家具"]}
+    )
+    app = create_app(parse_config(data), clock=clock, watch_timer=False)
+    client: TestClient = await aiohttp_client(app)
+    return client
+
+
+async def ticket_of(client: TestClient, record: dict[str, Any], at: datetime) -> Ticket:
+    response = await client.post("/api/v1/orders/taobao", json=record, headers=auth("taobao"))
+    assert response.status == 200, await response.text()
+    await watch.run(client.app[SESSIONS], client.app[POLICY], at)
+    [ticket] = await all_rows(client.app[SESSIONS], Ticket)
+    return ticket
+
+
+async def test_a_trade_routes_by_the_name_of_any_sub_orders_category(
+    category_client: TestClient,
+) -> None:
+    # The custom-made table is the second sub-order: 8 business hours from 09:00 is 17:00.
+    ticket = await ticket_of(
+        category_client, taobao_trade("900001", "50010788", "50008164"), T0 + 8 * H
+    )
+    assert (ticket.group_key, ticket.sla_rule) == ("vip", "定制待拣货")
+    assert ticket.route_reason == "命中规则「定制类目」: 类目=定制家具"
+
+
+async def test_a_trade_of_other_categories_is_routed_as_before(
+    category_client: TestClient,
+) -> None:
+    ticket = await ticket_of(category_client, taobao_trade("900002", "50010788"), T0 + 2 * H)
+    assert (ticket.group_key, ticket.sla_rule) == ("east", "普通待拣货")

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
@@ -15,9 +16,18 @@ from bot.config import parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.notices import render_messages
 from jobs import watch
-from storage.models import OutboxMessage, Ticket
+from storage.models import Order, OutboxMessage, Ticket
 from storage.outbox import messages_after
-from tests.support import T0, FakeClock, all_rows, auth, config_data, shop_order, stage_event
+from tests.support import (
+    BEIJING,
+    T0,
+    FakeClock,
+    all_rows,
+    auth,
+    config_data,
+    shop_order,
+    stage_event,
+)
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -205,3 +215,70 @@ async def test_second_scale_deadlines_on_the_running_timer(
     assert alert.created_at >= paid + timedelta(seconds=2)
     assert escalation.created_at >= paid + timedelta(seconds=4)
     assert escalation.created_at - paid < timedelta(seconds=7)  # within a tick or two
+
+
+# --- counting to the platform's ship-by ----------------------------------------------------------
+
+SHIP_BY_RULE = {
+    "name": "平台发货时限",
+    "stage": "paid",
+    "deadline": "ship_by",
+    "before": "2h",
+    "limit": "2h",
+}
+
+
+@pytest.fixture
+async def ship_by_client(aiohttp_client: Any, database_url: str, clock: FakeClock) -> TestClient:
+    """Paid orders alert 2 h before the platform's ship-by (2 h after payment without one)."""
+    data = config_data(database_url)
+    data["sla"].insert(0, SHIP_BY_RULE)
+    client: TestClient = await aiohttp_client(
+        create_app(parse_config(data), clock=clock, watch_timer=False)
+    )
+    return client
+
+
+def shipping_by(order_no: str, ship_by: datetime) -> dict[str, object]:
+    return shop_order(order_no) | {"ship_by_at": ship_by.astimezone(BEIJING).isoformat()}
+
+
+async def test_a_ship_by_rule_alerts_before_the_platforms_ship_by(
+    ship_by_client: TestClient,
+) -> None:
+    client = ship_by_client
+    await post_orders(client, shipping_by("SH001", T0 + 24 * H))
+    assert (await tick(client, T0 + 22 * H - M)).opened == 0  # the 2 h limit is not the rule
+
+    assert (await tick(client, T0 + 22 * H)).opened == 1
+    [ticket] = await tickets(client)
+    assert (ticket.sla_rule, ticket.deadline_at) == ("平台发货时限", T0 + 22 * H)
+    [alert] = await texts(client, T0 + 22 * H)
+    assert "截止 03-03 07:00" in alert and "平台最晚发货: 03-03 09:00" in alert
+    # Escalation levels count from that deadline (the payment was a day earlier).
+    assert "4小时后升级至主管" in alert
+    assert (await tick(client, T0 + 26 * H - M)).escalated == 0
+    assert (await tick(client, T0 + 26 * H)).escalated == 1
+
+
+async def test_a_ship_by_rule_counts_its_limit_for_an_order_without_one(
+    ship_by_client: TestClient,
+) -> None:
+    await post_orders(ship_by_client, shop_order("SH001"))
+    assert (await tick(ship_by_client, T0 + 2 * H)).opened == 1
+    [ticket] = await tickets(ship_by_client)
+    assert (ticket.sla_rule, ticket.deadline_at) == ("平台发货时限", T0 + 2 * H)
+
+
+async def test_a_ship_by_the_platform_moves_moves_the_deadline(
+    ship_by_client: TestClient,
+) -> None:
+    client = ship_by_client
+    await post_orders(client, shipping_by("SH001", T0 + 10 * H))
+    await post_orders(client, shipping_by("SH001", T0 + 20 * H))  # the buyer agreed to wait
+    [order] = await all_rows(client.app[SESSIONS], Order)
+    assert (order.deadline_at, order.next_check_at) == (T0 + 18 * H, T0 + 18 * H)
+    assert (await tick(client, T0 + 8 * H)).opened == 0
+    assert (await tick(client, T0 + 18 * H)).opened == 1
+    [ticket] = await tickets(client)
+    assert ticket.deadline_at == T0 + 18 * H
