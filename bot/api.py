@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from bot import jsonbody
 from bot.config import SourceConfig
 from bot.ingest import IngestReport
 from bot.keys import CLOCK, CONFIG, INGESTOR, METRICS
+from channels.envelopes import EnvelopeError, unwrap
 from channels.registry import ADAPTERS
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,14 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-async def _records(request: web.Request, key: str) -> list[Any] | web.Response:
-    """A JSON list, ``{key: [...]}`` with no other field, or one record.
+Envelope = Callable[[dict[str, Any]], list[Any] | None]
+
+
+async def _records(
+    request: web.Request, key: str, envelope: Envelope | None = None
+) -> list[Any] | web.Response:
+    """A JSON list, ``{key: [...]}`` with no other field, one record, or (with ``envelope``)
+    a whole platform answer the records are taken out of.
 
     A wrapper must have that one key only: a Taobao trade is a single record that happens to
     have an ``orders`` field (its sub-orders)."""
@@ -64,6 +72,13 @@ async def _records(request: web.Request, key: str) -> list[Any] | web.Response:
         body = jsonbody.loads(await request.read())
     except jsonbody.JsonError as error:
         return _error(400, f"请求体不是合法的 JSON: {error}")
+    if envelope is not None and isinstance(body, dict):
+        try:
+            found = envelope(body)
+        except EnvelopeError as error:
+            return _error(400, str(error))
+        if found is not None:
+            body = found
     if isinstance(body, dict) and body.keys() == {key}:
         body = body[key]
         if not isinstance(body, list):
@@ -116,7 +131,7 @@ async def post_orders(request: web.Request) -> web.Response:
     source = request.app[CONFIG].sources[request[SOURCE]]
     if channel not in source.channels:
         return _error(403, f"来源 {request[SOURCE]} 无权写入渠道 {channel}")
-    records = await _records(request, "orders")
+    records = await _records(request, "orders", partial(unwrap, channel))
     if isinstance(records, web.Response):
         return records
     now = request.app[CLOCK].now()

@@ -1,10 +1,16 @@
-"""``orderbot import``: CSV or JSONL files through the same validation as the HTTP API."""
+"""``orderbot import``: CSV, JSONL or JSON files through the same validation as the HTTP API.
+
+A JSON line, or a whole JSON file, may be a platform's own API answer (``trades_sold_get_response``
+and the like, see channels.envelopes): its orders are imported, each refusal naming the line and
+which of the line's orders it is.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,7 @@ from bot.config import Config
 from bot.ingest import Ingestor, IngestReport, Rejection
 from bot.policy import Policy
 from channels.address import RegionParser
+from channels.envelopes import EnvelopeError, unwrap
 from channels.registry import CSV_HEADERS
 from channels.suggest import nearest
 from storage.db import make_engine, make_sessionmaker
@@ -27,6 +34,17 @@ CHANNEL_REFERENCE = "docs/channels.md"  # the fields and CSV headers of each cha
 
 class ImportFileError(Exception):
     """The file as a whole cannot be read; nothing was imported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One record of the file, or the ``problem`` that keeps a line from holding any;
+    ``within`` names the record among several on its line."""
+
+    line: int
+    record: Any = None
+    within: str = ""
+    problem: str | None = None
 
 
 def _nest(row: dict[str | None, Any]) -> dict[str, Any] | str:
@@ -71,8 +89,8 @@ def check_headers(name: str, headers: Sequence[str], channel: str) -> None:
         )
 
 
-def read_records(path: Path, channel: str) -> list[tuple[int, Any]]:
-    """(line number, record or a parse-error string) for every record in the file."""
+def read_records(path: Path, channel: str) -> list[Entry]:
+    """Every record in the file, or why a line holds none."""
     try:
         return list(_records(path, channel))
     except UnicodeDecodeError as error:
@@ -84,7 +102,7 @@ def read_records(path: Path, channel: str) -> list[tuple[int, Any]]:
         raise ImportFileError(f"{path.name} 不是合法的 CSV 文本: {error}") from None
 
 
-def _records(path: Path, channel: str) -> Iterator[tuple[int, Any]]:
+def _records(path: Path, channel: str) -> Iterator[Entry]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
             reader = csv.DictReader(handle)
@@ -92,15 +110,48 @@ def _records(path: Path, channel: str) -> Iterator[tuple[int, Any]]:
             reader.fieldnames = [header.strip() for header in reader.fieldnames or []]
             check_headers(path.name, reader.fieldnames, channel)
             for row in reader:
-                yield reader.line_num, _nest(row)
+                nested = _nest(row)
+                if isinstance(nested, str):
+                    yield Entry(reader.line_num, problem=nested)
+                else:
+                    yield Entry(reader.line_num, nested)
             return
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, jsonbody.loads(line)
-            except jsonbody.JsonError as error:
-                yield number, f"不是合法的 JSON: {error}"
+        text = handle.read()
+    try:  # one JSON document (an API answer saved whole, pretty-printed or not) ...
+        whole = jsonbody.loads(text)
+    except jsonbody.JsonError:  # ... or JSON lines
+        pass
+    else:
+        yield from _unwrapped(1, whole, channel)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            found = jsonbody.loads(line)
+        except jsonbody.JsonError as error:
+            yield Entry(number, problem=f"不是合法的 JSON: {error}")
+        else:
+            yield from _unwrapped(number, found, channel)
+
+
+def _unwrapped(line: int, found: Any, channel: str) -> Iterator[Entry]:
+    """The records of one JSON value: a record, a list of them, ``{"orders": [...]}``, or a
+    platform's answer holding them."""
+    if isinstance(found, dict):
+        try:
+            records = unwrap(channel, found)
+        except EnvelopeError as error:
+            yield Entry(line, problem=str(error))
+            return
+        if records is None and found.keys() == {"orders"} and isinstance(found["orders"], list):
+            records = found["orders"]
+        found = found if records is None else records
+    if not isinstance(found, list):
+        yield Entry(line, found)
+        return
+    for number, record in enumerate(found, start=1):
+        yield Entry(line, record, f"第 {number} 条订单: " if len(found) > 1 else "")
 
 
 async def import_orders(
@@ -114,14 +165,14 @@ async def import_orders(
         sessions, policy = make_sessionmaker(engine), Policy.from_config(config)
         ingestor = Ingestor(sessions, policy, RegionParser())
         total = IngestReport()
-        lines = await asyncio.to_thread(read_records, path, channel)
+        entries = await asyncio.to_thread(read_records, path, channel)
         batch_size = config.server.max_batch
-        with tqdm(total=len(lines), unit="单", desc=path.name) as progress:
-            for start in range(0, len(lines), batch_size):
-                chunk = lines[start : start + batch_size]
-                good = [(n, r) for n, r in chunk if not isinstance(r, str)]
-                total.rejected += [Rejection(n, r) for n, r in chunk if isinstance(r, str)]
-                records = [r for _, r in good]
+        with tqdm(total=len(entries), unit="单", desc=path.name) as progress:
+            for start in range(0, len(entries), batch_size):
+                chunk = entries[start : start + batch_size]
+                good = [e for e in chunk if e.problem is None]
+                total.rejected += [Rejection(e.line, e.problem) for e in chunk if e.problem]
+                records = [e.record for e in good]
                 report = await ingestor.orders(channel, records, datetime.now(UTC), backfill)
                 total.created += report.created
                 total.updated += report.updated
@@ -130,9 +181,9 @@ async def import_orders(
                 total.tickets_resolved += report.tickets_resolved
                 total.rejected += [
                     Rejection(
-                        good[r.index][0],
-                        r.reason,
-                        None if r.duplicate_of is None else good[r.duplicate_of][0],
+                        good[r.index].line,
+                        good[r.index].within + r.reason,
+                        None if r.duplicate_of is None else good[r.duplicate_of].line,
                     )
                     for r in report.rejected
                 ]

@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.backfill import Backfill
 from bot.policy import Policy
 from channels import limits
-from channels.address import RegionParser
+from channels.address import Region, RegionParser
 from channels.base import NormalizedOrder, RecordError
 from channels.reader import RecordReader
+from channels.regions import LazyRegionNames
+from channels.regions import Region as OfficialRegion
 from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
@@ -66,6 +68,7 @@ _FACT_FIELDS = (
     "categories",
 )
 _ATTEMPTS = 3  # a concurrent writer inserting the same new order makes us retry the batch
+_OFFICIAL_NAMES = LazyRegionNames()  # one table per process, however many ingestors
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,22 +261,29 @@ class Ingestor:
     async def _with_addresses(
         self, orders: list[NormalizedOrder], report: IngestReport
     ) -> list[dict[str, Any]]:
-        """Column values per order; free-text addresses are parsed off the event loop. A blank
-        one is counted as not parsed, like one the parser cannot place: the health guard's
-        address signal must see it."""
+        """Column values per order, with the regions a channel sent under their official names
+        (上海 → 上海市, 市辖区 → the municipality; what was sent stays in ``raw``) and free-text
+        addresses parsed, both off the event loop. A blank address is counted as not parsed,
+        like one the parser cannot place: the health guard's address signal must see it."""
         needs_parsing = [o for o in orders if o.province is None and o.address_text]
-        parsed = {}
-        if needs_parsing:
+        structured = [o for o in orders if o.province is not None]
+        parsed: dict[str, Region | None] = {}
+        official: dict[str, OfficialRegion] = {}
+        if needs_parsing or structured:
             texts = [o.address_text or "" for o in needs_parsing]
-            regions = await asyncio.to_thread(lambda: [self._regions.parse(t) for t in texts])
+            sent = [(o.province, o.city, o.district) for o in structured]
+            regions, names = await asyncio.to_thread(self._look_up, texts, sent)
             parsed = {o.channel_order_id: r for o, r in zip(needs_parsing, regions, strict=True)}
+            official = {o.channel_order_id: n for o, n in zip(structured, names, strict=True)}
         rows = []
         for order in orders:
             kind = self._policy.order_type(
                 order.order_type, order.channel, (order.category, *order.categories)
             )
             row = order_columns(order, kind)
-            if order.province is None and order.address_text is not None:
+            if (names := official.get(order.channel_order_id)) is not None:
+                row.update(province=names.province, city=names.city, district=names.district)
+            elif order.address_text is not None:
                 region = parsed.get(order.channel_order_id)
                 if region is None:
                     row["address_source"] = "failed"
@@ -287,6 +297,14 @@ class Ingestor:
                     )
             rows.append(row)
         return rows
+
+    def _look_up(
+        self, texts: list[str], sent: list[tuple[str | None, str | None, str | None]]
+    ) -> tuple[list[Region | None], list[OfficialRegion]]:
+        """The regions of free-text addresses, and the official names of sent ones (blocking:
+        the first call of each loads a table)."""
+        parsed = [self._regions.parse(text) for text in texts]
+        return parsed, [_OFFICIAL_NAMES.normalize(*levels) for levels in sent]
 
     def _met(self, order: dict[str, Any], left_at: datetime) -> list[MetKey]:
         """The report key of the stage entry the order leaves at ``left_at``, if that is

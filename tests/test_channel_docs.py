@@ -1,6 +1,7 @@
 """docs/channels.md is enough to send a first record of each channel, first try: its examples
-are posted through the API and imported with the CLI exactly as written, and its tables (status
-values, stages, CSV headers) are the ones the adapters use."""
+and the platforms' whole answers are posted through the API and imported with the CLI exactly as
+written, its tables (status values, stages, CSV headers) are the ones the adapters use, and the
+fields it says to request from each platform are all the adapters need."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.keys import SESSIONS
 from channels.base import RecordError
 from channels.registry import ADAPTERS, CSV_HEADERS
 from rules.stages import Stage
-from tests.support import T0, auth, config_data
+from storage.models import Order
+from tests.support import T0, all_rows, auth, config_data
 from tests.test_cli import no_crash, orderbot, orders_in, summary, write_config
 
 DOC = Path(__file__).parent.parent / "docs" / "channels.md"
@@ -144,3 +147,78 @@ def test_douyin_order_status_alone_is_read_when_there_is_no_main_status() -> Non
 def test_the_stage_table_lists_every_stage() -> None:
     [stages] = re.findall(r"^### 阶段\n(.*?)(?=^## )", DOC.read_text(), re.M | re.S)
     assert [row[0] for row in table_rows(stages)[1:]] == [stage.value for stage in Stage]
+
+
+# --- what to ask the platforms for, and their whole answers ---------------------------------
+
+FIELD_TABLE = "| 字段 | 必填 | 类型 | orderbot 用它做什么 |"
+
+
+def field_table_names(channel: str) -> set[str]:
+    """The top-level fields the channel's field table names (``orders.order[]`` → ``orders``)."""
+    text = section(channel)
+    table = text[text.index(FIELD_TABLE) :].split("\n\n", 1)[0]
+    first_cells = [line.split(" | ")[0] for line in table.splitlines()[2:]]
+    return {
+        re.split(r"[.\[]", name)[0]
+        for cell in first_cells
+        for name in re.findall(r"`([^`]+)`", cell)
+    }
+
+
+def requested(channel: str) -> list[str]:
+    return [name.strip() for name in block(f"{channel}-fields").split(",")]
+
+
+class Watched(dict[str, Any]):
+    """A record that notes which of its fields are read."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_every_field_orderbot_reads_is_in_the_field_table(channel: str) -> None:
+    record = Watched(example(channel))
+    ADAPTERS[channel](record, T0)
+    assert record.read <= field_table_names(channel)
+
+
+@pytest.mark.parametrize("channel", ["taobao", "jd"])
+def test_the_fields_to_request_are_every_field_orderbot_reads(channel: str) -> None:
+    """TOP and JD return only the fields asked for: every field orderbot reads must be in the
+    documented request, and the example cut down to it reads the same."""
+    assert field_table_names(channel) <= set(requested(channel))
+    full = example(channel)
+    asked = {key: value for key, value in full.items() if key in requested(channel)}
+    read_full, read_asked = ADAPTERS[channel](full, T0), ADAPTERS[channel](asked, T0)
+    read_full.raw = read_asked.raw = {}
+    assert read_asked == read_full
+
+
+@pytest.mark.parametrize(
+    ("channel", "stages"),
+    [
+        ("taobao", {"3920481234567101": "shipped", "3920481234567201": "on_hold"}),
+        ("jd", {"290012345301": "shipped"}),
+        ("douyin", {"6919234567890123201": "paid"}),
+    ],
+)
+async def test_the_platform_answer_is_accepted_as_it_is(
+    client: TestClient, channel: str, stages: dict[str, str]
+) -> None:
+    answer = json.loads(block(f"{channel}-answer"))
+    response = await client.post(f"/api/v1/orders/{channel}", json=answer, headers=auth("all"))
+    assert response.status == 200, await response.text()
+    assert (await response.json())["created"] == len(stages)
+    stored = {o.channel_order_id: o for o in await all_rows(client.app[SESSIONS], Order)}
+    assert {number: order.stage for number, order in stored.items()} == stages
+    # Provinces and cities under their official names, whatever the platform's spelling.
+    official = {"上海市", "江苏省", "广东省", "北京市"}
+    assert {order.province for order in stored.values()} <= official
+    assert "市辖区" not in {order.city for order in stored.values()}
