@@ -255,8 +255,8 @@ class DatabaseProxy:
     async def close(self) -> None:
         assert self._server is not None
         self._server.close()
+        self._cut()  # since Python 3.12 wait_closed() waits for every connection to end
         await self._server.wait_closed()
-        self._cut()
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
 
