@@ -264,3 +264,14 @@ def test_import_takes_a_whole_answer_saved_as_json(
     assert summary(result) == (1, 0, 0, 0, 0)
     order = orders_in(database_url)["6920283764917131016"]
     assert (order.city, order.receiver_phone_masked) == ("北京市", "*******8650")
+
+
+def test_a_json_line_that_is_no_object_is_refused_as_such(
+    tmp_path: Path, database_url: str, config_file: Path
+) -> None:
+    """A line holding a bare string is a record like any other, not a reason to quote back."""
+    text = '"WAIT_SELLER_SEND_GOODS"\n42\n' + json.dumps(trade(5), ensure_ascii=False)
+    result = run_import(tmp_path, config_file, "trades.jsonl", text, "taobao")
+    assert summary(result) == (1, 0, 0, 2, 0)
+    assert rejections(result) == {1: "订单必须是 JSON 对象", 2: "订单必须是 JSON 对象"}
+    assert sorted(orders_in(database_url)) == ["5"]
