@@ -6,6 +6,7 @@ names and what the platform sent kept in ``raw``."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.keys import SESSIONS
-from storage.models import Order
+from storage.models import Order, OrderPayment, OrderWaybill
 from tests.support import all_rows, auth, config_data
 from tests.test_cli import no_crash, orderbot, orders_in, rejections, summary, write_config
 from tests.test_platform_records import douyin_order, jd_order, tmall_trade
@@ -275,3 +276,48 @@ def test_a_json_line_that_is_no_object_is_refused_as_such(
     assert summary(result) == (1, 0, 0, 2, 0)
     assert rejections(result) == {1: "订单必须是 JSON 对象", 2: "订单必须是 JSON 对象"}
     assert sorted(orders_in(database_url)) == ["5"]
+
+
+async def test_a_presale_lands_with_a_payment_per_step_and_its_parcel_later(
+    client: TestClient,
+) -> None:
+    """Deposit, balance, shipping: each record as TOP returns it then; what reconciliation and
+    tracking need is stored as rows, matched by serial and tracking number."""
+    steps = [
+        {
+            "step_no": 1,
+            "step_channel_no": "2026022022001001330200000001",
+            "step_actual_pay_fee": "5.00",
+        },
+        {"step_no": 2, "step_actual_pay_fee": "24.50"},
+    ]
+    presale = trade(
+        9,
+        type="step",
+        status="WAIT_BUYER_PAY",
+        step_trade_status="FRONT_PAID_FINAL_NOPAID",
+        step_pay_details={"step_pay_detail": steps},
+    )
+    assert (await post(client, "taobao", presale))[0] == 200
+    steps[1] |= {"step_channel_no": "2026030122001001330200000002"}
+    presale |= {"status": "WAIT_SELLER_SEND_GOODS", "step_trade_status": "FRONT_PAID_FINAL_PAID"}
+    assert (await post(client, "taobao", presale))[0] == 200
+    payments = await all_rows(client.app[SESSIONS], OrderPayment)
+    assert [(p.serial, p.phase, p.amount_fen, p.method) for p in payments] == [
+        ("2026022022001001330200000001", "deposit", 500, "alipay"),
+        ("2026030122001001330200000002", "final", 2450, "alipay"),
+    ]
+
+    shipped = presale | {
+        "status": "WAIT_BUYER_CONFIRM_GOODS",
+        "consign_time": "2026-03-01 18:00:00",
+    }
+    shipped["orders"]["order"][0] |= {
+        "invoice_no": "ZTO7800012345",
+        "logistics_company": "中通快递",
+    }
+    assert (await post(client, "taobao", shipped))[0] == 200
+    [waybill] = await all_rows(client.app[SESSIONS], OrderWaybill)
+    assert (waybill.tracking_no, waybill.carrier) == ("ZTO7800012345", "中通快递")
+    order = (await stored(client))["9"]
+    assert (order.stage, order.shipped_at) == ("shipped", datetime(2026, 3, 1, 10, tzinfo=UTC))
