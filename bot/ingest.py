@@ -31,7 +31,7 @@ from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
 from rules.stages import Stage, accepts_transition, refusal
-from storage.details import OrderDetails, replace_details
+from storage.details import OrderDetails, store_details
 from storage.events import insert_events, seen_event_ids
 from storage.health import count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
@@ -375,8 +375,10 @@ class Ingestor:
                 changed.append(order)
         await insert_orders(session, new)
         await update_orders(session, changed)
-        await replace_details(
-            session, {o["id"]: details[o["channel_order_id"]] for o in (*new, *changed)}
+        await store_details(
+            session,
+            {o["id"]: details[o["channel_order_id"]] for o in new},
+            {o["id"]: details[o["channel_order_id"]] for o in changed},
         )
         await insert_events(session, [_stage_event(channel, o, now) for o in moved])
         await count_met(session, met)

@@ -14,12 +14,15 @@ from channels.details import Item, Payment, Waybill
 from storage.models import OrderItem, OrderPayment, OrderWaybill
 
 Detail = Item | Payment | Waybill
-# Each kind: its table, the OrderDetails field holding it, and its dataclass, whose fields are
-# the table's columns (items also keep their position).
-_KINDS: tuple[tuple[Any, str, type[Detail]], ...] = (
-    (OrderItem.__table__, "items", Item),
-    (OrderPayment.__table__, "payments", Payment),
-    (OrderWaybill.__table__, "waybills", Waybill),
+# Each kind: its table, the OrderDetails field holding it, and the names of its dataclass's
+# fields, which are the table's columns (items also keep their position).
+_KINDS: tuple[tuple[Any, str, type[Detail], tuple[str, ...]], ...] = tuple(
+    (table, kind, detail, tuple(f.name for f in fields(detail)))
+    for table, kind, detail in (
+        (OrderItem.__table__, "items", Item),
+        (OrderPayment.__table__, "payments", Payment),
+        (OrderWaybill.__table__, "waybills", Waybill),
+    )
 )
 
 
@@ -33,38 +36,40 @@ class OrderDetails:
     waybills: Sequence[Waybill] = ()
 
 
-def _rows(table: Table, details: dict[int, Sequence[Detail]]) -> list[dict[str, Any]]:
+def _rows(
+    table: Table, names: tuple[str, ...], details: dict[int, Sequence[Detail]]
+) -> list[dict[str, Any]]:
     positions = "position" in table.c
     return [
-        {"order_id": order_id, **({"position": n} if positions else {}), **_fields(detail)}
+        {"order_id": order_id, **({"position": n} if positions else {})}
+        | {name: getattr(detail, name) for name in names}
         for order_id, lines in details.items()
         for n, detail in enumerate(lines)
     ]
 
 
-def _fields(detail: Detail) -> dict[str, Any]:
-    return {f.name: getattr(detail, f.name) for f in fields(detail)}
-
-
-async def replace_details(session: AsyncSession, details: dict[int, OrderDetails]) -> None:
-    """Store each order's details (by order id) in place of what it had, kind by kind: at most
-    two statements per kind, however many orders."""
-    for table, kind, _ in _KINDS:
-        given = {i: getattr(d, kind) for i, d in details.items() if getattr(d, kind)}
+async def store_details(
+    session: AsyncSession, new: dict[int, OrderDetails], changed: dict[int, OrderDetails]
+) -> None:
+    """Store the details of new orders, and of changed ones in place of what they had, kind by
+    kind (by order id): at most two statements per kind, however many orders."""
+    for table, kind, _, names in _KINDS:
+        replaced = [i for i, d in changed.items() if getattr(d, kind)]
+        given = {i: getattr(d, kind) for i, d in (new | changed).items() if getattr(d, kind)}
+        if replaced:
+            await session.execute(delete(table).where(table.c.order_id.in_(replaced)))
         if given:
-            await session.execute(delete(table).where(table.c.order_id.in_(list(given))))
-            await session.execute(table.insert(), _rows(table, given))
+            await session.execute(table.insert(), _rows(table, names, given))
 
 
 async def details_of(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderDetails]:
     """The stored details of each order: items in item order, payments and waybills in the
     order they arrived (an order without any has empty ones)."""
     ids = list(set(order_ids))
-    found: dict[int, dict[str, list[Detail]]] = {i: {k: [] for _, k, _ in _KINDS} for i in ids}
-    for table, kind, detail in _KINDS:
+    found: dict[int, dict[str, list[Detail]]] = {i: {k[1]: [] for k in _KINDS} for i in ids}
+    for table, kind, detail, names in _KINDS:
         order = table.c.position if "position" in table.c else table.c.id
         query = select(table).where(table.c.order_id.in_(ids)).order_by(order)
         for row in await session.execute(query):
-            values = {f.name: getattr(row, f.name) for f in fields(detail)}
-            found[row.order_id][kind].append(detail(**values))
+            found[row.order_id][kind].append(detail(**{n: getattr(row, n) for n in names}))
     return {i: OrderDetails(**kinds) for i, kinds in found.items()}

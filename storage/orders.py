@@ -55,9 +55,13 @@ async def insert_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     """Insert new orders, setting each row's ``id`` (their details are stored by it)."""
     if not rows:
         return
-    statement = ORDERS.insert().returning(ORDERS.c.id, sort_by_parameter_order=True)
-    for row, (order_id,) in zip(rows, await session.execute(statement, rows), strict=True):
-        row["id"] = order_id
+    # Matched by key rather than returned in parameter order, which SQLite would pay for with
+    # a statement per row.
+    columns = ORDERS.c
+    statement = ORDERS.insert().returning(columns.id, columns.channel, columns.channel_order_id)
+    ids = {(channel, number): i for i, channel, number in await session.execute(statement, rows)}
+    for row in rows:
+        row["id"] = ids[row["channel"], row["channel_order_id"]]
 
 
 async def update_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
