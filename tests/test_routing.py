@@ -163,3 +163,70 @@ async def test_a_trade_of_other_categories_is_routed_as_before(
 ) -> None:
     ticket = await ticket_of(category_client, taobao_trade("900002", "50010788"), T0 + 2 * H)
     assert (ticket.group_key, ticket.sla_rule) == ("east", "普通待拣货")
+
+
+# Paid at T0 (09:00 Beijing time) in each platform's own spelling of the region.
+PAID_AT = "2026-03-02 09:00:00"
+RECORDS: dict[str, dict[str, Any]] = {
+    # Tmall writes the municipality short, its city in full.
+    "taobao": taobao_trade("900010", "50010788", state="上海", city="上海市")
+    | {"payment": "99.00"},
+    # JD writes provinces short.
+    "jd": {
+        "orderId": "300010",
+        "orderState": "WAIT_SELLER_STOCK_OUT",
+        "orderStartTime": PAID_AT,
+        "paymentConfirmTime": PAID_AT,
+        "orderPayment": "99.00",
+        "consigneeInfo": {"province": "广东", "city": "深圳市", "county": "南山区"},
+    },
+    # Douyin names a municipality's city level 市辖区.
+    "douyin": {
+        "order_id": "600010",
+        "main_status": 2,
+        "create_time": int(T0.timestamp()),
+        "pay_time": int(T0.timestamp()),
+        "pay_amount": 9900,
+        "post_addr": {
+            "province": {"name": "北京市"},
+            "city": {"name": "市辖区"},
+            "town": {"name": "朝阳区"},
+        },
+    },
+}
+
+
+@pytest.fixture
+async def region_client(aiohttp_client: Any, database_url: str, clock: FakeClock) -> TestClient:
+    """Rules written with the official names, as the example config writes them."""
+    data = config_data(database_url)
+    for key, name in (("south", "华南组"), ("north", "华北组")):
+        data["groups"][key] = {"name": name, "members": ["wang"]}
+    data["routing"]["rules"] = [
+        {"name": "华东", "group": "east", "provinces": ["上海市"], "cities": ["上海市"]},
+        {"name": "华南", "group": "south", "provinces": ["广东省"]},
+        {"name": "北京", "group": "north", "cities": ["北京市"]},
+    ]
+    app = create_app(parse_config(data), clock=clock, watch_timer=False)
+    client: TestClient = await aiohttp_client(app)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("channel", "group", "reason"),
+    [
+        ("taobao", "east", "省份=上海市、城市=上海市"),
+        ("jd", "south", "省份=广东省"),
+        ("douyin", "north", "城市=北京市"),
+    ],
+)
+async def test_rules_in_official_names_route_the_platforms_spellings(
+    region_client: TestClient, channel: str, group: str, reason: str
+) -> None:
+    response = await region_client.post(
+        f"/api/v1/orders/{channel}", json=RECORDS[channel], headers=auth("all")
+    )
+    assert response.status == 200, await response.text()
+    await watch.run(region_client.app[SESSIONS], region_client.app[POLICY], T0 + 2 * H)
+    [ticket] = await all_rows(region_client.app[SESSIONS], Ticket)
+    assert (ticket.group_key, ticket.route_reason.split(": ")[1]) == (group, reason)
