@@ -122,7 +122,7 @@ def _records(path: Path, channel: str) -> Iterator[Entry]:
     except jsonbody.JsonError:  # ... or JSON lines
         pass
     else:
-        yield from _unwrapped(1, whole, channel)
+        yield from _unwrapped(1, whole, channel, whole_file=True)
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -132,26 +132,26 @@ def _records(path: Path, channel: str) -> Iterator[Entry]:
         except jsonbody.JsonError as error:
             yield Entry(number, problem=f"不是合法的 JSON: {error}")
         else:
-            yield from _unwrapped(number, found, channel)
+            yield from _unwrapped(number, found, channel, whole_file=False)
 
 
-def _unwrapped(line: int, found: Any, channel: str) -> Iterator[Entry]:
-    """The records of one JSON value: a record, a list of them, ``{"orders": [...]}``, or a
-    platform's answer holding them."""
+def _unwrapped(line: int, found: Any, channel: str, whole_file: bool) -> Iterator[Entry]:
+    """The records of one JSON value: a platform's answer holding them, else a record; a whole
+    file may also be a list of records or ``{"orders": [...]}``, as a request body may."""
+    records = found if whole_file and isinstance(found, list) else None
     if isinstance(found, dict):
         try:
             records = unwrap(channel, found)
         except EnvelopeError as error:
             yield Entry(line, problem=str(error))
             return
-        if records is None and found.keys() == {"orders"} and isinstance(found["orders"], list):
-            records = found["orders"]
-        found = found if records is None else records
-    if not isinstance(found, list):
+        if whole_file and records is None and found.keys() == {"orders"}:
+            records = found["orders"] if isinstance(found["orders"], list) else None
+    if records is None:
         yield Entry(line, found)
         return
-    for number, record in enumerate(found, start=1):
-        yield Entry(line, record, f"第 {number} 条订单: " if len(found) > 1 else "")
+    for number, record in enumerate(records, start=1):
+        yield Entry(line, record, f"第 {number} 条订单: " if len(records) > 1 else "")
 
 
 async def import_orders(
