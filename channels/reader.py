@@ -210,7 +210,7 @@ class RecordReader:
             except orjson.JSONDecodeError:
                 found = None
         usable = isinstance(found, dict) and not unstorable_strings(found)
-        return self._nested(found if usable else {}, f"{self._prefix}{key}.")  # type: ignore[arg-type]
+        return self._nested(found if usable else {}, f"{self._prefix}{key}.")
 
 
 def unstorable_strings(record: Any) -> list[str]:
