@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,9 @@ class Bot:
 
     async def outbox(self) -> list[OutboxMessage]:
         return await all_rows(self.client.app[SESSIONS], OutboxMessage)
+
+
+BotWith = Callable[..., Awaitable["Bot"]]
 
 
 async def make_bot(

@@ -3,19 +3,16 @@ watch and the WeCom sandbox, reading what the group chats got."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.keys import POLICY, SESSIONS
-from bot.sandbox import create_sandbox_app
 from jobs import watch
-from tests.support import T0, FakeClock, shop_order
-from tests.test_deliver import SANDBOX, Bot, accepted, bot_config, make_bot
+from tests.outbox_side import Bot, BotWith, accepted
+from tests.support import T0, shop_order
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -23,31 +20,9 @@ GROUP_WAIT = timedelta(seconds=10)
 
 
 @pytest.fixture
-async def sandbox(aiohttp_server: Any) -> TestServer:
-    server: TestServer = await aiohttp_server(create_sandbox_app(SANDBOX))
-    return server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def bot(
-    aiohttp_client: Any,
-    database_url: str,
-    sandbox: TestServer,
-    clock: FakeClock,
-    http: aiohttp.ClientSession,
-) -> Bot:
+async def bot(bot_with: BotWith) -> Bot:
     """Reminders every 30 minutes; groups reached through their robots in the sandbox."""
-    config = bot_config(database_url, sandbox)
-    watching = config.watch.model_copy(update={"remind_every": 30 * M})
-    return await make_bot(
-        aiohttp_client, config.model_copy(update={"watch": watching}), clock, http
-    )
+    return await bot_with(watch={"remind_every": "30m"})
 
 
 async def group_chat(sandbox: TestServer, http: aiohttp.ClientSession, key: str) -> list[str]:

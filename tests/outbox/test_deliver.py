@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import create_app
 from bot.keys import POLICY, SESSIONS
 from bot.reports import load_report
-from bot.sandbox import create_sandbox_app
 from jobs import deliver, health
 from rules.report import Period
 from rules.report_chart import render_chart
@@ -29,13 +28,12 @@ from storage.models import Delivery, TicketEvent
 from storage.tickets import notice_row, queue_messages
 from tests.outbox_side import (
     ROBOTS,
-    SANDBOX,
     Bot,
+    BotWith,
     accepted,
     bot_config,
     csv_rows,
     fault,
-    make_bot,
     orders_in,
     stats,
     text_of,
@@ -43,44 +41,6 @@ from tests.outbox_side import (
 from tests.support import T0, FakeClock, all_rows, auth, shop_order
 
 H = timedelta(hours=1)
-
-
-@pytest.fixture
-async def sandbox(aiohttp_server: Any) -> TestServer:
-    server: TestServer = await aiohttp_server(create_sandbox_app(SANDBOX))
-    return server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-BotWith = Callable[..., Awaitable[Bot]]
-
-
-@pytest.fixture
-def bot_with(
-    aiohttp_client: Any,
-    database_url: str,
-    sandbox: TestServer,
-    clock: FakeClock,
-    http: aiohttp.ClientSession,
-) -> BotWith:
-    """A bot whose config differs from the usual one (``bot_config``'s keywords)."""
-
-    async def make(**config: Any) -> Bot:
-        return await make_bot(
-            aiohttp_client, bot_config(database_url, sandbox, **config), clock, http
-        )
-
-    return make
-
-
-@pytest.fixture
-async def bot(bot_with: BotWith) -> Bot:
-    return await bot_with()
 
 
 async def test_an_alert_reaches_the_group_chat_after_group_wait(

@@ -5,20 +5,17 @@ of it in 状态 and the single-ticket alert with phone numbers masked."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.keys import SESSIONS
-from bot.sandbox import create_sandbox_app
 from storage.models import Order, OrderItem, OrderPayment, OrderWaybill
 from tests.chat import OPENED, say
-from tests.outbox_side import SANDBOX, Bot, accepted, bot_config, make_bot
-from tests.support import BEIJING, T0, FakeClock, all_rows, auth, shop_order, stage_event
+from tests.outbox_side import Bot, accepted
+from tests.support import BEIJING, T0, all_rows, auth, shop_order, stage_event
 
 H = timedelta(hours=1)
 
@@ -172,29 +169,6 @@ async def test_status_says_why_an_order_is_on_hold(client: TestClient) -> None:
     reply = await say(client, "wang", "状态 SH001", now=OPENED)
     assert "暂停原因: " in reply and "退款" in reply
     assert "商品" not in reply and "运单" not in reply  # what the order does not have
-
-
-@pytest.fixture
-async def sandbox(aiohttp_server: Any) -> TestServer:
-    server: TestServer = await aiohttp_server(create_sandbox_app(SANDBOX))
-    return server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def bot(
-    aiohttp_client: Any,
-    database_url: str,
-    sandbox: TestServer,
-    clock: FakeClock,
-    http: aiohttp.ClientSession,
-) -> Bot:
-    return await make_bot(aiohttp_client, bot_config(database_url, sandbox), clock, http)
 
 
 async def group_chat(
