@@ -22,8 +22,10 @@ class JsonError(ValueError):
 def loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)  # a 1,000-order batch parses about 4x faster than with json
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as error:
+        # Refused here whatever the Python: since 3.13 the json module reads any depth.
+        if str(error).startswith("depth limit exceeded"):
+            raise JsonError("嵌套过深") from None
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
