@@ -720,7 +720,7 @@ def test_serve_logs_one_start_up_line_and_no_scheduler_chatter(
     log = serve_log(tmp_path, path, port, run_for=2.5)  # the watch and sender tick each second
 
     assert "Traceback" not in log
-    assert "apscheduler" not in log and "Running job" not in log, log
+    assert "Running job" not in log and "executed successfully" not in log, log
     [start] = [line for line in log.splitlines() if "orderbot 已启动" in line]
     shown = make_url(url).render_as_string(hide_password=True)
     assert f"orderbot 已启动: 监听 http://127.0.0.1:{port} · 数据库 {shown} · " in start
@@ -729,7 +729,10 @@ def test_serve_logs_one_start_up_line_and_no_scheduler_chatter(
     assert "企业微信发送: 已开启 (http://127.0.0.1:9/cgi-bin/)" in start
     assert "聊天指令: 未开启 (缺少 callback_token" in start
     requests = " aiohttp.access "  # /healthz, asked above
-    assert [line for line in log.splitlines() if requests not in line] == [start], log
+    # On a busy machine APScheduler may warn of a run it had to skip (its WARNINGs are kept).
+    late = " WARNING apscheduler."
+    said = [line for line in log.splitlines() if requests not in line and late not in line]
+    assert said == [start], log
 
 
 # --- help and version --------------------------------------------------------------------------
