@@ -87,18 +87,19 @@ def summary(items: Sequence[Facts], now: datetime) -> str:
     alerts = [f for f in tickets if isinstance(f, AlertFacts)]
     closed = len(tickets) - len(alerts)
     escalated = sum(1 for f in alerts if f.level > 1)
+    if not alerts:  # only closures: nothing is overdue any more
+        return f"✅ 已自动关闭工单 {closed} 张"
     head = f"⏰ 超时工单 {len(alerts)} 张"
     parts = [f"其中升级 {escalated} 张"] if escalated else []
     if closed:
         parts.append(f"已自动关闭 {closed} 张")
     lines = [head + (f" ({', '.join(parts)})" if parts else "")]
-    if alerts:
-        stages = Counter(Stage(f.stage).label for f in alerts)
-        lines.append("阶段: " + ", ".join(f"{label} {n}" for label, n in stages.most_common()))
-        oldest = min(alerts, key=lambda f: f.deadline_at)
-        lines.append(
-            f"最早: #{oldest.ticket_id} {oldest.order_no} {overdue_words(oldest.deadline_at, now)}"
-        )
+    stages = Counter(Stage(f.stage).label for f in alerts)
+    lines.append("阶段: " + ", ".join(f"{label} {n}" for label, n in stages.most_common()))
+    oldest = min(alerts, key=lambda f: f.deadline_at)
+    lines.append(
+        f"最早: #{oldest.ticket_id} {oldest.order_no} {overdue_words(oldest.deadline_at, now)}"
+    )
     paused = Counter(f.route_reason for f in alerts if f.routing_paused)
     lines.extend(f"⚠️ {reason}: {n} 张" for reason, n in paused.most_common())
     return "\n".join(lines)

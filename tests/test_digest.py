@@ -78,6 +78,11 @@ def test_summary_counts_resolutions_apart() -> None:
     assert text.startswith("⏰ 超时工单 1 张 (已自动关闭 1 张)")
 
 
+def test_a_digest_of_closures_alone_does_not_speak_of_overdue_tickets() -> None:
+    closures = [ResolutionFacts(n, f"TB{n}", "picking", NOW, NOW) for n in (1, 2)]
+    assert summary(closures, NOW) == "✅ 已自动关闭工单 2 张"
+
+
 def test_a_ticket_shows_once_and_counts_are_of_distinct_tickets() -> None:
     reminder = replace(alert(1), reminder=True)
     items = [alert(1), reminder, alert(2, level=2), alert(2, level=3), alert(3)]

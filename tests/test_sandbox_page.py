@@ -4,8 +4,11 @@ and a member typing "认领 42" there reaches the bot as WeCom's encrypted callb
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -83,6 +86,11 @@ async def test_the_page_shows_alerts_and_sends_what_a_member_types(
         group = page.get_by_test_id("groups")
         await expect(group.get_by_test_id("message").first).to_contain_text("工单 #42")
         await expect(group).to_contain_text("华东处理组")
+        # when WeCom took it, in Beijing time as a Chinese member's client shows it
+        beijing = datetime.now(ZoneInfo("Asia/Shanghai"))
+        meta = await group.locator(".meta").first.inner_text()
+        assert re.search(r" (\d{2}):\d{2}:\d{2} ", meta), meta
+        assert int(re.search(r" (\d{2}):", meta)[1]) in {beijing.hour, (beijing.hour + 1) % 24}
 
         await page.get_by_test_id("say-user").fill("zhangsan")
         await page.get_by_test_id("say-target").select_option(label="群：华东处理组（@订单助手）")

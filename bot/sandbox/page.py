@@ -166,7 +166,8 @@ function renderMessage(m) {
   li.dataset.testid = "message";
   li.dataset.messageId = m.id;
   li.dataset.msgtype = m.msgtype;
-  const when = new Date(m.time * 1000).toLocaleTimeString();
+  const when = new Date(m.time * 1000).toLocaleTimeString(
+    "zh-CN", {timeZone: "Asia/Shanghai", hour12: false});
   li.append(el("div", "meta", `#${m.id} ${when} · ${sender(m)} · ${m.msgtype}`));
   const part = (m.body || {})[m.msgtype] || {};
   if (m.msgtype === "text") {
