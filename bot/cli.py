@@ -193,13 +193,16 @@ def _day(option: str, text: str, today: date) -> date:
 def _report_days(
     first: str | None, last: str | None, days: int | None, today: date
 ) -> tuple[date, date]:
-    """The first and last day of ``--from``/``--to``/``--days``: by default yesterday alone."""
+    """The first and last day of ``--from``/``--to``/``--days``: by default yesterday alone;
+    ``--from`` alone runs to yesterday, or to itself when that is today (``--from today``)."""
     if first is not None and days is not None:
         raise _BadOption("--from 与 --days 只能给一个")
     end = _day("--to", last, today) if last else today - timedelta(days=1)
     if first is None:
         return end - timedelta(days=(days or 1) - 1), end
     start = _day("--from", first, today)
+    if last is None:
+        end = max(end, start)
     if start > end:
         raise _BadOption(f"--from {start} 晚于 --to {end}")
     if (end - start).days >= MAX_REPORT_DAYS:
@@ -213,7 +216,8 @@ def report(
         str | None, typer.Option("--from", help=f"第一天: {DAY_HELP}; 与 --days 二选一")
     ] = None,
     last: Annotated[
-        str | None, typer.Option("--to", help=f"最后一天: {DAY_HELP}; 默认昨天")
+        str | None,
+        typer.Option("--to", help=f"最后一天: {DAY_HELP}; 默认昨天 (--from 今天时为今天)"),
     ] = None,
     days: Annotated[
         int | None,

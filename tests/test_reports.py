@@ -216,6 +216,7 @@ async def test_report_periods_from_and_to_named_days(
         ((), [1]),
         (("--from", "yesterday", "--to", "today"), [1, 0]),
         (("--from", "昨天"), [1]),
+        (("--from", "today"), [0]),  # alone: through today, not refused as after yesterday
     ]:
         before = today()
         run = await report(*args)
