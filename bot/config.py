@@ -193,14 +193,21 @@ class RoutingConfig(_Section):
     rules: tuple[RouteRule, ...] = ()
 
 
-def _check_secret(name: str, inline: str | None, env: str | None, *, required: bool) -> None:
-    """A secret is given inline or as the name of an environment variable, never both."""
+def _secret_problem(name: str, inline: str | None, env: str | None, *, required: bool) -> str:
+    """What is wrong with a secret given inline or as the name of an environment variable
+    (never both), or "" when nothing is."""
     if inline is not None and env is not None:
-        raise ValueError(f"{name} 与 {name}_env 只能给一个")
+        return f"{name} 与 {name}_env 只能给一个"
     if required and inline is None and env is None:
-        raise ValueError(f"需要 {name} 或 {name}_env")
+        return f"需要 {name} 或 {name}_env"
     if env is not None and not os.environ.get(env):
-        raise ValueError(f"环境变量 {env} 未设置或为空")
+        return f"环境变量 {env} 未设置或为空"
+    return ""
+
+
+def _check_secret(name: str, inline: str | None, env: str | None, *, required: bool) -> None:
+    if problem := _secret_problem(name, inline, env, required=required):
+        raise ValueError(problem)
 
 
 def _secret(inline: str | None, env: str | None) -> str | None:
@@ -267,13 +274,21 @@ class WeComConfig(_Section):
 
     @model_validator(mode="after")
     def _secret_given(self) -> WeComConfig:
-        _check_secret("corp_secret", self.corp_secret, self.corp_secret_env, required=False)
-        _check_secret(
-            "callback_token", self.callback_token, self.callback_token_env, required=False
-        )
-        _check_secret(
-            "callback_aes_key", self.callback_aes_key, self.callback_aes_key_env, required=False
-        )
+        # Every secret's problem at once: a fresh config may miss several variables.
+        problems = [
+            _secret_problem("corp_secret", self.corp_secret, self.corp_secret_env, required=False),
+            _secret_problem(
+                "callback_token", self.callback_token, self.callback_token_env, required=False
+            ),
+            _secret_problem(
+                "callback_aes_key",
+                self.callback_aes_key,
+                self.callback_aes_key_env,
+                required=False,
+            ),
+        ]
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
         key = self.aes_key
         if key is not None and (len(key) != 43 or not key.isalnum()):
             raise ValueError("callback_aes_key 须为 43 位字母数字 (企业微信后台的 EncodingAESKey)")

@@ -44,6 +44,16 @@ def test_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (config.wecom.token, config.wecom.aes_key) == ("callback-token", AES_KEY)
 
 
+def test_the_example_without_its_variables_names_every_one_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in EXAMPLE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError) as refused:
+        load_config(EXAMPLE)
+    assert [name for name in EXAMPLE_ENV if name not in str(refused.value)] == []
+
+
 def _table(annotation: Any) -> tuple[type[BaseModel], bool] | None:
     """The section model inside a field's type, and whether it is a map of named tables
     (``[groups.<name>]``); None for a plain value."""
