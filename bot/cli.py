@@ -17,7 +17,7 @@ from bot.backfill import Backfill
 from bot.config import CHANNELS, Config, ConfigError, load_config
 from bot.config_text import commands_state, describe, sending_state, startup_line
 from bot.policy import Policy
-from bot.ports import PortTaken, is_port_taken
+from bot.ports import PortTaken, free_port, is_port_taken
 from rules.report import Period
 from rules.sla_clock import library_official_through
 from storage import migrate
@@ -115,7 +115,7 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
     except OSError as error:
         if not is_port_taken(error):
             raise
-        how = f"在配置 [server] port 中换一个端口 (如 port = {port + 1})"
+        how = f"在配置 [server] port 中换一个端口 (如 port = {free_port(host)})"
         typer.echo(str(PortTaken(host, port, how)), err=True)
         raise typer.Exit(1) from None
 

@@ -21,7 +21,7 @@ from bot.app import create_app
 from bot.config import Config, parse_config
 from bot.keys import POLICY, SESSIONS
 from bot.notices import render_messages
-from bot.ports import PortTaken, is_port_taken
+from bot.ports import PortTaken, free_port, is_port_taken
 from bot.sandbox import SandboxConfig, create_sandbox_app
 from channels.samples import sample_record
 from rules.stages import Stage
@@ -120,20 +120,36 @@ async def _feed(base_url: str, rng: random.Random, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=rng.uniform(1.5, 3.0))
 
 
+# What each queued notification is, in the terminal's headings.
+_KINDS = {
+    "alert": "超时告警",
+    "escalation": "升级",
+    "reminder": "提醒",
+    "resolution": "自动关闭",
+    "claimed": "认领",
+    "assigned": "转交",
+    "reply": "回复",
+    "report": "报表",
+    "ops": "运维通知",
+}
+
+
 async def _print_outbox(app: web.Application, stop: asyncio.Event) -> None:
     last_id = 0
     while not stop.is_set():
         async with app[SESSIONS]() as session:
+            policy = app[POLICY]
             messages = await messages_after(session, last_id)
-            texts = await render_messages(session, app[POLICY], messages, datetime.now(UTC))
+            texts = await render_messages(session, policy, messages, datetime.now(UTC))
             for message in messages:
                 last_id = message.id
                 who = (
-                    f"群 {message.target}"
+                    f"群「{policy.group(message.target).name}」"
                     if message.target_kind == "group"
                     else f"@{message.target}"
                 )
-                print(f"\n── 发往 {who} ({message.kind}) ──\n{texts[message.id]}", flush=True)
+                kind = _KINDS.get(message.kind, message.kind)
+                print(f"\n── 发往 {who} ({kind}) ──\n{texts[message.id]}", flush=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
@@ -157,9 +173,8 @@ async def _serve(app: web.Application, host: str, port: int, option: str) -> web
     except OSError as error:
         await runner.cleanup()
         if is_port_taken(error):
-            raise PortTaken(
-                host, port, f"用 {option} 换一个端口 (如 {option} {port + 1})"
-            ) from None
+            suggestion = f"用 {option} 换一个端口 (如 {option} {free_port(host)})"
+            raise PortTaken(host, port, suggestion) from None
         raise
     return runner
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import errno
+import socket
 
 
 def is_port_taken(error: OSError) -> bool:
     return error.errno == errno.EADDRINUSE
+
+
+def free_port(host: str) -> int:
+    """A port nothing listens on right now, to suggest instead of a taken one."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 class PortTaken(Exception):

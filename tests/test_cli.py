@@ -649,10 +649,12 @@ def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path, database_url:
 
     assert result.returncode == 1
     no_crash(result)
-    assert result.stderr.splitlines()[-1] == (
+    said = result.stderr.splitlines()[-1]
+    assert said.startswith(
         f"端口 {port} 已被占用 (127.0.0.1:{port} 上已有程序在监听); "
-        f"在配置 [server] port 中换一个端口 (如 port = {port + 1})"
+        "在配置 [server] port 中换一个端口 (如 port = "
     )
+    assert_free(suggested(said), port)
     assert len(result.stderr.splitlines()) <= 3, result.stderr  # no traceback, no noise
 
 
@@ -666,10 +668,26 @@ def test_demo_on_a_taken_port_says_so_in_one_line(tmp_path: Path, taken: str) ->
 
     assert result.returncode == 1
     no_crash(result)
-    assert result.stderr.strip() == (
+    said = result.stderr.strip()
+    assert said.startswith(
         f"端口 {busy} 已被占用 (127.0.0.1:{busy} 上已有程序在监听); "
-        f"用 {taken} 换一个端口 (如 {taken} {busy + 1})"
+        f"用 {taken} 换一个端口 (如 {taken} "
     )
+    assert_free(suggested(said), *ports.values())
+
+
+def suggested(said: str) -> int:
+    """The port a one-line refusal suggests instead."""
+    found = re.search(r"\(如 (?:port = |--[a-z-]+ )(\d+)\)$", said)
+    assert found, said
+    return int(found[1])
+
+
+def assert_free(port: int, *asked: int) -> None:
+    """A suggestion must be a port the user did not ask for and nothing listens on."""
+    assert port not in asked
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
 
 
 def _wait_until_listening(port: int, server: subprocess.Popen[str]) -> None:
