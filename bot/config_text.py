@@ -5,6 +5,7 @@ prints every SLA rule's limit, the escalation levels and the routing rules; ``ch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import make_url
 
@@ -31,7 +32,24 @@ def _escalation(levels: Sequence[EscalationLevel]) -> str:
     return "; ".join(f"{n}. {_level(level)}" for n, level in enumerate(levels, start=1))
 
 
-def _sla(rule: SlaRule) -> str:
+def _early_levels(rule: SlaRule, default: Sequence[EscalationLevel]) -> str:
+    """A warning when a level timed from stage entry comes before the rule's own time limit:
+    it fires together with the first alert, which is rarely what was meant."""
+    if rule.deadline == "ship_by":
+        return ""  # its levels count from the deadline itself
+    levels = rule.escalation if rule.escalation is not None else default
+    early = [
+        level.after
+        for level in levels
+        if isinstance(level.after, timedelta) and level.after < rule.limit
+    ]
+    if not early:
+        return ""
+    when = "、".join(format_duration(after) for after in early)
+    return f" · ⚠️ 升级时间 ({when}) 早于时限, 将与首次告警同时发出; 可为此规则设 escalation"
+
+
+def _sla(rule: SlaRule, default_levels: Sequence[EscalationLevel] = ()) -> str:
     scope = [Stage(rule.stage).label]
     scope.append(_listed(rule.order_types, "类型") if rule.order_types else "所有类型")
     scope.append(_listed(rule.channels, "渠道", CHANNEL_LABELS) if rule.channels else "所有渠道")
@@ -43,6 +61,7 @@ def _sla(rule: SlaRule) -> str:
     extras = [" · 认领后不再升级" if rule.stop_escalation_on_claim else ""]
     if rule.escalation is not None:
         extras.append(f" · 自有升级: {_escalation(rule.escalation)}")
+    extras.append(_early_levels(rule, default_levels))
     return f"{rule.name}: {' · '.join(scope)} → {limit}{''.join(extras)}"
 
 
@@ -69,7 +88,8 @@ def describe(config: Config) -> list[str]:
     """The SLA rules, escalation levels and routing rules as people read them."""
     groups = {key: f"{group.name} ({key})" for key, group in config.groups.items()}
     lines = ["时限规则 (按环节, 先匹配者生效):"]
-    lines += [f"  {_sla(rule)}" for rule in config.sla] or ["  (无: 不会有订单超时)"]
+    levels = config.watch.escalation
+    lines += [f"  {_sla(rule, levels)}" for rule in config.sla] or ["  (无: 不会有订单超时)"]
     lines.append(f"升级 (从进入环节起计): {_escalation(config.watch.escalation)}")
     lines.append("分单规则 (先匹配者生效):")
     lines += [
