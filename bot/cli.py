@@ -122,7 +122,7 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV 或 JSONL 文件")],
+    file: Annotated[Path, typer.Argument(help="CSV 或 JSONL 文件")],
     channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(CHANNELS)}")],
     backfill: Annotated[
         bool,
@@ -138,6 +138,9 @@ def import_file(
 
     if channel not in CHANNELS:
         typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(CHANNELS)}", err=True)
+        raise typer.Exit(2)
+    if not file.is_file():
+        typer.echo(f"找不到要导入的文件: {file}", err=True)
         raise typer.Exit(2)
     loaded = _load(config)
     history = Backfill() if backfill else None
@@ -163,9 +166,9 @@ def import_file(
 
 
 def _backfilled(history: Backfill) -> str:
-    said = f"历史订单: {history.total} 单早已超出时限, 只记录, 未开工单"
     if not history.total:
-        return said
+        return "历史订单: 没有早已超出时限的订单"
+    said = f"历史订单: {history.total} 单早已超出时限, 只记录, 未开工单"
     if not history.told:
         return f"{said}; 没有配置 [roles] ops, 汇总未发送"
     return f"{said}; 汇总已发给运维 {'、'.join(history.told)}"

@@ -580,6 +580,15 @@ def test_import_needs_a_known_channel(
     assert orders_in(database_url) == {}
 
 
+def test_import_of_a_missing_file_says_so_in_chinese(tmp_path: Path, config_file: Path) -> None:
+    result = orderbot(
+        "import", "no-such.jsonl", "--channel", "shop", "-c", config_file, cwd=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "找不到要导入的文件: no-such.jsonl"
+
+
 def test_import_csv_row_with_surplus_cells_is_rejected_not_a_crash(
     tmp_path: Path, database_url: str, config_file: Path
 ) -> None:
