@@ -15,6 +15,7 @@ REFUNDING is ON_HOLD: nothing may ship while a refund is open.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -86,6 +87,37 @@ CSV_HEADERS = (
 )
 
 
+# Every field the schema has; anything else is a misspelling or a field put at the wrong level
+# (``province`` beside ``receiver``), refused as the CSV import refuses an unknown header,
+# since an order with its region or phone silently lost would be routed by the default rule.
+_FIELDS = frozenset(h for h in CSV_HEADERS if "." not in h) | {
+    "receiver",
+    "payments",
+    "items",
+    "waybills",
+}
+# Each field by its own name, for suggestions: ``province`` → ``receiver.province``.
+_BY_NAME = {
+    name.removeprefix("receiver."): name
+    for name in (*_FIELDS, *(f"receiver.{field}" for field in _RECEIVER))
+}
+
+
+def _unknown_fields(record: Mapping[str, Any]) -> list[str]:
+    """A note per field the shop schema does not have, naming the nearest one it does."""
+    sent = [key for key in record if key not in _FIELDS]
+    receiver = record.get("receiver")
+    if isinstance(receiver, Mapping):
+        sent += [f"receiver.{key}" for key in receiver if key not in _RECEIVER]
+    notes = []
+    for key in sent:
+        nearest = difflib.get_close_matches(key.removeprefix("receiver."), _BY_NAME, n=1)
+        hint = f", 是否想写 {_BY_NAME[nearest[0]]}?" if nearest else ""
+        name = key if key.isprintable() and len(key) <= 64 else shown(key)
+        notes.append(f"{name}: 未知字段{hint} (字段见 docs/channels.md)")
+    return notes
+
+
 def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     """The order as a normalised order; ``now`` bounds its times (channels.limits)."""
     r = RecordReader(record, now)
@@ -144,6 +176,8 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         receiver_phone_masked=masked,
         categories=categories,
     )
+    for note in _unknown_fields(record):
+        r.note(note)
     r.check()
     return order
 

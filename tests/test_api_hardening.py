@@ -125,6 +125,21 @@ async def test_a_rejected_record_lists_all_its_problems_at_once(client: TestClie
     assert "PENDING_PAYMENT, PARTIALLY_PAID, PAID, PICKING, SHIPPED" in reason
 
 
+async def test_a_shop_field_at_the_wrong_level_or_misspelt_is_named_not_dropped(
+    client: TestClient,
+) -> None:
+    # region and phone beside the receiver, not in it: stored, the order would lose both
+    bad = shop_order("SH9") | {"province": "上海市", "mobile": "13812345678"}
+    bad["receiver"] = receiver() | {"provnce": "上海市"}
+    _, body = await post_around(client, "shop", bad)
+    [rejection] = body["rejected"]
+    reason = rejection["reason"]
+    assert "province: 未知字段, 是否想写 receiver.province?" in reason
+    assert "mobile: 未知字段, 是否想写 receiver.mobile?" in reason
+    assert "receiver.provnce: 未知字段, 是否想写 receiver.province?" in reason
+    assert "SH9" not in await stored(client)
+
+
 @pytest.mark.parametrize(
     ("channel", "changes", "listed"),
     [
