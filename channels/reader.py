@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -69,7 +70,17 @@ class RecordReader:
         return value
 
     def _read(self, parse: Parser[T], key: str) -> T | None:
-        return self._parse(parse, self._record.get(key), self._prefix + key)
+        """The field parsed, or None when it is absent or wrong (which is noted). Most fields of
+        a record are absent, and absent is what every parser but :func:`timeparse.stage_of`
+        makes of None, so those are answered here, without a call."""
+        value = self._record.get(key)
+        if value is None:
+            return None
+        try:
+            return parse(value, self._prefix + key)
+        except RecordError as error:
+            self._problems.extend(error.problems)
+            return None
 
     def _parse(self, parse: Parser[T], value: object, field: str) -> T | None:
         try:
@@ -77,6 +88,14 @@ class RecordReader:
         except RecordError as error:
             self._problems.extend(error.problems)
             return None
+
+    def _string(self, key: str, parse: Parser[str] = timeparse.text) -> str | None:
+        """A text field, stripped, None when blank. A string is read here, without a call; what
+        else was sent goes to ``parse``, which reads it or notes what is wrong with it."""
+        value = self._record.get(key)
+        if value.__class__ is str:
+            return value.strip() or None
+        return None if value is None else self._read(parse, key)
 
     def _fits(self, value: str | None, key: str, limit: int) -> str | None:
         if value is not None and len(value) > limit:
@@ -86,21 +105,21 @@ class RecordReader:
 
     def text(self, key: str, limit: int | None) -> str | None:
         """Free text up to ``limit`` characters (None: a column without one)."""
-        value = self._read(timeparse.text, key)
+        value = self._string(key)
         return value if limit is None else self._fits(value, key, limit)
 
     def shown_text(self, key: str, limit: int) -> str | None:
         """Text only people read (a title, a buyer's message): one longer than its column is
         cut to fit, ending in "…", rather than cost the order; the record keeps it whole."""
-        value = self._read(timeparse.text, key)
+        value = self._string(key)
         return None if value is None else timeparse.cut(value, limit)
 
     def ident(self, key: str, limit: int) -> str | None:
-        return self._fits(self._read(timeparse.ident, key), key, limit)
+        return self._fits(self._string(key, timeparse.ident), key, limit)
 
     def handle(self, key: str) -> str | None:
         """A platform's opaque handle (an encrypted phone, an open id), kept as sent."""
-        return self._fits(self._read(timeparse.text, key), key, limits.HANDLE)
+        return self._fits(self._string(key), key, limits.HANDLE)
 
     def phones(self, *keys: str) -> tuple[str | None, str | None]:
         """(phone, masked phone): the first of ``keys`` holding a number, in its canonical form
@@ -108,7 +127,7 @@ class RecordReader:
         masked, as sent, which is shown but never searched."""
         masked = None
         for key in keys:
-            sent = self._read(timeparse.text, key)
+            sent = self._string(key)
             if sent is None:
                 continue
             if is_masked(sent):
@@ -176,7 +195,10 @@ class RecordReader:
         return self._when(self._read(timeparse.iso_time, key), key, deadline=True)
 
     def stage(self, table: Mapping[Any, Stage], key: str) -> Stage | None:
-        return self._read(lambda value, field: timeparse.stage_of(table, value, field), key)
+        """The stage a status stands for; a missing status is refused as such."""
+        return self._parse(
+            partial(timeparse.stage_of, table), self._record.get(key), self._prefix + key
+        )
 
     def obj(self, key: str) -> RecordReader:
         """A nested object; absent (or wrong, which is noted) reads as empty."""

@@ -174,22 +174,22 @@ def count(value: object, field: str) -> int | None:
 
 def ident(value: object, field: str) -> str | None:
     """An identifier sent as a non-empty string or a non-negative integer, as a string."""
-    if _absent(value):
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is None:
         return None
     if _is_int(value) and value >= 0:
         return str(value)
-    if isinstance(value, str):
-        return value.strip()
     raise RecordError(f"{field}: 应为字符串或非负整数, 收到 {shown(value)}")
 
 
 def text(value: object, field: str) -> str | None:
     """Optional free text; blank counts as absent."""
-    if _absent(value):
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is None:
         return None
-    if not isinstance(value, str):
-        raise RecordError(f"{field}: 应为字符串, 收到 {shown(value)}")
-    return value.strip()
+    raise RecordError(f"{field}: 应为字符串, 收到 {shown(value)}")
 
 
 def obj(value: object, field: str) -> Mapping[str, Any]:
