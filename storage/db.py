@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -47,14 +49,26 @@ async def begin_reading(session: AsyncSession) -> None:
     await session.connection(execution_options={READ_ONLY: True})
 
 
+def _json_text(value: Any) -> str:
+    """A JSON column's text, by orjson: the order's raw record, which every ingested order
+    writes, costs the standard library ~5x as much. What orjson refuses (an integer past 64 bits
+    in a record, nesting past 255 levels) the standard library writes, as before."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine with the per-dialect settings orderbot relies on."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, json_serializer=_json_text)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, json_serializer=_json_text, pool_size=10, max_overflow=10, pool_pre_ping=True
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
