@@ -89,13 +89,20 @@ class RecordReader:
             self._problems.extend(error.problems)
             return None
 
-    def _string(self, key: str, parse: Parser[str] = timeparse.text) -> str | None:
-        """A text field, stripped, None when blank. A string is read here, without a call; what
-        else was sent goes to ``parse``, which reads it or notes what is wrong with it."""
+    def _string(
+        self, key: str, limit: int | None, parse: Parser[str] = timeparse.text
+    ) -> str | None:
+        """A text field, stripped, None when blank; one over ``limit`` characters (None: no
+        limit) is noted. A string is read here, without a call; what else was sent goes to
+        ``parse``, which reads it or notes what is wrong with it."""
         value = self._record.get(key)
         if value.__class__ is str:
-            return value.strip() or None
-        return None if value is None else self._read(parse, key)
+            value = value.strip() or None
+        elif value is not None:
+            value = self._read(parse, key)
+        if value is None or limit is None or len(value) <= limit:
+            return value
+        return self._fits(value, key, limit)
 
     def _fits(self, value: str | None, key: str, limit: int) -> str | None:
         if value is not None and len(value) > limit:
@@ -105,21 +112,20 @@ class RecordReader:
 
     def text(self, key: str, limit: int | None) -> str | None:
         """Free text up to ``limit`` characters (None: a column without one)."""
-        value = self._string(key)
-        return value if limit is None else self._fits(value, key, limit)
+        return self._string(key, limit)
 
     def shown_text(self, key: str, limit: int) -> str | None:
         """Text only people read (a title, a buyer's message): one longer than its column is
         cut to fit, ending in "…", rather than cost the order; the record keeps it whole."""
-        value = self._string(key)
+        value = self._string(key, None)
         return None if value is None else timeparse.cut(value, limit)
 
     def ident(self, key: str, limit: int) -> str | None:
-        return self._fits(self._string(key, timeparse.ident), key, limit)
+        return self._string(key, limit, timeparse.ident)
 
     def handle(self, key: str) -> str | None:
         """A platform's opaque handle (an encrypted phone, an open id), kept as sent."""
-        return self._fits(self._string(key), key, limits.HANDLE)
+        return self._string(key, limits.HANDLE)
 
     def phones(self, *keys: str) -> tuple[str | None, str | None]:
         """(phone, masked phone): the first of ``keys`` holding a number, in its canonical form
@@ -127,7 +133,7 @@ class RecordReader:
         masked, as sent, which is shown but never searched."""
         masked = None
         for key in keys:
-            sent = self._string(key)
+            sent = self._string(key, None)
             if sent is None:
                 continue
             if is_masked(sent):
