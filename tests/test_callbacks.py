@@ -353,6 +353,18 @@ async def test_url_verification_for_another_receiver_or_key_is_400_with_the_caus
     assert logged.exc_info is None and "\n" not in logged.getMessage()
 
 
+async def test_an_echo_sealed_with_another_key_is_never_echoed_back(bot: TestClient) -> None:
+    # Sealed with a wrong key, an echostr opens into random bytes: about 1 in 250 of them once
+    # passed wechatpy's check for the robot's empty receive id and were echoed as garbage.
+    wecom = dataclasses.replace(wecom_side(bot), encoding_aes_key=OTHER_KEY)
+    answers = []
+    for n in range(1500):
+        query = verification_query(wecom, str(n), aibot=True)
+        response = await bot.get("/wecom/aibot", params=query)
+        answers.append(response.status)
+    assert set(answers) == {400}
+
+
 async def test_url_verification_still_echoes_for_its_own_receiver(bot: TestClient) -> None:
     for path, robots_echo in (("/wecom/app", False), ("/wecom/aibot", True)):
         query = verification_query(wecom_side(bot), "42", aibot=robots_echo)
