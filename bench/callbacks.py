@@ -62,16 +62,16 @@ from aiohttp import web
 from wechatpy.enterprise.crypto import WeChatCrypto
 from yarl import URL
 
-from bot.sandbox import (
+from rules.stages import Stage
+from sandbox import (
     SANDBOX_STATE,
     SandboxConfig,
     SandboxState,
     create_sandbox_app,
     robot_chat_id,
 )
-from bot.sandbox import codes as response_codes
-from channels.samples import sample_record
-from rules.stages import Stage
+from sandbox import codes as response_codes
+from sandbox.samples import sample_record
 
 TOKEN = "bench-feed-token"
 PREFIX = {"taobao": "TB", "jd": "JD", "douyin": "DY", "shop": "SH"}

@@ -32,14 +32,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.clock import SystemClock
-from bot.config import Config, parse_config
-from bot.ingest import Ingestor
-from bot.policy import Policy
-from bot.sandbox import SANDBOX_STATE, SandboxConfig, create_sandbox_app
-from bot.wecom.client import WeComClient
+from adapters.wecom.client import WeComClient
 from channels.address import RegionParser
 from jobs import deliver, watch
+from sandbox import SANDBOX_STATE, SandboxConfig, create_sandbox_app
+from services.clock import SystemClock
+from services.config import Config, parse_config
+from services.ingest import Ingestor
+from services.policy import Policy, Rules
 from storage import migrate
 from storage.db import make_engine, make_sessionmaker
 
@@ -188,7 +188,7 @@ async def main(orders: int, latency: float) -> None:
         sessions = make_sessionmaker(engine)
         escalate_at = datetime.now(UTC) + WAVE_LEAD
         paid = escalate_at - ESCALATE_AFTER
-        ingestor = Ingestor(sessions, policy, RegionParser())
+        ingestor = Ingestor(sessions, Rules(policy), RegionParser())
         for start in range(0, orders, 1000):
             batch = [shop_order(n, paid) for n in range(start, min(orders, start + 1000))]
             await ingestor.orders("shop", batch, datetime.now(UTC))
@@ -203,7 +203,7 @@ async def main(orders: int, latency: float) -> None:
                 corp_secret="sandbox-secret",
                 agent_id=1000002,
             )
-            outbox = deliver.Sender(sessions, policy, wecom, SystemClock(), "storm")
+            outbox = deliver.Sender(sessions, Rules(policy), wecom, SystemClock(), "storm")
             sender = Timer(outbox.tick)
             watcher = Timer(lambda: watch.run(sessions, policy, datetime.now(UTC)))
             timers = [asyncio.create_task(t.loop()) for t in (sender, watcher)]

@@ -36,13 +36,13 @@ from aiohttp import web
 from sqlalchemy import insert, select, update
 
 from bot.app import create_app
-from bot.config import Config, parse_config
-from bot.ingest import order_columns
-from bot.policy import Policy
 from channels.registry import ADAPTERS
-from channels.samples import sample_record
 from jobs import watch
 from rules.stages import Stage
+from sandbox.samples import sample_record
+from services.config import Config, parse_config
+from services.ingest import order_columns
+from services.policy import Policy
 from storage import migrate
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OrderItem, OrderPayment, OrderWaybill

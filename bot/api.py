@@ -15,12 +15,12 @@ import orjson
 from aiohttp import web
 from sqlalchemy import exc
 
-from bot import jsonbody
-from bot.config import SourceConfig
-from bot.ingest import IngestReport
 from bot.keys import CLOCK, CONFIG, INGESTOR, METRICS
 from channels.envelopes import EnvelopeError, unwrap
 from channels.registry import ADAPTERS
+from services import jsonbody
+from services.config import SourceConfig
+from services.ingest import IngestReport
 
 log = logging.getLogger(__name__)
 

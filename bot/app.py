@@ -15,32 +15,33 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from adapters.wecom.client import WeComClient
+from adapters.wecom.inbound import Inbound
 from bot import api
-from bot.callback import CallbackRoutes, Inbound
-from bot.clock import Clock, SystemClock
-from bot.config import Config, WeComConfig
-from bot.ingest import Ingestor
+from bot.callback import CallbackRoutes
 from bot.keys import (
     CLOCK,
     CONFIG,
     ENGINE,
     INGESTOR,
     METRICS,
-    POLICY,
+    RULES,
     SCHEDULER,
     SESSIONS,
     WECOM,
 )
 from bot.observability import endpoints
 from bot.observability.metrics import Metrics
-from bot.policy import Policy
-from bot.replies import send_reply
-from bot.wecom.client import WeComClient
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
 from jobs import deliver, health, report, watch
 from jobs.scheduler import JobSpec, Timers, daily, every
+from services.clock import Clock, SystemClock
+from services.config import Config, WeComConfig
+from services.ingest import Ingestor
+from services.policy import Rules
+from services.replies import send_reply
 from storage.db import make_engine, make_sessionmaker
 from storage.health import beat
 from storage.inbound import first_time
@@ -59,7 +60,7 @@ def create_app(
     app = web.Application(client_max_size=MAX_BODY, middlewares=[api.bearer_auth])
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
-    app[POLICY] = Policy.from_config(config)
+    app[RULES] = Rules.from_config(config)
     # Its own registry, not the process-wide default: one process may hold several apps.
     app[METRICS] = Metrics(CollectorRegistry())
     app.cleanup_ctx.append(_database)
@@ -82,7 +83,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         regions = RegionParser()
         app[ENGINE] = engine
         app[SESSIONS] = sessions
-        app[INGESTOR] = Ingestor(sessions, app[POLICY], regions)
+        app[INGESTOR] = Ingestor(sessions, app[RULES], regions)
         warm_up = asyncio.create_task(_warm_up(regions))
         yield
         warm_up.cancel()
@@ -130,7 +131,7 @@ def _callbacks(app: web.Application, config: WeComConfig) -> CallbackRoutes:
         return await answer(
             ROUTERS,
             app[SESSIONS],
-            app[POLICY],
+            app[RULES].current(),
             message,
             lambda session: first_time(session, inbound.source, inbound.msg_id, now),
         )
@@ -142,12 +143,12 @@ def _callbacks(app: web.Application, config: WeComConfig) -> CallbackRoutes:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    config, sessions, policy, clock = app[CONFIG], app[SESSIONS], app[POLICY], app[CLOCK]
+    config, sessions, rules, clock = app[CONFIG], app[SESSIONS], app[RULES], app[CLOCK]
     metrics, tz = app[METRICS], config.watch.timezone
     instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     async def watch_tick() -> watch.WatchResult:
-        result = await watch.run(sessions, policy, clock.now())
+        result = await watch.run(sessions, rules.current(), clock.now())
         async with sessions.begin() as session:  # the health guard's "last watch tick"
             await beat(session, "watch", instance, clock.now())
         return result
@@ -156,7 +157,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         JobSpec("watch", watch_tick, every(config.watch.scan_interval)),
         JobSpec(
             "health",
-            lambda: health.run(sessions, policy, clock.now()),
+            lambda: health.run(sessions, rules.current(), clock.now()),
             every(config.health.check_interval),
         ),
     ]
@@ -165,7 +166,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         jobs.append(
             JobSpec(
                 "report-daily",
-                lambda: report.run(sessions, policy, clock.now()),
+                lambda: report.run(sessions, rules.current(), clock.now()),
                 daily(reports.daily_at, tz),
             )
         )
@@ -173,13 +174,13 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         jobs.append(
             JobSpec(
                 "report-weekly",
-                lambda: report.run(sessions, policy, clock.now(), days=7),
+                lambda: report.run(sessions, rules.current(), clock.now(), days=7),
                 daily(reports.daily_at or WEEKLY_REPORT_AT, tz, reports.weekly_on),
             )
         )
     sender: deliver.Sender | None = None
     if config.wecom is not None:
-        sender = outbox = deliver.Sender(sessions, policy, app[WECOM], clock, instance)
+        sender = outbox = deliver.Sender(sessions, rules, app[WECOM], clock, instance)
 
         async def deliver_due() -> deliver.DeliveryResult:
             result = await outbox.tick()  # starts the due chats; never waits on WeCom

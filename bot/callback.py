@@ -16,7 +16,7 @@ import logging
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from wechatpy.crypto import WeChatCipher
@@ -24,24 +24,13 @@ from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.config import WeComConfig
+from adapters.wecom.inbound import Inbound
 from bot.keys import CLOCK, CONFIG
+from services.config import WeComConfig
 
 logger = logging.getLogger(__name__)
 
 MAX_CALLBACK_BODY = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """A member's text, and how to answer it."""
-
-    source: str  # app | aibot
-    msg_id: str
-    user: str
-    chat: Literal["direct", "group"]
-    text: str
-    response_url: str | None = None
 
 
 class Rejected(Exception):

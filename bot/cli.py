@@ -13,13 +13,13 @@ import typer
 import uvloop
 from aiohttp import web
 
-from bot.backfill import Backfill
-from bot.config import CHANNELS, Config, ConfigError, load_config
 from bot.config_text import commands_state, describe, sending_state, startup_line
-from bot.policy import Policy
 from bot.ports import PortTaken, free_port, is_port_taken
 from rules.report import Period
 from rules.sla_clock import library_official_through
+from services.backfill import Backfill
+from services.config import CHANNELS, Config, ConfigError, load_config
+from services.policy import Policy
 from storage import migrate
 
 logger = logging.getLogger("orderbot")
@@ -134,7 +134,7 @@ def import_file(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。各渠道字段说明见 docs/channels.md。"""
-    from bot.importer import ImportFileError, import_orders
+    from services.importer import ImportFileError, import_orders
 
     if channel not in CHANNELS:
         typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(CHANNELS)}", err=True)
@@ -234,7 +234,7 @@ def report(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """SLA 报表: 任意期间、任意处理组, 完整不删减, 输出 markdown / CSV / XLSX (绩效复盘用)。"""
-    from bot.reports import day_of, report_file, timezone
+    from services.reports import day_of, report_file
 
     loaded = _load(config)
     if fmt not in REPORT_FORMATS:
@@ -252,7 +252,7 @@ def report(
     policy = Policy.from_config(loaded)
     now = datetime.now(UTC)
     try:
-        period = Period(*_report_days(first, last, days, day_of(policy, now)), timezone(policy))
+        period = Period(*_report_days(first, last, days, day_of(policy, now)), policy.timezone)
     except _BadOption as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None

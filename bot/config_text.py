@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from sqlalchemy import make_url
 
-from bot.config import Config, EscalationLevel, RouteRule, SlaRule, WeComConfig
 from rules.durations import format_duration
 from rules.money import format_fen
 from rules.render import CHANNEL_LABELS
 from rules.stages import Stage
+from services.config import Config, EscalationLevel, RouteRule, SlaRule, WeComConfig
 
 _NOTIFY = {"group": "通知处理组群", "supervisor": "私信处理组主管"}
 

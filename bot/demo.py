@@ -11,25 +11,20 @@ import asyncio
 import contextlib
 import random
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
-from bot.config import Config, parse_config
-from bot.keys import POLICY, SESSIONS
-from bot.notices import render_messages
+from bot.keys import RULES, SESSIONS
 from bot.ports import PortTaken, free_port, is_port_taken
-from bot.sandbox import SandboxConfig, create_sandbox_app
-from channels.samples import sample_record
-from rules.stages import Stage
+from sandbox import SandboxConfig, create_sandbox_app
+from sandbox.feed import feed
+from services.config import Config, parse_config
+from services.notices import render_messages
 from storage import migrate
 from storage.outbox import messages_after
-
-CHANNEL_PREFIX = {"taobao": "TB", "jd": "JD", "douyin": "DY", "shop": "SH"}
-FEED_TOKEN, WMS_TOKEN = "demo-feed-token", "demo-wms-token"
 
 
 def demo_config(database_url: str, port: int, sandbox_port: int) -> Config:
@@ -63,63 +58,6 @@ def sandbox_for(config: Config) -> SandboxConfig:
     )
 
 
-async def _feed(base_url: str, rng: random.Random, stop: asyncio.Event) -> None:
-    """Post a few orders every couple of seconds; the WMS reports picking for ~70% of them and
-    shipping for most picked ones, some late enough to open a ticket that then closes itself."""
-    scheduled: list[tuple[datetime, str, str, Stage]] = []
-    serial = 0
-    feed_headers = {"Authorization": f"Bearer {FEED_TOKEN}"}
-    wms_headers = {"Authorization": f"Bearer {WMS_TOKEN}"}
-    async with aiohttp.ClientSession(base_url) as http:
-        while not stop.is_set():
-            now = datetime.now(UTC)
-            channel = rng.choice(list(CHANNEL_PREFIX))
-            batch = []
-            for _ in range(rng.randint(1, 3)):
-                serial += 1
-                order_no = f"{CHANNEL_PREFIX[channel]}{now:%m%d}{serial:05d}"
-                batch.append(
-                    sample_record(
-                        channel,
-                        rng,
-                        now,
-                        order_no=order_no,
-                        stage=Stage.PAID,
-                        stage_age=timedelta(0),
-                    )
-                )
-                if rng.random() < 0.7:
-                    at = now + timedelta(seconds=rng.uniform(3, 35))
-                    scheduled.append((at, channel, order_no, Stage.PICKING))
-            async with http.post(
-                f"/api/v1/orders/{channel}", json={"orders": batch}, headers=feed_headers
-            ) as response:
-                await response.read()
-            due = [item for item in scheduled if item[0] <= now]
-            scheduled = [item for item in scheduled if item[0] > now]
-            for _, channel_, order_no, stage in due:
-                if stage == Stage.PICKING and rng.random() < 0.9:
-                    at = now + timedelta(seconds=rng.uniform(5, 40))
-                    scheduled.append((at, channel_, order_no, Stage.SHIPPED))
-            if due:
-                events = [
-                    {
-                        "channel": c,
-                        "order_id": o,
-                        "event_id": f"wms-{stage}-{o}",
-                        "stage": stage.value,
-                        "occurred_at": now.isoformat(),
-                    }
-                    for _, c, o, stage in due
-                ]
-                async with http.post(
-                    "/api/v1/events", json={"events": events}, headers=wms_headers
-                ) as response:
-                    await response.read()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=rng.uniform(1.5, 3.0))
-
-
 # What each queued notification is, in the terminal's headings.
 _KINDS = {
     "alert": "超时告警",
@@ -138,7 +76,7 @@ async def _print_outbox(app: web.Application, stop: asyncio.Event) -> None:
     last_id = 0
     while not stop.is_set():
         async with app[SESSIONS]() as session:
-            policy = app[POLICY]
+            policy = app[RULES].current()
             messages = await messages_after(session, last_id)
             texts = await render_messages(session, policy, messages, datetime.now(UTC))
             for message in messages:
@@ -201,7 +139,7 @@ async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Pa
     )
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(_feed(f"http://{config.server.host}:{port}", random.Random(7), stop)),
+        asyncio.create_task(feed(f"http://{config.server.host}:{port}", random.Random(7), stop)),
         asyncio.create_task(_print_outbox(app, stop)),
     ]
     try:

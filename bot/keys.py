@@ -6,16 +6,16 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.config import Config
-from bot.ingest import Ingestor
+from adapters.wecom.client import WeComClient
 from bot.observability.metrics import Metrics
-from bot.policy import Policy
-from bot.wecom.client import WeComClient
+from services.clock import Clock
+from services.config import Config
+from services.ingest import Ingestor
+from services.policy import Rules
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
-POLICY = web.AppKey("policy", Policy)
+RULES = web.AppKey("rules", Rules)  # the rules in force: ask .current() at each use
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 INGESTOR = web.AppKey("ingestor", Ingestor)

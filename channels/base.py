@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from channels.details import Item, Payment, Waybill
+from rules.details import Item, Payment, Waybill
 from rules.stages import Stage
 
 

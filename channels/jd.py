@@ -24,9 +24,9 @@ from typing import Any
 
 from channels import limits
 from channels.base import NormalizedOrder
-from channels.details import Item, Waybill, categories_of
 from channels.reader import RecordReader
 from channels.timeparse import first_known
+from rules.details import Item, Waybill, categories_of
 from rules.stages import Stage
 
 CHANNEL = "jd"

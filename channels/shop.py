@@ -23,7 +23,10 @@ from typing import Any
 
 from channels import limits
 from channels.base import NormalizedOrder
-from channels.details import (
+from channels.holds import refund_hold
+from channels.reader import RecordReader
+from channels.timeparse import first_known, shown
+from rules.details import (
     Item,
     Payment,
     PaymentPhase,
@@ -31,9 +34,6 @@ from channels.details import (
     distinct_waybills,
     first_shipped,
 )
-from channels.holds import refund_hold
-from channels.reader import RecordReader
-from channels.timeparse import first_known, shown
 from rules.stages import Stage
 
 CHANNEL = "shop"

@@ -27,7 +27,10 @@ from typing import Any
 
 from channels import limits
 from channels.base import NormalizedOrder
-from channels.details import (
+from channels.holds import held_stage, refund_hold
+from channels.reader import RecordReader
+from channels.timeparse import first_known
+from rules.details import (
     Item,
     Payment,
     PaymentPhase,
@@ -36,9 +39,6 @@ from channels.details import (
     distinct_waybills,
     first_shipped,
 )
-from channels.holds import held_stage, refund_hold
-from channels.reader import RecordReader
-from channels.timeparse import first_known
 from rules.stages import Stage
 
 CHANNEL = "taobao"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from handlers.registry import OPS, SUPERVISOR, CommandContext, CommandError, CommandRouter
 from rules.health import evaluate
 from rules.render import local_time
@@ -21,7 +19,7 @@ async def health(ctx: CommandContext, args: list[str]) -> str:
     指标按 [health].window 滑动窗口计算; … 表示样本不足, 暂不判断。
     """
     policy = ctx.policy
-    tz = ZoneInfo(policy.config.watch.timezone)
+    tz = policy.timezone
     measured = await measure(ctx.session, ctx.now, policy.config.health.window, policy.calendar)
     pause = await routing_pause(ctx.session)
     readings = evaluate(measured, policy.config.health, ctx.now)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config, GroupConfig
-from bot.policy import Policy
 from handlers.registry import CommandError
 from rules.render import CHANNEL_LABELS, channel_label
-from storage import commands as db
+from services.config import Config, GroupConfig
+from services.policy import Policy
+from storage import lookups as db
 from storage.models import Order, Ticket, TicketEvent
 
 _TICKET_NO = re.compile(r"#?(\d{1,9})")

@@ -20,8 +20,8 @@ from typing import Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Config
-from bot.policy import Policy
+from services.config import Config
+from services.policy import Policy
 from storage.db import begin_reading
 
 logger = logging.getLogger(__name__)

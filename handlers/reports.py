@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.reports import day_of, load_report, timezone
-from bot.wecom.messages import APP_TEXT_MAX_BYTES
+from adapters.wecom.messages import APP_TEXT_MAX_BYTES
 from handlers.refs import group_by_name, groups_of
 from handlers.registry import ANYONE, CommandContext, CommandRouter, UsageError
 from rules.report import Period
 from rules.report_text import render_report
+from services.reports import day_of, load_report
 
 router = CommandRouter()
 
@@ -45,7 +45,7 @@ async def report(ctx: CommandContext, args: list[str]) -> str:
     else:
         keys = groups_of(config, ctx.user) or None
     last = day_of(ctx.policy, ctx.now) - timedelta(days=back)
-    period = Period.ending(last, days, timezone(ctx.policy))
+    period = Period.ending(last, days, ctx.policy.timezone)
     await ctx.done_writing()  # a month's report takes a while to build: no lock meanwhile
     result = await load_report(ctx.session, ctx.policy, period, ctx.now, keys)
     return render_report(result, ctx.now, APP_TEXT_MAX_BYTES, markdown=ctx.chat == "group")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from handlers.refs import (
     find_open_ticket,
     find_ticket,
@@ -22,7 +20,7 @@ from handlers.registry import (
 )
 from rules.durations import format_duration, parse_duration
 from rules.render import local_time
-from storage import commands as db
+from storage import tickets as db
 from storage.models import Ticket
 from storage.tickets import add_timeline, notice_row, outbox_row, queue_messages, timeline_row
 
@@ -187,7 +185,7 @@ async def snooze(ctx: CommandContext, args: list[str]) -> str:
     ticket, _ = await find_open_ticket(session, args[0])
     require_group(ctx.policy, ticket, ctx.user, "暂停提醒")
     await db.snooze_ticket(session, ticket.id, until)
-    tz = ZoneInfo(config.timezone)
+    tz = ctx.policy.timezone
     detail = f"提醒暂停至 {local_time(until, tz)}" if until else "恢复提醒"
     await add_timeline(
         session, [timeline_row(ticket.id, "snoozed", ctx.now, detail, actor=ctx.user)]

@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from bot.notices import alert_facts, order_notes
-from bot.policy import Policy
 from handlers.refs import find, find_order, group_by_name, groups_of
 from handlers.registry import (
     ANYONE,
@@ -25,7 +22,9 @@ from rules.money import format_fen
 from rules.phones import canonical_phone, mask_phone
 from rules.render import channel_label, local_time, notes_lines, stage_in_words
 from rules.stages import Stage
-from storage import commands as db
+from services.notices import alert_facts, order_notes
+from services.policy import Policy
+from storage import lookups as db
 from storage.details import details_of
 from storage.models import Order, Ticket, TicketEvent
 from storage.tickets import tickets_with_orders
@@ -50,7 +49,7 @@ LIST_LIMIT = 20  # 待办 lines before "and N more"
 @router.command("状态", "status", usage="状态 <订单号|工单号>", roles={ANYONE})
 async def status(ctx: CommandContext, args: list[str]) -> str:
     """查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)"""
-    tz = ZoneInfo(ctx.policy.config.watch.timezone)
+    tz = ctx.policy.timezone
     found = await find(ctx.session, args[0], open_only=False, timeline=True)
     order, ticket = found.order, found.ticket
     deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
@@ -122,7 +121,7 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
         found = await find_order(ctx.session, ref, open_only=True)
         phone = found.order.receiver_phone
         orders = (await _orders_of(ctx, phone) if phone else None) or [(found.order, found.ticket)]
-    tz = ZoneInfo(ctx.policy.config.watch.timezone)
+    tz = ctx.policy.timezone
     lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
     for number, (order, ticket) in enumerate(orders, start=1):
         paid = f"{local_time(order.paid_at, tz)} 付款" if order.paid_at else "未付款"

@@ -25,8 +25,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.policy import Policy
 from jobs.deliver_chat import (
     Delivering,
     DeliveryResult,
@@ -35,6 +33,8 @@ from jobs.deliver_chat import (
     serve_chat,
 )
 from jobs.lease import LEASE
+from services.clock import Clock
+from services.policy import Policy, Rules
 from storage.db import begin_reading
 from storage.delivery import Target, due_targets
 
@@ -51,14 +51,14 @@ class Sender:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        policy: Policy,
+        rules: Rules,
         wecom: WeComSender,
         clock: Clock,
         instance: str,
         *,
         concurrency: int = CONCURRENCY,
     ) -> None:
-        self._ctx = Delivering(sessions, policy, wecom, clock, instance)
+        self._ctx = Delivering(sessions, rules, wecom, clock, instance)
         self._serving: dict[Target, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._rate_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -129,6 +129,6 @@ async def run(
     instance: str,
 ) -> DeliveryResult:
     """Send to every chat that is due now, and wait until that is done."""
-    sender = Sender(sessions, policy, wecom, clock, instance)
+    sender = Sender(sessions, Rules(policy), wecom, clock, instance)
     await sender.tick()
     return await sender.drain()

@@ -17,15 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.notices import load_facts
-from bot.policy import Policy
-from bot.wecom.errors import WeComError
-from bot.wecom.messages import (
+from adapters.wecom.errors import WeComError
+from adapters.wecom.messages import (
     APP_MARKDOWN_MAX_BYTES,
     WEBHOOK_MARKDOWN_MAX_BYTES,
     app_image,
@@ -36,6 +32,9 @@ from bot.wecom.messages import (
 from jobs.lease import LEASE, Heartbeat
 from rules.digest import Facts, build_digest
 from rules.render import AlertFacts
+from services.clock import Clock
+from services.notices import load_facts
+from services.policy import Policy, Rules
 from storage.delivery import (
     Target,
     attempts_of,
@@ -103,10 +102,15 @@ class Delivering:
     """What serving any chat needs."""
 
     sessions: async_sessionmaker[AsyncSession]
-    policy: Policy
+    rules: Rules
     wecom: WeComSender
     clock: Clock
     instance: str
+
+    @property
+    def policy(self) -> Policy:
+        """The rules in force now (looked up at each use: a reload applies to the next look)."""
+        return self.rules.current()
 
 
 @dataclass(frozen=True)
@@ -339,7 +343,7 @@ class _Turn:
         ctx, (kind, name) = self.ctx, self.target
         now = ctx.clock.now()
         logger.error("dead-lettering %d notifications for %s:%s: %s", len(ids), kind, name, reason)
-        day = now.astimezone(ZoneInfo(ctx.policy.config.watch.timezone)).date().isoformat()
+        day = now.astimezone(ctx.policy.timezone).date().isoformat()
         text = f"⚠️ 消息无法送达 {name}: {reason}\n已转入死信 {len(ids)} 条, 请检查配置后处理"
         incident = f"{kind}:{name}:{hashlib.sha1(reason.encode()).hexdigest()[:8]}:{day}"
         notices = [
@@ -392,7 +396,7 @@ def _plan(
     digest = build_digest(
         [facts[m.id] for m in about],
         now,
-        ZoneInfo(policy.config.watch.timezone),
+        policy.timezone,
         limit_bytes=channel.limit_bytes,
         budget=budget - len(plan),
         mention=mention,

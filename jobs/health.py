@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.policy import Policy
 from rules.health import ADDRESS_PARSE, Reading, changes, evaluate
+from services.policy import Policy
 from storage.health import (
     failing_signals,
     measure,

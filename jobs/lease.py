@@ -11,7 +11,7 @@ from types import TracebackType
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from services.clock import Clock
 from storage.delivery import Target, renew_lease
 
 logger = logging.getLogger(__name__)

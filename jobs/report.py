@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.policy import Policy
-from bot.reports import day_of, load_report, timezone
-from bot.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTES
+from adapters.wecom.messages import APP_MARKDOWN_MAX_BYTES, WEBHOOK_MARKDOWN_MAX_BYTES
 from rules.report import Period, Report
 from rules.report_chart import render_chart
 from rules.report_text import render_report
+from services.policy import Policy
+from services.reports import day_of, load_report
 from storage.db import begin_reading
 from storage.tickets import notice_row, queue_messages
 
@@ -38,7 +38,7 @@ async def run(
     sessions: async_sessionmaker[AsyncSession], policy: Policy, now: datetime, days: int = 1
 ) -> ReportResult:
     """Queue the report of the ``days`` local days up to yesterday."""
-    period = Period.ending(day_of(policy, now) - timedelta(days=1), days, timezone(policy))
+    period = Period.ending(day_of(policy, now) - timedelta(days=1), days, policy.timezone)
     name = f"report:{days}d:{period.first.isoformat()}"
     rows = []
     for key, group in policy.config.groups.items():

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import SlaRule
-from bot.policy import Policy
 from rules.sla import EscalationStep, Schedule
+from services.config import SlaRule
+from services.policy import Policy
 from storage.health import routing_pause
 from storage.orders import claim_due_orders, set_next_checks
 from storage.tickets import (

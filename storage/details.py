@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.details import Item, Payment, Waybill
+from rules.details import Item, Payment, Waybill
 from storage.models import OrderItem, OrderPayment, OrderWaybill
 
 Detail = Item | Payment | Waybill

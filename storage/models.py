@@ -108,7 +108,7 @@ class Order(Base):
     # this order (deadline, then each escalation); NULL when nothing is pending.
     deadline_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
-    # What the platform says besides the stage (see channels.details): its own ship-by deadline
+    # What the platform says besides the stage (see rules.details): its own ship-by deadline
     # (an SLA rule may count to it), when the parcel actually left (kept once known), why the
     # order is on hold, what the buyer and the seller wrote, a phone the platform sent masked
     # (not searchable), the handles its decryption/matching APIs take, and every item's
@@ -233,7 +233,7 @@ class OutboxMessage(Base):
     """A notification waiting to be delivered; dedup_key makes each one exist once.
 
     It names what to announce, not the text: the text is rendered at delivery from the ticket
-    and order as they are then (see bot.notices)."""
+    and order as they are then (see services.notices)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)

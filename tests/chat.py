@@ -9,7 +9,7 @@ from typing import Literal
 
 from aiohttp.test_utils import TestClient
 
-from bot.keys import POLICY, SESSIONS
+from bot.keys import RULES, SESSIONS
 from handlers import ROUTERS
 from handlers.registry import CommandRouter, Message, answer
 from jobs import watch
@@ -32,7 +32,9 @@ async def say(
 ) -> str:
     """The reply to ``text`` typed by ``user``, run as a callback runs it (one transaction)."""
     app = client.app
-    reply = await answer(routers, app[SESSIONS], app[POLICY], Message(user, chat, text, now))
+    reply = await answer(
+        routers, app[SESSIONS], app[RULES].current(), Message(user, chat, text, now)
+    )
     assert reply is not None  # only a message seen before has no reply
     return reply
 
@@ -44,7 +46,7 @@ async def open_ticket(client: TestClient, *orders: dict[str, object]) -> None:
         headers=auth("all"),
     )
     assert response.status == 200, await response.text()
-    await watch.run(client.app[SESSIONS], client.app[POLICY], OPENED)
+    await watch.run(client.app[SESSIONS], client.app[RULES].current(), OPENED)
 
 
 async def the_ticket(client: TestClient) -> Ticket:
@@ -59,7 +61,7 @@ async def timeline(client: TestClient) -> list[tuple[str, str | None, str | None
 
 async def tick(client: TestClient, at: datetime) -> watch.WatchResult:
     """One watch tick at ``at``."""
-    return await watch.run(client.app[SESSIONS], client.app[POLICY], at)
+    return await watch.run(client.app[SESSIONS], client.app[RULES].current(), at)
 
 
 async def notices(client: TestClient) -> list[tuple[str, str, str, str | None]]:

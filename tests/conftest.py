@@ -16,8 +16,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
-from bot.config import Config, parse_config
-from bot.sandbox import create_sandbox_app
+from sandbox import create_sandbox_app
+from services.config import Config, parse_config
 from storage import migrate
 from tests.support import FakeClock, config_data
 from tests.wecom_side import SANDBOX, bot_config

@@ -13,12 +13,12 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.wecom.client import WeComClient
 from bot.app import create_app, wecom_client
-from bot.config import Config, parse_config
-from bot.keys import POLICY, SESSIONS
-from bot.sandbox import SandboxConfig
-from bot.wecom.client import WeComClient
+from bot.keys import RULES, SESSIONS
 from jobs import deliver, watch
+from sandbox import SandboxConfig
+from services.config import Config, parse_config
 from storage.models import OutboxMessage
 from tests.support import FakeClock, all_rows, auth, config_data
 
@@ -66,12 +66,14 @@ class Bot:
 
     async def tick(self, at: datetime) -> None:
         self.clock.current = at
-        await watch.run(self.client.app[SESSIONS], self.client.app[POLICY], at)
+        await watch.run(self.client.app[SESSIONS], self.client.app[RULES].current(), at)
 
     async def deliver(self, at: datetime, instance: str = "test") -> deliver.DeliveryResult:
         self.clock.current = at
         app = self.client.app
-        return await deliver.run(app[SESSIONS], app[POLICY], self.wecom, self.clock, instance)
+        return await deliver.run(
+            app[SESSIONS], app[RULES].current(), self.wecom, self.clock, instance
+        )
 
     async def outbox(self) -> list[OutboxMessage]:
         return await all_rows(self.client.app[SESSIONS], OutboxMessage)

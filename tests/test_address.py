@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from channels.address import Region, RegionParser
-from channels.samples import sample_record
 from channels.shop import normalize
 from rules.stages import Stage
+from sandbox.samples import sample_record
 
 
 @pytest.fixture(scope="module")

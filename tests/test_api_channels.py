@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.keys import SESSIONS
 from channels.registry import ADAPTERS
-from channels.samples import CHANNEL_STAGES, sample_record
+from sandbox.samples import CHANNEL_STAGES, sample_record
 from storage.models import Order
 from tests.support import T0, all_rows, auth
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
-from bot.config import parse_config
 from bot.keys import SESSIONS
+from services.config import parse_config
 from storage.models import IngestCount, Order
 from tests.support import T0, FakeClock, all_rows, auth, config_data, shop_order, stage_event
 from tests.test_endpoints import DatabaseProxy, postgres_url, proxy  # noqa: F401 (fixtures)

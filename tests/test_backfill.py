@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import parse_config
-from bot.policy import Policy
 from jobs import watch
+from services.config import parse_config
+from services.policy import Policy
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OutboxMessage, Ticket
 from tests.support import all_rows, config_data

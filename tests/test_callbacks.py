@@ -19,7 +19,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.app import create_app
 from bot.keys import SESSIONS
-from bot.sandbox import (
+from sandbox import (
     SandboxConfig,
     aibot_callback_request,
     app_callback_request,
@@ -27,7 +27,7 @@ from bot.sandbox import (
     send_app_callback,
     verification_query,
 )
-from bot.sandbox.config import robot_chat_id
+from sandbox.config import robot_chat_id
 from storage.models import InboundMessage, Ticket, TicketEvent
 from tests.support import FakeClock, all_rows
 from tests.wecom_side import (

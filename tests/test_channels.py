@@ -12,11 +12,11 @@ import pytest
 
 from channels import douyin, jd, shop, taobao
 from channels.base import NormalizedOrder, RecordError
-from channels.details import Item, Payment
 from channels.registry import ADAPTERS
-from channels.samples import CHANNEL_STAGES, sample_record
 from channels.timeparse import beijing_time, iso_time, jd_time, unix_time, yuan_to_fen
+from rules.details import Item, Payment
 from rules.stages import Stage
+from sandbox.samples import CHANNEL_STAGES, sample_record
 
 DROP = object()  # marks a field to remove from a record
 

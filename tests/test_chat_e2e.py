@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.keys import CLOCK, POLICY, SESSIONS, WECOM
-from bot.sandbox import send_aibot_callback, send_app_callback
-from bot.sandbox.config import robot_chat_id
+from bot.keys import CLOCK, RULES, SESSIONS, WECOM
 from jobs import deliver
+from sandbox import send_aibot_callback, send_app_callback
+from sandbox.config import robot_chat_id
 from storage.models import OutboxMessage, Ticket, TicketEvent
 from tests.support import all_rows
 from tests.wecom_side import Chat, overdue_ticket, replies_to, type_in_wecom, wecom_side
@@ -127,7 +127,7 @@ async def test_a_reply_wecom_refuses_reaches_the_person_once_it_is_back(
 
     clock = bot.app[CLOCK]
     clock.current += timedelta(seconds=15)  # past group_wait: WeCom is back, the outbox sends
-    await deliver.run(sessions, bot.app[POLICY], bot.app[WECOM], clock, "test")
+    await deliver.run(sessions, bot.app[RULES].current(), bot.app[WECOM], clock, "test")
     [answer] = await replies_to(sandbox, "zhang")
     assert "已认领工单 #1" in answer
     assert ("未能在群内答复" in answer) == (chat == "group")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from bot.config import Config, ConfigError, load_config, parse_config
+from services.config import Config, ConfigError, load_config, parse_config
 from tests.support import config_data
 
 ROOT = Path(__file__).resolve().parent.parent

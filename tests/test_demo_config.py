@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.demo import demo_config
-from bot.policy import Policy
-from channels.samples import CATEGORIES
+from sandbox.samples import CATEGORIES
+from services.policy import Policy
 
 IDS = {
     "taobao": lambda c: c.taobao_cid,

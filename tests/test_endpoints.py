@@ -21,9 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
-from bot.config import Config, parse_config
 from bot.observability.endpoints import PROBE_TIMEOUT
-from bot.sandbox import SandboxConfig, create_sandbox_app
+from sandbox import SandboxConfig, create_sandbox_app
+from services.config import Config, parse_config
 from storage import migrate
 from tests.conftest import PG_ADMIN_DSN, _pg_admin
 from tests.support import T0, FakeClock, auth, config_data, shop_order, stage_event

@@ -11,8 +11,7 @@ from datetime import timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.keys import POLICY, SESSIONS
-from channels.samples import sample_record
+from bot.keys import RULES, SESSIONS
 from handlers import ROUTERS
 from handlers.registry import (
     CommandContext,
@@ -23,6 +22,7 @@ from handlers.registry import (
 )
 from jobs import watch
 from rules.stages import Stage
+from sandbox.samples import sample_record
 from storage.models import OutboxMessage
 from tests.chat import OPENED, H, M, open_ticket, say, the_ticket, timeline
 from tests.support import T0, all_rows, auth, shop_order
@@ -164,7 +164,7 @@ async def test_done_needs_a_note_while_the_order_has_not_moved(client: TestClien
 
     # The watch must neither spin on the order nor escalate a ticket closed by hand.
     async with asyncio.timeout(10):
-        result = await watch.run(client.app[SESSIONS], client.app[POLICY], T0 + 9 * H)
+        result = await watch.run(client.app[SESSIONS], client.app[RULES].current(), T0 + 9 * H)
     assert (result.opened, result.escalated) == (0, 0)
     assert [m.kind for m in await all_rows(client.app[SESSIONS], OutboxMessage)] == [
         "alert",
@@ -235,7 +235,7 @@ async def test_wrong_arguments_answer_with_usage(client: TestClient, text: str, 
 
 async def test_help_lists_the_declared_commands_with_summaries(client: TestClient) -> None:
     reply = await say(client, "zhang", "帮助")
-    assert reply == render_help(ROUTERS, client.app[POLICY].config, "zhang")
+    assert reply == render_help(ROUTERS, client.app[RULES].current().config, "zhang")
     assert reply.splitlines() == [
         "可用命令:",
         "• 认领 <工单号|订单号> (claim): 认领工单, 由您负责处理, 并通知所在处理组",
@@ -263,7 +263,7 @@ async def test_help_lists_only_permitted_commands(client: TestClient) -> None:
         return "ok"
 
     routers = (*ROUTERS, router)
-    config = client.app[POLICY].config
+    config = client.app[RULES].current().config
     assert "审计" not in render_help(routers, config, "zhang")
     assert "认领" in render_help(routers, config, "zhang")
     assert "仅限运维使用" in await say(client, "zhang", "audit", routers=routers)

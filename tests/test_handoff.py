@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.config import Config, parse_config
 from bot.keys import SESSIONS
+from services.config import Config, parse_config
 from storage.models import Order
 from tests.chat import OPENED, H, M, open_ticket, say, the_ticket, tick, timeline
 from tests.chat import notices as queued

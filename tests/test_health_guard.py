@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiohttp.test_utils import TestClient
 
-from bot.keys import POLICY, SESSIONS
+from bot.keys import RULES, SESSIONS
 from jobs import health
 from storage.models import OutboxMessage, Ticket
 from tests.chat import say, tick
@@ -28,7 +28,7 @@ async def post_orders(client: TestClient, prefix: str, count: int, *, parseable:
 
 
 async def check(client: TestClient, clock: FakeClock) -> health.HealthResult:
-    return await health.run(client.app[SESSIONS], client.app[POLICY], clock.now())
+    return await health.run(client.app[SESSIONS], client.app[RULES].current(), clock.now())
 
 
 async def ops_notices(client: TestClient, about: str = "") -> list[str]:

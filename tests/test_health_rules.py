@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import HealthConfig
 from rules.health import Measurements, Reading, changes, evaluate
+from services.config import HealthConfig
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 11:00 in Shanghai
 M = timedelta(minutes=1)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.keys import CLOCK, POLICY, SESSIONS, WECOM
+from bot.keys import CLOCK, RULES, SESSIONS, WECOM
 from jobs import deliver, watch
 from storage.tickets import add_timeline, timeline_row
 from tests.chat import OPENED, H, M, open_ticket, say, tick
@@ -142,10 +142,10 @@ async def test_the_timeline_names_groups_and_escalations_as_people_read_them(
     response = await bot.post("/api/v1/orders/shop", json=order, headers=auth("all"))
     assert response.status == 200
     app = bot.app
-    await watch.run(app[SESSIONS], app[POLICY], now)  # the alert and the first escalation
+    await watch.run(app[SESSIONS], app[RULES].current(), now)  # the alert and the first escalation
     app[CLOCK].current = now + timedelta(minutes=1)  # past group_wait
     assert (
-        await deliver.run(app[SESSIONS], app[POLICY], app[WECOM], app[CLOCK], "t")
+        await deliver.run(app[SESSIONS], app[RULES].current(), app[WECOM], app[CLOCK], "t")
     ).messages_sent
     async with app[SESSIONS].begin() as session:
         old = [("alerted", "已送达 east"), ("escalated", "第2级")]

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select
 
 from bot.app import create_app
-from bot.config import parse_config
+from services.config import parse_config
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Base, Order

@@ -15,7 +15,7 @@ import pytest
 
 from channels import douyin, jd, shop, taobao
 from channels.base import RecordError
-from channels.details import Item, Payment, Waybill
+from rules.details import Item, Payment, Waybill
 from rules.stages import Stage
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 Beijing

@@ -8,7 +8,7 @@ from datetime import timedelta
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.keys import CLOCK, POLICY, SESSIONS, WECOM
+from bot.keys import CLOCK, RULES, SESSIONS, WECOM
 from jobs import deliver, report
 from storage.models import OutboxMessage
 from tests.support import all_rows
@@ -25,12 +25,12 @@ async def test_the_report_and_its_chart_reach_the_group_and_the_supervisors(
     clock = bot.app[CLOCK]
     tomorrow = clock.advance(timedelta(days=1))  # so the report is of today
     for _ in range(2):  # a second run (or a second instance) finds every report queued
-        await report.run(bot.app[SESSIONS], bot.app[POLICY], tomorrow)
+        await report.run(bot.app[SESSIONS], bot.app[RULES].current(), tomorrow)
     reports = [m for m in await all_rows(bot.app[SESSIONS], OutboxMessage) if m.kind == "report"]
     assert sorted(m.target for m in reports) == ["boss-east", "boss-vip", "east"]
 
     clock.advance(timedelta(minutes=1))  # past group_wait
-    await deliver.run(bot.app[SESSIONS], bot.app[POLICY], bot.app[WECOM], clock, "test")
+    await deliver.run(bot.app[SESSIONS], bot.app[RULES].current(), bot.app[WECOM], clock, "test")
 
     out = [r for r in await sandbox_records(sandbox) if r["direction"] == "out"]
     group = [r for r in out if r["target_kind"] == "group"]

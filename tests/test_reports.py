@@ -12,10 +12,10 @@ from pathlib import Path
 import openpyxl
 from aiohttp.test_utils import TestClient
 
-from bot.keys import POLICY, SESSIONS
-from bot.reports import load_report
+from bot.keys import RULES, SESSIONS
 from rules.report import Period
 from rules.report_text import render_report
+from services.reports import load_report
 from tests.chat import OPENED, H, M, say, tick
 from tests.support import BEIJING, T0, auth, config_data, shop_order, stage_event
 from tests.test_cli import orderbot, write_config
@@ -64,11 +64,13 @@ async def a_known_day(client: TestClient) -> None:
 async def test_a_days_report_matches_the_figures_computed_by_hand(client: TestClient) -> None:
     await a_known_day(client)
     period = Period.ending(
-        T0.astimezone(BEIJING).date(), 1, client.app[POLICY].calendar.hours.timezone
+        T0.astimezone(BEIJING).date(), 1, client.app[RULES].current().calendar.hours.timezone
     )
 
     async with client.app[SESSIONS]() as session:
-        report = await load_report(session, client.app[POLICY], period, OPENED + 2 * H, ["east"])
+        report = await load_report(
+            session, client.app[RULES].current(), period, OPENED + 2 * H, ["east"]
+        )
 
     assert (report.overall.met, report.overall.missed) == (6, 4)
     assert report.overall.rate == 0.6 and report.previous_overall.rate == 1.0

@@ -10,10 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
-from bot.config import parse_config
-from bot.keys import POLICY, SESSIONS
+from bot.keys import RULES, SESSIONS
 from jobs import watch
 from rules.routing import route
+from services.config import parse_config
 from storage.models import Ticket
 from tests.support import BEIJING, T0, FakeClock, all_rows, auth, config_data
 
@@ -142,7 +142,7 @@ async def category_client(aiohttp_client: Any, database_url: str, clock: FakeClo
 async def ticket_of(client: TestClient, record: dict[str, Any], at: datetime) -> Ticket:
     response = await client.post("/api/v1/orders/taobao", json=record, headers=auth("taobao"))
     assert response.status == 200, await response.text()
-    await watch.run(client.app[SESSIONS], client.app[POLICY], at)
+    await watch.run(client.app[SESSIONS], client.app[RULES].current(), at)
     [ticket] = await all_rows(client.app[SESSIONS], Ticket)
     return ticket
 
@@ -227,6 +227,6 @@ async def test_rules_in_official_names_route_the_platforms_spellings(
         f"/api/v1/orders/{channel}", json=RECORDS[channel], headers=auth("all")
     )
     assert response.status == 200, await response.text()
-    await watch.run(region_client.app[SESSIONS], region_client.app[POLICY], T0 + 2 * H)
+    await watch.run(region_client.app[SESSIONS], region_client.app[RULES].current(), T0 + 2 * H)
     [ticket] = await all_rows(region_client.app[SESSIONS], Ticket)
     assert (ticket.group_key, ticket.route_reason.split(": ")[1]) == (group, reason)

@@ -21,7 +21,7 @@ from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.sandbox import (
+from sandbox import (
     SANDBOX_STATE,
     CallbackNotConfigured,
     SandboxConfig,
@@ -31,7 +31,7 @@ from bot.sandbox import (
     send_app_callback,
     verify_callback_url,
 )
-from bot.sandbox.__main__ import parse_args
+from sandbox.__main__ import parse_args
 
 CONFIG = SandboxConfig(
     webhook_keys={"key-east": "华东组", "key-vip": "大额组"}, users=("zhang", "Li", "wang")

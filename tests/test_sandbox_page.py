@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bot.sandbox import SandboxConfig, create_sandbox_app, robot_chat_id
-from bot.wecom.client import WeComClient
-from bot.wecom.messages import markdown
+from adapters.wecom.client import WeComClient
+from adapters.wecom.messages import markdown
+from sandbox import SandboxConfig, create_sandbox_app, robot_chat_id
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 from playwright.async_api import async_playwright, expect
 
-from bot.sandbox import SandboxConfig, create_sandbox_app
-from bot.wecom.client import WeComClient
-from bot.wecom.messages import file, markdown
+from adapters.wecom.client import WeComClient
+from adapters.wecom.messages import file, markdown
+from sandbox import SandboxConfig, create_sandbox_app
 from tests.test_sandbox_page import CHROMIUM, CHROMIUM_FLAGS
 
 

@@ -20,12 +20,12 @@ import tomli_w
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from bot.config import Config
-from bot.ingest import Ingestor
-from bot.policy import Policy
-from bot.sandbox import SandboxConfig, create_sandbox_app
 from channels.address import RegionParser
 from jobs import watch
+from sandbox import SandboxConfig, create_sandbox_app
+from services.config import Config
+from services.ingest import Ingestor
+from services.policy import Policy, Rules
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Delivery, DeliveryTarget, OutboxMessage, Ticket
 from tests.support import T0, TOKENS, config_data, shop_order
@@ -50,7 +50,7 @@ async def test_two_watchers_split_the_work_without_duplicates(config: Config) ->
     engines = [make_engine(config.database.url) for _ in range(2)]
     sessions = [make_sessionmaker(e) for e in engines]
     try:
-        ingestor = Ingestor(sessions[0], policy, RegionParser())
+        ingestor = Ingestor(sessions[0], Rules(policy), RegionParser())
         batch = [shop_order(f"SH{i:04d}", province="上海市") for i in range(ORDERS)]
         report = await ingestor.orders("shop", batch, T0)
         assert report.created == ORDERS
@@ -74,7 +74,7 @@ async def test_two_ingestors_sending_the_same_batch_create_each_order_once(confi
     policy = Policy.from_config(config)
     engines = [make_engine(config.database.url) for _ in range(2)]
     try:
-        ingestors = [Ingestor(make_sessionmaker(e), policy, RegionParser()) for e in engines]
+        ingestors = [Ingestor(make_sessionmaker(e), Rules(policy), RegionParser()) for e in engines]
         batch = [shop_order(f"SH{i:04d}") for i in range(ORDERS)]
         reports = await asyncio.gather(*(i.orders("shop", batch, T0) for i in ingestors))
     finally:

@@ -12,10 +12,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from bot.app import create_app
-from bot.config import parse_config
-from bot.keys import POLICY, SESSIONS
-from bot.notices import render_messages
+from bot.keys import RULES, SESSIONS
 from jobs import watch
+from services.config import parse_config
+from services.notices import render_messages
 from storage.models import Order, OutboxMessage, Ticket
 from storage.outbox import messages_after
 from tests.support import (
@@ -46,7 +46,7 @@ async def post_event(client: TestClient, event: dict[str, str]) -> None:
 
 
 async def tick(client: TestClient, at: datetime) -> watch.WatchResult:
-    return await watch.run(client.app[SESSIONS], client.app[POLICY], at)
+    return await watch.run(client.app[SESSIONS], client.app[RULES].current(), at)
 
 
 async def tickets(client: TestClient) -> list[Ticket]:
@@ -61,7 +61,9 @@ async def texts(client: TestClient, delivered_at: datetime) -> list[str]:
     """The outbox as people would read it if it were delivered at ``delivered_at``."""
     async with client.app[SESSIONS]() as session:
         messages = await messages_after(session, 0)
-        rendered = await render_messages(session, client.app[POLICY], messages, delivered_at)
+        rendered = await render_messages(
+            session, client.app[RULES].current(), messages, delivered_at
+        )
     return [rendered[m.id] for m in messages]
 
 

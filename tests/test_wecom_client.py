@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 
-from bot.wecom import messages
-from bot.wecom.client import WeComClient
-from bot.wecom.errors import (
+from adapters.wecom import messages
+from adapters.wecom.client import WeComClient
+from adapters.wecom.errors import (
     API_CONCURRENT_OUT_OF_LIMIT,
     API_FREQ_OUT_OF_LIMIT,
     EXPIRED_ACCESS_TOKEN,

@@ -11,11 +11,11 @@ from typing import Any, Literal
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.config import Config, parse_config
-from bot.keys import POLICY, SESSIONS
-from bot.sandbox import SandboxConfig, send_aibot_callback, send_app_callback
-from bot.sandbox.config import DEFAULT_ENCODING_AES_KEY, robot_chat_id
+from bot.keys import RULES, SESSIONS
 from jobs import watch
+from sandbox import SandboxConfig, send_aibot_callback, send_app_callback
+from sandbox.config import DEFAULT_ENCODING_AES_KEY, robot_chat_id
+from services.config import Config, parse_config
 from tests.support import auth, config_data, shop_order
 
 SANDBOX = SandboxConfig(
@@ -76,7 +76,7 @@ async def overdue_ticket(bot: TestClient, order_no: str = "SH100") -> None:
     order = shop_order(order_no, province="上海市", paid_at=paid)
     response = await bot.post("/api/v1/orders/shop", json=order, headers=auth("all"))
     assert response.status == 200
-    await watch.run(bot.app[SESSIONS], bot.app[POLICY], datetime.now(UTC))
+    await watch.run(bot.app[SESSIONS], bot.app[RULES].current(), datetime.now(UTC))
 
 
 Chat = Literal["group", "direct"]

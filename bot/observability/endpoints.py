@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.keys import CLOCK, CONFIG, ENGINE, METRICS, POLICY, SCHEDULER, SESSIONS
+from bot.keys import CLOCK, CONFIG, ENGINE, METRICS, RULES, SCHEDULER, SESSIONS
 from bot.observability.metrics import OutboxBacklog
 from rules.health import Reading, evaluate
 from storage.health import measure, routing_pause
@@ -128,7 +128,7 @@ async def _outbox_backlog(engine: AsyncEngine, now: datetime) -> OutboxBacklog |
 async def _health(app: web.Application) -> tuple[list[Reading], bool] | None:
     """The health guard's signals judged now, and whether routing is paused; ``None`` if the
     database did not answer."""
-    policy, now = app[POLICY], app[CLOCK].now()
+    policy, now = app[RULES].current(), app[CLOCK].now()
     try:
         async with asyncio.timeout(PROBE_TIMEOUT), app[SESSIONS]() as session:
             measured = await measure(session, now, policy.config.health.window, policy.calendar)

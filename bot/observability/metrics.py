@@ -24,10 +24,10 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from bot.ingest import IngestReport
 from channels.registry import ADAPTERS
 from jobs.deliver import DeliveryResult
 from rules.health import Reading
+from services.ingest import IngestReport
 
 # From an idle tick (milliseconds) to a storm of overdue orders on a big pool (minutes).
 JOB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)

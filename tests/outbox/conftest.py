@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.sandbox import create_sandbox_app
+from sandbox import create_sandbox_app
 from tests.outbox_side import SANDBOX, Bot, BotWith, bot_config, make_bot
 from tests.support import FakeClock
 

@@ -19,11 +19,11 @@ from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import create_app
-from bot.keys import POLICY, SESSIONS
-from bot.reports import load_report
+from bot.keys import RULES, SESSIONS
 from jobs import deliver, health
 from rules.report import Period
 from rules.report_chart import render_chart
+from services.reports import load_report
 from storage.models import Delivery, TicketEvent
 from storage.tickets import notice_row, queue_messages
 from tests.outbox_side import (
@@ -234,7 +234,7 @@ async def test_a_chart_for_a_person_is_uploaded_then_sent_even_on_an_expired_tok
     app = bot.client.app
     day = Period.ending(T0.date(), 1, ZoneInfo("Asia/Shanghai"))
     async with app[SESSIONS]() as session:
-        chart = render_chart(await load_report(session, app[POLICY], day, T0))
+        chart = render_chart(await load_report(session, app[RULES].current(), day, T0))
     async with bot.client.app[SESSIONS].begin() as session:
         await queue_messages(
             session,
@@ -337,7 +337,7 @@ async def test_the_triage_digest_says_why_routing_is_paused(
         *(shop_order(f"SH{n:03d}", province=None, detail="火星基地第3号舱") for n in range(25))
     )
     app = bot.client.app
-    assert (await health.run(app[SESSIONS], app[POLICY], T0)).routing == "paused"
+    assert (await health.run(app[SESSIONS], app[RULES].current(), T0)).routing == "paused"
     await bot.tick(T0 + 2 * H)
     await bot.deliver(T0 + 2 * H + timedelta(seconds=10))
 

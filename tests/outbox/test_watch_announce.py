@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.keys import POLICY, SESSIONS
+from bot.keys import RULES, SESSIONS
 from jobs import watch
 from tests.outbox_side import Bot, BotWith, accepted
 from tests.support import T0, shop_order
@@ -33,7 +33,7 @@ async def tick(bot: Bot, at: timedelta) -> watch.WatchResult:
     """One watch tick ``at`` after T0 (the orders' payment)."""
     bot.clock.current = T0 + at
     app = bot.client.app
-    return await watch.run(app[SESSIONS], app[POLICY], T0 + at)
+    return await watch.run(app[SESSIONS], app[RULES].current(), T0 + at)
 
 
 async def test_orders_first_seen_past_the_reminder_interval_are_announced_once(

@@ -1,4 +1,4 @@
-"""``python -m bot.sandbox``: the sandbox as its own process, for the demo, benchmarks or a
+"""``python -m sandbox``: the sandbox as its own process, for the demo, benchmarks or a
 browser. Point the bot's ``wecom.api_base`` at http://HOST:PORT/cgi-bin/ and open /sandbox/."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.config import SandboxConfig
+from sandbox.app import create_sandbox_app
+from sandbox.config import SandboxConfig
 
 
 def _robot(value: str) -> tuple[str, str]:
@@ -22,7 +22,7 @@ def _robot(value: str) -> tuple[str, str]:
 def parse_args(argv: Sequence[str] | None = None) -> tuple[SandboxConfig, str, int]:
     """The sandbox's config, host and port from the command line."""
     defaults = SandboxConfig()
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument(

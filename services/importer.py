@@ -17,15 +17,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot import jsonbody
-from bot.backfill import Backfill, tell_ops
-from bot.config import Config
-from bot.ingest import Ingestor, IngestReport, Rejection
-from bot.policy import Policy
 from channels.address import RegionParser
 from channels.envelopes import EnvelopeError, unwrap
 from channels.registry import CSV_HEADERS
 from channels.suggest import nearest
+from services import jsonbody
+from services.backfill import Backfill, tell_ops
+from services.config import Config
+from services.ingest import Ingestor, IngestReport, Rejection
+from services.policy import Rules
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
 
@@ -162,8 +162,8 @@ async def import_orders(
     engine = make_engine(config.database.url)
     try:
         await ensure_migrated(engine)
-        sessions, policy = make_sessionmaker(engine), Policy.from_config(config)
-        ingestor = Ingestor(sessions, policy, RegionParser())
+        sessions, rules = make_sessionmaker(engine), Rules.from_config(config)
+        ingestor = Ingestor(sessions, rules, RegionParser())
         total = IngestReport()
         entries = await asyncio.to_thread(read_records, path, channel)
         batch_size = config.server.max_batch
@@ -190,7 +190,7 @@ async def import_orders(
                 progress.update(len(chunk))
         total.rejected.sort(key=lambda r: r.index)
         if backfill is not None:
-            backfill.told = await tell_ops(sessions, policy, backfill, datetime.now(UTC))
+            backfill.told = await tell_ops(sessions, rules.current(), backfill, datetime.now(UTC))
         return total
     finally:
         await engine.dispose()

@@ -24,9 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config_errors import explain, joined
 from rules.durations import parse_duration
 from rules.stages import Stage
+from services.config_errors import explain, joined
 
 
 class ConfigError(Exception):

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.sandbox import admin, page, wecom_api
-from bot.sandbox.config import SandboxConfig
-from bot.sandbox.state import SANDBOX_STATE, SandboxState
+from sandbox import admin, page, wecom_api
+from sandbox.config import SandboxConfig
+from sandbox.state import SANDBOX_STATE, SandboxState
 
 
 def create_sandbox_app(

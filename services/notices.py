@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.policy import Policy
-from channels.details import Item, Waybill
+from rules.details import Item, Waybill
 from rules.digest import Facts
 from rules.render import (
     AlertFacts,
@@ -24,6 +22,7 @@ from rules.render import (
     render_resolution,
 )
 from rules.routing import PAUSED_RULE
+from services.policy import Policy
 from storage.details import OrderDetails, details_of
 from storage.models import OutboxMessage
 from storage.tickets import tickets_with_orders
@@ -125,7 +124,7 @@ async def render_messages(
     session: AsyncSession, policy: Policy, messages: Sequence[OutboxMessage], now: datetime
 ) -> dict[int, str]:
     """The text of each message as one notice on its own, by outbox id."""
-    tz = ZoneInfo(policy.config.watch.timezone)
+    tz = policy.timezone
     texts = {m.id: m.detail for m in messages if m.detail is not None}
     for message_id, facts in (await load_facts(session, policy, messages, alone=True)).items():
         if isinstance(facts, ResolutionFacts):

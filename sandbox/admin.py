@@ -13,9 +13,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from bot.sandbox.callbacks import CallbackNotConfigured, send_aibot_callback, send_app_callback
-from bot.sandbox.state import SANDBOX_STATE, Fault, FaultKind, Record, SandboxState
-from bot.sandbox.wecom_api import ENDPOINTS
+from sandbox.callbacks import CallbackNotConfigured, send_aibot_callback, send_app_callback
+from sandbox.state import SANDBOX_STATE, Fault, FaultKind, Record, SandboxState
+from sandbox.wecom_api import ENDPOINTS
 
 CALLBACK_SESSION = web.AppKey("sandbox_callback_session", aiohttp.ClientSession)
 APP_TARGET = "app"  # /say target for the member's 1:1 chat with the app

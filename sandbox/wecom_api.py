@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 from aiohttp import BodyPartReader, web
 
-from bot.sandbox import codes
-from bot.sandbox.config import robot_chat_id
-from bot.sandbox.errors import (
+from sandbox import codes
+from sandbox.config import robot_chat_id
+from sandbox.errors import (
     API_FREQ_OUT_OF_LIMIT,
     APPCHAT_EXISTS,
     APPCHAT_NOT_FOUND,
@@ -34,7 +34,7 @@ from bot.sandbox.errors import (
     Rejected,
     errmsg,
 )
-from bot.sandbox.messages import (
+from sandbox.messages import (
     APP_MSGTYPES,
     APPCHAT_MSGTYPES,
     IMAGE_MAGIC,
@@ -45,7 +45,7 @@ from bot.sandbox.messages import (
     parse_json,
     summary,
 )
-from bot.sandbox.state import SANDBOX_STATE, AppChat, Fault, Media, SandboxState
+from sandbox.state import SANDBOX_STATE, AppChat, Fault, Media, SandboxState
 
 PREFIX = "/cgi-bin/"
 # A 2 MB image is ~2.7 MB as base64 in JSON; uploads are streamed and capped per type instead.

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callback import Inbound
-from bot.wecom.client import WeComClient
-from bot.wecom.errors import WeComError
-from bot.wecom.messages import (
+from adapters.wecom.client import WeComClient
+from adapters.wecom.errors import WeComError
+from adapters.wecom.inbound import Inbound
+from adapters.wecom.messages import (
     APP_MARKDOWN_MAX_BYTES,
     APP_TEXT_MAX_BYTES,
     WEBHOOK_MARKDOWN_MAX_BYTES,

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.policy import Policy
 from rules.render import channel_label
 from rules.stages import Stage
+from services.policy import Policy
 from storage.tickets import notice_row, queue_messages
 
 Kind = tuple[str, str]  # (stage, channel)
@@ -61,7 +61,7 @@ async def tell_ops(
     ops = policy.config.roles.ops
     if not backfill.total or not ops:
         return ()
-    text = backfill.summary(ZoneInfo(policy.config.watch.timezone))
+    text = backfill.summary(policy.timezone)
     notices = [
         notice_row(f"ops:backfill:{now.isoformat()}:{user}", "ops", ("user", user), text, now)
         for user in ops

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from bot.sandbox.errors import (
+from sandbox.errors import (
     INVALID_IMAGE_SIZE,
     INVALID_MEDIA_TYPE,
     INVALID_MSGTYPE,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from bot.sandbox.config import SandboxConfig
+from sandbox.config import SandboxConfig
 
 VALID_SECONDS = 3600  # "each response_url can be used once and is valid for 1 hour"
 

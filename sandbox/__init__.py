@@ -1,8 +1,8 @@
 """A local WeCom: the HTTP API the bot calls, as documented, plus a page and an admin API to
 watch what it accepted, inject faults, and speak to the bot as a member would."""
 
-from bot.sandbox.app import create_sandbox_app
-from bot.sandbox.callbacks import (
+from sandbox.app import create_sandbox_app
+from sandbox.callbacks import (
     CallbackNotConfigured,
     aibot_callback_request,
     app_callback_request,
@@ -11,8 +11,8 @@ from bot.sandbox.callbacks import (
     verification_query,
     verify_callback_url,
 )
-from bot.sandbox.config import SandboxConfig, robot_chat_id
-from bot.sandbox.state import SANDBOX_STATE, Record, SandboxState
+from sandbox.config import SandboxConfig, robot_chat_id
+from sandbox.state import SANDBOX_STATE, Record, SandboxState
 
 __all__ = [
     "SANDBOX_STATE",

@@ -14,13 +14,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.backfill import Backfill
-from bot.policy import Policy
 from channels import limits
 from channels.address import Region, RegionParser
 from channels.base import NormalizedOrder, RecordError
@@ -31,6 +28,8 @@ from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
 from rules.stages import Stage, accepts_transition, refusal
+from services.backfill import Backfill
+from services.policy import Policy, Rules
 from storage.details import OrderDetails, store_details
 from storage.events import insert_events, seen_event_ids
 from storage.health import count_ingest
@@ -178,12 +177,11 @@ class Ingestor:
     """Writes orders and events; shared by the HTTP API and ``orderbot import``."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], policy: Policy, regions: RegionParser
+        self, sessions: async_sessionmaker[AsyncSession], rules: Rules, regions: RegionParser
     ) -> None:
         self._sessions = sessions
-        self._policy = policy
+        self._rules = rules
         self._regions = regions
-        self._timezone = ZoneInfo(policy.config.watch.timezone)
 
     async def orders(
         self,
@@ -195,8 +193,9 @@ class Ingestor:
         """Store a batch of channel records. With ``backfill`` (importing history), an order
         whose deadline has already passed is recorded without a ticket and counted there."""
         report = IngestReport()
-        normalized = self._normalize(channel, records, now, report)
-        rows = await self._with_addresses(normalized, report)
+        policy = self._rules.current()
+        normalized = self._normalize(policy, channel, records, now, report)
+        rows = await self._with_addresses(policy, normalized, report)
         details = {
             o.channel_order_id: OrderDetails(o.items, o.payments, o.waybills) for o in normalized
         }
@@ -204,7 +203,7 @@ class Ingestor:
             held: list[dict[str, Any]] | None = None if backfill is None else []
             try:
                 async with self._sessions.begin() as session:
-                    counts = await self._upsert(session, channel, rows, details, now, held)
+                    counts = await self._upsert(session, policy, channel, rows, details, now, held)
                     minute = now.replace(second=0, microsecond=0)
                     await count_ingest(session, minute, [_health_counts(channel, rows, report)])
                 break
@@ -224,13 +223,19 @@ class Ingestor:
                 parsed.append((index, parse_stage_event(record, now)))
             except RecordError as error:
                 report.rejected.append(Rejection(index, str(error)))
+        policy = self._rules.current()
         async with self._sessions.begin() as session:
-            await self._apply_events(session, source, parsed, now, report)
+            await self._apply_events(session, policy, source, parsed, now, report)
         report.rejected.sort(key=lambda r: r.index)
         return report
 
     def _normalize(
-        self, channel: str, records: Sequence[Any], now: datetime, report: IngestReport
+        self,
+        policy: Policy,
+        channel: str,
+        records: Sequence[Any],
+        now: datetime,
+        report: IngestReport,
     ) -> list[NormalizedOrder]:
         adapter = ADAPTERS[channel]
         first_index: dict[str, int] = {}
@@ -244,7 +249,7 @@ class Ingestor:
             except RecordError as error:
                 report.rejected.append(Rejection(index, str(error)))
                 continue
-            known = self._policy.config.order_types.known
+            known = policy.config.order_types.known
             if order.order_type not in known:
                 report.rejected.append(
                     Rejection(index, f"order_type: 未知订单类型 {order.order_type!r}")
@@ -259,7 +264,7 @@ class Ingestor:
         return good
 
     async def _with_addresses(
-        self, orders: list[NormalizedOrder], report: IngestReport
+        self, policy: Policy, orders: list[NormalizedOrder], report: IngestReport
     ) -> list[dict[str, Any]]:
         """Column values per order, with the regions a channel sent under their official names
         (上海 → 上海市, 市辖区 → the municipality; what was sent stays in ``raw``) and free-text
@@ -277,7 +282,7 @@ class Ingestor:
             official = {o.channel_order_id: n for o, n in zip(structured, names, strict=True)}
         rows = []
         for order in orders:
-            kind = self._policy.order_type(
+            kind = policy.order_type(
                 order.order_type, order.channel, (order.category, *order.categories)
             )
             row = order_columns(order, kind)
@@ -306,19 +311,21 @@ class Ingestor:
         parsed = [self._regions.parse(text) for text in texts]
         return parsed, [_OFFICIAL_NAMES.normalize(*levels) for levels in sent]
 
-    def _met(self, order: dict[str, Any], left_at: datetime) -> list[MetKey]:
+    def _met(self, policy: Policy, order: dict[str, Any], left_at: datetime) -> list[MetKey]:
         """The report key of the stage entry the order leaves at ``left_at``, if that is
         within its deadline (the entries that missed are the tickets)."""
         deadline = order["deadline_at"]
         if deadline is None or left_at > deadline:
             return []
-        day = deadline.astimezone(self._timezone).date().isoformat()
-        group = self._policy.route(SimpleNamespace(**order)).group
+        day = deadline.astimezone(policy.timezone).date().isoformat()
+        group = policy.route(SimpleNamespace(**order)).group
         return [(day, order["stage"], order["channel"], order["province"] or "", group)]
 
-    def _enter_stage(self, order: dict[str, Any], stage: str, entered_at: datetime) -> None:
+    def _enter_stage(
+        self, policy: Policy, order: dict[str, Any], stage: str, entered_at: datetime
+    ) -> None:
         order["stage"], order["stage_entered_at"] = stage, entered_at
-        order["deadline_at"], order["next_check_at"] = self._policy.first_check(
+        order["deadline_at"], order["next_check_at"] = policy.first_check(
             order_type=order["order_type"],
             stage=stage,
             channel=order["channel"],
@@ -330,6 +337,7 @@ class Ingestor:
     async def _upsert(
         self,
         session: AsyncSession,
+        policy: Policy,
         channel: str,
         rows: list[dict[str, Any]],
         details: dict[str, OrderDetails],
@@ -349,7 +357,7 @@ class Ingestor:
             order = existing.get(row["channel_order_id"])
             if order is None:
                 order = row | {"channel": channel, "received_at": now, "updated_at": now}
-                self._enter_stage(order, row["stage"], row["stage_entered_at"])
+                self._enter_stage(policy, order, row["stage"], row["stage_entered_at"])
                 _hold_back(order, now, held)
                 new.append(order)
                 continue
@@ -360,13 +368,13 @@ class Ingestor:
                 order["shipped_at"] = row["shipped_at"]
                 is_changed = True
             if accepts_transition(Stage(order["stage"]), Stage(row["stage"])):
-                met.update(self._met(order, row["stage_entered_at"]))
-                self._enter_stage(order, row["stage"], row["stage_entered_at"])
+                met.update(self._met(policy, order, row["stage_entered_at"]))
+                self._enter_stage(policy, order, row["stage"], row["stage_entered_at"])
                 _hold_back(order, now, held)
                 moved.append(order)
                 is_changed = True
             elif order["ship_by_at"] != ship_by:  # the platform moved its ship-by
-                self._enter_stage(order, order["stage"], order["stage_entered_at"])
+                self._enter_stage(policy, order, order["stage"], order["stage_entered_at"])
                 _hold_back(order, now, held)
             else:
                 _follow_stage(order)
@@ -389,6 +397,7 @@ class Ingestor:
     async def _apply_events(
         self,
         session: AsyncSession,
+        policy: Policy,
         source: str,
         events: list[tuple[int, StageEvent]],
         now: datetime,
@@ -413,8 +422,8 @@ class Ingestor:
             current = Stage(order["stage"])
             applied = accepts_transition(current, event.stage)
             if applied:
-                met.update(self._met(order, event.occurred_at))
-                self._enter_stage(order, event.stage.value, event.occurred_at)
+                met.update(self._met(policy, order, event.occurred_at))
+                self._enter_stage(policy, order, event.stage.value, event.occurred_at)
                 order["updated_at"] = now
                 moved[order["id"]] = order
                 report.updated += 1

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.config import Config, GroupConfig, SlaRule
 from rules.routing import RouteDecision, RoutedOrder, category_names, route, triage
 from rules.sla import Schedule, first_check, match_sla, schedule
 from rules.sla_clock import BusinessHours, WorkCalendar
+from services.config import Config, GroupConfig, SlaRule
 
 
 def build_calendar(config: Config) -> WorkCalendar:
@@ -28,15 +28,19 @@ def build_calendar(config: Config) -> WorkCalendar:
 
 @dataclass(frozen=True)
 class Policy:
+    """One config's rules, fixed: take it from ``Rules.current()`` for a unit of work (a tick,
+    a batch, a chat message) and do not keep it beyond."""
+
     config: Config
     calendar: WorkCalendar
+    timezone: ZoneInfo  # where people are: local days, times on screen, business hours
     _sla_cache: dict[tuple[str, str, str], SlaRule | None] = field(
         default_factory=dict, compare=False, repr=False
     )
 
     @classmethod
     def from_config(cls, config: Config) -> Policy:
-        return cls(config, build_calendar(config))
+        return cls(config, build_calendar(config), ZoneInfo(config.watch.timezone))
 
     def order_type(self, given: str, channel: str, categories: Sequence[str | None]) -> str:
         """A normal order of a category configured as e.g. custom-made takes that type (the
@@ -97,3 +101,23 @@ class Policy:
         hands over to the default group rather than stalling the watch."""
         groups = self.config.groups
         return groups.get(key) or groups[self.config.routing.default_group]
+
+
+class Rules:
+    """The rules in force, looked up at each use: whoever needs them asks ``current()`` when a
+    unit of work starts, so that ``swap`` (a reload) takes effect at the next one, everywhere at
+    once. Nothing keeps a ``Policy`` or a timezone from start-up."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    @classmethod
+    def from_config(cls, config: Config) -> Rules:
+        return cls(Policy.from_config(config))
+
+    def current(self) -> Policy:
+        return self._policy
+
+    def swap(self, policy: Policy) -> None:
+        """Put ``policy`` in force; a unit of work under way finishes with the one it took."""
+        self._policy = policy

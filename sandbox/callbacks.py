@@ -16,8 +16,8 @@ import aiohttp
 import orjson
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bot.sandbox import codes
-from bot.sandbox.config import SandboxConfig
+from sandbox import codes
+from sandbox.config import SandboxConfig
 
 MESSAGE_DEADLINE = aiohttp.ClientTimeout(total=5.0)  # WeCom drops the connection after 5 s
 VERIFY_DEADLINE = aiohttp.ClientTimeout(total=1.0)  # and expects the echostr within 1 s

@@ -1,6 +1,6 @@
 """The errcodes the sandbox answers with, and the exception handlers raise to answer with one.
 
-Kept apart from ``bot.wecom.errors`` on purpose: a fake that shares constants with the client
+Kept apart from ``adapters.wecom.errors`` on purpose: a fake that shares constants with the client
 under test would agree with it even where both are wrong.
 """
 

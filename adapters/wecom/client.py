@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from bot.wecom.errors import REDACTED, WeComError
+from adapters.wecom.errors import REDACTED, WeComError
 
 logger = logging.getLogger(__name__)
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config
-from bot.policy import Policy
 from rules.render import CHANNEL_LABELS
 from rules.report import Names, Period, Report, build_report
 from rules.report_export import report_csv, report_xlsx
 from rules.report_text import render_full_report
 from rules.stages import Stage
+from services.config import Config
+from services.policy import Policy
 from storage.db import begin_reading, make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
 from storage.reports import met_between, oldest_open, open_count, tickets_between
@@ -25,13 +24,9 @@ TREND_DAYS = 7
 OLDEST_SHOWN = 10
 
 
-def timezone(policy: Policy) -> ZoneInfo:
-    return ZoneInfo(policy.config.watch.timezone)
-
-
 def day_of(policy: Policy, moment: datetime) -> date:
     """The local calendar day of ``moment``."""
-    return moment.astimezone(timezone(policy)).date()
+    return moment.astimezone(policy.timezone).date()
 
 
 def names(policy: Policy) -> Names:

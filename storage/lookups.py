@@ -1,4 +1,4 @@
-"""Queries behind the chat commands. Nothing here commits: the handler owns the transaction."""
+"""Read queries behind the chat commands: orders and tickets as people name them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, null, or_, select, update
+from sqlalchemy import Row, Select, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -62,61 +62,6 @@ async def by_ticket(
     return (await session.execute(_timeline(query.where(Ticket.id == ticket_id), timeline))).all()
 
 
-async def claim_ticket(session: AsyncSession, ticket_id: int, user: str, now: datetime) -> bool:
-    """Make ``user`` the owner of an open, unclaimed ticket; False when it is not (any more)."""
-    statement = (
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == "open", Ticket.owner.is_(None))
-        .values(owner=user, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).rowcount == 1
-
-
-async def assign_ticket(session: AsyncSession, ticket_id: int, user: str, now: datetime) -> bool:
-    """Make ``user`` the owner of an open ticket, claimed or not; False when it closed."""
-    statement = (
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == "open")
-        .values(owner=user, claimed_at=func.coalesce(Ticket.claimed_at, now))
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).rowcount == 1
-
-
-async def move_ticket(session: AsyncSession, ticket_id: int, group_key: str) -> bool:
-    """Hand an open ticket to another group, unclaimed; False when it closed."""
-    statement = (
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == "open")
-        .values(group_key=group_key, owner=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).rowcount == 1
-
-
-async def snooze_ticket(session: AsyncSession, ticket_id: int, until: datetime | None) -> bool:
-    """Hold the ticket's reminders until ``until`` (None: remind again as usual)."""
-    statement = (
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == "open")
-        .values(snoozed_until=until)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).rowcount == 1
-
-
-async def wake_order(session: AsyncSession, order_id: int, at: datetime) -> None:
-    """Have the watch look at the order by ``at`` (sooner if it was due sooner anyway)."""
-    await session.execute(
-        update(Order)
-        .where(Order.id == order_id)
-        .where(or_(Order.next_check_at.is_(None), Order.next_check_at > at))
-        .values(next_check_at=at)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def orders_by_phone(
     session: AsyncSession, phone: str, since: datetime, limit: int
 ) -> Sequence[Row[tuple[Order, Ticket | None]]]:
@@ -152,31 +97,3 @@ async def open_tickets_of_groups(
     )
     total = await session.scalar(select(func.count()).select_from(Ticket).where(*where))
     return ids.all(), total or 0
-
-
-async def resolve_manually(session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
-    """Close an open ticket by hand; False when it was closed meanwhile.
-
-    If the order is still in the ticket's stage entry, its pending checks are dropped too: that
-    stage entry is settled, so the watch need not wake for it (it would only find the ticket
-    closed). The order's next stage schedules checks afresh.
-    """
-    closed = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status == "open")
-        .values(status="resolved", resolved_at=now, resolution="manual")
-        .execution_options(synchronize_session=False)
-    )
-    if closed.rowcount != 1:
-        return False
-    await session.execute(
-        update(Order)
-        .where(
-            Order.id == ticket.order_id,
-            Order.stage == ticket.stage,
-            Order.stage_entered_at == ticket.stage_entered_at,
-        )
-        .values(next_check_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return True

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from bot.sandbox.config import SandboxConfig, robot_chat_id
-from bot.sandbox.errors import ACCESS_TOKEN_MISSING, EXPIRED_ACCESS_TOKEN, INVALID_ACCESS_TOKEN
+from sandbox.config import SandboxConfig, robot_chat_id
+from sandbox.errors import ACCESS_TOKEN_MISSING, EXPIRED_ACCESS_TOKEN, INVALID_ACCESS_TOKEN
 
 MEDIA_VALID_SECONDS = 3 * 24 * 3600
 MINUTE, HOUR = 60.0, 3600.0

@@ -1,0 +1,1 @@
+"""Adapters to the outside services orderbot talks to over HTTP (WeCom)."""

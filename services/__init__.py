@@ -1,0 +1,1 @@
+"""Services: what handlers and jobs call (ingest, the lifecycle, notices, reports, rules)."""
