@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh clone:
 #   make demo   — the service on SQLite with sample orders flowing in
-#   make test   — lint and the test suite (SQLite; `make test-postgres` for PostgreSQL)
+#   make test   — lint, types, the import contract and the test suite (SQLite; `make test-postgres` for PostgreSQL)
 # Python 3.11 to 3.13 work; another than the default with e.g. `make PYTHON=python3.13 test`.
 PYTHON ?= python3.11
 VENV := .venv
@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
 
 test-postgres: $(STAMP) $(CHROMIUM)
