@@ -19,6 +19,7 @@ from handlers.registry import (
     UsageError,
 )
 from rules.durations import format_duration, parse_duration
+from rules.kinds import Kind
 from rules.render import local_time
 from storage import tickets as db
 from storage.models import Ticket
@@ -73,7 +74,10 @@ async def done(ctx: CommandContext, args: list[str]) -> str:
     if ctx.user not in (ticket.owner, group.supervisor):
         owner = ticket.owner or f"无, 请先「认领 {ticket.id}」"
         raise CommandError(f"只有处理人或主管可以完成工单 #{ticket.id} (当前处理人: {owner})")
-    unmoved = (order.stage, order.stage_entered_at) == (ticket.stage, ticket.stage_entered_at)
+    unmoved = ticket.kind == Kind.OVERDUE and (order.stage, order.stage_entered_at) == (
+        ticket.stage,
+        ticket.stage_entered_at,
+    )
     if unmoved and remark is None:
         raise CommandError(f"订单尚未流转, 请附备注说明, 例: 完成 {ticket.id} 已与客户确认")
     if not await db.resolve_manually(session, ticket, ctx.now):

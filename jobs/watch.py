@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rules.kinds import Kind, order_subject, stage_episode
 from rules.sla import EscalationStep, Schedule
 from services.config import SlaRule
 from services.policy import Policy
@@ -31,6 +32,8 @@ from storage.tickets import (
     set_reminded,
     timeline_row,
 )
+
+OVERDUE = (Kind.OVERDUE.value,)
 
 
 @dataclass
@@ -134,8 +137,8 @@ async def _tickets_for(
     """The open ticket of each order's current stage entry, and the ids of those opened now.
 
     A new ticket starts at the highest level already due, so it is written once. A ticket
-    another instance opened meanwhile is taken as it is: the unique key on (order, stage,
-    entered at) makes the insert skip it. While routing is paused (``paused`` says why) new
+    another instance opened meanwhile is taken as it is: the unique key (overdue, the order,
+    its stage entry) makes the insert skip it. While routing is paused (``paused`` says why) new
     tickets go to the triage group.
     """
     stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in plans}
@@ -147,7 +150,7 @@ async def _tickets_for(
             if stage_of[t.order_id] == (t.stage, t.stage_entered_at)
         }
 
-    tickets = current(await open_tickets_for(session, stage_of))
+    tickets = current(await open_tickets_for(session, stage_of, OVERDUE))
     missing = [
         o
         for o in orders
@@ -161,6 +164,9 @@ async def _tickets_for(
         plan = plans[order.id]
         rows.append(
             {
+                "kind": Kind.OVERDUE,
+                "subject": order_subject(order.id),
+                "episode": stage_episode(order.stage, order.stage_entered_at),
                 "order_id": order.id,
                 "stage": order.stage,
                 "stage_entered_at": order.stage_entered_at,
@@ -176,7 +182,7 @@ async def _tickets_for(
         )
     if await insert_tickets(session, rows) < len(rows):
         # Another instance opened some of them meanwhile: use what it wrote.
-        tickets = current(await open_tickets_for(session, stage_of))
+        tickets = current(await open_tickets_for(session, stage_of, OVERDUE))
     opened = [row for row in rows if "id" in row]
     tickets |= {row["order_id"]: row for row in opened}
     return tickets, {row["id"] for row in opened}

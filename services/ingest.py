@@ -27,12 +27,13 @@ from channels.regions import Region as OfficialRegion
 from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
+from rules.kinds import CLOSING_ON_MOVE
 from rules.stages import Stage, accepts_transition, refusal
 from services.backfill import Backfill
 from services.policy import Policy, Rules
 from storage.details import OrderDetails, store_details
 from storage.events import insert_events, seen_event_ids
-from storage.health import count_ingest
+from storage.health import IngestCounts, count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
 from storage.reports import MetKey, count_met
 from storage.tickets import (
@@ -162,7 +163,7 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
 
 def _health_counts(
     channel: str, rows: list[dict[str, Any]], report: IngestReport
-) -> dict[str, Any]:
+) -> IngestCounts:
     """What the health guard counts of a batch (see storage.health)."""
     return {
         "channel": channel,
@@ -452,7 +453,7 @@ class Ingestor:
     ) -> int:
         """Close the open tickets of orders that moved on, and queue a notice for each group."""
         by_id = {order["id"]: order for order in moved}
-        tickets = await open_tickets_for(session, by_id)
+        tickets = await open_tickets_for(session, by_id, CLOSING_ON_MOVE)
         closed = [(t.id, by_id[t.order_id]["stage_entered_at"]) for t in tickets]
         await resolve(session, closed, "auto")
         timeline, messages = [], []

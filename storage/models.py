@@ -6,7 +6,7 @@ All times are stored as naive UTC (the same on SQLite and PostgreSQL) and come b
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -67,6 +68,9 @@ Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only auto-incremen
 
 
 class Base(DeclarativeBase):
+    if TYPE_CHECKING:  # every model maps a plain Table; SQLAlchemy types it as a FromClause
+        __table__: ClassVar[Table]
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UtcDateTime(),
         dict[str, Any]: JSON(),
@@ -182,11 +186,15 @@ class OrderEvent(Base):
 
 
 class Ticket(Base):
-    """One overdue stage entry of one order; the unique key makes a second ticket impossible."""
+    """Something about an order that needs a person: one of the kinds of ``rules.kinds``.
+
+    (kind, subject, episode) makes a second ticket for the same thing impossible: for an
+    overdue ticket the subject is the order and the episode its stage entry (see rules.kinds).
+    """
 
     __tablename__ = "tickets"
     __table_args__ = (
-        UniqueConstraint("order_id", "stage", "stage_entered_at"),
+        UniqueConstraint("kind", "subject", "episode", name="uq_tickets_kind_subject_episode"),
         Index("ix_tickets_order_status", "order_id", "status"),
         Index("ix_tickets_status_group", "status", "group_key"),  # 待办
         Index("ix_tickets_owner_status", "owner", "status"),  # 我的
@@ -194,9 +202,15 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # overdue | stall | payment
+    subject: Mapped[str] = mapped_column(String(64))
+    episode: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    stage: Mapped[str] = mapped_column(String(32))
-    stage_entered_at: Mapped[datetime]
+    # The stage entry an overdue or stall ticket is about; None for one that is not.
+    stage: Mapped[str | None] = mapped_column(String(32))
+    stage_entered_at: Mapped[datetime | None]
+    # What a ticket other than an overdue one says happened (its alert shows it).
+    summary: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))  # open | resolved
     group_key: Mapped[str] = mapped_column(String(64))
     route_rule: Mapped[str] = mapped_column(String(128))

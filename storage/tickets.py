@@ -9,32 +9,40 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.kinds import Kind
 from storage.conflicts import insert_ignoring_duplicates
 from storage.models import Order, OutboxMessage, Ticket, TicketEvent
 
 TICKETS = Ticket.__table__
 
 
-async def open_tickets_for(session: AsyncSession, order_ids: Iterable[int]) -> Sequence[Row[Any]]:
+async def open_tickets_for(
+    session: AsyncSession, order_ids: Iterable[int], kinds: Sequence[str]
+) -> Sequence[Row[Any]]:
+    """The open tickets of these kinds about these orders."""
     ids = list(order_ids)
     if not ids:
         return []
-    query = select(TICKETS).where(TICKETS.c.order_id.in_(ids), TICKETS.c.status == "open")
+    query = select(TICKETS).where(
+        TICKETS.c.order_id.in_(ids), TICKETS.c.status == "open", TICKETS.c.kind.in_(kinds)
+    )
     return (await session.execute(query)).all()
 
 
 async def insert_tickets(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert tickets, setting each inserted row's ``id``; a ticket that exists already for the
-    same stage entry is left as it is. Returns how many were inserted."""
+    """Insert tickets, setting each inserted row's ``id``; a ticket that exists already with the
+    same key (kind, subject, episode) is left as it is. Returns how many were inserted."""
     if not rows:
         return 0
+    columns = TICKETS.c
     statement = insert_ignoring_duplicates(session, Ticket).returning(
-        TICKETS.c.id, TICKETS.c.order_id
+        columns.id, columns.kind, columns.subject, columns.episode
     )
-    ids = {order_id: ticket_id for ticket_id, order_id in await session.execute(statement, rows)}
+    ids = {(k, s, e): ticket_id for ticket_id, k, s, e in await session.execute(statement, rows)}
     for row in rows:
-        if row["order_id"] in ids:
-            row["id"] = ids[row["order_id"]]
+        key = (row["kind"], row["subject"], row["episode"])
+        if key in ids:
+            row["id"] = ids[key]
     return len(ids)
 
 
@@ -222,9 +230,9 @@ async def wake_order(session: AsyncSession, order_id: int, at: datetime) -> None
 async def resolve_manually(session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
     """Close an open ticket by hand; False when it was closed meanwhile.
 
-    If the order is still in the ticket's stage entry, its pending checks are dropped too: that
-    stage entry is settled, so the watch need not wake for it (it would only find the ticket
-    closed). The order's next stage schedules checks afresh.
+    If it is an overdue ticket and the order is still in its stage entry, the order's pending
+    checks are dropped too: that stage entry is settled, so the watch need not wake for it (it
+    would only find the ticket closed). The order's next stage schedules checks afresh.
     """
     closed = await session.execute(
         update(Ticket)
@@ -234,6 +242,8 @@ async def resolve_manually(session: AsyncSession, ticket: Ticket, now: datetime)
     )
     if closed.rowcount != 1:
         return False
+    if ticket.kind != Kind.OVERDUE:
+        return True
     await session.execute(
         update(Order)
         .where(

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.app import create_app
+from rules.kinds import order_subject, stage_episode
 from services.config import parse_config
 from storage import migrate
 from storage.db import make_engine
-from storage.models import Base, Order
+from storage.models import Base, Order, OrderEvent, OutboxMessage, Ticket, TicketEvent
 from tests.support import T0, auth, config_data, shop_order
+
+HOUR = timedelta(hours=1)
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -80,3 +86,122 @@ def _order_of_0008(order_no: str) -> dict[str, Any]:
         "updated_at": T0,
         "raw": {},
     }
+
+
+def _ticket_of_0009(order_id: int, stage: str, entered_at: Any) -> dict[str, Any]:
+    """A ticket row with only the columns revision 0009 has."""
+    return {
+        "order_id": order_id,
+        "stage": stage,
+        "stage_entered_at": entered_at,
+        "status": "open",
+        "group_key": "general",
+        "route_rule": "默认",
+        "route_reason": "默认组",
+        "sla_rule": "普通待拣货",
+        "deadline_at": entered_at + 2 * HOUR,
+        "opened_at": entered_at + 2 * HOUR,
+        "level": 1,
+    }
+
+
+async def test_tickets_before_the_kinds_revision_keep_their_history_and_key(
+    database_url: str,
+) -> None:
+    """Revision 0010 makes every ticket an overdue one keyed by (kind, subject, episode): its
+    timeline and notices stay, the same stage entry still cannot get a second overdue ticket,
+    and a ticket of another kind can sit beside it. An order that never moved gets its first
+    stage as an event; one with events gets none."""
+    config = migrate.alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0009")
+    engine = make_engine(database_url)
+    entered = T0 + timedelta(microseconds=123456)
+    try:
+        async with engine.begin() as connection:
+            orders = [
+                _order_of_0008("SH-1") | {"stage_entered_at": entered},
+                _order_of_0008("SH-2"),
+            ]
+            await connection.execute(Order.__table__.insert(), orders)
+            ids = dict((await connection.execute(select(Order.channel_order_id, Order.id))).all())
+            await connection.execute(
+                OrderEvent.__table__.insert(),
+                [
+                    {
+                        "order_id": ids["SH-2"],
+                        "source": "wms",
+                        "event_id": "e-1",
+                        "stage": "paid",
+                        "occurred_at": T0,
+                        "received_at": T0,
+                        "applied": True,
+                    }
+                ],
+            )
+            await connection.execute(
+                Ticket.__table__.insert(), [_ticket_of_0009(ids["SH-1"], "paid", entered)]
+            )
+            ticket_id = await connection.scalar(select(Ticket.id))
+            await connection.execute(
+                TicketEvent.__table__.insert(),
+                [{"ticket_id": ticket_id, "kind": "claimed", "actor": "wang", "at": T0 + 3 * HOUR}],
+            )
+            await connection.execute(
+                OutboxMessage.__table__.insert(),
+                [
+                    {
+                        "dedup_key": f"ticket:{ticket_id}:level:1",
+                        "ticket_id": ticket_id,
+                        "kind": "alert",
+                        "level": 1,
+                        "target_kind": "group",
+                        "target": "general",
+                        "created_at": T0 + 2 * HOUR,
+                        "status": "sent",
+                    }
+                ],
+            )
+        await asyncio.to_thread(command.upgrade, config, "head")
+
+        async with engine.connect() as connection:
+            [ticket] = (await connection.execute(select(Ticket.__table__))).all()
+            timeline = (await connection.execute(select(TicketEvent.ticket_id))).scalars().all()
+            outbox = (await connection.execute(select(OutboxMessage.ticket_id))).scalars().all()
+            events = (
+                await connection.execute(
+                    select(
+                        OrderEvent.order_id,
+                        OrderEvent.source,
+                        OrderEvent.event_id,
+                        OrderEvent.stage,
+                        OrderEvent.occurred_at,
+                    ).order_by(OrderEvent.id)
+                )
+            ).all()
+        assert (ticket.id, ticket.kind, ticket.subject, ticket.episode) == (
+            ticket_id,
+            "overdue",
+            order_subject(ids["SH-1"]),
+            stage_episode("paid", entered),
+        )
+        assert (timeline, outbox) == ([ticket_id], [ticket_id])
+        assert events == [
+            (ids["SH-2"], "wms", "e-1", "paid", T0),
+            (ids["SH-1"], "shop", f"SH-1:paid:{int(entered.timestamp())}", "paid", entered),
+        ]
+
+        again = _ticket_of_0009(ids["SH-1"], "paid", entered) | {
+            "kind": "overdue",
+            "subject": ticket.subject,
+            "episode": ticket.episode,
+        }
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as connection:
+                await connection.execute(Ticket.__table__.insert(), [again])
+        stall = again | {"kind": "stall", "summary": "运单 3 天没有轨迹"}
+        async with engine.begin() as connection:
+            await connection.execute(Ticket.__table__.insert(), [stall])
+            kinds = (await connection.execute(select(Ticket.kind).order_by(Ticket.id))).all()
+        assert [k for (k,) in kinds] == ["overdue", "stall"]
+    finally:
+        await engine.dispose()

@@ -1,0 +1,45 @@
+"""Ticket kinds: what a ticket is about, how people call it, and whether the order's next stage
+settles it.
+
+A ticket is unique by (kind, subject, episode): an overdue ticket's subject is its order and its
+episode the stage entry that missed its deadline, so a stall or payment ticket on the same order
+can be open beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    OVERDUE = "overdue"  # a stage entry missed its SLA deadline
+    STALL = "stall"  # the parcel stopped moving
+    PAYMENT = "payment"  # what was paid differs from the gateway's statement
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    label: str  # as people call it: 超时
+    closes_on_move: bool  # the order entering its next stage settles it
+    headline: str  # the first words of its alert
+
+
+KINDS = {
+    Kind.OVERDUE: KindInfo("超时", closes_on_move=True, headline="⏰ 订单超时"),
+    Kind.STALL: KindInfo("物流停滞", closes_on_move=True, headline="🚚 物流停滞"),
+    Kind.PAYMENT: KindInfo("付款差异", closes_on_move=False, headline="💰 付款差异"),
+}
+CLOSING_ON_MOVE = tuple(kind.value for kind, info in KINDS.items() if info.closes_on_move)
+
+
+def order_subject(order_id: int) -> str:
+    """The subject of a ticket about an order."""
+    return f"order:{order_id}"
+
+
+def stage_episode(stage: str, entered_at: datetime) -> str:
+    """The episode of a ticket about one stage entry: ``paid@2026-12-02 10:00:00.000000`` (UTC,
+    the text migration 0010 writes in SQL for the tickets before it)."""
+    return f"{stage}@{entered_at.astimezone(UTC).isoformat(sep=' ', timespec='microseconds')[:26]}"
