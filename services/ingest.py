@@ -33,7 +33,7 @@ from services.backfill import Backfill
 from services.policy import Policy, Rules
 from storage.details import OrderDetails, store_details
 from storage.events import insert_events, seen_event_ids
-from storage.health import IngestCounts, count_ingest
+from storage.health import count_ingest
 from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
 from storage.reports import MetKey, count_met
 from storage.tickets import (
@@ -163,7 +163,7 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
 
 def _health_counts(
     channel: str, rows: list[dict[str, Any]], report: IngestReport
-) -> IngestCounts:
+) -> dict[str, Any]:
     """What the health guard counts of a batch (see storage.health)."""
     return {
         "channel": channel,
