@@ -14,7 +14,7 @@ from rules.render import CHANNEL_LABELS, channel_label
 from services.config import Config, GroupConfig
 from services.policy import Policy
 from storage import lookups as db
-from storage.models import Order, Ticket, TicketEvent
+from storage.models import Order, Ticket
 
 _TICKET_NO = re.compile(r"#?(\d{1,9})")
 _CHANNEL_ORDER = re.compile(rf"({'|'.join(CHANNEL_LABELS)}):(.+)", re.IGNORECASE)
@@ -24,7 +24,6 @@ _CHANNEL_ORDER = re.compile(rf"({'|'.join(CHANNEL_LABELS)}):(.+)", re.IGNORECASE
 class Found:
     ticket: Ticket | None
     order: Order
-    timeline: list[TicketEvent]  # the ticket's events, oldest first (when asked for)
 
 
 def _one_order(ref: str, rows: Sequence[db.LookupRow]) -> Found:
@@ -38,33 +37,27 @@ def _one_order(ref: str, rows: Sequence[db.LookupRow]) -> Found:
         )
         first = next(iter(orders.values()))
         raise CommandError(f"订单号 {first.channel_order_id} 在多个渠道都有, 请写明渠道: {each}")
-    order, ticket, _ = rows[0]
-    return Found(ticket, order, [row[2] for row in rows if row[2] is not None])
+    order, ticket = rows[0]
+    return Found(ticket, order)
 
 
-async def find_order(
-    session: AsyncSession, ref: str, *, open_only: bool, timeline: bool = False
-) -> Found:
+async def find_order(session: AsyncSession, ref: str, *, open_only: bool) -> Found:
     """An order by its channel order number, ``channel:number`` when it is in several, with
     its newest (open) ticket, which may be None."""
     qualified = _CHANNEL_ORDER.fullmatch(ref)
     channel, order_no = (qualified[1].lower(), qualified[2]) if qualified else (None, ref)
-    rows = await db.by_order_number(
-        session, order_no, channel, open_only=open_only, timeline=timeline
-    )
+    rows = await db.by_order_number(session, order_no, channel, open_only=open_only)
     return _one_order(ref, rows)
 
 
-async def find(
-    session: AsyncSession, ref: str, *, open_only: bool, timeline: bool = False
-) -> Found:
+async def find(session: AsyncSession, ref: str, *, open_only: bool) -> Found:
     """A ticket number (``42``/``#42``) or an order number (``SH001``, ``jd:123``) to the
     ticket and its order; for an order, its newest (open) ticket, which may be None."""
     ref = ref.strip(",.;:")
     number = _TICKET_NO.fullmatch(ref)
     if number is None:
-        return await find_order(session, ref, open_only=open_only, timeline=timeline)
-    rows = await db.by_ticket(session, int(number[1]), timeline=timeline)
+        return await find_order(session, ref, open_only=open_only)
+    rows = await db.by_ticket(session, int(number[1]))
     if not rows:
         raise CommandError(f"找不到工单 #{number[1]}")
     return _one_order(ref, rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -20,13 +19,18 @@ from handlers.registry import (
 from rules.digest import ticket_line
 from rules.money import format_fen
 from rules.phones import canonical_phone, mask_phone
-from rules.render import channel_label, local_time, notes_lines, stage_in_words
+from rules.render import local_time, notes_lines
 from rules.stages import Stage
-from services.notices import alert_facts, order_notes
-from services.policy import Policy
+from services.notices import alert_facts
+from services.order_view import (
+    OrderSummary,
+    TicketView,
+    TimelineEntry,
+    customer_orders,
+    summary_of,
+    view_of,
+)
 from storage import lookups as db
-from storage.details import details_of
-from storage.models import Order, Ticket, TicketEvent
 from storage.tickets import tickets_with_orders
 
 router = CommandRouter()
@@ -50,52 +54,42 @@ LIST_LIMIT = 20  # 待办 lines before "and N more"
 async def status(ctx: CommandContext, args: list[str]) -> str:
     """查看订单当前环节、预计时间、处理人和工单经过 (含内部备注)"""
     tz = ctx.policy.timezone
-    found = await find(ctx.session, args[0], open_only=False, timeline=True)
-    order, ticket = found.order, found.ticket
-    deadline = local_time(order.deadline_at, tz) if order.deadline_at else "无时限"
-    phone = mask_phone(order.receiver_phone)
-    if order.receiver_phone is None and order.receiver_phone_masked:
-        phone = order.receiver_phone_masked  # masked by the platform: shown as it sent it
+    found = await find(ctx.session, args[0], open_only=False)
+    view = await view_of(ctx.session, ctx.policy, found.order, found.ticket, ctx.now)
+    deadline = local_time(view.deadline_at, tz) if view.deadline_at else "无时限"
     lines = [
-        f"订单 {order.channel_order_id} ({channel_label(order.channel)})",
-        f"环节: {stage_in_words(order.stage, order.deadline_at, ctx.now)}, 截止 {deadline}",
-        f"收货电话: {phone}",
+        f"订单 {view.order_no} ({view.channel_label})",
+        f"环节: {view.stage_in_words}, 截止 {deadline}",
+        f"收货电话: {view.phone or '-'}",
+        *notes_lines(view.notes, tz, STATUS_TEXT_LIMIT),
     ]
-    details = (await details_of(ctx.session, [order.id]))[order.id]
-    lines += notes_lines(order_notes(order, details), tz, STATUS_TEXT_LIMIT)
+    ticket = view.ticket
     if ticket is None:
         lines.append("暂无工单")
-        return "\n".join(lines)
-    group = ctx.policy.group(ticket.group_key)
-    state = "处理中" if ticket.status == "open" else "已关闭"
-    lines.append(
-        f"工单 #{ticket.id} {state} ({group.name}, {Stage(ticket.stage).label}超时), "
-        f"处理人: {ticket.owner or '未认领'}"
-    )
-    if ticket.status == "open" and ticket.snoozed_until and ticket.snoozed_until > ctx.now:
-        lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
-    lines.append(f"  {local_time(ticket.opened_at, tz)} 开单: {ticket.route_reason}")
-    for event in found.timeline:
-        words = [EVENT_LABELS.get(event.kind, event.kind), event.actor, _detail(ctx.policy, event)]
-        lines.append(f"  {local_time(event.at, tz)} " + " ".join(w for w in words if w))
+    else:
+        state = "处理中" if ticket.open else "已关闭"
+        lines.append(
+            f"工单 #{ticket.id} {state} ({ticket.group_name}, {_about(ticket)}), "
+            f"处理人: {ticket.owner or '未认领'}"
+        )
+        if ticket.open and ticket.snoozed_until and ticket.snoozed_until > ctx.now:
+            lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
+    lines += [f"  {local_time(entry.at, tz)} {_entry_words(entry)}" for entry in view.timeline]
     return "\n".join(lines)
 
 
-_LEVEL = re.compile(r"第(\d+)级")  # how escalations were once written: level 2 was the first
+def _about(ticket: TicketView) -> str:
+    """What the ticket is about: ``已付款待拣货超时``."""
+    return f"{Stage(ticket.stage).label}超时" if ticket.stage else "超时"
 
 
-def _detail(policy: Policy, event: TicketEvent) -> str | None:
-    """A timeline entry's detail as people read it, also for entries written in older words:
-    ``已送达 general`` names the group (综合处理组), ``第2级`` is the first escalation."""
-    detail = event.detail
-    if detail is None:
-        return None
-    delivered, _, group = detail.partition(" ")
-    if event.kind == "alerted" and group in policy.config.groups:
-        return f"{delivered} {policy.group(group).name}"
-    if event.kind == "escalated" and (level := _LEVEL.fullmatch(detail)):
-        return f"第{int(level[1]) - 1}次"
-    return detail
+def _entry_words(entry: TimelineEntry) -> str:
+    if entry.kind == "stage":
+        return f"进入「{Stage(entry.detail).label}」" if entry.detail else "环节变化"
+    if entry.kind == "opened":
+        return f"开单: {entry.detail}"
+    words = [EVENT_LABELS.get(entry.kind, entry.kind), entry.actor, entry.detail]
+    return " ".join(w for w in words if w)
 
 
 @router.command(
@@ -120,25 +114,27 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
     else:
         found = await find_order(ctx.session, ref, open_only=True)
         phone = found.order.receiver_phone
-        orders = (await _orders_of(ctx, phone) if phone else None) or [(found.order, found.ticket)]
+        orders = (await _orders_of(ctx, phone) if phone else ()) or (
+            summary_of(ctx.policy, found.order, found.ticket, ctx.now),
+        )
     tz = ctx.policy.timezone
     lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
-    for number, (order, ticket) in enumerate(orders, start=1):
+    for number, order in enumerate(orders, start=1):
         paid = f"{local_time(order.paid_at, tz)} 付款" if order.paid_at else "未付款"
-        lines.append(
-            f"{number}. {order.channel_order_id} {channel_label(order.channel)}"
-            f" {format_fen(order.amount_fen)} {paid}"
-        )
-        lines.append(f"   {stage_in_words(order.stage, order.deadline_at, ctx.now)}")
-        if ticket is not None:
-            lines.append(f"   工单 #{ticket.id} 跟进中, 处理人: {ticket.owner or '待认领'}")
+        amount = format_fen(order.amount_fen)
+        lines.append(f"{number}. {order.order_no} {order.channel_label} {amount} {paid}")
+        lines.append(f"   {order.stage_in_words}")
+        if order.ticket is not None:
+            lines.append(
+                f"   工单 #{order.ticket.id} 跟进中, 处理人: {order.ticket.owner or '待认领'}"
+            )
     return "\n".join(lines)
 
 
-async def _orders_of(ctx: CommandContext, phone: str) -> Sequence[tuple[Order, Ticket | None]]:
+async def _orders_of(ctx: CommandContext, phone: str) -> tuple[OrderSummary, ...]:
     """The customer's recent orders, each with its open ticket."""
     since = ctx.now - timedelta(days=QUERY_DAYS)
-    return [tuple(row) for row in await db.orders_by_phone(ctx.session, phone, since, QUERY_LIMIT)]
+    return await customer_orders(ctx.session, ctx.policy, phone, since, QUERY_LIMIT, ctx.now)
 
 
 async def _lines(ctx: CommandContext, ticket_ids: Sequence[int]) -> list[str]:

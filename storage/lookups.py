@@ -4,35 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, func, null, select
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Row,
+    Select,
+    String,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Order, Ticket, TicketEvent
+from storage.models import Order, OrderEvent, Ticket, TicketEvent
 
-LookupRow = Row[tuple[Order, Ticket | None, TicketEvent | None]]
+LookupRow = Row[Order, Ticket | None]
 _OTHER_TICKET = aliased(Ticket)  # built once: an alias proxies every column anew
 
 
-def _newest_ticket(query: Select[Any], *, open_only: bool) -> Select[Any]:
+def _newest_ticket(query: Select[Order, Ticket], *, open_only: bool) -> Select[Order, Ticket]:
     """Join each order's newest ticket (or newest open one), None where it has none."""
     newest = select(func.max(_OTHER_TICKET.id)).where(_OTHER_TICKET.order_id == Order.id)
     if open_only:
         newest = newest.where(_OTHER_TICKET.status == "open")
     return query.outerjoin(Ticket, Ticket.id == newest.scalar_subquery())
-
-
-def _timeline(query: Select[Any], timeline: bool) -> Select[Any]:
-    """One row per timeline event of the ticket (in order), or one row without events."""
-    if not timeline:
-        return query.add_columns(null())
-    return (
-        query.add_columns(TicketEvent)
-        .outerjoin(TicketEvent, TicketEvent.ticket_id == Ticket.id)
-        .order_by(TicketEvent.at, TicketEvent.id)
-    )
 
 
 async def by_order_number(
@@ -41,30 +40,61 @@ async def by_order_number(
     channel: str | None,
     *,
     open_only: bool,
-    timeline: bool = False,
 ) -> Sequence[LookupRow]:
     """Orders with this channel order id (in one channel, or in any: then maybe several),
-    each with its newest (open) ticket and, if asked, that ticket's timeline: one statement,
-    because on SQLite every statement costs a few thread hand-offs."""
+    each with its newest (open) ticket: one statement, because on SQLite every statement
+    costs a few thread hand-offs."""
     query = _newest_ticket(select(Order, Ticket).select_from(Order), open_only=open_only)
     query = query.where(Order.channel_order_id == order_no)
     if channel is not None:
         query = query.where(Order.channel == channel)
-    return (await session.execute(_timeline(query.order_by(Order.channel), timeline))).all()
+    return (await session.execute(query.order_by(Order.channel))).all()
 
 
-async def by_ticket(
-    session: AsyncSession, ticket_id: int, *, timeline: bool = False
-) -> Sequence[LookupRow]:
-    """The ticket with its order and, if asked, its timeline; empty when there is no such
-    ticket."""
+async def by_ticket(session: AsyncSession, ticket_id: int) -> Sequence[LookupRow]:
+    """The ticket with its order; empty when there is no such ticket."""
     query = select(Order, Ticket).select_from(Order).join(Ticket, Ticket.order_id == Order.id)
-    return (await session.execute(_timeline(query.where(Ticket.id == ticket_id), timeline))).all()
+    return (await session.execute(query.where(Ticket.id == ticket_id))).all()
+
+
+class HistoryRow(NamedTuple):
+    """One entry of an order's history: a stage it entered (``kind`` "stage", ``detail`` the
+    stage, ``actor`` the source that reported it) or an event of its ticket."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    detail: str | None
+
+
+async def history(session: AsyncSession, order_id: int, ticket_id: int | None) -> list[HistoryRow]:
+    """The stages the order entered (applied stage events) and its ticket's events, oldest
+    first, a stage before a ticket event of the same moment: one statement."""
+    stages = select(
+        OrderEvent.occurred_at.label("at"),
+        literal_column("0", Integer).label("rank"),
+        OrderEvent.id,
+        literal_column("'stage'", String).label("kind"),
+        OrderEvent.source.label("actor"),
+        OrderEvent.stage.label("detail"),
+    ).where(OrderEvent.order_id == order_id, OrderEvent.applied)
+    events = select(
+        TicketEvent.at,
+        literal_column("1", Integer),
+        TicketEvent.id,
+        TicketEvent.kind,
+        TicketEvent.actor,
+        TicketEvent.detail,
+    ).where(TicketEvent.ticket_id == ticket_id)
+    ordered: CompoundSelect[*tuple[Any, ...]] = union_all(stages, events).order_by(
+        "at", "rank", "id"
+    )
+    return [HistoryRow(r.at, r.kind, r.actor, r.detail) for r in await session.execute(ordered)]
 
 
 async def orders_by_phone(
     session: AsyncSession, phone: str, since: datetime, limit: int
-) -> Sequence[Row[tuple[Order, Ticket | None]]]:
+) -> Sequence[LookupRow]:
     """The customer's orders received since ``since``, newest first, each with its newest open
     ticket."""
     query = (
