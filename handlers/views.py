@@ -17,6 +17,7 @@ from handlers.registry import (
     CommandRouter,
 )
 from rules.digest import ticket_line
+from rules.kinds import Kind
 from rules.money import format_fen
 from rules.phones import canonical_phone, mask_phone
 from rules.render import local_time, notes_lines
@@ -79,8 +80,10 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
 
 
 def _about(ticket: TicketView) -> str:
-    """What the ticket is about: ``已付款待拣货超时``."""
-    return f"{Stage(ticket.stage).label}超时" if ticket.stage else "超时"
+    """What the ticket is about: ``已付款待拣货超时``, ``付款差异``."""
+    if ticket.kind == Kind.OVERDUE and ticket.stage:
+        return f"{Stage(ticket.stage).label}{ticket.kind_label}"
+    return ticket.kind_label
 
 
 def _entry_words(entry: TimelineEntry) -> str:

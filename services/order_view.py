@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.kinds import KINDS, Kind
 from rules.phones import mask_phone
 from rules.render import OrderNotes, channel_label, masked_text, stage_in_words
 from rules.stages import Stage
@@ -30,7 +31,9 @@ class TicketView:
     """The order's ticket as staff see it (group, owner and route name people inside)."""
 
     id: int
-    stage: str | None  # the stage entry an overdue ticket is about
+    kind: str  # rules.kinds.Kind: overdue, stall, payment
+    kind_label: str  # 超时, 物流停滞, 付款差异
+    stage: str | None  # the stage entry an overdue or stall ticket is about
     status: str  # open | resolved
     group_key: str
     group_name: str
@@ -102,6 +105,8 @@ def masked_phone(order: Order) -> str | None:
 def ticket_view(policy: Policy, ticket: Ticket) -> TicketView:
     return TicketView(
         id=ticket.id,
+        kind=ticket.kind,
+        kind_label=KINDS[Kind(ticket.kind)].label,
         stage=ticket.stage,
         status=ticket.status,
         group_key=ticket.group_key,

@@ -66,6 +66,7 @@ async def test_an_open_ticket_claimed_and_noted(client: TestClient) -> None:
     ticket = seen.ticket
     assert ticket is not None
     assert (ticket.id, ticket.status, ticket.open, ticket.stage) == (1, "open", True, "paid")
+    assert (ticket.kind, ticket.kind_label) == ("overdue", "超时")
     assert (ticket.group_key, ticket.group_name, ticket.owner) == ("east", "华东组", "zhang")
     assert (ticket.opened_at, ticket.snoozed_until) == (OPENED, None)
     assert ticket.route_reason == "命中规则「华东」: 省份=上海市"
