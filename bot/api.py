@@ -17,7 +17,7 @@ from sqlalchemy import exc
 
 from bot.keys import CLOCK, CONFIG, INGESTOR, METRICS
 from channels.envelopes import EnvelopeError, unwrap
-from channels.registry import ADAPTERS
+from channels.registry import NAMES
 from services import jsonbody
 from services.config import SourceConfig
 from services.ingest import IngestReport
@@ -122,11 +122,11 @@ async def _ingested(work: Awaitable[IngestReport]) -> IngestReport | web.Respons
 
 async def post_orders(request: web.Request) -> web.Response:
     channel = request.match_info["channel"]
-    if channel not in ADAPTERS:
+    if channel not in NAMES:
         return _error(
             404,
-            f"未知渠道 {channel!r}, 可选: {', '.join(ADAPTERS)}",
-            channels=list(ADAPTERS),
+            f"未知渠道 {channel!r}, 可选: {', '.join(NAMES)}",
+            channels=list(NAMES),
         )
     source = request.app[CONFIG].sources[request[SOURCE]]
     if channel not in source.channels:

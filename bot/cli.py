@@ -15,10 +15,11 @@ from aiohttp import web
 
 from bot.config_text import commands_state, describe, sending_state, startup_line
 from bot.ports import PortTaken, free_port, is_port_taken
+from channels.registry import NAMES
 from rules.report import Period
 from rules.sla_clock import library_official_through
 from services.backfill import Backfill
-from services.config import CHANNELS, Config, ConfigError, load_config
+from services.config import Config, ConfigError, load_config
 from services.policy import Policy
 from storage import migrate
 
@@ -123,7 +124,7 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
 @app.command("import")
 def import_file(
     file: Annotated[Path, typer.Argument(help="CSV 或 JSONL 文件")],
-    channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(CHANNELS)}")],
+    channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(NAMES)}")],
     backfill: Annotated[
         bool,
         typer.Option(
@@ -136,8 +137,8 @@ def import_file(
     """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。各渠道字段说明见 docs/channels.md。"""
     from services.importer import ImportFileError, import_orders
 
-    if channel not in CHANNELS:
-        typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(CHANNELS)}", err=True)
+    if channel not in NAMES:
+        typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(NAMES)}", err=True)
         raise typer.Exit(2)
     if not file.is_file():
         typer.echo(f"找不到要导入的文件: {file}", err=True)

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import make_url
 
+from channels.registry import LABELS
 from rules.durations import format_duration
 from rules.money import format_fen
-from rules.render import CHANNEL_LABELS
 from rules.stages import Stage
 from services.config import Config, EscalationLevel, RouteRule, SlaRule, WeComConfig
 
@@ -52,7 +52,7 @@ def _early_levels(rule: SlaRule, default: Sequence[EscalationLevel]) -> str:
 def _sla(rule: SlaRule, default_levels: Sequence[EscalationLevel] = ()) -> str:
     scope = [Stage(rule.stage).label]
     scope.append(_listed(rule.order_types, "类型") if rule.order_types else "所有类型")
-    scope.append(_listed(rule.channels, "渠道", CHANNEL_LABELS) if rule.channels else "所有渠道")
+    scope.append(_listed(rule.channels, "渠道", LABELS) if rule.channels else "所有渠道")
     limit = "时限 " + format_duration(rule.limit)
     limit += " (只计工作时间)" if rule.business_hours else ""
     if rule.deadline == "ship_by":
@@ -72,7 +72,7 @@ def _conditions(rule: RouteRule) -> str:
             (rule.provinces, "省份", None),
             (rule.cities, "城市", None),
             (rule.categories, "类目", None),
-            (rule.channels, "渠道", CHANNEL_LABELS),
+            (rule.channels, "渠道", LABELS),
             (rule.order_types, "类型", None),
         )
         if values
@@ -98,7 +98,7 @@ def describe(config: Config) -> list[str]:
     ]
     lines.append(f"  其余 → {groups[config.routing.default_group]}")
     lines += [
-        f"类目名称 {CHANNEL_LABELS[channel]}: " + "、".join(f"{i}={n}" for i, n in names.items())
+        f"类目名称 {LABELS[channel]}: " + "、".join(f"{i}={n}" for i, n in names.items())
         for channel, names in config.categories.items()
         if names
     ]

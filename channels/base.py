@@ -1,7 +1,9 @@
-"""The normalised order every channel adapter produces, and the error for a record it refuses."""
+"""The normalised order every channel adapter produces, the error for a record it refuses, and
+what an adapter module declares to be registered as a sales channel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,3 +53,17 @@ class NormalizedOrder:
     # The platform's handles for its own decryption / matching APIs (Taobao ``oaid``, …).
     buyer_handles: dict[str, str] = field(default_factory=dict)
     categories: tuple[str, ...] = ()  # every item's category id, in item order, once each
+
+
+Adapter = Callable[[Mapping[str, Any], datetime], NormalizedOrder]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A sales channel as its adapter module declares it: the code used in URLs, config and
+    ``jd:123``, the name people call it by, the adapter, and the flat fields a CSV may carry."""
+
+    name: str
+    label: str
+    normalize: Adapter
+    csv_headers: tuple[str, ...]

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from channels import limits
-from channels.base import NormalizedOrder
+from channels.base import Channel, NormalizedOrder
 from channels.holds import held_stage, refund_hold
 from channels.reader import RecordReader
 from channels.timeparse import first_known
@@ -38,6 +38,7 @@ from rules.details import (
 from rules.stages import Stage
 
 CHANNEL = "douyin"
+LABEL = "抖店"
 
 _ORDER_STATUS = {
     1: Stage.PENDING_PAYMENT,
@@ -237,3 +238,6 @@ def _waybills(r: RecordReader) -> list[Waybill]:
         for parcel in r.objects("logistics_info")
         if (tracking_no := parcel.ident("tracking_no", limits.TRACKING_NO))
     )
+
+
+ADAPTER = Channel(CHANNEL, LABEL, normalize, CSV_HEADERS)

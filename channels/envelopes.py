@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from channels.registry import channel_label
 from channels.timeparse import cut
 
 
@@ -46,7 +47,6 @@ _PATHS: dict[str, tuple[tuple[str, tuple[str, ...], bool], ...]] = {
 }
 _DOUYIN_OK = 10000
 _SAID = 200  # characters of a platform's error quoted back
-_PLATFORMS = {"taobao": "淘宝/天猫", "jd": "京东", "douyin": "抖店"}
 
 
 def unwrap(channel: str, body: Mapping[str, Any]) -> list[Any] | None:
@@ -82,10 +82,11 @@ def _records(channel: str, body: Mapping[str, Any]) -> list[Any] | None:
 
 def _raise_other_platform(channel: str, body: Mapping[str, Any]) -> None:
     """Refuse another platform's answer holding orders, naming the channel it belongs to."""
-    for other, name in _PLATFORMS.items():
+    for other in _PATHS:
         if other != channel and _holds_records(other, body):
             raise EnvelopeError(
-                f"这是{name}接口的应答, 不是 {channel} 渠道的订单; 请发到 /api/v1/orders/{other}"
+                f"这是{channel_label(other)}接口的应答, 不是 {channel} 渠道的订单;"
+                f" 请发到 /api/v1/orders/{other}"
             )
 
 

@@ -23,13 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from channels import limits
-from channels.base import NormalizedOrder
+from channels.base import Channel, NormalizedOrder
 from channels.reader import RecordReader
 from channels.timeparse import first_known
 from rules.details import Item, Waybill, categories_of
 from rules.stages import Stage
 
 CHANNEL = "jd"
+LABEL = "京东"
 
 _STAGES = {
     "WAIT_SELLER_STOCK_OUT": Stage.PAID,
@@ -175,3 +176,6 @@ def _waybills(r: RecordReader, shipped_at: datetime | None) -> list[Waybill]:
         r.note(f"waybill: 运单号最长 {limits.TRACKING_NO} 个字符, 收到 {len(too_long[0])} 个")
         return []
     return [Waybill(number, carrier, shipped_at) for number in numbers]
+
+
+ADAPTER = Channel(CHANNEL, LABEL, normalize, CSV_HEADERS)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from channels import limits
-from channels.base import NormalizedOrder
+from channels.base import Channel, NormalizedOrder
 from channels.holds import refund_hold
 from channels.reader import RecordReader
 from channels.timeparse import first_known, shown
@@ -37,6 +37,7 @@ from rules.details import (
 from rules.stages import Stage
 
 CHANNEL = "shop"
+LABEL = "自营商城"
 
 _STAGES = {
     "PENDING_PAYMENT": Stage.PENDING_PAYMENT,
@@ -233,3 +234,6 @@ def _waybills(r: RecordReader) -> list[Waybill]:
         if number is not None:
             waybills.append(Waybill(number, carrier, shipped_at))
     return distinct_waybills(waybills)
+
+
+ADAPTER = Channel(CHANNEL, LABEL, normalize, CSV_HEADERS)

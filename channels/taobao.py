@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from channels import limits
-from channels.base import NormalizedOrder
+from channels.base import Channel, NormalizedOrder
 from channels.holds import held_stage, refund_hold
 from channels.reader import RecordReader
 from channels.timeparse import first_known
@@ -42,6 +42,7 @@ from rules.details import (
 from rules.stages import Stage
 
 CHANNEL = "taobao"
+LABEL = "淘宝/天猫"
 
 _STAGES = {
     "TRADE_NO_CREATE_PAY": Stage.PENDING_PAYMENT,
@@ -226,3 +227,6 @@ def _waybills(r: RecordReader, sub_orders: list[RecordReader]) -> list[Waybill]:
     if sid := r.ident("sid", limits.TRACKING_NO):
         parcels.append(Waybill(sid))
     return distinct_waybills(parcels)
+
+
+ADAPTER = Channel(CHANNEL, LABEL, normalize, CSV_HEADERS)

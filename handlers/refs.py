@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.registry import NAMES, channel_label
 from handlers.registry import CommandError
-from rules.render import CHANNEL_LABELS, channel_label
 from services.config import Config, GroupConfig
 from services.policy import Policy
 from storage import lookups as db
 from storage.models import Order, Ticket
 
 _TICKET_NO = re.compile(r"#?(\d{1,9})")
-_CHANNEL_ORDER = re.compile(rf"({'|'.join(CHANNEL_LABELS)}):(.+)", re.IGNORECASE)
+_CHANNEL_ORDER = re.compile(rf"({'|'.join(NAMES)}):(.+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from channels.registry import LABELS
 from rules.durations import parse_duration
 from rules.stages import Stage
 from services.config_errors import explain, joined
@@ -349,9 +350,6 @@ class HealthConfig(_Section):
     watch_stale_after: Duration = timedelta(minutes=5)
 
 
-CHANNELS = ("taobao", "jd", "douyin", "shop")
-
-
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
@@ -391,16 +389,14 @@ class Config(_Section):
                 if t not in known
             ]
             problems += [
-                f"sla[{i}].channels: 未知渠道 {c!r}" for c in sla.channels if c not in CHANNELS
+                f"sla[{i}].channels: 未知渠道 {c!r}" for c in sla.channels if c not in LABELS
             ]
-        problems += [
-            f"categories.{c}: 未知渠道 {c!r}" for c in self.categories if c not in CHANNELS
-        ]
+        problems += [f"categories.{c}: 未知渠道 {c!r}" for c in self.categories if c not in LABELS]
         for name, source in self.sources.items():
             problems += [
                 f"sources.{name}.channels: 未知渠道 {c!r}"
                 for c in source.channels
-                if c not in CHANNELS
+                if c not in LABELS
             ]
         if problems:
             raise ValueError("\n".join(problems))

@@ -15,9 +15,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.registry import channel_label
 from rules.kinds import KINDS, Kind
 from rules.phones import mask_phone
-from rules.render import OrderNotes, channel_label, masked_text, stage_in_words
+from rules.render import OrderNotes, masked_text, stage_in_words
 from rules.stages import Stage
 from services.notices import order_notes
 from services.policy import Policy

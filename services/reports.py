@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules.render import CHANNEL_LABELS
+from channels.registry import channel_label
 from rules.report import Names, Period, Report, build_report
 from rules.report_export import report_csv, report_xlsx
 from rules.report_text import render_full_report
@@ -32,7 +32,7 @@ def day_of(policy: Policy, moment: datetime) -> date:
 def names(policy: Policy) -> Names:
     return Names(
         stages=lambda stage: Stage(stage).label,
-        channels=lambda channel: CHANNEL_LABELS.get(channel, channel),
+        channels=channel_label,
         groups=lambda key: policy.group(key).name,
     )
 
