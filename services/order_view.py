@@ -167,18 +167,20 @@ def _detail(policy: Policy, kind: str, detail: str | None) -> str | None:
     return detail
 
 
+def _entry(policy: Policy, row: db.HistoryRow) -> TimelineEntry:
+    if row.kind == "stage":
+        return TimelineEntry(row.at, row.kind, row.actor, row.detail, internal=False)
+    detail = _masked(_detail(policy, row.kind, row.detail))
+    return TimelineEntry(row.at, row.kind, row.actor, detail, internal=True)
+
+
 def _timeline(
     policy: Policy, ticket: Ticket | None, rows: Sequence[db.HistoryRow]
 ) -> tuple[TimelineEntry, ...]:
     """The history rows (oldest first) with the ticket's opening among them."""
-    entries = [
-        TimelineEntry(r.at, r.kind, r.actor, r.detail, internal=False)
-        if r.kind == "stage"
-        else TimelineEntry(r.at, r.kind, r.actor, _masked(_detail(policy, r.kind, r.detail)), True)
-        for r in rows
-    ]
+    entries = [_entry(policy, row) for row in rows]
     if ticket is not None:
-        opened = TimelineEntry(ticket.opened_at, "opened", None, ticket.route_reason, True)
+        opened = TimelineEntry(ticket.opened_at, "opened", None, ticket.route_reason, internal=True)
         # After the stages entered by then (the one it is about), before its own events.
         at = next(
             (i for i, e in enumerate(entries) if e.at > ticket.opened_at or e.internal),
