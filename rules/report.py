@@ -18,33 +18,52 @@ from zoneinfo import ZoneInfo
 
 
 class TicketLike(Protocol):
-    opened_at: datetime
-    claimed_at: datetime | None
-    resolved_at: datetime | None
-    resolution: str | None
-    level: int
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def claimed_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def resolution(self) -> str | None: ...
+    @property
+    def level(self) -> int: ...
 
 
 class ReportTicket(TicketLike, Protocol):
-    id: int
-    group_key: str
-    stage: str
-    owner: str | None
-    deadline_at: datetime
-    channel: str
-    province: str | None
-    order_no: str
+    @property
+    def id(self) -> int: ...
+    @property
+    def group_key(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def deadline_at(self) -> datetime: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def province(self) -> str | None: ...
+    @property
+    def order_no(self) -> str: ...
 
 
 class MetLike(Protocol):
     """How many stage entries met their deadline on one local day, for one combination."""
 
-    day: str  # YYYY-MM-DD
-    stage: str
-    channel: str
-    province: str  # "" when unknown
-    group_key: str
-    met: int
+    @property
+    def day(self) -> str: ...  # YYYY-MM-DD
+    @property
+    def stage(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def province(self) -> str: ...  # "" when unknown
+    @property
+    def group_key(self) -> str: ...
+    @property
+    def met(self) -> int: ...
 
 
 def percentile(values: Sequence[timedelta], q: float) -> timedelta | None:

@@ -10,22 +10,35 @@ from typing import Literal, Protocol, TypeVar
 from rules.sla_clock import WorkCalendar, wall_deadline
 
 
+# Read-only members, so that the config's frozen models (and any frozen record) satisfy them.
 class EscalationLevelLike(Protocol):
-    after: Literal["deadline"] | timedelta
-    notify: Literal["group", "supervisor"]
+    @property
+    def after(self) -> Literal["deadline"] | timedelta: ...
+    @property
+    def notify(self) -> Literal["group", "supervisor"]: ...
 
 
 class SlaRuleLike(Protocol):
-    name: str
-    stage: str
-    limit: timedelta
-    deadline: Literal["limit", "ship_by"]
-    before: timedelta | None
-    order_types: tuple[str, ...]
-    channels: tuple[str, ...]
-    business_hours: bool
-    escalation: tuple[EscalationLevelLike, ...] | None
-    stop_escalation_on_claim: bool
+    @property
+    def name(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def limit(self) -> timedelta: ...
+    @property
+    def deadline(self) -> Literal["limit", "ship_by"]: ...
+    @property
+    def before(self) -> timedelta | None: ...
+    @property
+    def order_types(self) -> tuple[str, ...]: ...
+    @property
+    def channels(self) -> tuple[str, ...]: ...
+    @property
+    def business_hours(self) -> bool: ...
+    @property
+    def escalation(self) -> tuple[EscalationLevelLike, ...] | None: ...
+    @property
+    def stop_escalation_on_claim(self) -> bool: ...
 
 
 Rule = TypeVar("Rule", bound=SlaRuleLike)

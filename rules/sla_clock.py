@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
+from holidays.countries.china import China
 
 # The holidays library checks its China data against State Council notices from 2001 on.
 _FIRST_OFFICIAL_YEAR = 2001
@@ -52,14 +52,14 @@ class BusinessHours:
 @cache
 def _makeup_workdays(year: int) -> frozenset[date]:
     """Weekend dates of ``year`` that the official calendar makes working days."""
-    china = holidays.China(years=year, language="zh_CN")
+    china = China(years=year, language="zh_CN")
     # weekend_workdays also carries a few entries from other years; keep only this year's.
     return frozenset(d for d in china.weekend_workdays if d.year == year)
 
 
 @cache
 def _official_working_days(year: int) -> frozenset[date]:
-    china = holidays.China(years=year, language="zh_CN")
+    china = China(years=year, language="zh_CN")
     first = date(year, 1, 1)
     days = (first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days))
     return frozenset(d for d in days if china.is_working_day(d))
@@ -73,7 +73,7 @@ def library_official_through() -> int:
     the end of the published data. Building a year costs a few milliseconds; computed once.
     """
     year = _FIRST_OFFICIAL_YEAR
-    while year < holidays.China.end_year and _makeup_workdays(year + 1):
+    while year < China.end_year and _makeup_workdays(year + 1):
         year += 1
     return year
 
