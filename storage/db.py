@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, CursorResult, Result, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -47,6 +47,19 @@ async def begin_reading(session: AsyncSession) -> None:
     """Begin the session's next transaction as one that only reads (on SQLite it then takes
     no write lock). Call it between transactions, before the first statement of the next."""
     await session.connection(execution_options={READ_ONLY: True})
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """The session's database, "postgresql" or "sqlite", for statements that differ by one."""
+    return session.get_bind().dialect.name
+
+
+def rows_matched(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE wrote or matched: ``session.execute`` is typed
+    to return a plain Result, but for these statements it is a CursorResult, which counts them."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count in a {type(result).__name__}")
+    return result.rowcount
 
 
 def _json_text(value: Any) -> str:

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.conflicts import insert_ignoring_duplicates
+from storage.db import rows_matched
 from storage.models import Delivery, DeliveryTarget, OutboxMessage
 
 Target = tuple[str, str]  # (target_kind, target)
+
+
+class DeliveryRow(TypedDict):
+    """One message WeCom accepted (storage.models.Delivery)."""
+
+    rate_key: str
+    target_kind: str
+    target: str
+    msgtype: str
+    size: int
+    sent_at: datetime
 
 
 async def due_targets(
@@ -71,7 +83,7 @@ async def take_lease(
         .values(lease_owner=owner, lease_until=until)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return rows_matched(result) == 1
 
 
 async def renew_lease(session: AsyncSession, target: Target, owner: str, until: datetime) -> bool:
@@ -88,7 +100,7 @@ async def renew_lease(session: AsyncSession, target: Target, owner: str, until: 
         .values(lease_until=until)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return rows_matched(result) == 1
 
 
 async def pending_messages(
@@ -118,7 +130,7 @@ async def sent_since(session: AsyncSession, rate_key: str, since: datetime) -> l
     return list(await session.scalars(query))
 
 
-async def record_delivery(session: AsyncSession, row: dict[str, Any]) -> None:
+async def record_delivery(session: AsyncSession, row: DeliveryRow) -> None:
     await session.execute(Delivery.__table__.insert(), [row])
 
 
@@ -149,7 +161,7 @@ async def finish(
     """Record the outcome of one attempt at a chat and release this instance's lease (a lease
     another instance has taken meanwhile is left alone). With ``sent``, the chat's digest went
     out and the next waits ``group_interval``; a digest cut off by a crash does not."""
-    for ids, values in (
+    for ids, ending in (
         (moot, {"status": "moot"}),
         (dead, {"status": "dead", "dead_reason": reason}),
     ):
@@ -157,7 +169,7 @@ async def finish(
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-                .values(values)
+                .values(ending)
                 .execution_options(synchronize_session=False)
             )
     kind, name = target

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +14,18 @@ from rules.details import Item, Payment, Waybill
 from storage.models import OrderItem, OrderPayment, OrderWaybill
 
 Detail = Item | Payment | Waybill
-# Each kind: its table, the OrderDetails field holding it, and the names of its dataclass's
-# fields, which are the table's columns (items also keep their position).
-_KINDS: tuple[tuple[Any, str, type[Detail], tuple[str, ...]], ...] = tuple(
-    (table, kind, detail, tuple(f.name for f in fields(detail)))
+D = TypeVar("D", Item, Payment, Waybill)
+
+
+def _columns(detail: type[Detail]) -> tuple[str, ...]:
+    """The names of the dataclass's fields, which are its table's columns (items also keep
+    their position)."""
+    return tuple(f.name for f in fields(detail))
+
+
+# Each kind: its table, the OrderDetails field holding it, and its columns.
+_KINDS: tuple[tuple[Table, str, tuple[str, ...]], ...] = tuple(
+    (table, kind, _columns(detail))
     for table, kind, detail in (
         (OrderItem.__table__, "items", Item),
         (OrderPayment.__table__, "payments", Payment),
@@ -53,7 +61,7 @@ async def store_details(
 ) -> None:
     """Store the details of new orders, and of changed ones in place of what they had, kind by
     kind (by order id): at most two statements per kind, however many orders."""
-    for table, kind, _, names in _KINDS:
+    for table, kind, names in _KINDS:
         replaced = [i for i, d in changed.items() if getattr(d, kind)]
         given = {i: getattr(d, kind) for i, d in (new | changed).items() if getattr(d, kind)}
         if replaced:
@@ -66,10 +74,22 @@ async def details_of(session: AsyncSession, order_ids: Iterable[int]) -> dict[in
     """The stored details of each order: items in item order, payments and waybills in the
     order they arrived (an order without any has empty ones)."""
     ids = list(set(order_ids))
-    found: dict[int, dict[str, list[Detail]]] = {i: {k[1]: [] for k in _KINDS} for i in ids}
-    for table, kind, detail, names in _KINDS:
-        order = table.c.position if "position" in table.c else table.c.id
-        query = select(table).where(table.c.order_id.in_(ids)).order_by(order)
-        for row in await session.execute(query):
-            found[row.order_id][kind].append(detail(**{n: getattr(row, n) for n in names}))
-    return {i: OrderDetails(**kinds) for i, kinds in found.items()}
+    items = await _read(session, OrderItem.__table__, Item, ids)
+    payments = await _read(session, OrderPayment.__table__, Payment, ids)
+    waybills = await _read(session, OrderWaybill.__table__, Waybill, ids)
+    return {
+        i: OrderDetails(items.get(i, []), payments.get(i, []), waybills.get(i, [])) for i in ids
+    }
+
+
+async def _read(
+    session: AsyncSession, table: Table, detail: type[D], ids: list[int]
+) -> dict[int, list[D]]:
+    """The stored details of one kind, by order id (only orders that have some)."""
+    names = _columns(detail)
+    order = table.c.position if "position" in table.c else table.c.id
+    query = select(table).where(table.c.order_id.in_(ids)).order_by(order)
+    found: dict[int, list[D]] = {}
+    for row in await session.execute(query):
+        found.setdefault(row.order_id, []).append(detail(**{n: getattr(row, n) for n in names}))
+    return found

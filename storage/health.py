@@ -4,17 +4,18 @@ routing pause, and the measurements the guard judges."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Integer, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.health import Measurements
 from rules.routing import DEFAULT_RULE
 from rules.sla_clock import WorkCalendar
+from storage.conflicts import dialect_insert
+from storage.db import dialect_name, rows_matched
 from storage.models import (
     DeliveryTarget,
     HealthState,
@@ -30,24 +31,31 @@ USUAL_DAYS, USUAL_MIN = 7, 4  # "usually sends": orders on 4 of the last 7 worki
 KEEP_COUNTS = timedelta(days=30)
 
 
-def _upsert(session: AsyncSession, model: type[Any]) -> Any:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model.__table__)
-
-
 async def serialize(session: AsyncSession, job: str) -> None:
     """Hold a lock on ``job`` until the transaction ends, so instances take turns. SQLite's
     transactions are serial already (BEGIN IMMEDIATE, see storage.db)."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         key = int.from_bytes(hashlib.sha1(job.encode()).digest()[:8], "big", signed=True)
         await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-async def count_ingest(session: AsyncSession, minute: datetime, rows: list[dict[str, Any]]) -> None:
+class IngestCounts(TypedDict):
+    """What the health guard counts of one channel's batch."""
+
+    channel: str
+    accepted: int
+    rejected: int
+    address_parsed: int
+    address_failed: int
+
+
+async def count_ingest(
+    session: AsyncSession, minute: datetime, rows: Sequence[IngestCounts]
+) -> None:
     """Add one batch's counts (a row per channel) to its minute."""
     if not rows:
         return
-    statement = _upsert(session, IngestCount)
+    statement = dialect_insert(session, IngestCount)
     counts = ("accepted", "rejected", "address_parsed", "address_failed")
     statement = statement.on_conflict_do_update(
         index_elements=["minute", "channel"],
@@ -58,7 +66,7 @@ async def count_ingest(session: AsyncSession, minute: datetime, rows: list[dict[
 
 async def beat(session: AsyncSession, job: str, instance: str, now: datetime) -> None:
     """Record a successful run of ``job``."""
-    statement = _upsert(session, JobHeartbeat)
+    statement = dialect_insert(session, JobHeartbeat)
     statement = statement.on_conflict_do_update(
         index_elements=["job"], set_={"instance": instance, "succeeded_at": now}
     )
@@ -166,7 +174,7 @@ async def set_standings(
     """Record (signal, failing, value) standings that changed, since ``now``."""
     rows = [{"signal": s, "failing": f, "since": now, "value": v} for s, f, v in changes]
     if rows:
-        statement = _upsert(session, HealthState)
+        statement = dialect_insert(session, HealthState)
         statement = statement.on_conflict_do_update(
             index_elements=["signal"],
             set_={c: statement.excluded[c] for c in ("failing", "since", "value")},
@@ -181,7 +189,7 @@ async def routing_pause(session: AsyncSession) -> RoutingPause | None:
 async def pause_routing(
     session: AsyncSession, mode: str, reason: str, actor: str | None, now: datetime
 ) -> None:
-    statement = _upsert(session, RoutingPause)
+    statement = dialect_insert(session, RoutingPause)
     values = {"mode": mode, "reason": reason, "actor": actor, "since": now}
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
     await session.execute(statement, [{"id": 1} | values])
@@ -189,4 +197,6 @@ async def pause_routing(
 
 async def resume_routing(session: AsyncSession) -> bool:
     """Lift the pause; False when routing was not paused."""
-    return (await session.execute(delete(RoutingPause).where(RoutingPause.id == 1))).rowcount == 1
+    return (
+        rows_matched(await session.execute(delete(RoutingPause).where(RoutingPause.id == 1))) == 1
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.conflicts import insert_ignoring_duplicates
+from storage.db import rows_matched
 from storage.models import InboundMessage
 
 
@@ -16,4 +17,4 @@ async def first_time(session: AsyncSession, source: str, msg_id: str, now: datet
         insert_ignoring_duplicates(session, InboundMessage),
         [{"source": source, "msg_id": msg_id, "received_at": now}],
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return rows_matched(result) == 1

@@ -5,23 +5,41 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Row, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.conflicts import dialect_insert
 from storage.models import Order, SlaMet, Ticket
 
 MetKey = tuple[str, str, str, str, str]  # day, stage, channel, province, group
+
+# A ticket as reports see it (rules.report.ReportTicket): id, group_key, stage, owner,
+# opened_at, claimed_at, resolved_at, resolution, level, deadline_at, channel, province, order_no.
+# Typed by the select, not copied into objects: a report reads a period's tickets.
+_TicketColumns = tuple[
+    int,
+    str,
+    str | None,
+    str | None,
+    datetime,
+    datetime | None,
+    datetime | None,
+    str | None,
+    int,
+    datetime,
+    str,
+    str | None,
+    str,
+]
+TicketRow = Row[*_TicketColumns]
 
 
 async def count_met(session: AsyncSession, counts: Counter[MetKey]) -> None:
     """Add met stage entries, one upsert row per key."""
     if not counts:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement: Any = dialect.insert(SlaMet.__table__)
+    statement = dialect_insert(session, SlaMet)
     statement = statement.on_conflict_do_update(
         index_elements=["day", "stage", "channel", "province", "group_key"],
         set_={"met": SlaMet.met + statement.excluded.met},
@@ -43,7 +61,7 @@ async def met_between(
     return (await session.scalars(query)).all()
 
 
-def _tickets_query() -> Any:
+def _tickets_query() -> Select[*_TicketColumns]:
     return select(
         Ticket.id,
         Ticket.group_key,
@@ -63,7 +81,7 @@ def _tickets_query() -> Any:
 
 async def tickets_between(
     session: AsyncSession, start: datetime, end: datetime, group_keys: Sequence[str] | None
-) -> Sequence[Row[Any]]:
+) -> Sequence[TicketRow]:
     """Tickets opened in [start, end), with the order facts reports group them by."""
     query = _tickets_query().where(Ticket.opened_at >= start, Ticket.opened_at < end)
     if group_keys is not None:
@@ -73,7 +91,7 @@ async def tickets_between(
 
 async def oldest_open(
     session: AsyncSession, group_keys: Sequence[str] | None, limit: int | None
-) -> Sequence[Row[Any]]:
+) -> Sequence[TicketRow]:
     """Open tickets, the most overdue first: ``limit`` of them, or all."""
     query = _tickets_query().where(Ticket.status == "open")
     if group_keys is not None:

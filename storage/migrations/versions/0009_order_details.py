@@ -6,6 +6,7 @@ Create Date: 2026-12-02 10:00:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _details_table(name: str, *columns: sa.Column, indexed: str | None = None) -> None:
+def _details_table(name: str, *columns: sa.Column[Any], indexed: str | None = None) -> None:
     op.create_table(
         name,
         sa.Column("id", _ID, nullable=False),
