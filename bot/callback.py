@@ -16,7 +16,7 @@ import logging
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from wechatpy.crypto import WeChatCipher
@@ -89,7 +89,7 @@ def _receive_id(key: bytes, encrypted: str) -> str | None:
     (16 random bytes, length, message, receive id, PKCS#7 padding to 32 bytes); None when it
     does not, i.e. it was sealed with another key. Only to explain a refusal."""
     try:
-        plain = WeChatCipher(key).decrypt(base64.b64decode(encrypted))
+        plain: bytes = WeChatCipher(key).decrypt(base64.b64decode(encrypted))
     except ValueError:  # not base64, or not whole AES blocks
         return None
     pad = plain[-1] if plain else 0
@@ -133,7 +133,7 @@ def _aibot_message(plaintext: str) -> Inbound | None:
     message = json.loads(plaintext)
     if message.get("msgtype") != "text":
         return None
-    chat = "group" if message.get("chattype") == "group" else "direct"
+    chat: Literal["direct", "group"] = "group" if message.get("chattype") == "group" else "direct"
     return Inbound(
         "aibot",
         str(message["msgid"]),

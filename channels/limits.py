@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, Column, Integer, String
+from sqlalchemy.types import TypeEngine
 
 from storage.models import Order, OrderEvent, OrderItem, OrderPayment, OrderWaybill
 
@@ -23,9 +24,11 @@ def _length(column: Column[str]) -> int:
     return kind.length
 
 
+_BITS: dict[type[TypeEngine[int]], int] = {BigInteger: 64, Integer: 32}
+
+
 def _largest(column: Column[int]) -> int:
-    bits = {BigInteger: 64, Integer: 32}[type(column.type)]
-    return 2 ** (bits - 1) - 1
+    return (1 << (_BITS[type(column.type)] - 1)) - 1
 
 
 _ORDERS = Order.__table__.c

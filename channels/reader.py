@@ -237,8 +237,9 @@ class RecordReader:
                 found = orjson.loads(found)
             except orjson.JSONDecodeError:
                 found = None
-        usable = isinstance(found, dict) and not unstorable_strings(found)
-        return self._nested(found if usable else {}, f"{self._prefix}{key}.")
+        if not isinstance(found, dict) or unstorable_strings(found):
+            found = {}
+        return self._nested(found, f"{self._prefix}{key}.")
 
 
 def unstorable_strings(record: Any) -> list[str]:

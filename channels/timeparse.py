@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from channels.base import RecordError
 from channels.suggest import nearest
@@ -47,13 +47,13 @@ def _absent(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _digits(value: object) -> bool:
+def _digits(value: object) -> TypeGuard[str]:
     """ASCII digits in a string: how a CSV cell carries an integer (of at most 64 bits and
     then some, which keeps ``int()`` clear of its 4,300-digit limit)."""
     return isinstance(value, str) and len(value) <= 30 and value.isascii() and value.isdigit()
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any, get_args
+from typing import Any, TypeGuard, get_args
 from urllib.parse import quote
 
 import aiohttp
@@ -73,6 +73,10 @@ async def chats(request: web.Request) -> web.Response:
     )
 
 
+def _is_fault_kind(value: object) -> TypeGuard[FaultKind]:
+    return value in get_args(FaultKind)
+
+
 def _fault(spec: dict[str, Any], default_seconds: float) -> Fault | str:
     """A Fault from its JSON spec, or what is wrong with the spec."""
     endpoint, kind = spec.get("endpoint"), spec.get("kind")
@@ -80,7 +84,7 @@ def _fault(spec: dict[str, Any], default_seconds: float) -> Fault | str:
     seconds = spec.get("seconds", default_seconds)
     if endpoint not in ENDPOINTS:
         return f"endpoint must be one of {list(ENDPOINTS)}"
-    if kind not in get_args(FaultKind):
+    if not _is_fault_kind(kind):
         return f"kind must be one of {list(get_args(FaultKind))}"
     if type(count) is not int or count < 1:
         return "count must be a positive integer"

@@ -623,6 +623,7 @@ _PAY_CHANNELS = ("WECHAT_JSAPI", "WECHAT_NATIVE", "ALIPAY_PAGE", "ALIPAY_WAP", "
 def _shop(rng: random.Random, order: _Order) -> dict[str, Any]:
     t = order.times
     province, city, district, _ = order.region
+    receiver: dict[str, str | None]
     if rng.random() < _FREE_TEXT_SHARE:
         receiver = {"name": order.receiver, "mobile": order.mobile, "detail": order.full_address}
     else:
@@ -641,7 +642,7 @@ def _shop(rng: random.Random, order: _Order) -> dict[str, Any]:
         ]
     else:
         rows = [("", "FULL", order.amount_fen, t.get("paid"))]
-    record = {
+    record: dict[str, Any] = {
         "order_no": order.order_no,
         "status": _SHOP_STATUS[order.stage],
         "created_at": _iso(t["created"]),
@@ -678,7 +679,10 @@ def _shop(rng: random.Random, order: _Order) -> dict[str, Any]:
         ],
     }
     if "shipped" in t:
-        parcel = {"tracking_no": order.tracking_no, "carrier": order.carrier[0]}
+        parcel: dict[str, str | None] = {
+            "tracking_no": order.tracking_no,
+            "carrier": order.carrier[0],
+        }
         record["waybills"] = [parcel | {"shipped_at": _iso(t["shipped"])}]
     return record
 
