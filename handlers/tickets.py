@@ -21,21 +21,15 @@ from handlers.registry import (
 from rules.durations import format_duration, parse_duration
 from rules.kinds import Kind
 from rules.render import local_time
-from storage import tickets as db
+from services.lifecycle import actions
 from storage.models import Ticket
-from storage.tickets import add_timeline, notice_row, outbox_row, queue_messages, timeline_row
 
 router = CommandRouter()
 STAFF = frozenset({MEMBER, SUPERVISOR})
 
 
-async def _tell(
-    ctx: CommandContext, ticket: Ticket, kind: str, to: tuple[str, str], text: str
-) -> None:
-    """Queue a notice about ``ticket`` for ``("group", key)`` or ``("user", userid)``."""
-    key = f"ticket:{ticket.id}:{kind}:{to[1]}:{ctx.now.isoformat()}"
-    row = notice_row(key, kind, to, text, ctx.now, ticket_id=ticket.id)
-    await queue_messages(ctx.session, [row])
+def _closed(ticket: Ticket) -> CommandError:
+    return CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
 
 
 @router.command("认领", "claim", usage="认领 <工单号|订单号>", roles=STAFF)
@@ -52,11 +46,8 @@ async def claim(ctx: CommandContext, args: list[str]) -> str:
         return f"您已认领过工单 #{ticket.id} (订单 {order.channel_order_id})"
     if ticket.owner is not None:
         raise CommandError(f"工单 #{ticket.id} 已由 {ticket.owner} 认领")
-    if not await db.claim_ticket(session, ticket.id, ctx.user, ctx.now):
+    if not await actions.claim(session, ticket, order, ctx.user, ctx.now):
         raise CommandError(f"工单 #{ticket.id} 刚被认领或已关闭, 发送「状态 {ticket.id}」查看")
-    await add_timeline(session, [timeline_row(ticket.id, "claimed", ctx.now, actor=ctx.user)])
-    text = f"👤 {ctx.user} 已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
-    await _tell(ctx, ticket, "claimed", ("group", ticket.group_key), text)
     return f"已认领工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
@@ -80,11 +71,8 @@ async def done(ctx: CommandContext, args: list[str]) -> str:
     )
     if unmoved and remark is None:
         raise CommandError(f"订单尚未流转, 请附备注说明, 例: 完成 {ticket.id} 已与客户确认")
-    if not await db.resolve_manually(session, ticket, ctx.now):
-        raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
-    await add_timeline(
-        session, [timeline_row(ticket.id, "resolved", ctx.now, remark, actor=ctx.user)]
-    )
+    if not await actions.resolve_by_hand(session, ticket, remark, ctx.user, ctx.now):
+        raise _closed(ticket)
     return f"已完成工单 #{ticket.id} (订单 {order.channel_order_id})"
 
 
@@ -101,9 +89,7 @@ async def note(ctx: CommandContext, args: list[str]) -> str:
     ticket, _ = await find_ticket(ctx.session, args[0], open_only=False)
     if CUSTOMER_SERVICE not in ctx.roles:
         require_group(ctx.policy, ticket, ctx.user, "备注")
-    await add_timeline(
-        ctx.session, [timeline_row(ticket.id, "noted", ctx.now, text, actor=ctx.user)]
-    )
+    await actions.note(ctx.session, ticket, text, ctx.user, ctx.now)
     return f"已为工单 #{ticket.id} 添加备注"
 
 
@@ -128,42 +114,18 @@ async def assign(ctx: CommandContext, args: list[str]) -> str:
         raise CommandError(f"{assignee} 不在{group.name} (成员: {members}); 要转到别的组请写组名")
     if ticket.owner == assignee:
         return f"工单 #{ticket.id} 的处理人已是 {assignee}"
-    if not await db.assign_ticket(session, ticket.id, assignee, ctx.now):
-        raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
-    await add_timeline(
-        session,
-        [timeline_row(ticket.id, "assigned", ctx.now, f"→ {assignee}", actor=ctx.user)],
-    )
-    words = f"工单 #{ticket.id} (订单 {order.channel_order_id})"
-    told = f"👤 {ctx.user} 把{words}转交给 {assignee}"
-    await _tell(ctx, ticket, "assigned", ("group", ticket.group_key), told)
-    if assignee != ctx.user:
-        told = f"📌 {ctx.user} 把{words}交给您处理, 发送「状态 {ticket.id}」查看详情"
-        await _tell(ctx, ticket, "assigned", ("user", assignee), told)
+    if not await actions.assign(session, ticket, order, assignee, ctx.user, ctx.now):
+        raise _closed(ticket)
     return f"已把工单 #{ticket.id} 转交给 {assignee}"
 
 
 async def _move(ctx: CommandContext, ticket: Ticket, to: str) -> str:
     """Re-route the ticket: unclaimed in the new group, which gets the alert again."""
-    session = ctx.session
-    old, new = ctx.policy.group(ticket.group_key), ctx.policy.group(to)
+    new = ctx.policy.group(to)
     if to == ticket.group_key:
         return f"工单 #{ticket.id} 已在{new.name}"
-    if not await db.move_ticket(session, ticket.id, to):
-        raise CommandError(f"工单 #{ticket.id} 已关闭。发送「状态 {ticket.id}」查看经过")
-    await add_timeline(
-        session, [timeline_row(ticket.id, "assigned", ctx.now, f"→ {new.name}", actor=ctx.user)]
-    )
-    alert = outbox_row(
-        ticket_id=ticket.id, kind="alert", level=1, target_kind="group", target=to, now=ctx.now
-    )
-    alert["dedup_key"] = f"ticket:{ticket.id}:moved:{to}:{ctx.now.isoformat()}"
-    await queue_messages(session, [alert])
-    told = f"↪️ {ctx.user} 把工单 #{ticket.id} 从{old.name}转到{new.name}"
-    await _tell(ctx, ticket, "assigned", ("group", ticket.group_key), told)
-    # It may have been claimed under a rule that stops escalating on a claim: the watch must
-    # look at it again now that nobody owns it.
-    await db.wake_order(session, ticket.order_id, ctx.now)
+    if not await actions.move(ctx.session, ctx.policy, ticket, to, ctx.user, ctx.now):
+        raise _closed(ticket)
     return f"已把工单 #{ticket.id} 转到{new.name}, 等待该组认领"
 
 
@@ -188,13 +150,9 @@ async def snooze(ctx: CommandContext, args: list[str]) -> str:
     session = ctx.session
     ticket, _ = await find_open_ticket(session, args[0])
     require_group(ctx.policy, ticket, ctx.user, "暂停提醒")
-    await db.snooze_ticket(session, ticket.id, until)
+    if not await actions.snooze(session, ctx.policy, ticket, until, ctx.user, ctx.now):
+        raise _closed(ticket)
     tz = ctx.policy.timezone
-    detail = f"提醒暂停至 {local_time(until, tz)}" if until else "恢复提醒"
-    await add_timeline(
-        session, [timeline_row(ticket.id, "snoozed", ctx.now, detail, actor=ctx.user)]
-    )
-    await db.wake_order(session, ticket.order_id, ctx.now)
     if until is None:
         return f"工单 #{ticket.id} 已恢复提醒"
     if config.remind_every is None:

@@ -32,7 +32,7 @@ from services.order_view import (
     view_of,
 )
 from storage import lookups as db
-from storage.tickets import tickets_with_orders
+from storage.ticket_rows import tickets_with_orders
 
 router = CommandRouter()
 

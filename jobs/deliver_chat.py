@@ -33,6 +33,7 @@ from jobs.lease import LEASE, Heartbeat
 from rules.digest import Facts, build_digest
 from rules.render import AlertFacts
 from services.clock import Clock
+from services.lifecycle.actions import record_alerted
 from services.notices import load_facts
 from services.policy import Policy, Rules
 from storage.delivery import (
@@ -47,7 +48,7 @@ from storage.delivery import (
     take_lease,
 )
 from storage.models import OutboxMessage
-from storage.tickets import add_timeline, notice_row, queue_messages, timeline_row
+from storage.outbox import notice_row, queue_messages
 
 logger = logging.getLogger(__name__)
 
@@ -303,13 +304,15 @@ class _Turn:
                 },
             )
             await mark_sent(session, [m.id for m in covered], at)
-            await add_timeline(
+            await record_alerted(
                 session,
                 [
-                    timeline_row(m.ticket_id, "alerted", at, f"已送达 {where}")
+                    m.ticket_id
                     for m in covered
                     if m.ticket_id is not None and m.kind in ("alert", "escalation")
                 ],
+                where,
+                at,
             )
             held = await renew_lease(session, target, ctx.instance, at + LEASE)
         self.heartbeat.note(held)

@@ -25,7 +25,7 @@ from storage.health import (
     serialize,
     set_standings,
 )
-from storage.tickets import notice_row, queue_messages
+from storage.outbox import notice_row, queue_messages
 
 
 @dataclass

@@ -20,7 +20,7 @@ from rules.report_text import render_report
 from services.policy import Policy
 from services.reports import day_of, load_report
 from storage.db import begin_reading
-from storage.tickets import notice_row, queue_messages
+from storage.outbox import notice_row, queue_messages
 
 
 @dataclass

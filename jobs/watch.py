@@ -3,37 +3,21 @@
 A tick reads only orders whose ``next_check_at`` has passed (an indexed range scan), so its
 cost follows the work due, not the size of the pool. Rows are claimed with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several instances split the work; the unique keys
-on tickets and outbox rows are the backstop against duplicates.
+on tickets and outbox rows are the backstop against duplicates. What a batch does to its
+tickets is the lifecycle's (services.lifecycle.watch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rules.kinds import Kind, order_subject, stage_episode
-from rules.sla import EscalationStep, Schedule
-from services.config import SlaRule
+from services.lifecycle.watch import handle_due
 from services.policy import Policy
 from storage.health import routing_pause
-from storage.orders import claim_due_orders, set_next_checks
-from storage.tickets import (
-    add_timeline,
-    insert_tickets,
-    open_tickets_for,
-    outbox_row,
-    queue_messages,
-    set_levels,
-    set_reminded,
-    timeline_row,
-)
-
-OVERDUE = (Kind.OVERDUE.value,)
+from storage.orders import claim_due_orders
 
 
 @dataclass
@@ -56,200 +40,8 @@ async def run(
                 return result
             pause = await routing_pause(session)
             paused = pause.reason if pause is not None else None
-            await _handle_batch(session, policy, due, now, result, paused)
+            counts = await handle_due(session, policy, due, now, paused)
         result.checked += len(due)
-
-
-async def _handle_batch(
-    session: AsyncSession,
-    policy: Policy,
-    orders: Sequence[Row[Any]],
-    now: datetime,
-    result: WatchResult,
-    paused: str | None,
-) -> None:
-    rules: dict[int, SlaRule] = {}
-    plans: dict[int, Schedule] = {}
-    next_checks: list[tuple[int, datetime | None]] = []
-    for order in orders:
-        rule = policy.sla_for(order_type=order.order_type, stage=order.stage, channel=order.channel)
-        if rule is None:  # the config changed since the order entered this stage
-            next_checks.append((order.id, None))
-        else:
-            rules[order.id] = rule
-            plans[order.id] = policy.schedule(rule, order.stage_entered_at, order.ship_by_at)
-    tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now, paused)
-    result.opened += len(opened)
-
-    messages: list[dict[str, Any]] = []
-    timeline: list[dict[str, Any]] = []
-    levels: list[tuple[int, int]] = []
-    reminded: list[tuple[int, datetime]] = []
-    for order in orders:
-        plan, ticket = plans.get(order.id), tickets.get(order.id)
-        if plan is None:
-            continue
-        if ticket is None:
-            # Not due after all (the rule changed): look again then. Or this stage entry's
-            # ticket was already closed by hand: nothing more to watch until the order moves.
-            first = plan.steps[0].at
-            next_checks.append((order.id, first if first > now else None))
-            continue
-        upcoming: EscalationStep | None = None
-        # A claim is enough under such a rule: no more escalation (reminders go on).
-        if not (rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None):
-            before = 0 if ticket["id"] in opened else ticket["level"]
-            fired = [s for s in plan.steps if s.level > before and s.at <= now]
-            messages += _announcements(policy, ticket, fired, now)
-            for step in fired:
-                if step.level > 1:
-                    detail = f"第{step.level - 1}次, 通知{_recipient(policy, ticket, step)[2]}"
-                    timeline.append(timeline_row(ticket["id"], "escalated", now, detail))
-                    result.escalated += 1
-            reached = fired[-1].level if fired else before
-            if fired and ticket["id"] not in opened:
-                levels.append((ticket["id"], reached))
-            upcoming = plan.next_after(reached)
-        remind_at = _reminder_due(policy, plan, ticket)
-        if remind_at is not None and remind_at <= now:
-            messages.append(_reminder(ticket, remind_at, now))
-            reminded.append((ticket["id"], now))
-            result.reminded += 1
-            remind_at = _reminder_due(policy, plan, ticket | {"reminded_at": now})
-        due = [at for at in (upcoming and upcoming.at, remind_at) if at is not None]
-        next_checks.append((order.id, min(due, default=None)))
-    await set_levels(session, levels)
-    await set_reminded(session, reminded)
-    await add_timeline(session, timeline)
-    await queue_messages(session, messages)
-    await set_next_checks(session, next_checks)
-
-
-async def _tickets_for(
-    session: AsyncSession,
-    policy: Policy,
-    orders: Sequence[Row[Any]],
-    plans: dict[int, Schedule],
-    rules: dict[int, SlaRule],
-    now: datetime,
-    paused: str | None,
-) -> tuple[dict[int, dict[str, Any]], set[int]]:
-    """The open ticket of each order's current stage entry, and the ids of those opened now.
-
-    A new ticket starts at the highest level already due, so it is written once. A ticket
-    another instance opened meanwhile is taken as it is: the unique key (overdue, the order,
-    its stage entry) makes the insert skip it. While routing is paused (``paused`` says why) new
-    tickets go to the triage group.
-    """
-    stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in plans}
-
-    def current(rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
-        return {
-            t.order_id: dict(t._mapping)
-            for t in rows
-            if stage_of[t.order_id] == (t.stage, t.stage_entered_at)
-        }
-
-    tickets = current(await open_tickets_for(session, stage_of, OVERDUE))
-    missing = [
-        o
-        for o in orders
-        if o.id in stage_of and o.id not in tickets and plans[o.id].steps[0].at <= now
-    ]
-    if not missing:
-        return tickets, set()
-    rows = []
-    for order in missing:
-        decision = policy.route(order, paused)
-        plan = plans[order.id]
-        rows.append(
-            {
-                "kind": Kind.OVERDUE,
-                "subject": order_subject(order.id),
-                "episode": stage_episode(order.stage, order.stage_entered_at),
-                "order_id": order.id,
-                "stage": order.stage,
-                "stage_entered_at": order.stage_entered_at,
-                "status": "open",
-                "group_key": decision.group,
-                "route_rule": decision.rule,
-                "route_reason": decision.reason,
-                "sla_rule": rules[order.id].name,
-                "deadline_at": plan.deadline,
-                "opened_at": now,
-                "level": max((s.level for s in plan.steps if s.at <= now), default=0),
-            }
-        )
-    if await insert_tickets(session, rows) < len(rows):
-        # Another instance opened some of them meanwhile: use what it wrote.
-        tickets = current(await open_tickets_for(session, stage_of, OVERDUE))
-    opened = [row for row in rows if "id" in row]
-    tickets |= {row["order_id"]: row for row in opened}
-    return tickets, {row["id"] for row in opened}
-
-
-def _recipient(
-    policy: Policy, ticket: dict[str, Any], step: EscalationStep
-) -> tuple[str, str, str]:
-    """Who hears of a level: (target kind, target, in words); the group when it has no
-    supervisor to escalate to."""
-    group = policy.group(ticket["group_key"])
-    if step.notify == "supervisor" and group.supervisor is not None:
-        return "user", group.supervisor, f"主管 {group.supervisor}"
-    return "group", ticket["group_key"], group.name
-
-
-def _notification(
-    policy: Policy, ticket: dict[str, Any], step: EscalationStep, now: datetime
-) -> dict[str, Any]:
-    target_kind, target, _ = _recipient(policy, ticket, step)
-    return outbox_row(
-        ticket_id=ticket["id"],
-        kind="alert" if step.level == 1 else "escalation",
-        level=step.level,
-        target_kind=target_kind,
-        target=target,
-        now=now,
-    )
-
-
-def _announcements(
-    policy: Policy, ticket: dict[str, Any], fired: list[EscalationStep], now: datetime
-) -> list[dict[str, Any]]:
-    """The notifications for the levels fired now: each chat hears of the ticket once, at
-    the highest level it reached (a ticket first seen past several levels, or a group without
-    a supervisor, would otherwise be listed twice in one digest)."""
-    by_chat: dict[tuple[str, str], dict[str, Any]] = {}
-    for step in fired:
-        row = _notification(policy, ticket, step, now)
-        by_chat[row["target_kind"], row["target"]] = row
-    return list(by_chat.values())
-
-
-def _reminder_due(policy: Policy, plan: Schedule, ticket: dict[str, Any]) -> datetime | None:
-    """When the ticket's next reminder is due: ``remind_every`` after the alert or the last
-    reminder, held until a snooze ends; None when reminders are off. The alert went out when
-    the ticket opened, which for an order first seen long overdue (a backlog import, an
-    outage) is well after the deadline."""
-    every = policy.config.watch.remind_every
-    if every is None:
-        return None
-    alerted = max(plan.steps[0].at, ticket["opened_at"])
-    due = (ticket.get("reminded_at") or alerted) + every
-    snoozed_until = ticket.get("snoozed_until")
-    return max(due, snoozed_until) if snoozed_until is not None else due
-
-
-def _reminder(ticket: dict[str, Any], due: datetime, now: datetime) -> dict[str, Any]:
-    """To the owner once someone claimed the ticket, to the group while nobody has."""
-    owner = ticket.get("owner")
-    row = outbox_row(
-        ticket_id=ticket["id"],
-        kind="reminder",
-        level=None,
-        target_kind="user" if owner else "group",
-        target=owner or ticket["group_key"],
-        now=now,
-    )
-    row["dedup_key"] = f"ticket:{ticket['id']}:remind:{due.isoformat()}"
-    return row
+        result.opened += counts.opened
+        result.escalated += counts.escalated
+        result.reminded += counts.reminded

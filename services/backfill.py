@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rules.render import channel_label
 from rules.stages import Stage
 from services.policy import Policy
-from storage.tickets import notice_row, queue_messages
+from storage.outbox import notice_row, queue_messages
 
 Kind = tuple[str, str]  # (stage, channel)
 

@@ -8,11 +8,9 @@ recomputes the order's deadline and closes its open ticket, queueing a resolutio
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -27,23 +25,19 @@ from channels.regions import Region as OfficialRegion
 from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
-from rules.kinds import CLOSING_ON_MOVE
-from rules.stages import Stage, accepts_transition, refusal
+from rules.stages import Stage
 from services.backfill import Backfill
+from services.lifecycle.stages import (
+    Sighting,
+    StageReport,
+    apply_stage_events,
+    record_orders,
+)
 from services.policy import Policy, Rules
 from storage.details import OrderDetails, store_details
-from storage.events import insert_events, seen_event_ids
-from storage.health import count_ingest
-from storage.orders import insert_orders, orders_by_channel_id, orders_by_keys, update_orders
-from storage.reports import MetKey, count_met
-from storage.tickets import (
-    add_timeline,
-    open_tickets_for,
-    outbox_row,
-    queue_messages,
-    resolve,
-    timeline_row,
-)
+from storage.events import seen_event_ids
+from storage.health import IngestCounts, count_ingest
+from storage.orders import OrderRow, orders_by_channel_id, orders_by_keys
 
 _FACT_FIELDS = (
     "shop",
@@ -131,7 +125,7 @@ def parse_stage_event(record: Any, now: datetime) -> StageEvent:
     return StageEvent(channel, order_id, event_id, stage, occurred_at)
 
 
-def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
+def order_columns(order: NormalizedOrder, order_type: str) -> OrderRow:
     """The order table's values for a normalised order, before scheduling."""
     return {
         "channel_order_id": order.channel_order_id,
@@ -161,9 +155,7 @@ def order_columns(order: NormalizedOrder, order_type: str) -> dict[str, Any]:
     }
 
 
-def _health_counts(
-    channel: str, rows: list[dict[str, Any]], report: IngestReport
-) -> dict[str, Any]:
+def _health_counts(channel: str, rows: list[OrderRow], report: IngestReport) -> IngestCounts:
     """What the health guard counts of a batch (see storage.health)."""
     return {
         "channel": channel,
@@ -201,7 +193,7 @@ class Ingestor:
             o.channel_order_id: OrderDetails(o.items, o.payments, o.waybills) for o in normalized
         }
         for attempt in range(_ATTEMPTS):
-            held: list[dict[str, Any]] | None = None if backfill is None else []
+            held: list[OrderRow] | None = None if backfill is None else []
             try:
                 async with self._sessions.begin() as session:
                     counts = await self._upsert(session, policy, channel, rows, details, now, held)
@@ -266,7 +258,7 @@ class Ingestor:
 
     async def _with_addresses(
         self, policy: Policy, orders: list[NormalizedOrder], report: IngestReport
-    ) -> list[dict[str, Any]]:
+    ) -> list[OrderRow]:
         """Column values per order, with the regions a channel sent under their official names
         (上海 → 上海市, 市辖区 → the municipality; what was sent stays in ``raw``) and free-text
         addresses parsed, both off the event loop. A blank address is counted as not parsed,
@@ -287,20 +279,20 @@ class Ingestor:
                 order.order_type, order.channel, (order.category, *order.categories)
             )
             row = order_columns(order, kind)
-            if (names := official.get(order.channel_order_id)) is not None:
-                row.update(province=names.province, city=names.city, district=names.district)
+            if (official_names := official.get(order.channel_order_id)) is not None:
+                row["province"] = official_names.province
+                row["city"] = official_names.city
+                row["district"] = official_names.district
             elif order.address_text is not None:
                 region = parsed.get(order.channel_order_id)
                 if region is None:
                     row["address_source"] = "failed"
                     report.address_unparsed += 1
                 else:
-                    row.update(
-                        province=region.province,
-                        city=region.city,
-                        district=region.district,
-                        address_source="parsed",
-                    )
+                    row["province"] = region.province
+                    row["city"] = region.city
+                    row["district"] = region.district
+                    row["address_source"] = "parsed"
             rows.append(row)
         return rows
 
@@ -312,88 +304,43 @@ class Ingestor:
         parsed = [self._regions.parse(text) for text in texts]
         return parsed, [_OFFICIAL_NAMES.normalize(*levels) for levels in sent]
 
-    def _met(self, policy: Policy, order: dict[str, Any], left_at: datetime) -> list[MetKey]:
-        """The report key of the stage entry the order leaves at ``left_at``, if that is
-        within its deadline (the entries that missed are the tickets)."""
-        deadline = order["deadline_at"]
-        if deadline is None or left_at > deadline:
-            return []
-        day = deadline.astimezone(policy.timezone).date().isoformat()
-        group = policy.route(SimpleNamespace(**order)).group
-        return [(day, order["stage"], order["channel"], order["province"] or "", group)]
-
-    def _enter_stage(
-        self, policy: Policy, order: dict[str, Any], stage: str, entered_at: datetime
-    ) -> None:
-        order["stage"], order["stage_entered_at"] = stage, entered_at
-        order["deadline_at"], order["next_check_at"] = policy.first_check(
-            order_type=order["order_type"],
-            stage=stage,
-            channel=order["channel"],
-            entered_at=entered_at,
-            ship_by=order["ship_by_at"],
-        )
-        _follow_stage(order)
-
     async def _upsert(
         self,
         session: AsyncSession,
         policy: Policy,
         channel: str,
-        rows: list[dict[str, Any]],
+        rows: list[OrderRow],
         details: dict[str, OrderDetails],
         now: datetime,
-        held: list[dict[str, Any]] | None,
+        held: list[OrderRow] | None,
     ) -> tuple[int, int, int, int]:
-        """Insert new orders and update changed ones with their details; in a backfill
+        """Merge the records' facts into the orders they name and hand them to the lifecycle,
+        which stores them with their stage entries; then their details. In a backfill
         (``held`` is a list) overdue orders are not watched but collected in ``held``."""
         existing = await orders_by_channel_id(
             session, channel, [r["channel_order_id"] for r in rows]
         )
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        moved: list[dict[str, Any]] = []
-        met: Counter[MetKey] = Counter()
+        new: list[OrderRow] = []
+        seen: list[Sighting] = []
         for row in rows:
             order = existing.get(row["channel_order_id"])
             if order is None:
-                order = row | {"channel": channel, "received_at": now, "updated_at": now}
-                self._enter_stage(policy, order, row["stage"], row["stage_entered_at"])
-                _hold_back(order, now, held)
-                new.append(order)
+                new.append(row | {"channel": channel, "received_at": now, "updated_at": now})
                 continue
-            is_changed = any(order[name] != row[name] for name in _FACT_FIELDS)
             ship_by = order["ship_by_at"]
-            order.update((name, row[name]) for name in _FACT_FIELDS)
-            if row["shipped_at"] not in (None, order["shipped_at"]):  # kept once known
-                order["shipped_at"] = row["shipped_at"]
-                is_changed = True
-            if accepts_transition(Stage(order["stage"]), Stage(row["stage"])):
-                met.update(self._met(policy, order, row["stage_entered_at"]))
-                self._enter_stage(policy, order, row["stage"], row["stage_entered_at"])
-                _hold_back(order, now, held)
-                moved.append(order)
-                is_changed = True
-            elif order["ship_by_at"] != ship_by:  # the platform moved its ship-by
-                self._enter_stage(policy, order, order["stage"], order["stage_entered_at"])
-                _hold_back(order, now, held)
-            else:
-                _follow_stage(order)
-            if is_changed:
-                order["updated_at"] = now
-                changed.append(order)
-        await insert_orders(session, new)
-        await update_orders(session, changed)
+            facts_changed = _merge_facts(order, row)
+            moved_ship_by = order["ship_by_at"] != ship_by
+            seen.append(
+                Sighting(order, row["stage"], row["stage_entered_at"], facts_changed, moved_ship_by)
+            )
+        recorded = await record_orders(session, policy, channel, new, seen, now, held)
         await store_details(
             session,
-            {o["id"]: details[o["channel_order_id"]] for o in new},
-            {o["id"]: details[o["channel_order_id"]] for o in changed},
+            {o["id"]: details[o["channel_order_id"]] for o in recorded.new},
+            {o["id"]: details[o["channel_order_id"]] for o in recorded.changed},
         )
-        await insert_events(session, [_stage_event(channel, o, now) for o in moved])
-        await count_met(session, met)
-        resolved = await self._resolve_tickets(session, moved, now)
-        unchanged = len(rows) - len(new) - len(changed)
-        return len(new), len(changed), unchanged, resolved
+        created, updated = len(recorded.new), len(recorded.changed)
+        return created, updated, len(rows) - created - updated, recorded.resolved
 
     async def _apply_events(
         self,
@@ -406,9 +353,8 @@ class Ingestor:
     ) -> None:
         orders = await orders_by_keys(session, {(e.channel, e.channel_order_id) for _, e in events})
         seen = await seen_event_ids(session, source, [e.event_id for _, e in events])
-        moved: dict[int, dict[str, Any]] = {}
-        event_rows: list[dict[str, Any]] = []
-        met: Counter[MetKey] = Counter()
+        reports: list[StageReport] = []
+        indexes: list[int] = []
         for index, event in events:
             order = orders.get((event.channel, event.channel_order_id))
             if order is None:
@@ -420,90 +366,26 @@ class Ingestor:
                 report.unchanged += 1
                 continue
             seen.add(event.event_id)
-            current = Stage(order["stage"])
-            applied = accepts_transition(current, event.stage)
-            if applied:
-                met.update(self._met(policy, order, event.occurred_at))
-                self._enter_stage(policy, order, event.stage.value, event.occurred_at)
-                order["updated_at"] = now
-                moved[order["id"]] = order
+            reports.append(StageReport(order, event.event_id, event.stage, event.occurred_at))
+            indexes.append(index)
+        outcomes, report.tickets_resolved = await apply_stage_events(
+            session, policy, source, reports, now
+        )
+        for index, outcome in zip(indexes, outcomes, strict=True):
+            if outcome.applied:
                 report.updated += 1
-            elif reason := refusal(current, event.stage):
-                report.not_applied.append(NotApplied(index, reason))
+            elif outcome.refusal is not None:
+                report.not_applied.append(NotApplied(index, outcome.refusal))
             else:
                 report.unchanged += 1
-            event_rows.append(
-                {
-                    "order_id": order["id"],
-                    "source": source,
-                    "event_id": event.event_id,
-                    "stage": event.stage.value,
-                    "occurred_at": event.occurred_at,
-                    "received_at": now,
-                    "applied": applied,
-                }
-            )
-        await update_orders(session, list(moved.values()))
-        await insert_events(session, event_rows)
-        await count_met(session, met)
-        report.tickets_resolved = await self._resolve_tickets(session, list(moved.values()), now)
-
-    async def _resolve_tickets(
-        self, session: AsyncSession, moved: list[dict[str, Any]], now: datetime
-    ) -> int:
-        """Close the open tickets of orders that moved on, and queue a notice for each group."""
-        by_id = {order["id"]: order for order in moved}
-        tickets = await open_tickets_for(session, by_id, CLOSING_ON_MOVE)
-        closed = [(t.id, by_id[t.order_id]["stage_entered_at"]) for t in tickets]
-        await resolve(session, closed, "auto")
-        timeline, messages = [], []
-        for ticket in tickets:
-            stage = by_id[ticket.order_id]["stage"]
-            detail = f"订单进入「{Stage(stage).label}」"
-            timeline.append(timeline_row(ticket.id, "resolved", now, detail))
-            messages.append(
-                outbox_row(
-                    ticket_id=ticket.id,
-                    kind="resolution",
-                    level=None,
-                    target_kind="group",
-                    target=ticket.group_key,
-                    now=now,
-                )
-            )
-        await add_timeline(session, timeline)
-        await queue_messages(session, messages)
-        return len(tickets)
 
 
-def _follow_stage(order: dict[str, Any]) -> None:
-    """What the stage says about the order's other facts: it left when it entered ``shipped``
-    (unless the platform said when), and a hold reason holds only while it is on hold."""
-    if order["stage"] == Stage.SHIPPED and order["shipped_at"] is None:
-        order["shipped_at"] = order["stage_entered_at"]
-    if order["stage"] != Stage.ON_HOLD:
-        order["hold_reason"] = None
-
-
-def _hold_back(order: dict[str, Any], now: datetime, held: list[dict[str, Any]] | None) -> None:
-    """In a backfill (``held`` is a list), an order already past its deadline is recorded but
-    not watched: no ticket, no alert; it is collected for the import's one summary."""
-    if held is not None and order["deadline_at"] is not None and order["deadline_at"] <= now:
-        order["next_check_at"] = None
-        held.append(order)
-
-
-def _stage_event(source: str, order: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A stage change an order record reported, kept as an event for the order's history.
-
-    A new order's first stage is on the order itself (stage, stage_entered_at)."""
-    entered = order["stage_entered_at"]
-    return {
-        "order_id": order["id"],
-        "source": source,
-        "event_id": f"{order['channel_order_id']}:{order['stage']}:{int(entered.timestamp())}",
-        "stage": order["stage"],
-        "occurred_at": entered,
-        "received_at": now,
-        "applied": True,
-    }
+def _merge_facts(order: OrderRow, row: OrderRow) -> bool:
+    """Take a record's facts into the stored order; whether any changed. When the parcel left
+    is kept once known."""
+    is_changed = any(order[name] != row[name] for name in _FACT_FIELDS)  # type: ignore[literal-required]
+    order.update((name, row[name]) for name in _FACT_FIELDS)  # type: ignore[literal-required, typeddict-item]
+    if row["shipped_at"] not in (None, order["shipped_at"]):
+        order["shipped_at"] = row["shipped_at"]
+        is_changed = True
+    return is_changed

@@ -25,7 +25,7 @@ from rules.routing import PAUSED_RULE
 from services.policy import Policy
 from storage.details import OrderDetails, details_of
 from storage.models import OutboxMessage
-from storage.tickets import tickets_with_orders
+from storage.ticket_rows import tickets_with_orders
 
 TITLE_LIMIT = 30  # characters of an item's title where it is listed with others
 

@@ -19,7 +19,7 @@ from adapters.wecom.messages import (
     text,
 )
 from rules.text_split import shorten, split_text
-from storage.tickets import notice_row, queue_messages
+from storage.outbox import notice_row, queue_messages
 
 logger = logging.getLogger(__name__)
 

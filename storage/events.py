@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.conflicts import insert_ignoring_duplicates
 from storage.models import OrderEvent
+
+
+class EventRow(TypedDict):
+    """A stage an order entered, as a source reported it (see OrderEvent)."""
+
+    order_id: int
+    source: str
+    event_id: str
+    stage: str
+    occurred_at: datetime
+    received_at: datetime
+    applied: bool
 
 
 async def seen_event_ids(session: AsyncSession, source: str, event_ids: Sequence[str]) -> set[str]:
@@ -21,6 +34,6 @@ async def seen_event_ids(session: AsyncSession, source: str, event_ids: Sequence
     return set(await session.scalars(query))
 
 
-async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_events(session: AsyncSession, rows: list[EventRow]) -> None:
     if rows:
         await session.execute(insert_ignoring_duplicates(session, OrderEvent), rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from sqlalchemy import Row, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Order
 
 ORDERS = Order.__table__
+
+
+class OrderRow(TypedDict):
+    """An order's columns as ingest and the lifecycle handle them: a record's facts, then its
+    stage entry and schedule (set by services.lifecycle), then the id once stored."""
+
+    id: NotRequired[int]
+    channel: NotRequired[str]
+    channel_order_id: str
+    stage: str
+    stage_entered_at: datetime
+    shop: str | None
+    order_type: str
+    amount_fen: int
+    category: str | None
+    province: str | None
+    city: str | None
+    district: str | None
+    address_text: str | None
+    address_source: str | None
+    receiver_phone: str | None
+    created_at: datetime | None
+    paid_at: datetime | None
+    raw: dict[str, Any]
+    ship_by_at: datetime | None
+    shipped_at: datetime | None
+    hold_reason: str | None
+    buyer_message: str | None
+    seller_memo: str | None
+    receiver_phone_masked: str | None
+    buyer_handles: dict[str, str]
+    categories: list[str]
+    received_at: NotRequired[datetime]
+    updated_at: NotRequired[datetime]
+    deadline_at: NotRequired[datetime | None]
+    next_check_at: NotRequired[datetime | None]
+
+
 # What the watch needs to route, schedule and describe an order; not the raw payload.
 _WATCHED_COLUMNS = (
     "id",
@@ -33,25 +71,31 @@ _WATCHED_COLUMNS = (
 
 async def orders_by_channel_id(
     session: AsyncSession, channel: str, ids: Sequence[str]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, OrderRow]:
     """Existing orders of one channel, as column dicts keyed by channel order id."""
     if not ids:
         return {}
     query = select(ORDERS).where(ORDERS.c.channel == channel, ORDERS.c.channel_order_id.in_(ids))
-    return {row.channel_order_id: dict(row._mapping) for row in await session.execute(query)}
+    return {
+        row.channel_order_id: cast(OrderRow, dict(row._mapping))
+        for row in await session.execute(query)
+    }
 
 
 async def orders_by_keys(
     session: AsyncSession, keys: set[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
+) -> dict[tuple[str, str], OrderRow]:
     """Existing orders by (channel, channel order id), as column dicts."""
     if not keys:
         return {}
     query = select(ORDERS).where(tuple_(ORDERS.c.channel, ORDERS.c.channel_order_id).in_(keys))
-    return {(r.channel, r.channel_order_id): dict(r._mapping) for r in await session.execute(query)}
+    return {
+        (r.channel, r.channel_order_id): cast(OrderRow, dict(r._mapping))
+        for r in await session.execute(query)
+    }
 
 
-async def insert_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
     """Insert new orders, setting each row's ``id`` (their details are stored by it)."""
     if not rows:
         return
@@ -64,7 +108,7 @@ async def insert_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         row["id"] = ids[row["channel"], row["channel_order_id"]]
 
 
-async def update_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def update_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
     """Write back whole rows of changed orders, matched by ``id``."""
     if not rows:
         return
@@ -74,7 +118,10 @@ async def update_orders(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         .where(ORDERS.c.id == bindparam("order_id"))
         .values({name: bindparam(f"new_{name}") for name in columns})
     )
-    params = [{"order_id": row["id"]} | {f"new_{n}": row[n] for n in columns} for row in rows]
+    params = [
+        {"order_id": row["id"]} | {f"new_{n}": row[n] for n in columns}  # type: ignore[literal-required]
+        for row in rows
+    ]
     await session.execute(statement, params)
 
 

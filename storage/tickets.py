@@ -1,24 +1,68 @@
-"""Ticket queries and the timeline and outbox writes that go with every ticket change."""
+"""Ticket writes: opening, levels, reminders, claims, hand-overs, snoozes, closing, and the
+timeline rows and notices that go with them. Only services.lifecycle calls these."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
-from sqlalchemy import Row, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind
 from storage.conflicts import insert_ignoring_duplicates
-from storage.models import Order, OutboxMessage, Ticket, TicketEvent
+from storage.models import Order, Ticket, TicketEvent
+from storage.outbox import OutboxRow
 
 TICKETS = Ticket.__table__
 
 
+class TicketRow(TypedDict):
+    """A ticket's columns: what opening one writes, and what the open ones read back carry."""
+
+    id: NotRequired[int]  # set once inserted
+    kind: str
+    subject: str
+    episode: str
+    order_id: int
+    stage: str | None
+    stage_entered_at: datetime | None
+    status: str
+    group_key: str
+    route_rule: str
+    route_reason: str
+    sla_rule: str
+    deadline_at: datetime
+    opened_at: datetime
+    level: int
+    summary: NotRequired[str | None]
+    owner: NotRequired[str | None]
+    claimed_at: NotRequired[datetime | None]
+    resolved_at: NotRequired[datetime | None]
+    resolution: NotRequired[str | None]
+    reminded_at: NotRequired[datetime | None]
+    snoozed_until: NotRequired[datetime | None]
+
+
+class TimelineRow(TypedDict):
+    """One entry of a ticket's timeline (see TicketEvent)."""
+
+    ticket_id: int
+    kind: str
+    at: datetime
+    detail: str | None
+    actor: str | None
+
+
+def _rowcount(result: Any) -> int:
+    """How many rows an UPDATE matched (``session.execute`` is typed as returning a Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 async def open_tickets_for(
     session: AsyncSession, order_ids: Iterable[int], kinds: Sequence[str]
-) -> Sequence[Row[Any]]:
+) -> list[TicketRow]:
     """The open tickets of these kinds about these orders."""
     ids = list(order_ids)
     if not ids:
@@ -26,10 +70,10 @@ async def open_tickets_for(
     query = select(TICKETS).where(
         TICKETS.c.order_id.in_(ids), TICKETS.c.status == "open", TICKETS.c.kind.in_(kinds)
     )
-    return (await session.execute(query)).all()
+    return [cast(TicketRow, dict(row._mapping)) for row in await session.execute(query)]
 
 
-async def insert_tickets(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def insert_tickets(session: AsyncSession, rows: list[TicketRow]) -> int:
     """Insert tickets, setting each inserted row's ``id``; a ticket that exists already with the
     same key (kind, subject, episode) is left as it is. Returns how many were inserted."""
     if not rows:
@@ -79,19 +123,13 @@ async def resolve(session: AsyncSession, closed: list[tuple[int, datetime]], how
 
 def timeline_row(
     ticket_id: int, kind: str, at: datetime, detail: str | None = None, actor: str | None = None
-) -> dict[str, Any]:
+) -> TimelineRow:
     return {"ticket_id": ticket_id, "kind": kind, "at": at, "detail": detail, "actor": actor}
 
 
-async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def add_timeline(session: AsyncSession, rows: Sequence[TimelineRow]) -> None:
     if rows:
-        await session.execute(TicketEvent.__table__.insert(), rows)
-
-
-async def queue_messages(session: AsyncSession, messages: Sequence[dict[str, Any]]) -> None:
-    """Add outbox rows; a dedup_key already present means the message exists and is kept as is."""
-    if messages:
-        await session.execute(insert_ignoring_duplicates(session, OutboxMessage), list(messages))
+        await session.execute(TicketEvent.__table__.insert(), list(rows))
 
 
 def outbox_row(
@@ -102,7 +140,7 @@ def outbox_row(
     target_kind: str,
     target: str,
     now: datetime,
-) -> dict[str, Any]:
+) -> OutboxRow:
     """A notification about a ticket; its key makes re-queueing the same one a no-op."""
     return {
         "dedup_key": f"ticket:{ticket_id}:{kind if level is None else f'level:{level}'}",
@@ -116,62 +154,6 @@ def outbox_row(
     }
 
 
-def notice_row(
-    dedup_key: str,
-    kind: str,
-    target: tuple[str, str],
-    text: str,
-    now: datetime,
-    *,
-    ticket_id: int | None = None,
-    image: bytes | None = None,
-) -> dict[str, Any]:
-    """A notification with its own text (claims, hand-overs, ops notices, reports), for
-    ``("group", key)`` or ``("user", userid)``; the key makes re-queueing it a no-op."""
-    return {
-        "dedup_key": dedup_key,
-        "ticket_id": ticket_id,
-        "kind": kind,
-        "level": None,
-        "target_kind": target[0],
-        "target": target[1],
-        "created_at": now,
-        "status": "pending",
-        "detail": text,
-        "image": image,
-    }
-
-
-async def tickets_with_orders(
-    session: AsyncSession, ticket_ids: Iterable[int]
-) -> dict[int, Row[Any]]:
-    """Each ticket with the order facts its notifications show, by ticket id."""
-    ids = list(set(ticket_ids))
-    if not ids:
-        return {}
-    orders = Order.__table__
-    query = (
-        select(
-            TICKETS,
-            orders.c.channel,
-            orders.c.channel_order_id,
-            orders.c.order_type,
-            orders.c.stage.label("order_stage"),
-            orders.c.amount_fen,
-            orders.c.province,
-            orders.c.city,
-            orders.c.district,
-            orders.c.ship_by_at,
-            orders.c.hold_reason,
-            orders.c.buyer_message,
-            orders.c.seller_memo,
-        )
-        .join(orders, orders.c.id == TICKETS.c.order_id)
-        .where(TICKETS.c.id.in_(ids))
-    )
-    return {row.id: row for row in await session.execute(query)}
-
-
 async def claim_ticket(session: AsyncSession, ticket_id: int, user: str, now: datetime) -> bool:
     """Make ``user`` the owner of an open, unclaimed ticket; False when it is not (any more)."""
     statement = (
@@ -180,7 +162,7 @@ async def claim_ticket(session: AsyncSession, ticket_id: int, user: str, now: da
         .values(owner=user, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(statement)).rowcount == 1
+    return _rowcount(await session.execute(statement)) == 1
 
 
 async def assign_ticket(session: AsyncSession, ticket_id: int, user: str, now: datetime) -> bool:
@@ -191,7 +173,7 @@ async def assign_ticket(session: AsyncSession, ticket_id: int, user: str, now: d
         .values(owner=user, claimed_at=func.coalesce(Ticket.claimed_at, now))
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(statement)).rowcount == 1
+    return _rowcount(await session.execute(statement)) == 1
 
 
 async def move_ticket(session: AsyncSession, ticket_id: int, group_key: str) -> bool:
@@ -202,7 +184,7 @@ async def move_ticket(session: AsyncSession, ticket_id: int, group_key: str) -> 
         .values(group_key=group_key, owner=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(statement)).rowcount == 1
+    return _rowcount(await session.execute(statement)) == 1
 
 
 async def snooze_ticket(session: AsyncSession, ticket_id: int, until: datetime | None) -> bool:
@@ -213,7 +195,7 @@ async def snooze_ticket(session: AsyncSession, ticket_id: int, until: datetime |
         .values(snoozed_until=until)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(statement)).rowcount == 1
+    return _rowcount(await session.execute(statement)) == 1
 
 
 async def wake_order(session: AsyncSession, order_id: int, at: datetime) -> None:
@@ -240,7 +222,7 @@ async def resolve_manually(session: AsyncSession, ticket: Ticket, now: datetime)
         .values(status="resolved", resolved_at=now, resolution="manual")
         .execution_options(synchronize_session=False)
     )
-    if closed.rowcount != 1:
+    if _rowcount(closed) != 1:
         return False
     if ticket.kind != Kind.OVERDUE:
         return True

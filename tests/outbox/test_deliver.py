@@ -25,7 +25,7 @@ from rules.report import Period
 from rules.report_chart import render_chart
 from services.reports import load_report
 from storage.models import Delivery, TicketEvent
-from storage.tickets import notice_row, queue_messages
+from storage.outbox import notice_row, queue_messages
 from tests.outbox_side import (
     ROBOTS,
     Bot,
