@@ -19,12 +19,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rules.durations import format_duration
+from rules.kinds import KINDS, Kind
 from rules.money import format_fen
 from rules.render import (
     CHANNEL_LABELS,
     AlertFacts,
     ResolutionFacts,
     escalation_name,
+    kind_state,
     local_time,
     overdue_words,
     render_alert,
@@ -73,10 +75,13 @@ def ticket_line(facts: Facts, now: datetime) -> str:
         level = "[提醒] " + level
     owner = f" 处理人 {facts.owner}" if facts.owner else f" → 认领 {facts.ticket_id}"
     channel = CHANNEL_LABELS.get(facts.channel, facts.channel)
+    if facts.kind == Kind.OVERDUE:
+        state = f"{Stage(facts.stage).label} {overdue_words(facts.deadline_at, now, prefix='超时')}"
+    else:
+        state = f"{KINDS[Kind(facts.kind)].label}: {kind_state(facts)}"
     return (
         f"{level}#{facts.ticket_id} {facts.order_no} {channel}"
-        f" {Stage(facts.stage).label} {overdue_words(facts.deadline_at, now, prefix='超时')}"
-        f" {format_fen(facts.amount_fen)} {facts.region}{owner}"
+        f" {state} {format_fen(facts.amount_fen)} {facts.region}{owner}"
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rules.durations import format_duration
+from rules.kinds import KINDS, Kind
 from rules.money import format_fen
 from rules.stages import Stage
 
@@ -81,7 +82,7 @@ def notes_lines(notes: OrderNotes, tz: ZoneInfo, text_limit: int) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class AlertFacts:
-    """What an overdue alert or escalation says."""
+    """What an alert or escalation says (an overdue one unless ``kind`` says otherwise)."""
 
     ticket_id: int
     order_no: str
@@ -98,6 +99,8 @@ class AlertFacts:
     reminder: bool = False  # a repeat of the alert for a ticket still open
     routing_paused: bool = False  # routed to triage while auto-routing was paused (route_reason)
     notes: OrderNotes | None = None  # loaded for an alert shown on its own, not a digest line
+    kind: str = Kind.OVERDUE
+    summary: str | None = None  # what a ticket of another kind says happened
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,7 @@ class ResolutionFacts:
     stage: str
     deadline_at: datetime
     resolved_at: datetime  # when the order entered its next stage
+    kind: str = Kind.OVERDUE
 
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
@@ -122,17 +126,33 @@ def region_of(province: str | None, city: str | None, district: str | None) -> s
     return "".join(unique) or "地区未知"
 
 
+def kind_state(facts: AlertFacts) -> str:
+    """What a ticket other than an overdue one is about: its own text, or its kind's label."""
+    return facts.summary or KINDS[Kind(facts.kind)].label
+
+
 def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
-    """The overdue alert for the handler group (level 1) or the supervisor (level 2+)."""
+    """The alert for the handler group (level 1) or the supervisor (level 2+): an overdue
+    one says how late the stage is, another kind its own headline and text."""
+    overdue = facts.kind == Kind.OVERDUE
+    info = KINDS[Kind(facts.kind)]
     if facts.reminder:
         head = "🔔 仍未处理"
+    elif facts.level == 1:
+        head = info.headline
     else:
-        head = "⏰ 订单超时" if facts.level == 1 else f"🚨 超时{escalation_name(facts.level)}"
+        head = f"🚨 {info.label}{escalation_name(facts.level)}"
+    if overdue:
+        state = (
+            f"状态: {Stage(facts.stage).label}, {overdue_words(facts.deadline_at, now)}"
+            f" (截止 {local_time(facts.deadline_at, tz)})"
+        )
+    else:
+        state = f"情况: {kind_state(facts)}"
     lines = [
         f"{head} 工单 #{facts.ticket_id}",
         f"订单: {facts.order_no} ({channel_label(facts.channel)})",
-        f"状态: {Stage(facts.stage).label}, {overdue_words(facts.deadline_at, now)}"
-        f" (截止 {local_time(facts.deadline_at, tz)})",
+        state,
         f"金额: {format_fen(facts.amount_fen)}  地区: {facts.region}",
         f"分派: {facts.group_name} ({facts.route_reason})",
     ]
@@ -149,11 +169,13 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
 
 def render_resolution(facts: ResolutionFacts) -> str:
     """The notice that a ticket closed itself because the order moved on."""
-    late_by = format_duration(facts.resolved_at - facts.deadline_at)
-    return (
+    moved = (
         f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} 已进入"
-        f"「{Stage(facts.stage).label}」(超时 {late_by})"
+        f"「{Stage(facts.stage).label}」"
     )
+    if facts.kind != Kind.OVERDUE:
+        return moved
+    return f"{moved}(超时 {format_duration(facts.resolved_at - facts.deadline_at)})"
 
 
 # What finishing each watched stage means to a customer, for "预计…内<verb>".

@@ -31,6 +31,8 @@ TITLE_LIMIT = 30  # characters of an item's title where it is listed with others
 
 
 def _next_escalation(policy: Policy, row: Row[Any], level: int) -> datetime | None:
+    if row.stage is None:  # a ticket about no stage entry has no SLA schedule
+        return None
     rule = policy.sla_for(order_type=row.order_type, stage=row.stage, channel=row.channel)
     if rule is None:
         return None
@@ -84,6 +86,8 @@ def alert_facts(
         reminder=reminder,
         routing_paused=row.route_rule == PAUSED_RULE,
         notes=None if details is None else order_notes(row, details),
+        kind=row.kind,
+        summary=row.summary,
     )
 
 
@@ -92,7 +96,12 @@ def _facts(
 ) -> Facts:
     if message.kind == "resolution":
         return ResolutionFacts(
-            row.id, row.channel_order_id, row.order_stage, row.deadline_at, row.resolved_at
+            row.id,
+            row.channel_order_id,
+            row.order_stage,
+            row.deadline_at,
+            row.resolved_at,
+            kind=row.kind,
         )
     if message.kind == "reminder":
         return alert_facts(policy, row, level=row.level, reminder=True, details=details)
@@ -108,14 +117,14 @@ async def load_facts(
     own: when ``alone`` (each message rendered by itself), or when the messages are about one
     ticket; a digest of several shows one line per ticket.
     """
-    about = [m for m in messages if m.ticket_id is not None and m.detail is None]
-    rows = await tickets_with_orders(session, (m.ticket_id for m in about))
+    about = [(m, m.ticket_id) for m in messages if m.ticket_id is not None and m.detail is None]
+    rows = await tickets_with_orders(session, (ticket_id for _, ticket_id in about))
     details: dict[int, OrderDetails] = {}
     if alone or len(rows) == 1:
         details = await details_of(session, (row.order_id for row in rows.values()))
     facts: dict[int, Facts] = {}
-    for message in about:
-        row = rows[message.ticket_id]
+    for message, ticket_id in about:
+        row = rows[ticket_id]
         facts[message.id] = _facts(policy, message, row, details.get(row.order_id))
     return facts
 

@@ -19,10 +19,12 @@ from services.lifecycle import actions
 from services.lifecycle.signals import open_ticket
 from services.lifecycle.stages import Sighting, StageReport, apply_stage_events, record_orders
 from services.lifecycle.watch import handle_due
+from services.notices import render_messages
 from services.policy import Policy
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OrderEvent, OutboxMessage, Ticket, TicketEvent
 from storage.orders import OrderRow, claim_due_orders, orders_by_channel_id
+from storage.outbox import messages_after
 from tests.support import T0, config_data
 
 H = timedelta(hours=1)
@@ -313,3 +315,50 @@ async def test_reminders_repeat_the_alert_until_a_snooze_holds_them(
         if m.kind == "reminder"
     ]
     assert reminders == [("group", "east"), ("user", "zhang")]
+
+
+async def test_alerts_and_notices_are_worded_by_the_tickets_kind(
+    sessions: async_sessionmaker[AsyncSession], policy: Policy
+) -> None:
+    overdue = await overdue_ticket(sessions, policy)
+    [order] = await rows(sessions, Order)
+    now = T0 + 3 * H
+    async with sessions.begin() as session:
+        payment = await open_ticket(
+            session,
+            policy,
+            order,
+            kind=Kind.PAYMENT,
+            episode="PAY-1",
+            summary="实付比对账单多 10 元",
+            now=now,
+        )
+        stall = await open_ticket(
+            session,
+            policy,
+            order,
+            kind=Kind.STALL,
+            episode="SF1",
+            summary="运单 3 天没有轨迹",
+            now=now,
+        )
+        [stored] = (await orders_by_channel_id(session, "shop", ["SH1"])).values()
+        report = StageReport(stored, "wms-1", Stage.PICKING, now + H)
+        await apply_stage_events(session, policy, "wms", [report], now + H)
+    async with sessions() as session:
+        messages = await messages_after(session, 0)
+        texts = await render_messages(session, policy, messages, now + H)
+    said = {(m.ticket_id, m.kind): texts[m.id] for m in messages}
+
+    alert = said[overdue.id, "alert"].splitlines()
+    assert alert[0] == f"⏰ 订单超时 工单 #{overdue.id}"
+    assert alert[2].startswith("状态: 已付款待拣货, 已超时 2小时") and "(截止 " in alert[2]
+    assert said[payment, "alert"].splitlines()[0] == f"💰 付款差异 工单 #{payment}"
+    assert said[payment, "alert"].splitlines()[2] == "情况: 实付比对账单多 10 元"
+    assert said[stall, "alert"].splitlines()[:3:2] == [
+        f"🚚 物流停滞 工单 #{stall}",
+        "情况: 运单 3 天没有轨迹",
+    ]
+    assert said[overdue.id, "resolution"].endswith("已进入「仓库拣货中」(超时 2小时)")
+    assert said[stall, "resolution"].endswith("已进入「仓库拣货中」")
+    assert (payment, "resolution") not in said
