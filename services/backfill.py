@@ -5,7 +5,7 @@ counted here, and ops hear of them once, in one summary per import."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ class Backfill:
     oldest: dict[Kind, tuple[datetime, str]] = field(default_factory=dict)  # deadline, order no
     told: tuple[str, ...] = ()  # the ops people the summary went to
 
-    def add(self, orders: Iterable[dict[str, Any]]) -> None:
+    def add(self, orders: Iterable[Mapping[str, Any]]) -> None:
         for order in orders:
             kind = (order["stage"], order["channel"])
             self.counts[kind] += 1
