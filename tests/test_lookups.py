@@ -13,7 +13,7 @@ from bot.keys import CLOCK, RULES, SESSIONS, WECOM
 from jobs import deliver, watch
 from storage.tickets import add_timeline, timeline_row
 from tests.chat import OPENED, H, M, open_ticket, say, tick
-from tests.support import T0, auth, shop_order
+from tests.support import T0, auth, shop_order, stage_event
 
 
 def customer(order_no: str, mobile: str, **fields: Any) -> dict[str, Any]:
@@ -157,3 +157,30 @@ async def test_the_timeline_names_groups_and_escalations_as_people_read_them(
     assert reply.count("告警 已送达 华东组") == 2  # delivered now, and the row from before
     assert "升级 第1次\n" in reply + "\n"
     assert " east" not in reply and "第2级" not in reply
+
+
+async def test_status_shows_the_stages_entered_among_the_tickets_events(
+    client: TestClient,
+) -> None:
+    await open_ticket(client)
+    await say(client, "zhang", "认领 1", now=OPENED + 5 * M)
+    await say(client, "zhang", "备注 1 客户改号 13912345678", now=OPENED + 6 * M)
+    client.app[CLOCK].current = OPENED + 10 * M  # the warehouse reports picking, which closes #1
+    response = await client.post(
+        "/api/v1/events",
+        json=stage_event("SH001", "picking", OPENED + 10 * M),
+        headers=auth("wms"),
+    )
+    assert (await response.json())["updated"] == 1
+
+    reply = await say(client, "kefu", "状态 SH001", now=OPENED + 20 * M)
+
+    assert reply.splitlines()[3:] == [
+        "工单 #1 已关闭 (华东组, 已付款待拣货超时), 处理人: zhang",
+        "  03-02 09:00 进入「已付款待拣货」",
+        "  03-02 11:00 开单: 命中规则「华东」: 省份=上海市",
+        "  03-02 11:05 认领 zhang",
+        "  03-02 11:06 备注 zhang 客户改号 139****5678",  # numbers in notes masked too
+        "  03-02 11:10 进入「仓库拣货中」",
+        "  03-02 11:10 完成 订单进入「仓库拣货中」",
+    ]

@@ -46,7 +46,7 @@ async def test_an_order_without_a_ticket(client: TestClient) -> None:
     assert (seen.deadline_at, seen.eta) == (T0 + 3 * H, None)
     assert seen.phone == "138****5678"
     assert seen.ticket is None
-    assert all(e.kind == "stage" and not e.internal for e in seen.timeline)
+    assert entries(seen.timeline) == [(T0 + H, "stage", "shop", "paid", False)]  # its first
     assert await view_of_unknown(client) is None
 
 
@@ -91,17 +91,17 @@ async def test_a_closed_ticket_and_the_timeline_in_time_order(client: TestClient
 
     assert seen.ticket is not None and seen.ticket.status == "resolved" and not seen.ticket.open
     assert seen.stage == "shipped"
-    later = entries(seen.timeline)[-5:]
-    assert [(at, kind, detail) for at, kind, _, detail, _ in later] == [
+    timeline = entries(seen.timeline)
+    assert [(at, kind, detail) for at, kind, _, detail, _ in timeline] == [
+        (T0, "stage", "paid"),
         (OPENED, "opened", "命中规则「华东」: 省份=上海市"),
         (OPENED + 5 * M, "claimed", None),
         (OPENED + 10 * M, "stage", "picking"),
         (OPENED + 10 * M, "resolved", "订单进入「仓库拣货中」"),
         (OPENED + 30 * M, "stage", "shipped"),
     ]
-    assert [internal for *_, internal in later] == [True, True, False, True, False]
-    earlier = seen.timeline[:-5]
-    assert all(e.kind == "stage" and e.at <= OPENED for e in earlier)
+    assert [internal for *_, internal in timeline] == [False, True, True, False, True, False]
+    assert [actor for _, _, actor, _, _ in timeline] == ["shop", None, "zhang", "wms", None, "wms"]
 
 
 async def test_the_phone_is_masked_or_shown_as_the_platform_masked_it(
