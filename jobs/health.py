@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,7 +24,7 @@ from storage.health import (
     serialize,
     set_standings,
 )
-from storage.outbox import notice_row, queue_messages
+from storage.outbox import OutboxRow, notice_row, queue_messages
 
 
 @dataclass
@@ -96,7 +95,7 @@ def _recovery(reading: Reading) -> str:
     return f"✅ 已恢复: {reading.label} {reading.value}"
 
 
-def _to_ops(policy: Policy, key: str, text: str, now: datetime) -> list[dict[str, Any]]:
+def _to_ops(policy: Policy, key: str, text: str, now: datetime) -> list[OutboxRow]:
     return [
         notice_row(f"ops:health:{key}:{now.isoformat()}:{user}", "ops", ("user", user), text, now)
         for user in policy.config.roles.ops
