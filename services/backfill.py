@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rules.render import channel_label
+from channels.registry import channel_label
 from rules.stages import Stage
 from services.policy import Policy
 from storage.outbox import notice_row, queue_messages
