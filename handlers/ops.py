@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from channels.registry import LABELS
 from handlers.registry import OPS, SUPERVISOR, CommandContext, CommandError, CommandRouter
 from rules.health import evaluate
 from rules.render import local_time
@@ -22,7 +23,7 @@ async def health(ctx: CommandContext, args: list[str]) -> str:
     tz = policy.timezone
     measured = await measure(ctx.session, ctx.now, policy.config.health.window, policy.calendar)
     pause = await routing_pause(ctx.session)
-    readings = evaluate(measured, policy.config.health, ctx.now)
+    readings = evaluate(measured, policy.config.health, ctx.now, channel_labels=LABELS)
     failing = sum(1 for r in readings if r.failing)
     head = f"🩺 健康状况 ({local_time(ctx.now, tz)}): " + (
         f"{failing} 项告警" if failing else "全部正常"

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from channels.registry import LABELS
 from rules.health import ADDRESS_PARSE, Reading, changes, evaluate
 from services.policy import Policy
 from storage.health import (
@@ -42,7 +43,10 @@ async def run(
     async with sessions.begin() as session:
         await serialize(session, "health")  # one instance judges at a time: incidents once
         readings = evaluate(
-            await measure(session, now, limits.window, policy.calendar), limits, now
+            await measure(session, now, limits.window, policy.calendar),
+            limits,
+            now,
+            channel_labels=LABELS,
         )
         change = changes(await failing_signals(session), readings)
         await set_standings(

@@ -22,7 +22,6 @@ from rules.durations import format_duration
 from rules.kinds import KINDS, Kind
 from rules.money import format_fen
 from rules.render import (
-    CHANNEL_LABELS,
     AlertFacts,
     ResolutionFacts,
     escalation_name,
@@ -74,13 +73,12 @@ def ticket_line(facts: Facts, now: datetime) -> str:
     if facts.reminder:
         level = "[提醒] " + level
     owner = f" 处理人 {facts.owner}" if facts.owner else f" → 认领 {facts.ticket_id}"
-    channel = CHANNEL_LABELS.get(facts.channel, facts.channel)
     if facts.kind == Kind.OVERDUE:
         state = f"{Stage(facts.stage).label} {overdue_words(facts.deadline_at, now, prefix='超时')}"
     else:
         state = f"{KINDS[Kind(facts.kind)].label}: {kind_state(facts)}"
     return (
-        f"{level}#{facts.ticket_id} {facts.order_no} {channel}"
+        f"{level}#{facts.ticket_id} {facts.order_no} {facts.channel_label}"
         f" {state} {format_fen(facts.amount_fen)} {facts.region}{owner}"
     )
 
@@ -194,7 +192,7 @@ def to_csv(items: Sequence[Facts], now: datetime, tz: ZoneInfo) -> bytes:
             [
                 f.ticket_id,
                 f.order_no,
-                CHANNEL_LABELS.get(f.channel, f.channel),
+                f.channel_label,
                 Stage(f.stage).label,
                 format_duration(now - f.deadline_at),
                 format_fen(f.amount_fen),

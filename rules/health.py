@@ -9,23 +9,33 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from rules.durations import format_duration
-from rules.render import channel_label
 
 ADDRESS_PARSE = "address_parse"
 
 
 class HealthLimits(Protocol):
-    window: timedelta
-    address_parse_min: float
-    address_min_samples: int
-    default_route_max: float
-    default_route_min_samples: int
-    rejected_max: float
-    rejected_min_samples: int
-    channel_silence: timedelta
-    dead_letters_max: int
-    outbox_backlog_max: timedelta
-    watch_stale_after: timedelta
+    @property
+    def window(self) -> timedelta: ...
+    @property
+    def address_parse_min(self) -> float: ...
+    @property
+    def address_min_samples(self) -> int: ...
+    @property
+    def default_route_max(self) -> float: ...
+    @property
+    def default_route_min_samples(self) -> int: ...
+    @property
+    def rejected_max(self) -> float: ...
+    @property
+    def rejected_min_samples(self) -> int: ...
+    @property
+    def channel_silence(self) -> timedelta: ...
+    @property
+    def dead_letters_max(self) -> int: ...
+    @property
+    def outbox_backlog_max(self) -> timedelta: ...
+    @property
+    def watch_stale_after(self) -> timedelta: ...
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,11 @@ def _age(
     return Reading(signal, label, format_duration(age), threshold, age > limit)
 
 
-def evaluate(m: Measurements, limits: HealthLimits, now: datetime) -> list[Reading]:
-    """Every signal's reading, in the order the health screen lists them."""
+def evaluate(
+    m: Measurements, limits: HealthLimits, now: datetime, *, channel_labels: Mapping[str, str]
+) -> list[Reading]:
+    """Every signal's reading, in the order the health screen lists them; a channel's signals
+    are named by what people call it (``channel_labels``, 抖店 rather than douyin)."""
     readings = [
         _share(
             ADDRESS_PARSE,
@@ -116,7 +129,7 @@ def evaluate(m: Measurements, limits: HealthLimits, now: datetime) -> list[Readi
         readings.append(
             _share(
                 f"rejected:{channel}",
-                f"{channel_label(channel)} 被拒订单占比",
+                f"{channel_labels.get(channel, channel)} 被拒订单占比",
                 rejected,
                 rejected + m.accepted.get(channel, 0),
                 limit=limits.rejected_max,
@@ -132,7 +145,11 @@ def evaluate(m: Measurements, limits: HealthLimits, now: datetime) -> list[Readi
         failing = m.business_hours and (quiet is None or quiet > limits.channel_silence)
         readings.append(
             Reading(
-                f"silent:{channel}", f"{channel_label(channel)} 未来单时长", value, silence, failing
+                f"silent:{channel}",
+                f"{channel_labels.get(channel, channel)} 未来单时长",
+                value,
+                silence,
+                failing,
             )
         )
     readings += [

@@ -16,13 +16,6 @@ from rules.kinds import KINDS, Kind
 from rules.money import format_fen
 from rules.stages import Stage
 
-CHANNEL_LABELS = {"taobao": "淘宝/天猫", "jd": "京东", "douyin": "抖店", "shop": "自营商城"}
-
-
-def channel_label(channel: str) -> str:
-    """A channel as people call it (抖店, not douyin); an unknown code as it is."""
-    return CHANNEL_LABELS.get(channel, channel)
-
 
 def escalation_name(level: int) -> str:
     """An escalation level as people count escalations: level 1 is the alert itself, so
@@ -86,7 +79,7 @@ class AlertFacts:
 
     ticket_id: int
     order_no: str
-    channel: str
+    channel_label: str  # as people call it (抖店, not douyin)
     stage: str
     amount_fen: int
     region: str
@@ -151,7 +144,7 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
         state = f"情况: {kind_state(facts)}"
     lines = [
         f"{head} 工单 #{facts.ticket_id}",
-        f"订单: {facts.order_no} ({channel_label(facts.channel)})",
+        f"订单: {facts.order_no} ({facts.channel_label})",
         state,
         f"金额: {format_fen(facts.amount_fen)}  地区: {facts.region}",
         f"分派: {facts.group_name} ({facts.route_reason})",

@@ -7,32 +7,48 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rules.money import format_fen
-from rules.render import channel_label
 
 DEFAULT_RULE = "默认"
 PAUSED_RULE = "暂停分单"
 
 
 class RoutedOrder(Protocol):
-    channel: str
-    order_type: str
-    amount_fen: int
-    category: str | None
-    categories: Sequence[str]  # every item's, as the platform sends them (ids, mostly)
-    province: str | None
-    city: str | None
+    @property
+    def channel(self) -> str: ...
+    @property
+    def order_type(self) -> str: ...
+    @property
+    def amount_fen(self) -> int: ...
+    @property
+    def category(self) -> str | None: ...
+    # every item's, as the platform sends them (ids, mostly)
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def province(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
 
 
 class RouteRuleLike(Protocol):
-    name: str
-    group: str
-    provinces: tuple[str, ...]
-    cities: tuple[str, ...]
-    categories: tuple[str, ...]
-    channels: tuple[str, ...]
-    order_types: tuple[str, ...]
-    min_fen: int | None
-    max_fen: int | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def provinces(self) -> tuple[str, ...]: ...
+    @property
+    def cities(self) -> tuple[str, ...]: ...
+    @property
+    def categories(self) -> tuple[str, ...]: ...
+    @property
+    def channels(self) -> tuple[str, ...]: ...
+    @property
+    def order_types(self) -> tuple[str, ...]: ...
+    @property
+    def min_fen(self) -> int | None: ...
+    @property
+    def max_fen(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +65,12 @@ def category_names(categories: Iterable[str | None], names: Mapping[str, str]) -
     return list(dict.fromkeys(found))
 
 
-def _match(rule: RouteRuleLike, order: RoutedOrder, categories: Sequence[str]) -> list[str] | None:
+def _match(
+    rule: RouteRuleLike,
+    order: RoutedOrder,
+    categories: Sequence[str],
+    channel_labels: Mapping[str, str],
+) -> list[str] | None:
     """The reasons this rule matches the order, or None if it does not; ``categories`` are
     the order's (``category_names``), any of which may match."""
     reasons: list[str] = []
@@ -65,7 +86,7 @@ def _match(rule: RouteRuleLike, order: RoutedOrder, categories: Sequence[str]) -
         value = next((v for v in values if v in allowed), None)
         if value is None:
             return None
-        reasons.append(f"{label}={channel_label(value) if label == '渠道' else value}")
+        reasons.append(f"{label}={channel_labels.get(value, value) if label == '渠道' else value}")
     if rule.min_fen is not None:
         if order.amount_fen < rule.min_fen:
             return None
@@ -82,12 +103,14 @@ def route(
     rules: Sequence[RouteRuleLike],
     default_group: str,
     category_table: Mapping[str, str] | None = None,
+    channel_labels: Mapping[str, str] | None = None,
 ) -> RouteDecision:
     """First match wins; the decision says which rule and why, for the ticket record.
-    ``category_table`` names the channel's category ids (config ``[categories.<channel>]``)."""
+    ``category_table`` names the channel's category ids (config ``[categories.<channel>]``),
+    ``channel_labels`` the channels as people call them (渠道=淘宝/天猫, not taobao)."""
     categories = category_names((order.category, *order.categories), category_table or {})
     for rule in rules:
-        reasons = _match(rule, order, categories)
+        reasons = _match(rule, order, categories, channel_labels or {})
         if reasons is not None:
             why = "、".join(reasons) or "无条件规则"
             return RouteDecision(rule.group, rule.name, f"命中规则「{rule.name}」: {why}")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.registry import channel_label
 from rules.details import Item, Waybill
 from rules.digest import Facts
 from rules.render import (
@@ -73,7 +74,7 @@ def alert_facts(
     return AlertFacts(
         ticket_id=row.id,
         order_no=row.channel_order_id,
-        channel=row.channel,
+        channel_label=channel_label(row.channel),
         stage=row.stage,
         amount_fen=row.amount_fen,
         region=region_of(row.province, row.city, row.district),

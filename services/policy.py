@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from channels.registry import LABELS
 from rules.routing import RouteDecision, RoutedOrder, category_names, route, triage
 from rules.sla import Schedule, first_check, match_sla, schedule
 from rules.sla_clock import BusinessHours, WorkCalendar
@@ -90,7 +91,7 @@ class Policy:
             return triage(self.triage_group, paused)
         routing = self.config.routing
         names = self.config.categories.get(order.channel)
-        return route(order, routing.rules, routing.default_group, names)
+        return route(order, routing.rules, routing.default_group, names, LABELS)
 
     @property
     def triage_group(self) -> str:

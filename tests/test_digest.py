@@ -19,7 +19,7 @@ def alert(n: int, *, level: int = 1, stage: str = "paid", late: int = 10) -> Ale
     return AlertFacts(
         ticket_id=n,
         order_no=f"TB{n:08d}",
-        channel="taobao",
+        channel_label="淘宝/天猫",
         stage=stage,
         amount_fen=12900 + n,
         region="上海市浦东新区",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from channels.registry import LABELS
 from rules.health import Measurements, Reading, changes, evaluate
 from services.config import HealthConfig
 
@@ -16,7 +17,7 @@ LIMITS = HealthConfig()
 
 
 def judged(measurements: Measurements) -> dict[str, bool | None]:
-    return {r.signal: r.failing for r in evaluate(measurements, LIMITS, NOW)}
+    return {r.signal: r.failing for r in evaluate(measurements, LIMITS, NOW, channel_labels=LABELS)}
 
 
 @pytest.mark.parametrize(

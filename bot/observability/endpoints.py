@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import CLOCK, CONFIG, ENGINE, METRICS, RULES, SCHEDULER, SESSIONS
 from bot.observability.metrics import OutboxBacklog
+from channels.registry import LABELS
 from rules.health import Reading, evaluate
 from storage.health import measure, routing_pause
 from storage.migrate import current_revision, head_revision
@@ -136,7 +137,7 @@ async def _health(app: web.Application) -> tuple[list[Reading], bool] | None:
     except Exception as error:  # whatever the driver raises, the scrape must still answer
         logger.warning("metrics: health signals not read: %s", _reason(error))
         return None
-    return evaluate(measured, policy.config.health, now), paused
+    return evaluate(measured, policy.config.health, now, channel_labels=LABELS), paused
 
 
 async def metrics(request: web.Request) -> web.Response:
