@@ -110,10 +110,9 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     r = RecordReader(record, now)
     times = {name: r.unix_time(name) for name in _TIMES}
     created = r.required(times["create_time"], "create_time")
-    if r.value("main_status") is not None:
-        stage = r.stage(_MAIN_STATUS, "main_status")
-    else:
-        stage = r.stage(_ORDER_STATUS, "order_status")
+    main = r.value("main_status") is not None
+    status, table = ("main_status", _MAIN_STATUS) if main else ("order_status", _ORDER_STATUS)
+    stage = r.stage(table, status)
     skus = r.objects("sku_order_list")
     presale = stage is Stage.DEPOSIT_PAID or any(
         sku.value("trade_type") == _PRESALE_TRADE_TYPE for sku in skus
@@ -138,7 +137,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=r.required(r.ident("order_id", limits.ORDER_ID), "order_id"),
-        stage=stage,
+        stage=r.required(stage, status),
         stage_entered_at=entered,
         amount_fen=r.required(amount, "pay_amount"),
         order_type="presale" if presale else "normal",

@@ -117,7 +117,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=r.required(r.ident("orderId", limits.ORDER_ID), "orderId"),
-        stage=stage,
+        stage=r.required(stage, "orderState"),
         stage_entered_at=first_known(
             times[own] if own else None, times["modified"], default=created
         ),

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -60,14 +60,18 @@ class RecordReader:
         """The field as sent, for flags compared as they are (``type == "step"``)."""
         return self._record.get(key)
 
-    def required(self, value: T | None, key: str) -> T | None:
+    def required(self, value: T | None, key: str) -> T:
         """``value``, noting the field as missing when it is None and nothing else was noted
-        about it (a value present but wrong has its own note)."""
+        about it (a value present but wrong has its own note).
+
+        Typed as present: a record goes on being read after a missing field, so that all its
+        problems are named at once, and ``check()`` refuses it before anything built from a
+        None here leaves the adapter."""
         if value is None:
             field = self._prefix + key
             if not any(p.startswith(f"{field}: ") for p in self._problems):
                 self.note(f"{field}: 缺少字段")
-        return value
+        return cast(T, value)
 
     def _read(self, parse: Parser[T], key: str) -> T | None:
         """The field parsed, or None when it is absent or wrong (which is noted). Most fields of

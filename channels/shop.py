@@ -151,7 +151,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=order_no,
-        stage=stage,
+        stage=r.required(stage, "status"),
         stage_entered_at=entered,
         amount_fen=amount,
         order_type="presale" if presale else "normal",
@@ -183,7 +183,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     return order
 
 
-def _order_no(r: RecordReader) -> str | None:
+def _order_no(r: RecordReader) -> str:
     order_no = r.required(r.text("order_no", limits.ORDER_ID), "order_no")
     if order_no is not None and not _ORDER_NO.fullmatch(order_no):
         r.note(f"order_no: 须为 1-32 位字母、数字、_ 或 -, 收到 {shown(order_no)}")

@@ -142,7 +142,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=r.required(tid, "tid"),
-        stage=stage,
+        stage=r.required(stage, "status"),
         stage_entered_at=entered,
         amount_fen=r.required(amount, "payment"),
         order_type="presale" if presale else "normal",

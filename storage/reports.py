@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.kinds import Kind
 from storage.conflicts import dialect_insert
 from storage.models import Order, SlaMet, Ticket
 
@@ -62,21 +63,27 @@ async def met_between(
 
 
 def _tickets_query() -> Select[*_TicketColumns]:
-    return select(
-        Ticket.id,
-        Ticket.group_key,
-        Ticket.stage,
-        Ticket.owner,
-        Ticket.opened_at,
-        Ticket.claimed_at,
-        Ticket.resolved_at,
-        Ticket.resolution,
-        Ticket.level,
-        Ticket.deadline_at,
-        Order.channel,
-        Order.province,
-        Order.channel_order_id.label("order_no"),
-    ).join(Order, Order.id == Ticket.order_id)
+    """Overdue tickets: the stage entries that missed their deadline, what SLA reports are of
+    (a stall or a payment difference is not a missed stage)."""
+    return (
+        select(
+            Ticket.id,
+            Ticket.group_key,
+            Ticket.stage,
+            Ticket.owner,
+            Ticket.opened_at,
+            Ticket.claimed_at,
+            Ticket.resolved_at,
+            Ticket.resolution,
+            Ticket.level,
+            Ticket.deadline_at,
+            Order.channel,
+            Order.province,
+            Order.channel_order_id.label("order_no"),
+        )
+        .join(Order, Order.id == Ticket.order_id)
+        .where(Ticket.kind == Kind.OVERDUE)
+    )
 
 
 async def tickets_between(
@@ -101,7 +108,8 @@ async def oldest_open(
 
 
 async def open_count(session: AsyncSession, group_keys: Sequence[str] | None) -> int:
-    query = select(func.count()).select_from(Ticket).where(Ticket.status == "open")
+    query = select(func.count()).select_from(Ticket)
+    query = query.where(Ticket.status == "open", Ticket.kind == Kind.OVERDUE)
     if group_keys is not None:
         query = query.where(Ticket.group_key.in_(group_keys))
     return await session.scalar(query) or 0

@@ -11,11 +11,15 @@ from pathlib import Path
 
 import openpyxl
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from bot.keys import RULES, SESSIONS
+from rules.kinds import Kind
 from rules.report import Period
 from rules.report_text import render_report
+from services.lifecycle.signals import open_ticket
 from services.reports import load_report
+from storage.models import Order
 from tests.chat import OPENED, H, M, say, tick
 from tests.support import BEIJING, T0, auth, config_data, shop_order, stage_event
 from tests.test_cli import orderbot, write_config
@@ -192,6 +196,34 @@ async def test_the_periods_own_open_tickets_and_all_open_ones_are_told_apart(
     assert run.returncode == 0, run.stderr
     assert "> 新开工单 0 (↓4), 其中仍未关闭 0 · " in run.stdout
     assert "**当前全部未关闭工单 2 张 (不限本期):**" in run.stdout
+
+
+async def test_sla_reports_count_overdue_tickets_only(client: TestClient) -> None:
+    """A parcel that stalls or a payment that differs is not a stage entry that missed its
+    deadline: its ticket is in no SLA figure."""
+    await post(client, shop_order("SH001"), shop_order("SH002"))
+    await tick(client, OPENED)
+    policy = client.app[RULES].current()
+    async with client.app[SESSIONS].begin() as session:
+        order = await session.scalar(select(Order).where(Order.channel_order_id == "SH001"))
+        assert order is not None
+        stall = await open_ticket(
+            session,
+            policy,
+            order,
+            kind=Kind.STALL,
+            episode="SF1",
+            summary="3 天没有轨迹",
+            now=OPENED,
+        )
+    assert stall is not None
+    period = Period.ending(T0.astimezone(BEIJING).date(), 1, policy.timezone)
+
+    async with client.app[SESSIONS]() as session:
+        report = await load_report(session, policy, period, OPENED + H, ["east"])
+
+    assert (report.summary.opened, report.summary.still_open, report.open_now) == (2, 2, 2)
+    assert [t.order_no for t in report.oldest_open] == ["SH001", "SH002"]
 
 
 async def test_report_periods_from_and_to_named_days(
