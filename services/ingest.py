@@ -1,8 +1,9 @@
 """Ingest: channel records and stage events into the order pool, idempotently.
 
 A batch is validated record by record: bad records are reported by index with a reason, the
-good ones land in one transaction. Re-sending a batch changes nothing. A stage change
-recomputes the order's deadline and closes its open ticket, queueing a resolution notice.
+good ones land in one transaction. Re-sending a batch changes nothing. Ingest reads, checks
+and places the records (regions, details, health counts); what a stage entry does (deadline,
+events, tickets closing) is the lifecycle's (services.lifecycle.stages).
 """
 
 from __future__ import annotations
