@@ -92,17 +92,26 @@ def summary(items: Sequence[Facts], now: datetime) -> str:
     escalated = sum(1 for f in alerts if f.level > 1)
     if not alerts:  # only closures: nothing is overdue any more
         return f"✅ 已自动关闭工单 {closed} 张"
-    head = f"⏰ 超时工单 {len(alerts)} 张"
+    overdue = [f for f in alerts if f.kind == Kind.OVERDUE]
+    others = Counter(KINDS[Kind(f.kind)].label for f in alerts if f.kind != Kind.OVERDUE)
+    if others:
+        kinds = ([f"超时 {len(overdue)}"] if overdue else []) + [
+            f"{label} {n}" for label, n in others.most_common()
+        ]
+        head = f"⚠️ 工单 {len(alerts)} 张: {', '.join(kinds)}"
+    else:
+        head = f"⏰ 超时工单 {len(alerts)} 张"
     parts = [f"其中升级 {escalated} 张"] if escalated else []
     if closed:
         parts.append(f"已自动关闭 {closed} 张")
     lines = [head + (f" ({', '.join(parts)})" if parts else "")]
-    stages = Counter(Stage(f.stage).label for f in alerts)
-    lines.append("阶段: " + ", ".join(f"{label} {n}" for label, n in stages.most_common()))
-    oldest = min(alerts, key=lambda f: f.deadline_at)
-    lines.append(
-        f"最早: #{oldest.ticket_id} {oldest.order_no} {overdue_words(oldest.deadline_at, now)}"
-    )
+    if overdue:
+        stages = Counter(Stage(f.stage).label for f in overdue)
+        lines.append("阶段: " + ", ".join(f"{label} {n}" for label, n in stages.most_common()))
+        oldest = min(overdue, key=lambda f: f.deadline_at)
+        lines.append(
+            f"最早: #{oldest.ticket_id} {oldest.order_no} {overdue_words(oldest.deadline_at, now)}"
+        )
     paused = Counter(f.route_reason for f in alerts if f.routing_paused)
     lines.extend(f"⚠️ {reason}: {n} 张" for reason, n in paused.most_common())
     return "\n".join(lines)
@@ -194,14 +203,15 @@ def to_csv(items: Sequence[Facts], now: datetime, tz: ZoneInfo) -> bytes:
                 f.order_no,
                 f.channel_label,
                 Stage(f.stage).label,
-                format_duration(now - f.deadline_at),
+                format_duration(now - f.deadline_at) if f.kind == Kind.OVERDUE else "",
                 format_fen(f.amount_fen),
                 f.region,
                 f.group_name,
                 f.route_reason,
                 local_time(f.deadline_at, tz),
                 ("告警" if f.level == 1 else escalation_name(f.level))
-                + (f" 处理人 {f.owner}" if f.owner else ""),
+                + (f" 处理人 {f.owner}" if f.owner else "")
+                + ("" if f.kind == Kind.OVERDUE else f" ({KINDS[Kind(f.kind)].label})"),
             ]
         )
     return out.getvalue().encode("utf-8-sig")

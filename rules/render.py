@@ -104,7 +104,7 @@ class ResolutionFacts:
     order_no: str
     stage: str
     deadline_at: datetime
-    resolved_at: datetime  # when the order entered its next stage
+    resolved_at: datetime | None  # when the order entered its next stage
     kind: str = Kind.OVERDUE
 
 
@@ -166,7 +166,7 @@ def render_resolution(facts: ResolutionFacts) -> str:
         f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} 已进入"
         f"「{Stage(facts.stage).label}」"
     )
-    if facts.kind != Kind.OVERDUE:
+    if facts.kind != Kind.OVERDUE or facts.resolved_at is None:
         return moved
     return f"{moved}(超时 {format_duration(facts.resolved_at - facts.deadline_at)})"
 

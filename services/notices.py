@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.registry import channel_label
@@ -26,13 +25,13 @@ from rules.routing import PAUSED_RULE
 from services.policy import Policy
 from storage.details import OrderDetails, details_of
 from storage.models import OutboxMessage
-from storage.ticket_rows import tickets_with_orders
+from storage.ticket_rows import TicketWithOrder, tickets_with_orders
 
 TITLE_LIMIT = 30  # characters of an item's title where it is listed with others
 
 
-def _next_escalation(policy: Policy, row: Row[Any], level: int) -> datetime | None:
-    if row.stage is None:  # a ticket about no stage entry has no SLA schedule
+def _next_escalation(policy: Policy, row: TicketWithOrder, level: int) -> datetime | None:
+    if row.stage is None or row.stage_entered_at is None:  # about no stage entry: no schedule
         return None
     rule = policy.sla_for(order_type=row.order_type, stage=row.stage, channel=row.channel)
     if rule is None:
@@ -63,7 +62,7 @@ def order_notes(order: Any, details: OrderDetails) -> OrderNotes:
 
 def alert_facts(
     policy: Policy,
-    row: Row[Any],
+    row: TicketWithOrder,
     *,
     level: int,
     reminder: bool = False,
@@ -75,7 +74,8 @@ def alert_facts(
         ticket_id=row.id,
         order_no=row.channel_order_id,
         channel_label=channel_label(row.channel),
-        stage=row.stage,
+        # The stage entry it is about; a ticket about none (a payment) shows the order's stage.
+        stage=row.stage or row.order_stage,
         amount_fen=row.amount_fen,
         region=region_of(row.province, row.city, row.district),
         group_name=policy.group(row.group_key).name,
@@ -93,7 +93,7 @@ def alert_facts(
 
 
 def _facts(
-    policy: Policy, message: OutboxMessage, row: Row[Any], details: OrderDetails | None
+    policy: Policy, message: OutboxMessage, row: TicketWithOrder, details: OrderDetails | None
 ) -> Facts:
     if message.kind == "resolution":
         return ResolutionFacts(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 
-from sqlalchemy import Row, bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Order
@@ -51,22 +51,22 @@ class OrderRow(TypedDict):
     next_check_at: NotRequired[datetime | None]
 
 
-# What the watch needs to route, schedule and describe an order; not the raw payload.
-_WATCHED_COLUMNS = (
-    "id",
-    "channel",
-    "channel_order_id",
-    "order_type",
-    "stage",
-    "stage_entered_at",
-    "amount_fen",
-    "category",
-    "province",
-    "city",
-    "district",
-    "categories",
-    "ship_by_at",
-)
+class DueOrder(NamedTuple):
+    """What the watch needs to route, schedule and describe an order; not the raw payload."""
+
+    id: int
+    channel: str
+    channel_order_id: str
+    order_type: str
+    stage: str
+    stage_entered_at: datetime
+    amount_fen: int
+    category: str | None
+    province: str | None
+    city: str | None
+    district: str | None
+    categories: list[str]
+    ship_by_at: datetime | None
 
 
 async def orders_by_channel_id(
@@ -125,20 +125,20 @@ async def update_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
     await session.execute(statement, params)
 
 
-async def claim_due_orders(session: AsyncSession, now: datetime, limit: int) -> Sequence[Row[Any]]:
+async def claim_due_orders(session: AsyncSession, now: datetime, limit: int) -> list[DueOrder]:
     """Orders whose next check is due, oldest first, locked against other instances.
 
     On PostgreSQL ``SKIP LOCKED`` lets each instance take a different slice; SQLite has no row
     locks, but its transactions take the write lock up front (see storage.db).
     """
     query = (
-        select(*(ORDERS.c[name] for name in _WATCHED_COLUMNS))
+        select(*(ORDERS.c[name] for name in DueOrder._fields))
         .where(ORDERS.c.next_check_at <= now)
         .order_by(ORDERS.c.next_check_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return (await session.execute(query)).all()
+    return [DueOrder._make(row) for row in await session.execute(query)]
 
 
 async def set_next_checks(

@@ -3,41 +3,80 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Order, Ticket
 
-TICKETS = Ticket.__table__
+
+class TicketWithOrder(NamedTuple):
+    """A ticket and what its alerts, reminders and closing notices say of its order."""
+
+    id: int
+    order_id: int
+    kind: str
+    summary: str | None
+    stage: str | None  # the stage entry the ticket is about (None: about no stage)
+    stage_entered_at: datetime | None
+    group_key: str
+    route_rule: str
+    route_reason: str
+    deadline_at: datetime
+    level: int
+    owner: str | None
+    resolved_at: datetime | None
+    channel: str
+    channel_order_id: str
+    order_type: str
+    order_stage: str  # the stage the order is in now
+    amount_fen: int
+    province: str | None
+    city: str | None
+    district: str | None
+    ship_by_at: datetime | None
+    hold_reason: str | None
+    buyer_message: str | None
+    seller_memo: str | None
+
+
+_COLUMNS = (
+    Ticket.id,
+    Ticket.order_id,
+    Ticket.kind,
+    Ticket.summary,
+    Ticket.stage,
+    Ticket.stage_entered_at,
+    Ticket.group_key,
+    Ticket.route_rule,
+    Ticket.route_reason,
+    Ticket.deadline_at,
+    Ticket.level,
+    Ticket.owner,
+    Ticket.resolved_at,
+    Order.channel,
+    Order.channel_order_id,
+    Order.order_type,
+    Order.stage.label("order_stage"),
+    Order.amount_fen,
+    Order.province,
+    Order.city,
+    Order.district,
+    Order.ship_by_at,
+    Order.hold_reason,
+    Order.buyer_message,
+    Order.seller_memo,
+)
 
 
 async def tickets_with_orders(
     session: AsyncSession, ticket_ids: Iterable[int]
-) -> dict[int, Row[Any]]:
+) -> dict[int, TicketWithOrder]:
     """Each ticket with the order facts its notifications show, by ticket id."""
     ids = list(set(ticket_ids))
     if not ids:
         return {}
-    orders = Order.__table__
-    query = (
-        select(
-            TICKETS,
-            orders.c.channel,
-            orders.c.channel_order_id,
-            orders.c.order_type,
-            orders.c.stage.label("order_stage"),
-            orders.c.amount_fen,
-            orders.c.province,
-            orders.c.city,
-            orders.c.district,
-            orders.c.ship_by_at,
-            orders.c.hold_reason,
-            orders.c.buyer_message,
-            orders.c.seller_memo,
-        )
-        .join(orders, orders.c.id == TICKETS.c.order_id)
-        .where(TICKETS.c.id.in_(ids))
-    )
-    return {row.id: row for row in await session.execute(query)}
+    query = select(*_COLUMNS).join(Order, Order.id == Ticket.order_id).where(Ticket.id.in_(ids))
+    return {row.id: TicketWithOrder._make(row) for row in await session.execute(query)}

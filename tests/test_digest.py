@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from rules.digest import build_digest, summary
+from rules.digest import build_digest, summary, to_csv
 from rules.render import AlertFacts, ResolutionFacts
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -148,3 +148,28 @@ def test_escalations_and_fresh_alerts_read_as_people_count_them_in_summary_and_f
     assert by_ticket["1"] == "告警" and by_ticket["100"] == "第1次升级"
     assert "级" not in "".join(by_ticket.values()).replace("升级", "")
     assert "最早: #101 TB00000101 刚刚超时" in summary([alert(101, late=0)], NOW)
+
+
+def test_tickets_of_other_kinds_are_counted_by_kind_and_never_called_overdue() -> None:
+    payment = replace(alert(7), kind="payment", summary="实付比对账单多 10 元", deadline_at=NOW)
+    stall = replace(alert(8, stage="shipped"), kind="stall", summary="运单 3 天没有轨迹")
+    items = [alert(1, late=30), payment, stall]
+
+    text = summary(items, NOW)
+
+    assert text.splitlines() == [
+        "⚠️ 工单 3 张: 超时 1, 付款差异 1, 物流停滞 1",
+        "阶段: 已付款待拣货 1",
+        "最早: #1 TB00000001 已超时 30分",
+    ]
+    assert summary([payment], NOW) == "⚠️ 工单 1 张: 付款差异 1"
+    digest = build_digest(items, NOW, TZ, limit_bytes=4096, budget=20)
+    assert digest is not None
+    assert "#7 TB00000007 淘宝/天猫 付款差异: 实付比对账单多 10 元" in "\n".join(digest.texts)
+    rows = list(csv.reader(io.StringIO(to_csv(items, NOW, TZ).decode("utf-8-sig"))))
+    late, state = rows[0].index("超时"), rows[0].index("状态")
+    assert [(row[late], row[state]) for row in rows[1:]] == [
+        ("30分", "告警"),
+        ("", "告警 (付款差异)"),
+        ("", "告警 (物流停滞)"),
+    ]

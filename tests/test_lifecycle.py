@@ -4,6 +4,8 @@ one order."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rules.digest import summary, to_csv
 from rules.kinds import Kind, order_subject, stage_episode
 from rules.stages import Stage
 from services.config import Config, parse_config
@@ -19,7 +22,7 @@ from services.lifecycle import actions
 from services.lifecycle.signals import open_ticket
 from services.lifecycle.stages import Sighting, StageReport, apply_stage_events, record_orders
 from services.lifecycle.watch import handle_due
-from services.notices import render_messages
+from services.notices import load_facts, render_messages
 from services.policy import Policy
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OrderEvent, OutboxMessage, Ticket, TicketEvent
@@ -362,3 +365,13 @@ async def test_alerts_and_notices_are_worded_by_the_tickets_kind(
     assert said[overdue.id, "resolution"].endswith("已进入「仓库拣货中」(超时 2小时)")
     assert said[stall, "resolution"].endswith("已进入「仓库拣货中」")
     assert (payment, "resolution") not in said
+
+    # In one digest (and its file), each ticket by its kind; the payment one, about no stage,
+    # under the order's stage.
+    alerts = [m for m in messages if m.kind == "alert"]
+    async with sessions() as session:
+        facts = list((await load_facts(session, policy, alerts)).values())
+    assert summary(facts, now + H).splitlines()[0] == "⚠️ 工单 3 张: 超时 1, 付款差异 1, 物流停滞 1"
+    spreadsheet = to_csv(facts, now + H, policy.timezone).decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(spreadsheet)))
+    assert [line[3] for line in lines[1:]] == ["已付款待拣货", "仓库拣货中", "已付款待拣货"]

@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind, order_subject, stage_episode
 from rules.sla import EscalationStep, Schedule
 from services.config import SlaRule
 from services.policy import Policy
-from storage.orders import set_next_checks
+from storage.orders import DueOrder, set_next_checks
 from storage.outbox import OutboxRow, queue_messages
 from storage.tickets import (
     TicketRow,
@@ -47,7 +45,7 @@ class BatchCounts:
 async def handle_due(
     session: AsyncSession,
     policy: Policy,
-    orders: Sequence[Row[Any]],
+    orders: Sequence[DueOrder],
     now: datetime,
     paused: str | None,
 ) -> BatchCounts:
@@ -115,7 +113,7 @@ async def handle_due(
 async def _tickets_for(
     session: AsyncSession,
     policy: Policy,
-    orders: Sequence[Row[Any]],
+    orders: Sequence[DueOrder],
     plans: dict[int, Schedule],
     rules: dict[int, SlaRule],
     now: datetime,
