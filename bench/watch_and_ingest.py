@@ -7,7 +7,9 @@
 Fills a fresh database with ``--pool`` orders of which ``--open`` are still open (their next
 check lies in the future) and prints:
 - the idle tick (nothing due) at several pool sizes, to show it does not grow with the pool;
-- one tick with ``--due`` orders newly past their deadline (tickets + outbox rows written);
+- one tick with ``--due`` orders newly past their deadline (tickets + outbox rows written),
+  beside raw ``sqlite3`` doing the same writes on the same due orders in one transaction
+  (SQLite only; see raw_tick_s);
 - ingest throughput through the HTTP batch API against a raw bulk insert of the same orders
   (with their items and payments) into the same database: ``--rounds`` rounds of ``--ingest``
   new orders, the two taking turns, the best round of each (a shared machine's noise only
@@ -21,6 +23,7 @@ import asyncio
 import http.client
 import json
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -120,6 +123,72 @@ async def timed_tick(
 async def idle_tick_ms(sessions: Any, policy: Policy) -> float:
     samples = [(await timed_tick(sessions, policy, NOW))[0] for _ in range(7)]
     return statistics.median(samples)
+
+
+def _text(moment: datetime) -> str:
+    """A UTC moment as orderbot's SQLite columns hold it (storage.models.UtcDateTime)."""
+    return moment.isoformat(sep=" ", timespec="microseconds")[:26]
+
+
+def raw_tick_s(path: str, now: datetime) -> float:
+    """The database's own speed at the tick's work, in seconds: stdlib ``sqlite3`` in one
+    transaction reads the due orders, inserts a ticket (every column orderbot writes) and an
+    alert outbox row for each, and moves each order's next check to its escalation. Rolled
+    back, so orderbot's tick that follows finds the same state (in WAL mode with
+    synchronous=NORMAL a commit is not flushed to disk, so little is left out)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA cache_size=-65536")
+    at = _text(now)
+    started = time.perf_counter()
+    connection.execute("BEGIN IMMEDIATE")
+    due = connection.execute(
+        "SELECT id, stage, stage_entered_at, deadline_at, province FROM orders "
+        "WHERE next_check_at <= ? ORDER BY next_check_at",
+        (at,),
+    ).fetchall()
+    first_id = connection.execute("SELECT coalesce(max(id), 0) FROM tickets").fetchone()[0]
+    tickets = [
+        (
+            "overdue",
+            f"order:{order_id}",
+            f"{stage}@{entered}",
+            order_id,
+            stage,
+            entered,
+            "open",
+            "east" if province in ("上海市", "浙江省") else "general",
+            "华东",
+            f"省份={province}",
+            "待拣货",
+            deadline,
+            at,
+            1,
+        )
+        for order_id, stage, entered, deadline, province in due
+    ]
+    connection.executemany(
+        "INSERT INTO tickets (kind, subject, episode, order_id, stage, stage_entered_at, status,"
+        " group_key, route_rule, route_reason, sla_rule, deadline_at, opened_at, level)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        tickets,
+    )
+    opened = connection.execute(
+        "SELECT id, group_key FROM tickets WHERE id > ?", (first_id,)
+    ).fetchall()
+    connection.executemany(
+        "INSERT INTO outbox (dedup_key, ticket_id, kind, level, target_kind, target,"
+        " created_at, status) VALUES (?, ?, 'alert', 1, 'group', ?, ?, 'pending')",
+        [(f"ticket:{ticket_id}:level:1", ticket_id, group, at) for ticket_id, group in opened],
+    )
+    later = _text(now + timedelta(hours=1))
+    connection.executemany(
+        "UPDATE orders SET next_check_at = ? WHERE id = ?", [(later, row[0]) for row in due]
+    )
+    elapsed = time.perf_counter() - started
+    connection.rollback()
+    connection.close()
+    assert len(opened) == len(due), (len(opened), len(due))
+    return elapsed
 
 
 def ingest_records(count: int, offset: int, rng: random.Random) -> Records:
@@ -281,13 +350,26 @@ async def main(args: argparse.Namespace) -> None:
                     next_check_at=deadline,
                 )
             )
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        # Best of 3: rolled back, the raw reference can run again on the same state.
+        raw = [raw_tick_s(database, NOW) for _ in range(3)] if database else []
         elapsed, result = await timed_tick(sessions, policy, NOW)
         print(
             f"tick with {args.due:,} newly due: {elapsed / 1000:.2f} s "
             f"(opened {result.opened:,} tickets, checked {result.checked:,})"
         )
+        if raw:
+            print(
+                f"raw sqlite3, same due orders in one transaction (best of 3): {min(raw):.2f} s "
+                f"→ orderbot {elapsed / 1000 / min(raw):.1f}× raw"
+            )
+        else:
+            print("raw reference: SQLite only, skipped on this database")
         print(f"idle tick afterwards: {await idle_tick_ms(sessions, policy):.2f} ms")
 
+        if not args.rounds:
+            await engine.dispose()
+            return
         # Raw and HTTP take turns, each round with new orders; the best round of each counts.
         rates: list[tuple[float, float]] = []
         async with ingest_api(config) as post:
@@ -310,6 +392,8 @@ if __name__ == "__main__":
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--ingest", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds, raw and HTTP in turn")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="ingest rounds, raw and HTTP in turn (0: no ingest)"
+    )
     parser.add_argument("--database", help="database URL (default: a temporary SQLite file)")
     asyncio.run(main(parser.parse_args()))
