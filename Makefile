@@ -27,7 +27,7 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/lint-imports --no-cache
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest -q
 
 test-postgres: $(STAMP) $(CHROMIUM)
