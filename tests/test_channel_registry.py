@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 
 from channels import douyin, jd, shop, taobao
@@ -95,3 +97,13 @@ async def test_the_chat_qualifies_an_order_number_by_each_registered_channel(
     for name in NAMES:
         reply = await say(client, "zhang", f"状态 {name}:{number}")
         assert reply.startswith(f"订单 {number} ({LABELS[name]})"), reply
+
+
+def test_the_api_reference_documents_exactly_the_registered_channels() -> None:
+    """docs/openapi.yaml is how integrators learn the channels: it must not fall behind."""
+    spec = yaml.safe_load((Path(__file__).parent.parent / "docs" / "openapi.yaml").read_text())
+    order_paths = [p.removeprefix("/api/v1/orders/") for p in spec["paths"] if "/orders/" in p]
+    event = spec["components"]["schemas"]["StageEvent"]["properties"]["channel"]
+
+    assert order_paths == list(NAMES)
+    assert event["enum"] == list(NAMES)
