@@ -28,6 +28,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 
+def utc_text(value: datetime) -> str:
+    """An aware moment as the SQLite column holds it: naive UTC text, fixed width."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]  # up to the "+00:00"
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, naive UTC in the column, aware UTC out.
 
@@ -48,13 +57,11 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            return utc_text(value)
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        if dialect.name == "sqlite":  # the text up to the "+00:00" suffix
-            return value.isoformat(sep=" ", timespec="microseconds")[:26]
-        return value.replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.bulk import update_by_id
 from storage.models import Order
 
 ORDERS = Order.__table__
@@ -144,11 +145,4 @@ async def claim_due_orders(session: AsyncSession, now: datetime, limit: int) -> 
 async def set_next_checks(
     session: AsyncSession, changes: list[tuple[int, datetime | None]]
 ) -> None:
-    if not changes:
-        return
-    statement = (
-        update(ORDERS)
-        .where(ORDERS.c.id == bindparam("order_id"))
-        .values(next_check_at=bindparam("next_check"))
-    )
-    await session.execute(statement, [{"order_id": i, "next_check": at} for i, at in changes])
+    await update_by_id(session, Order, "next_check_at", changes)

@@ -10,7 +10,7 @@ from typing import NotRequired, TypedDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.conflicts import insert_ignoring_duplicates
+from storage.bulk import insert_new
 from storage.models import OutboxMessage
 
 
@@ -31,8 +31,7 @@ class OutboxRow(TypedDict):
 
 async def queue_messages(session: AsyncSession, messages: Sequence[OutboxRow]) -> None:
     """Add outbox rows; a dedup_key already present means the message exists and is kept as is."""
-    if messages:
-        await session.execute(insert_ignoring_duplicates(session, OutboxMessage), list(messages))
+    await insert_new(session, OutboxMessage, messages)
 
 
 def notice_row(

@@ -11,7 +11,7 @@ from sqlalchemy import CursorResult, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind
-from storage.conflicts import insert_ignoring_duplicates
+from storage.bulk import insert_new, update_by_id
 from storage.models import Order, Ticket, TicketEvent
 from storage.outbox import OutboxRow
 
@@ -78,11 +78,8 @@ async def insert_tickets(session: AsyncSession, rows: list[TicketRow]) -> int:
     same key (kind, subject, episode) is left as it is. Returns how many were inserted."""
     if not rows:
         return 0
-    columns = TICKETS.c
-    statement = insert_ignoring_duplicates(session, Ticket).returning(
-        columns.id, columns.kind, columns.subject, columns.episode
-    )
-    ids = {(k, s, e): ticket_id for ticket_id, k, s, e in await session.execute(statement, rows)}
+    inserted = await insert_new(session, Ticket, rows, ("id", "kind", "subject", "episode"))
+    ids = {(k, s, e): ticket_id for ticket_id, k, s, e in inserted}
     for row in rows:
         key = (row["kind"], row["subject"], row["episode"])
         if key in ids:
@@ -91,23 +88,11 @@ async def insert_tickets(session: AsyncSession, rows: list[TicketRow]) -> int:
 
 
 async def set_levels(session: AsyncSession, changes: list[tuple[int, int]]) -> None:
-    if not changes:
-        return
-    statement = (
-        update(TICKETS).where(TICKETS.c.id == bindparam("ticket_id")).values(level=bindparam("lvl"))
-    )
-    await session.execute(statement, [{"ticket_id": t, "lvl": level} for t, level in changes])
+    await update_by_id(session, Ticket, "level", changes)
 
 
 async def set_reminded(session: AsyncSession, changes: list[tuple[int, datetime]]) -> None:
-    if not changes:
-        return
-    statement = (
-        update(TICKETS)
-        .where(TICKETS.c.id == bindparam("ticket_id"))
-        .values(reminded_at=bindparam("at"))
-    )
-    await session.execute(statement, [{"ticket_id": t, "at": at} for t, at in changes])
+    await update_by_id(session, Ticket, "reminded_at", changes)
 
 
 async def resolve(session: AsyncSession, closed: list[tuple[int, datetime]], how: str) -> None:
