@@ -28,7 +28,7 @@ from sandbox import (
     verification_query,
 )
 from sandbox.config import robot_chat_id
-from storage.models import InboundMessage, Ticket, TicketEvent
+from storage.models import InboundMessage, OutboxMessage, Ticket, TicketEvent
 from tests.support import FakeClock, all_rows
 from tests.wecom_side import (
     Chat,
@@ -97,8 +97,17 @@ async def test_tencent_message_vector_is_accepted_once(
     for _ in range(2):  # WeCom retries an unanswered callback with the same MsgId
         response = await bot.post("/wecom/app", params=MESSAGE_QUERY, data=MESSAGE_BODY)
         assert (response.status, await response.text()) == (200, "")
+    # The bot acts after answering: its reply, which WeCom (unreachable here) does not take,
+    # lands in the outbox once the command has run.
+    for _ in range(200):  # up to 10 s on a loaded machine
+        if await all_rows(bot.app[SESSIONS], OutboxMessage):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # time for a second, duplicate run to show itself
     seen = await all_rows(bot.app[SESSIONS], InboundMessage)
     assert [(m.source, m.msg_id) for m in seen] == [("app", "1456453720")]
+    replies = await all_rows(bot.app[SESSIONS], OutboxMessage)
+    assert [(m.kind, m.target) for m in replies] == [("reply", "ChenJiaShun")]
 
 
 async def test_a_claim_typed_in_the_app_is_answered_and_recorded(
