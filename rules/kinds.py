@@ -17,6 +17,7 @@ class Kind(StrEnum):
     OVERDUE = "overdue"  # a stage entry missed its SLA deadline
     STALL = "stall"  # the parcel stopped moving
     PAYMENT = "payment"  # what was paid differs from the gateway's statement
+    RETURN = "return"  # the parcel was refused or is going back to the sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ KINDS = {
     Kind.OVERDUE: KindInfo("超时", closes_on_move=True, headline="⏰ 订单超时"),
     Kind.STALL: KindInfo("物流停滞", closes_on_move=True, headline="🚚 物流停滞"),
     Kind.PAYMENT: KindInfo("付款差异", closes_on_move=False, headline="💰 付款差异"),
+    Kind.RETURN: KindInfo("拒签退回", closes_on_move=False, headline="↩️ 拒签/退回"),
 }
 CLOSING_ON_MOVE = tuple(kind.value for kind, info in KINDS.items() if info.closes_on_move)
 

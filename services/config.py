@@ -26,6 +26,8 @@ from pydantic import (
 
 from channels.registry import LABELS
 from rules.durations import parse_duration
+from rules.kinds import Kind
+from rules.logistics import CARRIER_CODES, Logistics
 from rules.stages import Stage
 from services.config_errors import explain, joined
 
@@ -187,6 +189,17 @@ class RouteRule(_Section):
     order_types: tuple[str, ...] = ()
     min_fen: Fen = Field(default=None, alias="min_yuan")
     max_fen: Fen = Field(default=None, alias="max_yuan")
+    kinds: tuple[Kind, ...] = ()  # the ticket's kind: overdue, stall, payment, return
+    logistics_states: tuple[Logistics, ...] = ()  # where the parcel is (stall/return tickets)
+    carriers: tuple[str, ...] = ()  # carrier codes (rules.logistics): SF, ZTO, …
+
+    @field_validator("carriers")
+    @classmethod
+    def _known_carriers(cls, carriers: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in carriers if c not in CARRIER_CODES]
+        if unknown:
+            raise ValueError(f"未知快递公司 {unknown}; 可选值: {', '.join(CARRIER_CODES)}")
+        return carriers
 
 
 class RoutingConfig(_Section):
@@ -350,6 +363,123 @@ class HealthConfig(_Section):
     watch_stale_after: Duration = timedelta(minutes=5)
 
 
+class TrackingConfig(_Section):
+    """Following parcels: the tracking provider that pushes carrier scans, and when a parcel
+    without a new scan counts as stalled."""
+
+    provider: Literal["kuaidi100"] = "kuaidi100"
+    api_base: str = "https://poll.kuaidi100.com/"
+    key: str | None = Field(default=None, repr=False)  # the provider's enterprise key
+    key_env: str | None = None
+    salt: str | None = Field(default=None, repr=False)  # signs its pushes to us
+    salt_env: str | None = None
+    callback_url: str  # where the provider pushes scans: this service's public address
+    subscribe_interval: Duration = timedelta(seconds=10)
+    timeout: Duration = timedelta(seconds=10)
+    origin_province: str | None = None  # where parcels leave from, until a scan says
+    stall_after: Duration = timedelta(hours=24)  # calendar time: parcels move on Sundays
+    stall_after_by_carrier: dict[str, Duration] = Field(default_factory=dict)
+    stall_check_interval: Duration = timedelta(minutes=1)
+    # Which parcel troubles the customer is told of by SMS (each once per episode).
+    notify_customer: tuple[Literal["stall", "rejected", "returning", "returned"], ...] = (
+        "stall",
+        "rejected",
+    )
+
+    @model_validator(mode="after")
+    def _secrets(self) -> TrackingConfig:
+        problems = [
+            _secret_problem("key", self.key, self.key_env, required=True),
+            _secret_problem("salt", self.salt, self.salt_env, required=True),
+        ]
+        unknown = [c for c in self.stall_after_by_carrier if c not in CARRIER_CODES]
+        if unknown:
+            known = ", ".join(CARRIER_CODES)
+            problems.append(f"stall_after_by_carrier: 未知快递公司 {unknown}; 可选值: {known}")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
+        return self
+
+    @property
+    def provider_key(self) -> str:
+        return _secret(self.key, self.key_env) or ""
+
+    @property
+    def push_salt(self) -> str:
+        return _secret(self.salt, self.salt_env) or ""
+
+    def stall_limit(self, carrier: str | None) -> timedelta:
+        """How long a parcel of this carrier may go without a scan."""
+        return self.stall_after_by_carrier.get(carrier or "", self.stall_after)
+
+
+class SmsConfig(_Section):
+    """Texts to customers: the provider, its approved sign and templates, and our own manners
+    (quiet hours, per-number limits kept before the provider has to refuse)."""
+
+    provider: Literal["tencent", "aliyun"]
+    endpoint: str | None = None  # host[:port] of the provider's API; None: its public one
+    secret_id: str | None = Field(default=None, repr=False)
+    secret_id_env: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    secret_key_env: str | None = None
+    sdk_app_id: str | None = None  # Tencent's SmsSdkAppId
+    region: str = "ap-guangzhou"
+    sign_name: str
+    # The approved template id (Tencent) or code (Aliyun) of each kind of text.
+    templates: dict[str, str] = Field(default_factory=dict)
+    quiet_start: time = time(21, 0)  # Beijing time ([watch].timezone)
+    quiet_end: time = time(8, 0)
+    send_interval: Duration = timedelta(seconds=5)
+    timeout: Duration = timedelta(seconds=10)
+    # The link in a text opens the order on the customer's page, signed, for this long.
+    link_base: str | None = None
+    link_secret: str | None = Field(default=None, repr=False)
+    link_secret_env: str | None = None
+    link_ttl: Duration = timedelta(days=7)
+
+    @model_validator(mode="after")
+    def _secrets(self) -> SmsConfig:
+        problems = [
+            _secret_problem("secret_id", self.secret_id, self.secret_id_env, required=True),
+            _secret_problem("secret_key", self.secret_key, self.secret_key_env, required=True),
+            _secret_problem(
+                "link_secret",
+                self.link_secret,
+                self.link_secret_env,
+                required=self.link_base is not None,
+            ),
+        ]
+        if self.provider == "tencent" and not self.sdk_app_id:
+            problems.append("腾讯云短信需要 sdk_app_id (SmsSdkAppId)")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
+        return self
+
+    @property
+    def access_id(self) -> str:
+        return _secret(self.secret_id, self.secret_id_env) or ""
+
+    @property
+    def access_key(self) -> str:
+        return _secret(self.secret_key, self.secret_key_env) or ""
+
+    @property
+    def link_key(self) -> str | None:
+        return _secret(self.link_secret, self.link_secret_env)
+
+
+class EtaConfig(_Section):
+    """Expected delivery from the pool's own history: per carrier and origin → destination
+    province, a high percentile of the transit times over a rolling window."""
+
+    window: Duration = timedelta(days=30)
+    percentile: int = Field(default=80, ge=50, le=99)
+    min_samples: int = Field(default=20, ge=1)  # fewer: the carrier's, then the default
+    default_transit: Duration = timedelta(hours=72)
+    recompute_every: Duration = timedelta(hours=1)
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
@@ -367,6 +497,9 @@ class Config(_Section):
     health: HealthConfig = HealthConfig()
     reports: ReportsConfig = ReportsConfig()
     wecom: WeComConfig | None = None  # None: notifications stay in the outbox
+    tracking: TrackingConfig | None = None  # None: parcels are not followed
+    sms: SmsConfig | None = None  # None: customers get no texts
+    eta: EtaConfig = EtaConfig()
 
     @model_validator(mode="after")
     def _references(self) -> Config:

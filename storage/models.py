@@ -175,6 +175,117 @@ class OrderWaybill(Base):
     shipped_at: Mapped[datetime | None]
 
 
+class Parcel(Base):
+    """A waybill orderbot follows to the door: its subscription with the tracking provider
+    (an outbox of its own: pending until the provider took it, retried with backoff) and where
+    the parcel is. Kept apart from ``order_waybills``, which a record replaces as a whole.
+
+    Merged shipments share a waybill, so the number is unique per order, not overall.
+    """
+
+    __tablename__ = "parcels"
+    __table_args__ = (
+        UniqueConstraint("tracking_no", "order_id", name="uq_parcels_tracking_no_order_id"),
+        Index("ix_parcels_subscribe_due", "subscription", "subscribe_next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    tracking_no: Mapped[str] = mapped_column(String(64), index=True)
+    carrier: Mapped[str | None] = mapped_column(String(16))  # rules.logistics code, if known
+    carrier_text: Mapped[str | None] = mapped_column(String(64))  # as the channel sent it
+    # rules.logistics.Logistics; None until a scan says where the parcel is
+    state: Mapped[str | None] = mapped_column(String(16))
+    state_code: Mapped[str | None] = mapped_column(String(16))  # the provider's own code
+    state_at: Mapped[datetime | None]
+    last_scan_at: Mapped[datetime | None]
+    last_scan_place: Mapped[str | None] = mapped_column(String(128))
+    last_scan_text: Mapped[str | None] = mapped_column(Text)
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    origin_province: Mapped[str | None] = mapped_column(String(32))
+    destination_province: Mapped[str | None] = mapped_column(String(32))
+    # The next moment the stall check must look at it (last scan + the carrier's limit);
+    # None while a stall ticket is open for this silence, or when the parcel arrived.
+    stall_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    subscription: Mapped[str] = mapped_column(String(16))  # pending | active | ended | failed
+    subscribe_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subscribe_next_at: Mapped[datetime | None]
+    subscribe_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ParcelScan(Base):
+    """One carrier scan, as the provider or a TMS reported it; ``digest`` (of its time and
+    words) makes the same scan pushed again a no-op."""
+
+    __tablename__ = "parcel_scans"
+    __table_args__ = (UniqueConstraint("parcel_id", "digest", name="uq_parcel_scans_digest"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    at: Mapped[datetime]
+    state: Mapped[str | None] = mapped_column(String(16))  # rules.logistics.Logistics
+    code: Mapped[str | None] = mapped_column(String(16))  # the provider's own code
+    place: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))  # kuaidi100, or the events API's source
+    digest: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+
+
+class SmsMessage(Base):
+    """A text to a customer: an outbox of its own. ``dedup_key`` (e.g. one per stall episode)
+    makes a second text for the same thing impossible; ``not_before`` holds it through quiet
+    hours and backoff. The full number is kept only here, for the provider's request."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (Index("ix_sms_messages_status_not_before", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # stall | rejected | returning | …
+    params: Mapped[dict[str, Any]] = mapped_column()
+    # pending | sent | delivered | undelivered | refused | opted_out | dead
+    status: Mapped[str] = mapped_column(String(16))
+    not_before: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    provider: Mapped[str | None] = mapped_column(String(16))
+    serial: Mapped[str | None] = mapped_column(String(64), index=True)  # the provider's id
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    receipt_at: Mapped[datetime | None]
+
+
+class SmsOptOut(Base):
+    """A number that asked for no more texts."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(64))
+
+
+class EtaLane(Base):
+    """Transit time of one lane (carrier, origin province → destination province; "" for any)
+    from the order pool's own deliveries over the rolling window: the configured percentile."""
+
+    __tablename__ = "eta_lanes"
+
+    carrier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(32), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    hours: Mapped[float]
+    computed_at: Mapped[datetime]
+
+
 class OrderEvent(Base):
     """A stage change reported by a source; (source, event_id) makes re-delivery harmless."""
 
@@ -208,7 +319,7 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # overdue | stall | payment
+    kind: Mapped[str] = mapped_column(String(16))  # rules.kinds.Kind
     subject: Mapped[str] = mapped_column(String(64))
     episode: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))

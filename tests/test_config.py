@@ -28,7 +28,19 @@ EXAMPLE_ENV = {
     "ORDERBOT_WECOM_CALLBACK_AES_KEY": AES_KEY,
 } | {
     f"ORDERBOT_{name}": "x"
-    for name in ("WECOM_SECRET", "HOOK_GENERAL", "HOOK_EAST", "HOOK_VIP", "HOOK_CUSTOM")
+    for name in (
+        "WECOM_SECRET",
+        "HOOK_GENERAL",
+        "HOOK_EAST",
+        "HOOK_VIP",
+        "HOOK_CUSTOM",
+        "HOOK_LOGISTICS",
+        "KUAIDI100_KEY",
+        "KUAIDI100_SALT",
+        "SMS_SECRET_ID",
+        "SMS_SECRET_KEY",
+        "LINK_SECRET",
+    )
 }
 
 
@@ -37,7 +49,7 @@ def test_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     config = load_config(EXAMPLE)
     assert config.sla[0].limit == timedelta(hours=2)
-    assert config.routing.rules[0].min_fen == 500000
+    assert [r.min_fen for r in config.routing.rules if r.name == "大额订单"] == [500000]
     assert config.sources["erp"].secret == "erp-secret"
     assert "erp-secret" not in repr(config.sources["erp"])
     assert config.wecom is not None  # chat commands are on with the example as it stands
