@@ -44,4 +44,16 @@ def order_subject(order_id: int) -> str:
 def stage_episode(stage: str, entered_at: datetime) -> str:
     """The episode of a ticket about one stage entry: ``paid@2026-12-02 10:00:00.000000`` (UTC,
     the text migration 0010 writes in SQL for the tickets before it)."""
-    return f"{stage}@{entered_at.astimezone(UTC).isoformat(sep=' ', timespec='microseconds')[:26]}"
+    return f"{stage}@{_utc_text(entered_at)}"
+
+
+def parcel_episode(parcel_id: int, since: datetime | None = None) -> str:
+    """The episode of a ticket about a parcel: ``parcel:7`` for one per parcel (a return),
+    ``parcel:7@2026-12-02 10:00:00.000000`` for one per silence since its last scan (a stall)."""
+    if since is None:
+        return f"parcel:{parcel_id}"
+    return f"parcel:{parcel_id}@{_utc_text(since)}"
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")[:26]

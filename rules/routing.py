@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rules.kinds import KINDS, Kind
+from rules.logistics import Logistics, carrier_of
 from rules.money import format_fen
 
 DEFAULT_RULE = "默认"
@@ -49,6 +51,25 @@ class RouteRuleLike(Protocol):
     def min_fen(self) -> int | None: ...
     @property
     def max_fen(self) -> int | None: ...
+    @property
+    def kinds(self) -> tuple[Kind, ...]: ...
+    @property
+    def logistics_states(self) -> tuple[Logistics, ...]: ...
+    @property
+    def carriers(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What a ticket is about besides its order: its kind and, for a parcel's trouble, where
+    the parcel is and who carries it (a carrier code of rules.logistics)."""
+
+    kind: Kind = Kind.OVERDUE
+    logistics_state: Logistics | None = None
+    carrier: str | None = None
+
+
+OVERDUE = TicketFacts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +86,41 @@ def category_names(categories: Iterable[str | None], names: Mapping[str, str]) -
     return list(dict.fromkeys(found))
 
 
+def _fact_reasons(rule: RouteRuleLike, facts: TicketFacts) -> list[str] | None:
+    """The reasons the rule's ticket conditions (kind, logistics state, carrier) hold, or None
+    if one does not."""
+    reasons: list[str] = []
+    state, carrier = facts.logistics_state, carrier_of(facts.carrier)
+    for label, allowed, value, words in (
+        ("工单类型", rule.kinds, facts.kind, KINDS[facts.kind].label),
+        ("物流状态", rule.logistics_states, state, state.label if state else None),
+        (
+            "快递",
+            rule.carriers,
+            carrier.code if carrier else None,
+            carrier.name if carrier else None,
+        ),
+    ):
+        if not allowed:
+            continue
+        if value not in allowed:
+            return None
+        reasons.append(f"{label}={words}")
+    return reasons
+
+
 def _match(
     rule: RouteRuleLike,
     order: RoutedOrder,
+    facts: TicketFacts,
     categories: Sequence[str],
     channel_labels: Mapping[str, str],
 ) -> list[str] | None:
-    """The reasons this rule matches the order, or None if it does not; ``categories`` are
-    the order's (``category_names``), any of which may match."""
-    reasons: list[str] = []
+    """The reasons this rule matches the ticket about the order, or None if it does not;
+    ``categories`` are the order's (``category_names``), any of which may match."""
+    reasons = _fact_reasons(rule, facts)
+    if reasons is None:
+        return None
     for label, allowed, values in (
         ("省份", rule.provinces, (order.province,)),
         ("城市", rule.cities, (order.city,)),
@@ -104,13 +151,15 @@ def route(
     default_group: str,
     category_table: Mapping[str, str] | None = None,
     channel_labels: Mapping[str, str] | None = None,
+    facts: TicketFacts = OVERDUE,
 ) -> RouteDecision:
     """First match wins; the decision says which rule and why, for the ticket record.
+    ``facts`` say what the ticket is about (by default: the order is overdue).
     ``category_table`` names the channel's category ids (config ``[categories.<channel>]``),
     ``channel_labels`` the channels as people call them (渠道=淘宝/天猫, not taobao)."""
     categories = category_names((order.category, *order.categories), category_table or {})
     for rule in rules:
-        reasons = _match(rule, order, categories, channel_labels or {})
+        reasons = _match(rule, order, facts, categories, channel_labels or {})
         if reasons is not None:
             why = "、".join(reasons) or "无条件规则"
             return RouteDecision(rule.group, rule.name, f"命中规则「{rule.name}」: {why}")

@@ -8,7 +8,15 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from channels.registry import LABELS
-from rules.routing import RouteDecision, RoutedOrder, category_names, route, triage
+from rules.routing import (
+    OVERDUE,
+    RouteDecision,
+    RoutedOrder,
+    TicketFacts,
+    category_names,
+    route,
+    triage,
+)
 from rules.sla import Schedule, first_check, match_sla, schedule
 from rules.sla_clock import BusinessHours, WorkCalendar
 from services.config import Config, GroupConfig, SlaRule
@@ -84,14 +92,16 @@ class Policy:
         levels = self.config.watch.escalation
         return first_check(rule, entered_at, levels, self.calendar, ship_by)
 
-    def route(self, order: RoutedOrder, paused: str | None = None) -> RouteDecision:
-        """The order's group by the routing rules, or, while routing is paused (``paused``
-        says why), the triage group."""
+    def route(
+        self, order: RoutedOrder, paused: str | None = None, facts: TicketFacts = OVERDUE
+    ) -> RouteDecision:
+        """The group of a ticket about the order (``facts``: overdue unless told) by the
+        routing rules, or, while routing is paused (``paused`` says why), the triage group."""
         if paused is not None:
             return triage(self.triage_group, paused)
         routing = self.config.routing
         names = self.config.categories.get(order.channel)
-        return route(order, routing.rules, routing.default_group, names, LABELS)
+        return route(order, routing.rules, routing.default_group, names, LABELS, facts)
 
     @property
     def triage_group(self) -> str:

@@ -12,8 +12,10 @@ from aiohttp.test_utils import TestClient
 from bot.app import create_app
 from bot.keys import RULES, SESSIONS
 from jobs import watch
-from rules.routing import route
-from services.config import parse_config
+from rules.kinds import Kind
+from rules.logistics import Logistics
+from rules.routing import TicketFacts, route
+from services.config import ConfigError, parse_config
 from storage.models import Ticket
 from tests.support import BEIJING, T0, FakeClock, all_rows, auth, config_data
 
@@ -72,6 +74,38 @@ def test_all_conditions_of_a_rule_must_hold() -> None:
         == "general"
     )
     assert route(FakeOrder(channel="jd", category="数码"), rules, default).group == "general"
+
+
+def test_parcel_rules_match_the_ticket_kind_state_and_carrier_and_say_so() -> None:
+    data = config_data("sqlite+aiosqlite:///x.db")
+    data["routing"]["rules"] = [
+        {
+            "name": "顺丰拒签",
+            "group": "vip",
+            "kinds": ["return"],
+            "logistics_states": ["rejected"],
+            "carriers": ["SF"],
+        },
+        {"name": "物流", "group": "east", "kinds": ["stall", "return"]},
+    ]
+    config = parse_config(data)
+    rules, default = config.routing.rules, config.routing.default_group
+    sf_rejected = TicketFacts(Kind.RETURN, Logistics.REJECTED, "顺丰速运")
+    decision = route(FakeOrder(), rules, default, facts=sf_rejected)
+    assert (decision.group, decision.rule) == ("vip", "顺丰拒签")
+    assert "工单类型=拒签退回、物流状态=拒签、快递=顺丰" in decision.reason
+    zto_rejected = TicketFacts(Kind.RETURN, Logistics.REJECTED, "zhongtong")
+    assert route(FakeOrder(), rules, default, facts=zto_rejected).rule == "物流"
+    assert route(FakeOrder(), rules, default, facts=TicketFacts(Kind.STALL)).rule == "物流"
+    # an overdue ticket (the default) matches neither: a kind condition is a condition
+    assert route(FakeOrder(), rules, default).group == "general"
+
+
+def test_an_unknown_carrier_in_a_rule_is_refused_with_the_known_ones() -> None:
+    data = config_data("sqlite+aiosqlite:///x.db")
+    data["routing"]["rules"] = [{"name": "x", "group": "east", "carriers": ["SFX"]}]
+    with pytest.raises(ConfigError, match=r"routing\.rules\[0\]\.carriers.*未知快递公司.*SF, ZTO"):
+        parse_config(data)
 
 
 def _category_rules(*categories: str) -> tuple[Any, str]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import KINDS, Kind, order_subject
+from rules.routing import TicketFacts
 from services.policy import Policy
 from storage.models import Order
 from storage.outbox import queue_messages
@@ -25,12 +26,14 @@ async def open_ticket(
     summary: str,
     now: datetime,
     paused: str | None = None,
+    facts: TicketFacts | None = None,
 ) -> int | None:
     """Open a ticket of ``kind`` about ``order`` saying ``summary``; ``episode`` tells this
     occurrence from a later one (e.g. the payment serial). None when that ticket exists.
 
-    A kind that the order's next stage settles keeps the stage entry it was about."""
-    decision = policy.route(order, paused)
+    A kind that the order's next stage settles keeps the stage entry it was about. ``facts``
+    add what routing rules may match besides the kind (a parcel's state and carrier)."""
+    decision = policy.route(order, paused, facts or TicketFacts(kind))
     about_stage = KINDS[kind].closes_on_move
     row: TicketRow = {
         "kind": kind,
