@@ -1,0 +1,87 @@
+"""Texts to customers in the database: the queue (``sms_messages``), what was sent to a number
+(for our frequency limits) and the opt-out list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.bulk import insert_new
+from storage.models import SmsMessage, SmsOptOut
+
+SENT_STATUSES = ("sent", "delivered", "undelivered")  # the provider accepted these
+
+
+async def queue_text(
+    session: AsyncSession,
+    *,
+    dedup_key: str,
+    order_id: int | None,
+    phone: str,
+    purpose: str,
+    params: Mapping[str, str],
+    not_before: datetime,
+    now: datetime,
+) -> bool:
+    """Add a pending text; False when a text with this dedup_key exists (it is kept as is)."""
+    row: dict[str, Any] = {
+        "dedup_key": dedup_key,
+        "order_id": order_id,
+        "phone": phone,
+        "purpose": purpose,
+        "params": dict(params),
+        "status": "pending",
+        "not_before": not_before,
+        "attempts": 0,
+        "created_at": now,
+    }
+    return bool(await insert_new(session, SmsMessage, [row], returning=("id",)))
+
+
+async def is_opted_out(session: AsyncSession, phone: str) -> bool:
+    found = await session.scalar(select(SmsOptOut.phone).where(SmsOptOut.phone == phone))
+    return found is not None
+
+
+async def opt_out(session: AsyncSession, phone: str, source: str, now: datetime) -> bool:
+    """Add a number to the opt-out list (False: it was there) and stop its pending texts."""
+    added = await insert_new(
+        session, SmsOptOut, [{"phone": phone, "at": now, "source": source}], returning=("phone",)
+    )
+    await session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.phone == phone, SmsMessage.status == "pending")
+        .values(status="opted_out", error="号码已退订")
+    )
+    return bool(added)
+
+
+async def opt_in(session: AsyncSession, phone: str) -> bool:
+    """Take a number off the opt-out list (False: it was not on it). Texts stopped stay so."""
+    result = await session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def due_texts(session: AsyncSession, now: datetime, limit: int) -> Sequence[SmsMessage]:
+    """Pending texts whose time has come, oldest first."""
+    query = (
+        select(SmsMessage)
+        .where(SmsMessage.status == "pending", SmsMessage.not_before <= now)
+        .order_by(SmsMessage.not_before, SmsMessage.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def sent_times(session: AsyncSession, phone: str, since: datetime) -> list[datetime]:
+    """When the provider accepted texts to ``phone`` since ``since`` (our limits count them)."""
+    query = select(SmsMessage.sent_at).where(
+        SmsMessage.phone == phone,
+        SmsMessage.status.in_(SENT_STATUSES),
+        SmsMessage.sent_at >= since,
+    )
+    return [at for at in (await session.scalars(query)).all() if at is not None]
