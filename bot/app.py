@@ -35,7 +35,7 @@ from bot.observability.metrics import Metrics
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
-from jobs import deliver, health, report, watch
+from jobs import deliver, eta, health, report, watch
 from jobs.scheduler import JobSpec, Timers, daily, every
 from services.clock import Clock, SystemClock
 from services.config import Config, WeComConfig
@@ -161,6 +161,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             every(config.health.check_interval),
         ),
     ]
+    if config.tracking is not None:
+        jobs.append(
+            JobSpec(
+                "eta",
+                lambda: eta.run(sessions, rules.current().config.eta, clock.now()),
+                every(config.eta.recompute_every),
+            )
+        )
     reports = config.reports
     if reports.daily_at is not None:
         jobs.append(
