@@ -35,7 +35,7 @@ from bot.observability.metrics import Metrics
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
-from jobs import deliver, eta, health, report, watch
+from jobs import deliver, eta, health, report, stalls, watch
 from jobs.scheduler import JobSpec, Timers, daily, every
 from services.clock import Clock, SystemClock
 from services.config import Config, WeComConfig
@@ -162,6 +162,13 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         ),
     ]
     if config.tracking is not None:
+        jobs.append(
+            JobSpec(
+                "stalls",
+                lambda: stalls.run(sessions, rules.current(), clock.now()),
+                every(config.tracking.stall_check_interval),
+            )
+        )
         jobs.append(
             JobSpec(
                 "eta",

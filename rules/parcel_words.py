@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from rules.eta import eta_words
+from rules.eta import date_words, eta_words
 from rules.logistics import Logistics
 
 AWAITING_PICKUP = "已发货, 待快递揽收"  # no scan yet
@@ -25,3 +25,26 @@ def parcel_in_words(
     if state in _ON_THE_WAY and eta is not None:
         return f"{head}, {eta_words(eta, now, tz)}"
     return head
+
+
+UNSCANNED_PLACE = "待揽收"  # where a parcel no scan has placed yet is, in a customer's text
+UNKNOWN_PLACE = "运输途中"  # a scan that named no place
+
+
+def stall_place(place: str | None, scanned: bool) -> str:
+    """Where a stalled parcel was last seen, as a customer's text names it."""
+    if not scanned:
+        return UNSCANNED_PLACE
+    return place or UNKNOWN_PLACE
+
+
+def stall_summary(
+    parcel: str, place: str | None, since: datetime, hours: int, *, scanned: bool, tz: tzinfo
+) -> str:
+    """What a stall ticket says: ``中通 YT1: 包裹在【杭州转运中心】已超过24小时没有更新
+    (最后一次扫描 12月2日 10:15)``; for a parcel never scanned, since it shipped."""
+    when = f"{date_words(since, tz)} {since.astimezone(tz):%H:%M}"
+    if not scanned:
+        return f"{parcel}: 发货后已超过{hours}小时没有揽收扫描 (发货 {when})"
+    where = stall_place(place, scanned)
+    return f"{parcel}: 包裹在【{where}】已超过{hours}小时没有更新 (最后一次扫描 {when})"

@@ -1,0 +1,123 @@
+"""The stall check: a parcel without a new scan for its carrier's limit (calendar time:
+parcels move on Sundays) opens a stall ticket for the group routing picks (the logistics
+group, by its rules), and its customer gets one text per silence when [tracking] says so.
+
+Which silence: since the last scan; a parcel never scanned since it shipped (or, not knowing
+when it shipped, since it was first followed), so a waybill that was never picked up is a stall
+too. A parcel signed for, back with the sender, refused or on its way back is not checked (the
+return ticket covers the last three), nor one whose order is no longer in "shipped". A parcel
+whose ticket is open is not due again: its next check is cleared here and set anew by the scan
+intake on the next scan (services.tracking.scans), which also closes the ticket.
+
+The caller (jobs.stalls) claims the batch and owns its transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.kinds import Kind, parcel_episode
+from rules.logistics import Logistics, carrier_of
+from rules.parcel_words import stall_place, stall_summary
+from rules.routing import TicketFacts
+from rules.stages import Stage
+from services.lifecycle.stall_tickets import Stall, open_stall_tickets
+from services.policy import Policy
+from services.sms.links import order_link
+from services.sms.notify import notify_customer
+from storage.stalls import DueParcel, set_stall_checks
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class StallCounts:
+    checked: int = 0
+    opened: int = 0
+    texted: int = 0
+
+
+def _not_checked(parcel: DueParcel) -> bool:
+    """Whether the parcel's silence is no stall: it arrived, went back, or its order moved."""
+    if parcel.stage != Stage.SHIPPED:
+        return True
+    state = Logistics(parcel.state) if parcel.state else None
+    return state is not None and (state.is_final or state.is_return)
+
+
+def _silent_since(parcel: DueParcel) -> datetime:
+    return parcel.last_scan_at or parcel.shipped_at or parcel.created_at
+
+
+def _parcel_name(parcel: DueParcel) -> str:
+    carrier = carrier_of(parcel.carrier)
+    return f"{carrier.name if carrier else '快递'} {parcel.tracking_no}"
+
+
+async def check_stalls(
+    session: AsyncSession,
+    policy: Policy,
+    due: Sequence[DueParcel],
+    now: datetime,
+    paused: str | None,
+) -> StallCounts:
+    """Act on parcels whose stall check is due by ``now``; while routing is paused (``paused``
+    says why) the tickets go to the triage group."""
+    tracking = policy.config.tracking
+    counts = StallCounts(checked=len(due))
+    if tracking is None:  # no longer followed since a reload: leave them as they are
+        return counts
+    tz = policy.timezone
+    next_checks: list[tuple[int, datetime | None]] = []
+    stalls: list[Stall] = []
+    for parcel in due:
+        since = _silent_since(parcel)
+        limit_at = since + tracking.stall_limit(parcel.carrier)
+        if _not_checked(parcel):
+            next_checks.append((parcel.id, None))
+        elif limit_at > now:  # the limit grew since it was scheduled
+            next_checks.append((parcel.id, limit_at))
+        else:
+            next_checks.append((parcel.id, None))
+            hours = int((now - since) / HOUR)
+            scanned = parcel.last_scan_at is not None
+            summary = stall_summary(
+                _parcel_name(parcel), parcel.last_scan_place, since, hours, scanned=scanned, tz=tz
+            )
+            state = Logistics(parcel.state) if parcel.state else None
+            facts = TicketFacts(Kind.STALL, state, parcel.carrier)
+            stalls.append(Stall(parcel, parcel_episode(parcel.id, since), summary, facts))
+    opened = await open_stall_tickets(session, policy, stalls, now, paused)
+    counts.opened = len(opened)
+    if "stall" in tracking.notify_customer:
+        for stall in stalls:
+            if stall.parcel.id in opened:
+                counts.texted += await _text_customer(session, policy, stall, now)
+    await set_stall_checks(session, next_checks)
+    return counts
+
+
+async def _text_customer(session: AsyncSession, policy: Policy, stall: Stall, now: datetime) -> int:
+    """Queue the customer's one text about this silence; 1 when queued."""
+    parcel = stall.parcel
+    since = _silent_since(parcel)
+    params = {
+        "place": stall_place(parcel.last_scan_place, parcel.last_scan_at is not None),
+        "hours": str(int((now - since) / HOUR)),
+        "link": order_link(policy, parcel.order_id, now) or "",
+    }
+    queued = await notify_customer(
+        session,
+        policy,
+        order_id=parcel.order_id,
+        phone=parcel.receiver_phone,
+        purpose="stall",
+        params=params,
+        dedup_key=f"stall:{stall.episode}",
+        now=now,
+    )
+    return int(queued)
