@@ -98,7 +98,7 @@ def _answer(report: IngestReport) -> web.Response:
 
 # What a database that is away or restarting raises, through SQLAlchemy or straight from the
 # driver's connect: the batch was not written and the sender should send it again later.
-_DATABASE_AWAY = (
+DATABASE_AWAY = (
     exc.OperationalError,
     exc.InterfaceError,
     exc.DisconnectionError,
@@ -113,7 +113,7 @@ async def _ingested(work: Awaitable[IngestReport]) -> IngestReport | web.Respons
     """The ingest's report, or a 503 the sender can act on when the database is away."""
     try:
         return await work
-    except _DATABASE_AWAY as error:
+    except DATABASE_AWAY as error:
         log.warning("ingest refused, database unavailable: %s", str(error).splitlines()[0])
         response = _error(503, "数据库暂时不可用, 本批未写入; 请稍后重发")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

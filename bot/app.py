@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from adapters.wecom.client import WeComClient
 from adapters.wecom.inbound import Inbound
-from bot import api
+from bot import api, tracking
 from bot.callback import CallbackRoutes
 from bot.keys import (
     CLOCK,
@@ -35,7 +35,7 @@ from bot.observability.metrics import Metrics
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
-from jobs import deliver, eta, health, report, stalls, watch
+from jobs import deliver, eta, health, report, stalls, subscribe, watch
 from jobs.scheduler import JobSpec, Timers, daily, every
 from services.clock import Clock, SystemClock
 from services.config import Config, WeComConfig
@@ -68,6 +68,9 @@ def create_app(
         app.cleanup_ctx.append(_wecom)
         if config.wecom.token and config.wecom.aes_key:
             _callbacks(app, config.wecom).add_to(app)
+    if config.tracking is not None:
+        app.cleanup_ctx.append(tracking.provider)
+        tracking.add_routes(app)
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     api.add_routes(app)
@@ -191,6 +194,15 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                 "report-weekly",
                 lambda: report.run(sessions, rules.current(), clock.now(), days=7),
                 daily(reports.daily_at or WEEKLY_REPORT_AT, tz, reports.weekly_on),
+            )
+        )
+    if config.tracking is not None:
+        provider = app[tracking.TRACKING]
+        jobs.append(
+            JobSpec(
+                "subscribe",
+                lambda: subscribe.run(sessions, rules.current(), provider, clock.now()),
+                every(config.tracking.subscribe_interval),
             )
         )
     sender: deliver.Sender | None = None

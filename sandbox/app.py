@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from sandbox import admin, page, wecom_api
+from sandbox import admin, page, tracking, wecom_api
 from sandbox.config import SandboxConfig
 from sandbox.state import SANDBOX_STATE, SandboxState
 
@@ -27,6 +27,14 @@ def create_sandbox_app(
     app.on_shutdown.append(_release_held_requests)
     wecom_api.add_routes(app)
     admin.setup(app)
+    tracking.setup(
+        app,
+        key=config.tracking_key,
+        expired_keys=config.tracking_expired_keys,
+        refused_numbers=config.tracking_refused_numbers,
+        retry_seconds=config.tracking_retry_seconds,
+        retries=config.tracking_retries,
+    )
     page.add_routes(app)
     return app
 

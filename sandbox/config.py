@@ -34,6 +34,14 @@ class SandboxConfig:
     aibot_name: str = "订单助手"  # how members @ the intelligent robot in a group
     # How long a "timeout" fault holds the request: longer than any client's timeout.
     fault_timeout_seconds: float = 30.0
+    # 快递100 (sandbox.tracking): the enterprise key it accepts, keys that have expired,
+    # numbers the carrier refuses to have followed, and how it re-sends an unanswered push
+    # (documented: 3 more times, 35 minutes apart; compress it for tests and the demo).
+    tracking_key: str = "sandbox-kuaidi100-key"
+    tracking_expired_keys: tuple[str, ...] = ()
+    tracking_refused_numbers: tuple[str, ...] = ()
+    tracking_retry_seconds: float = 35 * 60.0
+    tracking_retries: int = 3
 
     def __post_init__(self) -> None:
         try:

@@ -26,6 +26,8 @@ from channels.regions import Region as OfficialRegion
 from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
+from rules.details import Waybill
+from rules.logistics import BY_LABEL, Logistics
 from rules.stages import Stage
 from services.backfill import Backfill
 from services.lifecycle.stages import (
@@ -35,10 +37,13 @@ from services.lifecycle.stages import (
     record_orders,
 )
 from services.policy import Policy, Rules
+from services.tracking.parcels import follow_shipped, parcel_row
+from services.tracking.scans import FUTURE_SKEW, Scan, apply_scans
 from storage.details import OrderDetails, store_details
 from storage.events import seen_event_ids
 from storage.health import IngestCounts, count_ingest
 from storage.orders import OrderRow, orders_by_channel_id, orders_by_keys
+from storage.parcels import insert_parcels
 
 _FACT_FIELDS = (
     "shop",
@@ -62,6 +67,8 @@ _FACT_FIELDS = (
     "buyer_handles",
     "categories",
 )
+SCAN_TEXT = 500  # characters of a carrier's words in a scan event
+SCAN_PLACE = 128  # parcel_scans.place
 _ATTEMPTS = 3  # a concurrent writer inserting the same new order makes us retry the batch
 _OFFICIAL_NAMES = LazyRegionNames()  # one table per process, however many ingestors
 
@@ -102,17 +109,38 @@ class StageEvent:
     event_id: str
     stage: Stage
     occurred_at: datetime
+    waybill: Waybill | None = None  # a TMS's "shipped" may say which parcel left
+
+
+@dataclass(frozen=True, slots=True)
+class ScanEvent:
+    """A carrier scan a TMS reports: where the order's parcel is."""
+
+    channel: str
+    channel_order_id: str
+    event_id: str
+    waybill: Waybill
+    state: Logistics
+    occurred_at: datetime
+    text: str
+    place: str | None
 
 
 _STAGE_NAMES = {stage.value: stage for stage in Stage}
+_STATE_NAMES = {state.value: state for state in Logistics} | BY_LABEL
+_STATES_SHOWN = ", ".join(f"{state.value} ({state.label})" for state in Logistics)
 
 
-def parse_stage_event(record: Any, now: datetime) -> StageEvent:
-    """Validate one posted stage event (from a WMS, TMS or other source), with every problem
-    named at once; ``now`` bounds ``occurred_at`` (channels.limits)."""
+def parse_stage_event(record: Any, now: datetime) -> StageEvent | ScanEvent:
+    """Validate one posted event (from a WMS, TMS or other source), with every problem named
+    at once; ``now`` bounds ``occurred_at`` (channels.limits). ``"type": "scan"`` makes it a
+    carrier scan; otherwise it is a stage event."""
     if not isinstance(record, dict):
         raise RecordError("事件必须是 JSON 对象")
     r = RecordReader(record, now)
+    kind = record.get("type", "stage")
+    if kind not in ("stage", "scan"):
+        r.note(f"type: 未知事件类型 {shown(kind)}; 可选值: stage, scan")
     channel = r.required(r.text("channel", limit=None), "channel")
     if channel is not None and channel not in ADAPTERS:
         guess = nearest(channel, list(ADAPTERS))
@@ -120,10 +148,47 @@ def parse_stage_event(record: Any, now: datetime) -> StageEvent:
         r.note(f"channel: 未知渠道 {shown(channel)}{hint}; 可选值: {', '.join(ADAPTERS)}")
     order_id = r.required(r.text("order_id", limits.ORDER_ID), "order_id")
     event_id = r.required(r.text("event_id", limits.EVENT_ID), "event_id")
-    stage = r.required(r.stage(_STAGE_NAMES, "stage"), "stage")
     occurred_at = r.required(r.iso_time("occurred_at"), "occurred_at")
+    tracking_no = r.text("tracking_no", limits.TRACKING_NO)
+    carrier = r.text("carrier", limits.CARRIER)
+    if kind == "scan":
+        return _scan_event(r, now, channel, order_id, event_id, occurred_at, tracking_no, carrier)
+    stage = r.required(r.stage(_STAGE_NAMES, "stage"), "stage")
+    if tracking_no is None and carrier is not None:
+        r.note("carrier: 需与 tracking_no 一起上报")
+    if tracking_no is not None and stage is not None and stage != Stage.SHIPPED:
+        r.note(f"tracking_no: 只有 shipped 事件可带运单号, 本事件为 {stage}")
     r.check()
-    return StageEvent(channel, order_id, event_id, stage, occurred_at)
+    waybill = Waybill(tracking_no, carrier, occurred_at) if tracking_no else None
+    return StageEvent(channel, order_id, event_id, stage, occurred_at, waybill)
+
+
+def _scan_event(
+    r: RecordReader,
+    now: datetime,
+    channel: str,
+    order_id: str,
+    event_id: str,
+    occurred_at: datetime,
+    tracking_no: str | None,
+    carrier: str | None,
+) -> ScanEvent:
+    r.required(tracking_no, "tracking_no")
+    sent_state = r.value("state")
+    state = _STATE_NAMES.get(sent_state) if isinstance(sent_state, str) else None
+    if sent_state is None:
+        r.note("state: 缺少字段")
+    elif state is None:
+        r.note(f"state: 未知物流状态 {shown(sent_state)}; 可选值: {_STATES_SHOWN}")
+    text = r.required(r.text("text", SCAN_TEXT), "text")
+    place = r.text("place", SCAN_PLACE)
+    if occurred_at is not None and occurred_at > now + FUTURE_SKEW:
+        minutes = int(FUTURE_SKEW.total_seconds() // 60)
+        r.note(f"occurred_at: 扫描时间晚于当前时间超过 {minutes} 分钟, 不予接收")
+    r.check()
+    assert tracking_no is not None and state is not None
+    waybill = Waybill(tracking_no, carrier, None)
+    return ScanEvent(channel, order_id, event_id, waybill, state, occurred_at, text, place)
 
 
 def order_columns(order: NormalizedOrder, order_type: str) -> OrderRow:
@@ -212,14 +277,21 @@ class Ingestor:
     async def events(self, source: str, records: Sequence[Any], now: datetime) -> IngestReport:
         report = IngestReport()
         parsed: list[tuple[int, StageEvent]] = []
+        scans: list[tuple[int, ScanEvent]] = []
         for index, record in enumerate(records):
             try:
-                parsed.append((index, parse_stage_event(record, now)))
+                event = parse_stage_event(record, now)
             except RecordError as error:
                 report.rejected.append(Rejection(index, str(error)))
+                continue
+            if isinstance(event, ScanEvent):
+                scans.append((index, event))
+            else:
+                parsed.append((index, event))
         policy = self._rules.current()
         async with self._sessions.begin() as session:
             await self._apply_events(session, policy, source, parsed, now, report)
+            await self._apply_scans(session, policy, source, scans, now, report)
         report.rejected.sort(key=lambda r: r.index)
         return report
 
@@ -340,6 +412,15 @@ class Ingestor:
             {o["id"]: details[o["channel_order_id"]] for o in recorded.new},
             {o["id"]: details[o["channel_order_id"]] for o in recorded.changed},
         )
+        await follow_shipped(
+            session,
+            policy.config.tracking,
+            (
+                (o, details[o["channel_order_id"]].waybills)
+                for o in (*recorded.new, *recorded.changed)
+            ),
+            now,
+        )
         created, updated = len(recorded.new), len(recorded.changed)
         return created, updated, len(rows) - created - updated, recorded.resolved
 
@@ -372,6 +453,16 @@ class Ingestor:
         outcomes, report.tickets_resolved = await apply_stage_events(
             session, policy, source, reports, now
         )
+        await follow_shipped(
+            session,
+            policy.config.tracking,
+            (
+                (orders[(e.channel, e.channel_order_id)], [e.waybill])
+                for _, e in events
+                if e.waybill is not None and (e.channel, e.channel_order_id) in orders
+            ),
+            now,
+        )
         for index, outcome in zip(indexes, outcomes, strict=True):
             if outcome.applied:
                 report.updated += 1
@@ -379,6 +470,50 @@ class Ingestor:
                 report.not_applied.append(NotApplied(index, outcome.refusal))
             else:
                 report.unchanged += 1
+
+    async def _apply_scans(
+        self,
+        session: AsyncSession,
+        policy: Policy,
+        source: str,
+        events: list[tuple[int, ScanEvent]],
+        now: datetime,
+        report: IngestReport,
+    ) -> None:
+        """Carrier scans from a TMS: the parcel is followed from its first scan (so a 揽收
+        reported before the order shipped ships it), then the scans are taken like a
+        provider's push. A scan stored before counts as unchanged."""
+        if not events:
+            return
+        tracking = policy.config.tracking
+        if tracking is None:
+            for index, _ in events:
+                report.rejected.append(Rejection(index, "未配置 [tracking]: 不接收物流扫描"))
+            return
+        orders = await orders_by_keys(session, {(e.channel, e.channel_order_id) for _, e in events})
+        found: list[tuple[int, ScanEvent]] = []
+        for index, event in events:
+            order = orders.get((event.channel, event.channel_order_id))
+            if order is None:
+                why = f"订单不存在: {event.channel}:{event.channel_order_id}"
+                report.rejected.append(Rejection(index, why))
+            else:
+                found.append((index, event))
+        await insert_parcels(
+            session,
+            [
+                parcel_row(tracking, orders[(e.channel, e.channel_order_id)], e.waybill, now)
+                for _, e in found
+            ],
+        )
+        scans = [
+            Scan(e.waybill.tracking_no, e.occurred_at, e.text, e.place, None, e.state)
+            for _, e in found
+        ]
+        result = await apply_scans(session, policy, scans, source=source, now=now)
+        report.tickets_resolved += result.stalls_closed
+        report.updated += len(result.stored_from)
+        report.unchanged += len(found) - len(result.stored_from)
 
 
 def _merge_facts(order: OrderRow, row: OrderRow) -> bool:

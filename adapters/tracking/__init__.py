@@ -1,0 +1,1 @@
+"""Tracking providers: subscribing waybills and reading the scans they push back."""

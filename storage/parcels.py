@@ -1,0 +1,234 @@
+"""Parcels and their scans: following waybills, the subscription outbox, scans stored once.
+
+Bulk statements on the hot path (a carrier push): the parcels of a waybill in one read, its
+scans in one multi-row INSERT … ON CONFLICT DO NOTHING (storage.bulk), the parcels' new state
+in one executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import NamedTuple, TypedDict, cast
+
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.bulk import insert_new, update_by_id
+from storage.models import Order, Parcel, ParcelScan
+from storage.orders import OrderRow
+
+PARCELS = Parcel.__table__
+SCANS = ParcelScan.__table__
+ORDERS = Order.__table__
+
+
+class NewParcel(TypedDict):
+    """A waybill to follow, as it is first stored (its subscription pending)."""
+
+    order_id: int
+    tracking_no: str
+    carrier: str | None
+    carrier_text: str | None
+    shipped_at: datetime | None
+    origin_province: str | None
+    destination_province: str | None
+    subscription: str
+    subscribe_attempts: int
+    subscribe_next_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class ParcelState(TypedDict):
+    """Where a parcel is: what scans change, read and written back whole."""
+
+    id: int
+    order_id: int
+    tracking_no: str
+    carrier: str | None
+    state: str | None
+    state_code: str | None
+    state_at: datetime | None
+    last_scan_at: datetime | None
+    last_scan_place: str | None
+    last_scan_text: str | None
+    delivered_at: datetime | None
+    origin_province: str | None
+    stall_check_at: datetime | None
+    subscription: str
+    updated_at: datetime
+
+
+_STATE_COLUMNS = tuple(name for name in ParcelState.__annotations__ if name != "id")
+
+
+class ScanRow(TypedDict):
+    parcel_id: int
+    order_id: int
+    at: datetime
+    state: str | None
+    code: str | None
+    place: str | None
+    text: str
+    source: str
+    digest: str
+    received_at: datetime
+
+
+class DueSubscription(NamedTuple):
+    """A parcel waiting to be subscribed, with what the provider is told of its way."""
+
+    id: int
+    order_id: int
+    tracking_no: str
+    carrier: str | None
+    origin_province: str | None
+    destination_province: str | None
+    subscribe_attempts: int
+    receiver_phone: str | None
+    city: str | None
+    district: str | None
+
+
+class SubscriptionChange(NamedTuple):
+    parcel_id: int
+    subscription: str
+    attempts: int
+    next_at: datetime | None
+    error: str | None
+
+
+async def insert_parcels(session: AsyncSession, rows: Sequence[NewParcel]) -> int:
+    """Follow these waybills; one already followed for its order is left as it is. Returns how
+    many are new. One statement, however many."""
+    return len(await insert_new(session, Parcel, rows, returning=("id",)))
+
+
+async def claim_due_subscriptions(
+    session: AsyncSession, now: datetime, limit: int, lease_until: datetime
+) -> list[DueSubscription]:
+    """Pending subscriptions due by ``now``, oldest first, leased until ``lease_until`` so that
+    another instance does not send them meanwhile (``SKIP LOCKED`` on PostgreSQL)."""
+    columns = [PARCELS.c[name] for name in DueSubscription._fields[:7]]
+    query = (
+        select(*columns, ORDERS.c.receiver_phone, ORDERS.c.city, ORDERS.c.district)
+        .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
+        .where(PARCELS.c.subscription == "pending", PARCELS.c.subscribe_next_at <= now)
+        .order_by(PARCELS.c.subscribe_next_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=PARCELS)
+    )
+    due = [DueSubscription._make(row) for row in await session.execute(query)]
+    await update_by_id(session, Parcel, "subscribe_next_at", [(p.id, lease_until) for p in due])
+    return due
+
+
+async def record_subscriptions(
+    session: AsyncSession, changes: Sequence[SubscriptionChange], now: datetime
+) -> None:
+    """What the provider answered each subscription: its state, attempts, next try, reason."""
+    if not changes:
+        return
+    statement = (
+        update(PARCELS)
+        .where(PARCELS.c.id == bindparam("parcel_id"), PARCELS.c.subscription == "pending")
+        .values(
+            subscription=bindparam("new_subscription"),
+            subscribe_attempts=bindparam("new_attempts"),
+            subscribe_next_at=bindparam("new_next_at"),
+            subscribe_error=bindparam("new_error"),
+            updated_at=now,
+        )
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "parcel_id": c.parcel_id,
+                "new_subscription": c.subscription,
+                "new_attempts": c.attempts,
+                "new_next_at": c.next_at,
+                "new_error": c.error,
+            }
+            for c in changes
+        ],
+    )
+
+
+async def parcels_by_tracking_no(
+    session: AsyncSession, numbers: Iterable[str]
+) -> list[ParcelState]:
+    """The parcels following these waybills (merged shipments: one waybill, several orders)."""
+    wanted = list(set(numbers))
+    if not wanted:
+        return []
+    query = select(PARCELS.c.id, *(PARCELS.c[name] for name in _STATE_COLUMNS)).where(
+        PARCELS.c.tracking_no.in_(wanted)
+    )
+    return [cast(ParcelState, dict(row._mapping)) for row in await session.execute(query)]
+
+
+async def insert_scans(session: AsyncSession, rows: Sequence[ScanRow]) -> set[tuple[int, str]]:
+    """Store scans; one stored before (same parcel and digest) is skipped. Returns the
+    (parcel id, digest) of those that are new."""
+    inserted = await insert_new(session, ParcelScan, rows, returning=("parcel_id", "digest"))
+    return {(int(parcel_id), str(digest)) for parcel_id, digest in inserted}
+
+
+async def update_parcels(session: AsyncSession, rows: Sequence[ParcelState]) -> None:
+    """Write back where these parcels are, matched by id: one executemany."""
+    if not rows:
+        return
+    statement = (
+        update(PARCELS)
+        .where(PARCELS.c.id == bindparam("parcel_id"))
+        .values({name: bindparam(f"new_{name}") for name in _STATE_COLUMNS})
+    )
+    params = [
+        {"parcel_id": row["id"]} | {f"new_{name}": row[name] for name in _STATE_COLUMNS}  # type: ignore[literal-required]
+        for row in rows
+    ]
+    await session.execute(statement, params)
+
+
+async def set_subscription(
+    session: AsyncSession, tracking_no: str, subscription: str, error: str | None
+) -> None:
+    """What the provider's push says of a waybill's subscription (active, ended), on every
+    parcel following it; a statement that changes nothing when nothing changed."""
+    await session.execute(
+        update(PARCELS)
+        .where(
+            PARCELS.c.tracking_no == tracking_no,
+            or_(PARCELS.c.subscription != subscription, PARCELS.c.subscribe_error != error)
+            if error is not None
+            else PARCELS.c.subscription != subscription,
+        )
+        .values(subscription=subscription, subscribe_error=error)
+    )
+
+
+async def orders_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrderRow]:
+    """Orders as column dicts (for the lifecycle's stage events), by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    query = select(ORDERS).where(ORDERS.c.id.in_(wanted))
+    return {row.id: cast(OrderRow, dict(row._mapping)) for row in await session.execute(query)}
+
+
+async def parcels_of_orders(session: AsyncSession, order_ids: Iterable[int]) -> list[Parcel]:
+    """The parcels of these orders, oldest first."""
+    query = select(Parcel).where(Parcel.order_id.in_(list(order_ids))).order_by(Parcel.id)
+    return list((await session.scalars(query)).all())
+
+
+async def scans_of_orders(session: AsyncSession, order_ids: Iterable[int]) -> list[ParcelScan]:
+    """The scans of these orders' parcels, in the order they happened."""
+    query = (
+        select(ParcelScan)
+        .where(ParcelScan.order_id.in_(list(order_ids)))
+        .order_by(ParcelScan.at, ParcelScan.id)
+    )
+    return list((await session.scalars(query)).all())
