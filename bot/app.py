@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from adapters.wecom.client import WeComClient
 from adapters.wecom.inbound import Inbound
-from bot import api, tracking
+from bot import api, sms, tracking
 from bot.callback import CallbackRoutes
 from bot.keys import (
     CLOCK,
@@ -36,6 +36,7 @@ from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
 from jobs import deliver, eta, health, report, stalls, subscribe, watch
+from jobs import sms as sms_job
 from jobs.scheduler import JobSpec, Timers, daily, every
 from services.clock import Clock, SystemClock
 from services.config import Config, WeComConfig
@@ -71,6 +72,9 @@ def create_app(
     if config.tracking is not None:
         app.cleanup_ctx.append(tracking.provider)
         tracking.add_routes(app)
+    if config.sms is not None:
+        app.cleanup_ctx.append(sms.provider)
+        sms.add_routes(app)
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     api.add_routes(app)
@@ -205,6 +209,9 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                 every(config.tracking.subscribe_interval),
             )
         )
+    if config.sms is not None:
+        texts = app[sms.SMS_SENDER]
+        jobs.append(JobSpec("sms", lambda: sms_job.run(texts), every(config.sms.send_interval)))
     sender: deliver.Sender | None = None
     if config.wecom is not None:
         sender = outbox = deliver.Sender(sessions, rules, app[WECOM], clock, instance)

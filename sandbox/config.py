@@ -8,6 +8,8 @@ import binascii
 import hashlib
 from dataclasses import dataclass, field
 
+from sandbox.sms_config import SmsSandboxConfig
+
 # base64 of b"orderbot-sandbox-aes-key-32bytes" without the trailing "=": 43 chars of [a-zA-Z0-9].
 DEFAULT_ENCODING_AES_KEY = "b3JkZXJib3Qtc2FuZGJveC1hZXMta2V5LTMyYnl0ZXM"
 
@@ -34,6 +36,7 @@ class SandboxConfig:
     aibot_name: str = "订单助手"  # how members @ the intelligent robot in a group
     # How long a "timeout" fault holds the request: longer than any client's timeout.
     fault_timeout_seconds: float = 30.0
+    sms: SmsSandboxConfig = field(default_factory=SmsSandboxConfig)  # the SMS providers
     # 快递100 (sandbox.tracking): the enterprise key it accepts, keys that have expired,
     # numbers the carrier refuses to have followed, and how it re-sends an unanswered push
     # (documented: 3 more times, 35 minutes apart; compress it for tests and the demo).

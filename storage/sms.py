@@ -85,3 +85,32 @@ async def sent_times(session: AsyncSession, phone: str, since: datetime) -> list
         SmsMessage.sent_at >= since,
     )
     return [at for at in (await session.scalars(query)).all() if at is not None]
+
+
+async def claim_text(session: AsyncSession, text_id: int, now: datetime, until: datetime) -> bool:
+    """Take a due pending text for sending: one more attempt, and not due again before
+    ``until`` (should we die before recording the provider's answer, it goes again then).
+    False when another sender took it or it is no longer due."""
+    result = await session.execute(
+        update(SmsMessage)
+        .where(
+            SmsMessage.id == text_id,
+            SmsMessage.status == "pending",
+            SmsMessage.not_before <= now,
+        )
+        .values(not_before=until, attempts=SmsMessage.attempts + 1)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def update_text(session: AsyncSession, text_id: int, **values: Any) -> None:
+    await session.execute(update(SmsMessage).where(SmsMessage.id == text_id).values(**values))
+
+
+async def text_by_serial(session: AsyncSession, provider: str, serial: str) -> SmsMessage | None:
+    query = select(SmsMessage).where(SmsMessage.provider == provider, SmsMessage.serial == serial)
+    return (await session.scalars(query.limit(1))).first()
+
+
+async def text_by_id(session: AsyncSession, text_id: int) -> SmsMessage | None:
+    return await session.get(SmsMessage, text_id)

@@ -3,15 +3,26 @@ SMS provider, and the app and sandbox wired together."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.keys import SESSIONS
+from bot.app import create_app
+from bot.keys import RULES, SESSIONS
+from bot.sms import SMS_SENDER
+from sandbox import SandboxConfig, create_sandbox_app
+from sandbox.sms_config import SmsSandboxConfig
+from services.config import parse_config
+from services.sms.links import order_link
+from services.sms.notify import notify_customer
+from services.sms.sender import SmsTickResult
 from storage.models import Order, SmsMessage
-from tests.support import auth, config_data, shop_order
+from tests.support import FakeClock, auth, config_data, shop_order
 
 SECRET_ID = "AKIDsandboxsecretid"
 SECRET_KEY = "sandbox-secret-key"
@@ -79,3 +90,83 @@ async def texts(client: TestClient) -> list[SmsMessage]:
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+@dataclass
+class SmsWorld:
+    """The bot (its timers off: the test ticks) and the sandbox playing the SMS provider,
+    on one FakeClock; the sandbox POSTs receipts to the bot."""
+
+    bot: TestClient
+    sandbox: TestServer
+    clock: FakeClock
+    provider: str
+
+    async def tick(self) -> SmsTickResult:
+        return await self.bot.app[SMS_SENDER].tick()
+
+    async def notify(self, order_id: int, dedup_key: str, **kwargs: Any) -> bool:
+        args: dict[str, Any] = {
+            "phone": "13812345678",
+            "purpose": "stall",
+            "params": {"place": "杭州转运中心", "hours": "24", "link": ""},
+            "now": self.clock.now(),
+        } | kwargs
+        policy = self.bot.app[RULES].current()
+        if not args["params"].get("link", "x"):
+            link = order_link(policy, order_id, self.clock.now())
+            args["params"] = args["params"] | {"link": link}
+        async with self.bot.app[SESSIONS].begin() as session:
+            return await notify_customer(
+                session, policy, order_id=order_id, dedup_key=dedup_key, **args
+            )
+
+    async def _sandbox(self, method: str, path: str, body: Any = None) -> Any:
+        url = self.sandbox.make_url(path)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, url, json=body) as response,
+        ):
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def phones(self) -> list[dict[str, Any]]:
+        """What the sandbox's phones received (by masked number)."""
+        return list((await self._sandbox("GET", "/sandbox/api/sms"))["phones"])
+
+    async def down(self, seconds: float) -> None:
+        await self._sandbox("POST", "/sandbox/api/sms/down", {"seconds": seconds})
+
+    async def receipts_in(self, count: int) -> list[SmsMessage]:
+        """The texts once ``count`` of them carry a receipt (waits up to 5 s)."""
+        for _ in range(100):
+            rows = await texts(self.bot)
+            if sum(1 for r in rows if r.receipt_at is not None) >= count:
+                return rows
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"fewer than {count} receipts: {rows}")
+
+
+async def sms_world(
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    unused_port: int,
+    database_url: str,
+    provider: str,
+    clock: FakeClock,
+    sandbox_sms: SmsSandboxConfig | None = None,
+    templates: dict[str, str] | None = None,
+) -> SmsWorld:
+    receipts = {
+        f"{name}_receipt_url": f"http://127.0.0.1:{unused_port}/sms/receipts/{name}"
+        for name in ("tencent", "aliyun")
+    }
+    sms = replace(sandbox_sms or SmsSandboxConfig(), **receipts)
+    sandbox_app = create_sandbox_app(SandboxConfig(sms=sms), clock=lambda: clock.now().timestamp())
+    sandbox: TestServer = await aiohttp_server(sandbox_app, access_log=None)
+    data = sms_config_data(database_url, provider, f"http://127.0.0.1:{sandbox.port}")
+    if templates is not None:
+        data["sms"]["templates"] = templates
+    app = create_app(parse_config(data), clock=clock, watch_timer=False)
+    bot: TestClient = await aiohttp_client(TestServer(app, port=unused_port))
+    return SmsWorld(bot, sandbox, clock, provider)
