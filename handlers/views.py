@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from handlers.refs import find, find_order, group_by_name, groups_of
 from handlers.registry import (
@@ -25,10 +26,11 @@ from rules.stages import Stage
 from services.notices import alert_facts
 from services.order_view import (
     OrderSummary,
+    OrderView,
     TicketView,
     TimelineEntry,
     customer_orders,
-    summary_of,
+    order_summary,
     view_of,
 )
 from storage import lookups as db
@@ -46,6 +48,7 @@ EVENT_LABELS = {
     "resolved": "完成",
 }
 STATUS_TEXT_LIMIT = 300  # characters of a buyer message, memo or hold reason in 状态
+SCANS_SHOWN = 5  # the latest carrier scans in 状态's timeline
 QUERY_DAYS = 90  # how far back 查询 looks for a customer's orders
 QUERY_LIMIT = 10
 LIST_LIMIT = 20  # 待办 lines before "and N more"
@@ -57,10 +60,10 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
     tz = ctx.policy.timezone
     found = await find(ctx.session, args[0], open_only=False)
     view = await view_of(ctx.session, ctx.policy, found.order, found.ticket, ctx.now)
-    deadline = local_time(view.deadline_at, tz) if view.deadline_at else "无时限"
     lines = [
         f"订单 {view.order_no} ({view.channel_label})",
-        f"环节: {view.stage_in_words}, 截止 {deadline}",
+        _state_line(view, tz),
+        *_parcel_lines(view, tz),
         f"收货电话: {view.phone or '-'}",
         *notes_lines(view.notes, tz, STATUS_TEXT_LIMIT),
     ]
@@ -68,15 +71,44 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
     if ticket is None:
         lines.append("暂无工单")
     else:
-        state = "处理中" if ticket.open else "已关闭"
+        state = "跟进中" if ticket.open else "已关闭"
         lines.append(
             f"工单 #{ticket.id} {state} ({ticket.group_name}, {_about(ticket)}), "
             f"处理人: {ticket.owner or '未认领'}"
         )
         if ticket.open and ticket.snoozed_until and ticket.snoozed_until > ctx.now:
             lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
-    lines += [f"  {local_time(entry.at, tz)} {_entry_words(entry)}" for entry in view.timeline]
+    lines += [f"  {local_time(entry.at, tz)} {_entry_words(entry)}" for entry in _shown(view)]
     return "\n".join(lines)
+
+
+def _state_line(view: OrderSummary, tz: ZoneInfo) -> str:
+    """Where the order is: its parcel once shipped (``物流: 运输中, 预计12月4日送达``), else its
+    stage and the promise of its SLA deadline."""
+    if view.parcels and view.stage == Stage.SHIPPED:
+        return f"物流: {view.stage_in_words}"
+    deadline = local_time(view.deadline_at, tz) if view.deadline_at else "无时限"
+    return f"环节: {view.stage_in_words}, 截止 {deadline}"
+
+
+def _parcel_lines(view: OrderSummary, tz: ZoneInfo, indent: str = "") -> list[str]:
+    """Each parcel: who carries it and its last scan (where it is in words is said above)."""
+    lines = []
+    for parcel in view.parcels:
+        if parcel.last_scan_at is None:
+            scanned = "暂无扫描"
+        else:
+            where = f" {parcel.last_scan_place}" if parcel.last_scan_place else ""
+            scanned = f"最新扫描 {local_time(parcel.last_scan_at, tz)}{where}"
+        lines.append(f"{indent}包裹: {parcel.carrier_name} {parcel.tracking_no}, {scanned}")
+    return lines
+
+
+def _shown(view: OrderView) -> list[TimelineEntry]:
+    """The timeline with only the latest SCANS_SHOWN scans (a parcel gathers dozens)."""
+    scans = [entry for entry in view.timeline if entry.kind == "scan"]
+    older = set(map(id, scans[:-SCANS_SHOWN]))
+    return [entry for entry in view.timeline if id(entry) not in older]
 
 
 def _about(ticket: TicketView) -> str:
@@ -89,6 +121,13 @@ def _about(ticket: TicketView) -> str:
 def _entry_words(entry: TimelineEntry) -> str:
     if entry.kind == "stage":
         return f"进入「{Stage(entry.detail).label}」" if entry.detail else "环节变化"
+    if entry.kind == "scan":
+        place = (
+            f"【{entry.place}】" if entry.place and entry.place not in (entry.detail or "") else ""
+        )
+        return f"{entry.actor or '快递'}: {place}{entry.detail or ''}"
+    if entry.kind == "text":
+        return f"短信 {entry.detail}"
     if entry.kind == "opened":
         return f"开单: {entry.detail}"
     words = [EVENT_LABELS.get(entry.kind, entry.kind), entry.actor, entry.detail]
@@ -118,7 +157,7 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
         found = await find_order(ctx.session, ref, open_only=True)
         phone = found.order.receiver_phone
         orders = (await _orders_of(ctx, phone) if phone else ()) or (
-            summary_of(ctx.policy, found.order, found.ticket, ctx.now),
+            await order_summary(ctx.session, ctx.policy, found.order, found.ticket, ctx.now),
         )
     tz = ctx.policy.timezone
     lines = [f"客户 {mask_phone(phone)} 近 {QUERY_DAYS} 天的订单 (最多 {QUERY_LIMIT} 个):"]
@@ -127,6 +166,7 @@ async def query(ctx: CommandContext, args: list[str]) -> str:
         amount = format_fen(order.amount_fen)
         lines.append(f"{number}. {order.order_no} {order.channel_label} {amount} {paid}")
         lines.append(f"   {order.stage_in_words}")
+        lines += _parcel_lines(order, tz, indent="   ")
         if order.ticket is not None:
             lines.append(
                 f"   工单 #{order.ticket.id} 跟进中, 处理人: {order.ticket.owner or '待认领'}"

@@ -48,3 +48,27 @@ def stall_summary(
         return f"{parcel}: 发货后已超过{hours}小时没有揽收扫描 (发货 {when})"
     where = stall_place(place, scanned)
     return f"{parcel}: 包裹在【{where}】已超过{hours}小时没有更新 (最后一次扫描 {when})"
+
+
+TEXT_PURPOSES = {
+    "stall": "物流停滞",
+    "rejected": "拒签",
+    "returning": "退回中",
+    "returned": "已退回",
+}
+TEXT_EVENTS = {
+    "queued": "已排队",
+    "sent": "已提交短信平台",
+    "delivered": "已送达",
+    "undelivered": "未送达",
+    "refused": "被拒",
+    "opted_out": "客户已退订, 未发送",
+    "dead": "发送失败",
+}
+
+
+def text_event_words(purpose: str, event: str, phone: str, error: str | None = None) -> str:
+    """One moment of a text to a customer as staff read it: ``物流停滞短信 138****5678: 已送达``;
+    ``phone`` masked by the caller, ``error`` the provider's or our reason."""
+    words = f"{TEXT_PURPOSES.get(purpose, purpose)}短信 {phone}: {TEXT_EVENTS.get(event, event)}"
+    return f"{words} ({error})" if error else words

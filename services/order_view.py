@@ -17,14 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.registry import channel_label
 from rules.kinds import KINDS, Kind
+from rules.logistics import Logistics, carrier_of
+from rules.parcel_words import parcel_in_words, text_event_words
 from rules.phones import mask_phone
-from rules.render import OrderNotes, masked_text, stage_in_words
+from rules.render import OrderNotes, local_time, masked_text, stage_in_words
 from rules.stages import Stage
 from services.notices import order_notes
 from services.policy import Policy
+from services.tracking.eta import etas_of
 from storage import lookups as db
 from storage.details import details_of
-from storage.models import Order, Ticket
+from storage.models import Order, Parcel, ParcelScan, SmsMessage, Ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +52,32 @@ class TicketView:
 
 
 @dataclass(frozen=True, slots=True)
+class ParcelView:
+    """A parcel of the order as everyone may see it: who carries it, where it is in words
+    (``运输中, 预计12月4日送达``), when it is expected, its last scan."""
+
+    tracking_no: str
+    carrier: str | None  # rules.logistics code
+    carrier_name: str  # 中通, or as the channel wrote it
+    state: str | None  # rules.logistics.Logistics; None before its first scan
+    in_words: str
+    eta: datetime | None
+    last_scan_at: datetime | None
+    last_scan_place: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEntry:
     """One moment of the order's history.
 
     ``kind`` is "stage" (the order entered the stage in ``detail``, reported by ``actor``),
+    "scan" (a carrier scan: ``actor`` the carrier, ``detail`` its words, ``place`` where),
+    "text" (a text to the customer queued, sent, refused or its receipt, ``detail`` in words),
     "opened" (the ticket opened, ``detail`` why it went to its group) or the kind of a ticket
     event (alerted, claimed, assigned, snoozed, noted, escalated, resolved) with its actor and
-    detail in people's words. ``internal`` entries are for staff only: every ticket entry is,
-    since they name staff and groups and carry their notes; stage entries are not.
+    detail in people's words. ``internal`` entries are for staff only: every ticket and text
+    entry is, since they name staff and groups, carry their notes or the customer's number;
+    stage and scan entries are not.
     """
 
     at: datetime
@@ -64,6 +85,7 @@ class TimelineEntry:
     actor: str | None
     detail: str | None
     internal: bool
+    place: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,9 +99,13 @@ class OrderSummary:
     paid_at: datetime | None
     stage: str
     stage_label: str
-    stage_in_words: str  # ``仓库拣货中(预计2小时内完成拣货)``, as of the view's moment
+    # ``仓库拣货中(预计2小时内完成拣货)``; once shipped, where the parcel is:
+    # ``运输中, 预计12月4日送达``; as of the view's moment
+    stage_in_words: str
     deadline_at: datetime | None  # the SLA deadline of the current stage, if it has one
-    eta: datetime | None = None  # when the parcel is expected (filled by tracking, later)
+    eta: datetime | None = None  # when the parcel still on its way is expected
+    logistics: str | None = None  # that parcel's rules.logistics state
+    parcels: tuple[ParcelView, ...] = ()
     phone: str | None  # masked; None when the order has none
     ticket: TicketView | None
 
@@ -119,8 +145,66 @@ def ticket_view(policy: Policy, ticket: Ticket) -> TicketView:
     )
 
 
-def summary_of(policy: Policy, order: Order, ticket: Ticket | None, now: datetime) -> OrderSummary:
-    """The order and its ticket (which may be None) as of ``now``."""
+def _carrier_name(parcel: Parcel) -> str:
+    carrier = carrier_of(parcel.carrier)
+    return carrier.name if carrier else (parcel.carrier_text or "快递")
+
+
+def parcel_view(policy: Policy, parcel: Parcel, eta: datetime | None, now: datetime) -> ParcelView:
+    state = Logistics(parcel.state) if parcel.state else None
+    return ParcelView(
+        tracking_no=parcel.tracking_no,
+        carrier=parcel.carrier,
+        carrier_name=_carrier_name(parcel),
+        state=parcel.state,
+        in_words=parcel_in_words(state, eta, now, policy.timezone),
+        eta=eta,
+        last_scan_at=parcel.last_scan_at,
+        last_scan_place=parcel.last_scan_place,
+    )
+
+
+async def parcel_views(
+    session: AsyncSession, policy: Policy, order_ids: Sequence[int], now: datetime
+) -> dict[int, tuple[ParcelView, ...]]:
+    """The parcels of these orders, each with its ETA: two statements however many."""
+    parcels = await db.parcels_of_orders(session, order_ids)
+    etas = await etas_of(session, policy.config.eta, parcels)
+    views: dict[int, list[ParcelView]] = {}
+    for parcel in parcels:
+        views.setdefault(parcel.order_id, []).append(
+            parcel_view(policy, parcel, etas[parcel.id], now)
+        )
+    return {order_id: tuple(found) for order_id, found in views.items()}
+
+
+def _on_its_way(parcels: Sequence[ParcelView]) -> ParcelView | None:
+    """The parcel the customer waits for: the first not yet at its end, else the last."""
+    for parcel in parcels:
+        if parcel.state is None or not Logistics(parcel.state).is_final:
+            return parcel
+    return parcels[-1] if parcels else None
+
+
+def _in_words(order: Order, parcels: Sequence[ParcelView], now: datetime) -> str:
+    """The order's state in plain words: where its parcel is once it shipped (each parcel's
+    when there are several), else its stage and the promise of its SLA deadline."""
+    if order.stage != Stage.SHIPPED or not parcels:
+        return stage_in_words(order.stage, order.deadline_at, now)
+    if len(parcels) == 1:
+        return parcels[0].in_words
+    return "; ".join(f"包裹{n} {p.in_words}" for n, p in enumerate(parcels, start=1))
+
+
+def summary_of(
+    policy: Policy,
+    order: Order,
+    ticket: Ticket | None,
+    now: datetime,
+    parcels: Sequence[ParcelView] = (),
+) -> OrderSummary:
+    """The order, its ticket (which may be None) and its parcels as of ``now``."""
+    waited_for = _on_its_way(parcels)
     return OrderSummary(
         order_no=order.channel_order_id,
         channel=order.channel,
@@ -129,11 +213,22 @@ def summary_of(policy: Policy, order: Order, ticket: Ticket | None, now: datetim
         paid_at=order.paid_at,
         stage=order.stage,
         stage_label=Stage(order.stage).label,
-        stage_in_words=stage_in_words(order.stage, order.deadline_at, now),
+        stage_in_words=_in_words(order, parcels, now),
         deadline_at=order.deadline_at,
+        eta=waited_for.eta if waited_for else None,
+        logistics=waited_for.state if waited_for else None,
+        parcels=tuple(parcels),
         phone=masked_phone(order),
         ticket=None if ticket is None else ticket_view(policy, ticket),
     )
+
+
+async def order_summary(
+    session: AsyncSession, policy: Policy, order: Order, ticket: Ticket | None, now: datetime
+) -> OrderSummary:
+    """summary_of with the order's parcels read."""
+    parcels = await parcel_views(session, policy, [order.id], now)
+    return summary_of(policy, order, ticket, now, parcels.get(order.id, ()))
 
 
 def _masked(text: str | None) -> str | None:
@@ -190,18 +285,67 @@ def _timeline(
     return tuple(entries)
 
 
+def _scan_entry(scan: ParcelScan, carriers: dict[int, str]) -> TimelineEntry:
+    actor = carriers.get(scan.parcel_id)
+    return TimelineEntry(
+        scan.at, "scan", actor, _masked(scan.text), internal=False, place=scan.place
+    )
+
+
+def _text_entries(policy: Policy, text: SmsMessage) -> list[TimelineEntry]:
+    """The moments of one text: queued (and when it may go), sent, its receipt, or how it
+    ended unsent (at the moment it was last due: the row keeps no other)."""
+    phone = mask_phone(text.phone)
+
+    def entry(at: datetime, event: str, error: str | None = None) -> TimelineEntry:
+        words = text_event_words(text.purpose, event, phone, _masked(error))
+        return TimelineEntry(at, "text", None, words, internal=True)
+
+    waiting = None
+    if text.status == "pending":
+        waiting = text.error
+        if text.not_before > text.created_at:
+            waiting = f"{local_time(text.not_before, policy.timezone)} 后发送"
+    entries = [entry(text.created_at, "queued", waiting)]
+    if text.sent_at is not None:
+        entries.append(entry(text.sent_at, "sent"))
+    if text.status in ("delivered", "undelivered"):
+        at = text.receipt_at or text.sent_at or text.not_before
+        entries.append(entry(at, text.status, text.error if text.status == "undelivered" else None))
+    elif text.status in ("refused", "opted_out", "dead"):
+        at = text.receipt_at or text.sent_at or text.not_before
+        entries.append(entry(at, text.status, text.error if text.status != "opted_out" else None))
+    return entries
+
+
+def _by_time(*parts: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:
+    """The entries of all parts by time; of one moment, in the parts' order (stable sort)."""
+    return tuple(sorted((e for part in parts for e in part), key=lambda e: e.at))
+
+
 async def view_of(
     session: AsyncSession, policy: Policy, order: Order, ticket: Ticket | None, now: datetime
 ) -> OrderView:
-    """The whole view of an order found with its ticket (which may be None): its details and
-    its history are read here (one statement each kind of detail, one for the history)."""
+    """The whole view of an order found with its ticket (which may be None): its details,
+    parcels and history are read here (one statement each kind of detail, two for the parcels
+    and their ETA, one each for the stages and ticket events, the scans, the texts)."""
     details = (await details_of(session, [order.id]))[order.id]
     rows = await db.history(session, order.id, None if ticket is None else ticket.id)
-    summary = summary_of(policy, order, ticket, now)
+    parcels = await db.parcels_of_orders(session, [order.id])
+    etas = await etas_of(session, policy.config.eta, parcels)
+    carriers = {p.id: _carrier_name(p) for p in parcels}
+    scans = [_scan_entry(scan, carriers) for scan in await db.scans_of_order(session, order.id)]
+    texts = [
+        e
+        for text in await db.texts_of_order(session, order.id)
+        for e in _text_entries(policy, text)
+    ]
+    views = [parcel_view(policy, p, etas[p.id], now) for p in parcels]
+    summary = summary_of(policy, order, ticket, now, views)
     return OrderView(
         **{f.name: getattr(summary, f.name) for f in fields(OrderSummary)},
         notes=_masked_notes(order_notes(order, details)),
-        timeline=_timeline(policy, ticket, rows),
+        timeline=_by_time(_timeline(policy, ticket, rows), scans, texts),
     )
 
 
@@ -221,6 +365,9 @@ async def customer_orders(
     session: AsyncSession, policy: Policy, phone: str, since: datetime, limit: int, now: datetime
 ) -> tuple[OrderSummary, ...]:
     """The orders received since ``since`` for this (full, canonical) phone number, newest
-    first, at most ``limit``, each with its open ticket: one statement."""
+    first, at most ``limit``, each with its open ticket and its parcels: three statements."""
     rows = await db.orders_by_phone(session, phone, since, limit)
-    return tuple(summary_of(policy, order, ticket, now) for order, ticket in rows)
+    parcels = await parcel_views(session, policy, [order.id for order, _ in rows], now)
+    return tuple(
+        summary_of(policy, order, ticket, now, parcels.get(order.id, ())) for order, ticket in rows
+    )

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Order, OrderEvent, Ticket, TicketEvent
+from storage.models import Order, OrderEvent, Parcel, ParcelScan, SmsMessage, Ticket, TicketEvent
 
 LookupRow = Row[Order, Ticket | None]
 _OTHER_TICKET = aliased(Ticket)  # built once: an alias proxies every column anew
@@ -90,6 +90,30 @@ async def history(session: AsyncSession, order_id: int, ticket_id: int | None) -
         "at", "rank", "id"
     )
     return [HistoryRow(r.at, r.kind, r.actor, r.detail) for r in await session.execute(ordered)]
+
+
+async def parcels_of_orders(session: AsyncSession, order_ids: Sequence[int]) -> list[Parcel]:
+    """The parcels followed for these orders, in the order they were first followed."""
+    if not order_ids:
+        return []
+    query = select(Parcel).where(Parcel.order_id.in_(order_ids)).order_by(Parcel.id)
+    return list((await session.scalars(query)).all())
+
+
+async def scans_of_order(session: AsyncSession, order_id: int) -> list[ParcelScan]:
+    """The carrier scans of the order's parcels, in the order they happened."""
+    query = (
+        select(ParcelScan)
+        .where(ParcelScan.order_id == order_id)
+        .order_by(ParcelScan.at, ParcelScan.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def texts_of_order(session: AsyncSession, order_id: int) -> list[SmsMessage]:
+    """The texts to the order's customer about it, in the order they were queued."""
+    query = select(SmsMessage).where(SmsMessage.order_id == order_id).order_by(SmsMessage.id)
+    return list((await session.scalars(query)).all())
 
 
 async def orders_by_phone(

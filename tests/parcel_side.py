@@ -4,6 +4,7 @@ leaves them (the intake has tests of its own)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,8 @@ from sqlalchemy import select
 
 from bot.keys import CLOCK, SESSIONS
 from storage.models import Order, Parcel, ParcelScan
-from tests.support import auth, shop_order, stage_event
+from tests.sms_side import sms_section
+from tests.support import auth, config_data, shop_order, stage_event
 
 H = timedelta(hours=1)
 
@@ -86,7 +88,7 @@ async def scan(
                 place=place,
                 text=text,
                 source="kuaidi100",
-                digest=f"{parcel_id}-{at.isoformat()}",
+                digest=hashlib.md5(f"{at.isoformat()} {text}".encode()).hexdigest(),
                 received_at=at,
             )
         )
@@ -94,3 +96,21 @@ async def scan(
         parcel.last_scan_at, parcel.last_scan_place, parcel.last_scan_text = at, place, text
         parcel.stall_check_at = at + stall_after
         parcel.updated_at = at
+
+
+def tracking_config(database_url: str, **tracking: Any) -> dict[str, Any]:
+    """The test config with a logistics group that stall tickets are routed to, [tracking]
+    (SF parcels stall after 12 h, others after 24 h) and texts to customers."""
+    data = config_data(database_url)
+    data["groups"]["logistics"] = {"name": "物流组", "members": ["zhao"]}
+    stall_rule = {"name": "物流停滞", "group": "logistics", "kinds": ["stall"]}
+    data["routing"]["rules"] = [stall_rule, *data["routing"]["rules"]]
+    data["tracking"] = {
+        "key": "k100-key",
+        "salt": "k100-salt",
+        "callback_url": "http://bot.test/tracking/kuaidi100",
+        "stall_after": "24h",
+        "stall_after_by_carrier": {"SF": "12h"},
+    } | tracking
+    data["sms"] = sms_section("tencent")
+    return data

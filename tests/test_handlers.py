@@ -201,7 +201,7 @@ async def test_status_shows_stage_deadline_masked_phone_and_timeline(client: Tes
     # 01:00 UTC + 2h in Asia/Shanghai, asked at 11:05
     assert "环节: 已付款待拣货(已超出承诺时间5分), 截止 03-02 11:00" in reply
     assert "收货电话: 138****5678" in reply and "13812345678" not in reply
-    assert "工单 #1 处理中 (华东组" in reply and "处理人: zhang" in reply
+    assert "工单 #1 跟进中 (华东组" in reply and "处理人: zhang" in reply
     assert "03-02 11:05 认领 zhang" in reply and "03-02 11:05 备注 zhang 已催仓库" in reply
     assert await say(client, "boss-east", "status #1") == reply
 

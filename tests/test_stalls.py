@@ -16,32 +16,14 @@ from bot.keys import RULES, SESSIONS
 from jobs import stalls
 from services.config import parse_config
 from storage.models import OutboxMessage, Parcel, SmsMessage, Ticket
-from tests.parcel_side import add_parcel, scan, shipped_order
-from tests.sms_side import LINK_BASE, sms_section
-from tests.support import T0, FakeClock, all_rows, auth, config_data, stage_event
+from tests.parcel_side import add_parcel, scan, shipped_order, tracking_config
+from tests.sms_side import LINK_BASE
+from tests.support import T0, FakeClock, all_rows, auth, stage_event
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 SHIPPED = T0 + H  # 10:00 in Beijing, Monday
 SCANNED = SHIPPED + 3 * H  # 13:00 in Beijing
-
-
-def tracking_config(database_url: str, **tracking: Any) -> dict[str, Any]:
-    """The test config with a logistics group that stall tickets are routed to, [tracking]
-    (SF parcels stall after 12 h, others after 24 h) and texts to customers."""
-    data = config_data(database_url)
-    data["groups"]["logistics"] = {"name": "物流组", "members": ["zhao"]}
-    stall_rule = {"name": "物流停滞", "group": "logistics", "kinds": ["stall"]}
-    data["routing"]["rules"] = [stall_rule, *data["routing"]["rules"]]
-    data["tracking"] = {
-        "key": "k100-key",
-        "salt": "k100-salt",
-        "callback_url": "http://bot.test/tracking/kuaidi100",
-        "stall_after": "24h",
-        "stall_after_by_carrier": {"SF": "12h"},
-    } | tracking
-    data["sms"] = sms_section("tencent")
-    return data
 
 
 @pytest.fixture
