@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="数据库管理")
 app.add_typer(db_app, name="db")
+sms_app = typer.Typer(no_args_is_help=True, help="客户短信")
+app.add_typer(sms_app, name="sms")
 
 
 def _show_version(wanted: bool) -> None:
@@ -87,6 +89,46 @@ def db_upgrade(config: ConfigOption = Path("orderbot.toml")) -> None:
     """把数据库迁移到最新版本。"""
     loaded = _load(config)
     typer.echo(str(migrate.upgrade(loaded.database.url)))
+
+
+def _opt(phone: str, wanted: bool, config: Path) -> None:
+    from rules.phones import mask_phone
+    from services.sms.opt_outs import NotAMobile, mobile, set_opted_out
+
+    loaded = _load(config)
+    try:
+        masked = mask_phone(mobile(phone))
+        changed = asyncio.run(set_opted_out(loaded, phone, wanted, datetime.now(UTC)))
+    except NotAMobile as error:
+        typer.echo(f"{error}: {mask_phone(phone)}", err=True)
+        raise typer.Exit(2) from None
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    if wanted:
+        typer.echo(
+            f"已退订: {masked}, 不再给该号码发短信" if changed else f"{masked} 已在退订名单中"
+        )
+    else:
+        typer.echo(f"已恢复: {masked} 可以再收到短信" if changed else f"{masked} 不在退订名单中")
+
+
+@sms_app.command("opt-out")
+def sms_opt_out(
+    phone: Annotated[str, typer.Argument(help="手机号码")],
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """把号码加入退订名单: 不再给它发短信, 排队中的也不发。"""
+    _opt(phone, True, config)
+
+
+@sms_app.command("opt-in")
+def sms_opt_in(
+    phone: Annotated[str, typer.Argument(help="手机号码")],
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """把号码移出退订名单 (客户要求恢复)。"""
+    _opt(phone, False, config)
 
 
 @app.command()

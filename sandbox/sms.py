@@ -8,7 +8,8 @@ blacklisted), its per-number limits, and answers with the provider's codes. An a
 kept per phone (GET /sandbox/api/sms, shown on the page), and after ``receipt_delay`` its
 delivery receipt is POSTed to the bot in the provider's format (undelivered for a number
 switched off). POST /sandbox/api/sms/down {"seconds": N} makes both providers answer HTTP 503
-for N seconds of the sandbox's clock (0: up again).
+for N seconds of the sandbox's clock (0: up again); POST /sandbox/api/sms/slow answers the next
+sends late (carried out, answered after the client gave up).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class SmsState:
     texts: list[Text] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     down_until: float = 0.0
+    slow: list[float] = field(default_factory=list)  # the next sends answer this much later
     nonces: dict[str, float] = field(default_factory=dict)
     sent_at: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     receipts: set[asyncio.Task[None]] = field(default_factory=set)
@@ -367,7 +369,10 @@ async def send_sms(request: web.Request) -> web.Response:
         if tencent:
             return web.Response(status=503, text="sandbox: SMS provider down")
         return _aliyun("ServiceUnavailable", "服务暂不可用", 503)
-    return await (_tencent_send(request, body) if tencent else _aliyun_send(request, body))
+    response = await (_tencent_send(request, body) if tencent else _aliyun_send(request, body))
+    if state.slow:  # done, but the answer comes late: past the client's timeout, say
+        await asyncio.sleep(state.slow.pop(0))
+    return response
 
 
 def _beijing(moment: float) -> str:
@@ -458,6 +463,21 @@ async def down(request: web.Request) -> web.Response:
     return web.json_response({"down_until": state.down_until})
 
 
+async def slow(request: web.Request) -> web.Response:
+    """POST /sandbox/api/sms/slow {"seconds": S, "count": N}: the next N sends are carried out
+    at once but answered S seconds (wall clock) later."""
+    state = request.app[SMS_STATE]
+    try:
+        body = await request.json()
+        seconds, count = float(body["seconds"]), int(body.get("count", 1))
+    except (ValueError, KeyError, TypeError):
+        return web.json_response(
+            {"error": 'body must be {"seconds": <number>, "count": <integer>}'}, status=400
+        )
+    state.slow.extend([seconds] * max(0, count))
+    return web.json_response({"slow": state.slow})
+
+
 def setup(
     app: web.Application,
     config: SmsSandboxConfig,
@@ -482,3 +502,4 @@ def setup(
     app.router.add_post("/", send_sms)
     app.router.add_get("/sandbox/api/sms", phones)
     app.router.add_post("/sandbox/api/sms/down", down)
+    app.router.add_post("/sandbox/api/sms/slow", slow)

@@ -107,6 +107,17 @@ async def update_text(session: AsyncSession, text_id: int, **values: Any) -> Non
     await session.execute(update(SmsMessage).where(SmsMessage.id == text_id).values(**values))
 
 
+async def update_pending(session: AsyncSession, text_id: int, **values: Any) -> bool:
+    """Record the provider's answer on a text still pending; False when a receipt got there
+    first (the answer came late: the receipt says more)."""
+    result = await session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.id == text_id, SmsMessage.status == "pending")
+        .values(**values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def text_by_serial(session: AsyncSession, provider: str, serial: str) -> SmsMessage | None:
     query = select(SmsMessage).where(SmsMessage.provider == provider, SmsMessage.serial == serial)
     return (await session.scalars(query.limit(1))).first()

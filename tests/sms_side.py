@@ -92,6 +92,28 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+async def notify(
+    bot: TestClient, order_id: int, dedup_key: str, now: datetime, **kwargs: Any
+) -> bool:
+    """notify_customer of a stall (unless told otherwise) to 138****5678, with the order's
+    signed link."""
+    policy = bot.app[RULES].current()
+    args: dict[str, Any] = {
+        "phone": "13812345678",
+        "purpose": "stall",
+        "params": {
+            "place": "杭州转运中心",
+            "hours": "24",
+            "link": order_link(policy, order_id, now),
+        },
+        "now": now,
+    } | kwargs
+    async with bot.app[SESSIONS].begin() as session:
+        return await notify_customer(
+            session, policy, order_id=order_id, dedup_key=dedup_key, **args
+        )
+
+
 @dataclass
 class SmsWorld:
     """The bot (its timers off: the test ticks) and the sandbox playing the SMS provider,
@@ -106,20 +128,7 @@ class SmsWorld:
         return await self.bot.app[SMS_SENDER].tick()
 
     async def notify(self, order_id: int, dedup_key: str, **kwargs: Any) -> bool:
-        args: dict[str, Any] = {
-            "phone": "13812345678",
-            "purpose": "stall",
-            "params": {"place": "杭州转运中心", "hours": "24", "link": ""},
-            "now": self.clock.now(),
-        } | kwargs
-        policy = self.bot.app[RULES].current()
-        if not args["params"].get("link", "x"):
-            link = order_link(policy, order_id, self.clock.now())
-            args["params"] = args["params"] | {"link": link}
-        async with self.bot.app[SESSIONS].begin() as session:
-            return await notify_customer(
-                session, policy, order_id=order_id, dedup_key=dedup_key, **args
-            )
+        return await notify(self.bot, order_id, dedup_key, self.clock.now(), **kwargs)
 
     async def _sandbox(self, method: str, path: str, body: Any = None) -> Any:
         url = self.sandbox.make_url(path)
@@ -129,6 +138,9 @@ class SmsWorld:
         ):
             assert response.status == 200, await response.text()
             return await response.json()
+
+    async def slow(self, seconds: float) -> None:
+        await self._sandbox("POST", "/sandbox/api/sms/slow", {"seconds": seconds})
 
     async def phones(self) -> list[dict[str, Any]]:
         """What the sandbox's phones received (by masked number)."""
@@ -156,6 +168,7 @@ async def sms_world(
     clock: FakeClock,
     sandbox_sms: SmsSandboxConfig | None = None,
     templates: dict[str, str] | None = None,
+    **sms_keys: Any,
 ) -> SmsWorld:
     receipts = {
         f"{name}_receipt_url": f"http://127.0.0.1:{unused_port}/sms/receipts/{name}"
@@ -167,6 +180,7 @@ async def sms_world(
     data = sms_config_data(database_url, provider, f"http://127.0.0.1:{sandbox.port}")
     if templates is not None:
         data["sms"]["templates"] = templates
+    data["sms"] |= sms_keys
     app = create_app(parse_config(data), clock=clock, watch_timer=False)
     bot: TestClient = await aiohttp_client(TestServer(app, port=unused_port))
     return SmsWorld(bot, sandbox, clock, provider)

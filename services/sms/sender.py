@@ -35,6 +35,7 @@ from storage.sms import (
     is_opted_out,
     opt_out,
     sent_times,
+    update_pending,
     update_text,
 )
 
@@ -169,13 +170,13 @@ class SmsSender:
         async with self._sessions.begin() as session:
             if answer.verdict == "sent":
                 self._failures = 0
-                await update_text(
+                await update_pending(
                     session, text.id, status="sent", serial=answer.serial, sent_at=now, error=None
                 )
                 result.sent += 1
                 logger.info("短信已发送 #%s → %s (%s)", text.id, masked, text.purpose)
             elif answer.verdict == "refused":
-                await update_text(session, text.id, status="refused", error=f"被拒: {words}")
+                await update_pending(session, text.id, status="refused", error=f"被拒: {words}")
                 if answer.opt_out:
                     await opt_out(session, text.phone, f"{self._provider.name}:{answer.code}", now)
                 result.refused += 1
@@ -183,7 +184,7 @@ class SmsSender:
             elif answer.scope == "number":
                 after = answer.retry_after or timedelta(hours=1)
                 release = release_time(now + after, sms.quiet_start, sms.quiet_end, policy.timezone)
-                await update_text(session, text.id, not_before=release, error=f"暂缓: {words}")
+                await update_pending(session, text.id, not_before=release, error=f"暂缓: {words}")
                 result.held += 1
                 logger.info("短信暂缓 #%s → %s: %s", text.id, masked, words)
             else:
@@ -193,7 +194,7 @@ class SmsSender:
                     max(MAX_BACKOFF, answer.retry_after or MAX_BACKOFF),
                 )
                 self._paused_until = result.paused_until = now + backoff
-                await update_text(
+                await update_pending(
                     session, text.id, not_before=now + backoff, error=f"待重试: {words}"
                 )
                 logger.warning("短信服务暂不可用, %s 后重试: %s", backoff, words)
