@@ -19,7 +19,8 @@ from bot.tracking import PUSH_PATH
 from rules.kinds import Kind, order_subject, parcel_episode
 from rules.stages import Stage
 from services.lifecycle.signals import open_ticket
-from storage.models import Order, OrderEvent, OutboxMessage, Ticket
+from storage.models import Order, OrderEvent, OutboxMessage, SmsMessage, Ticket
+from tests.sms_side import LINK_BASE, sms_section
 from tests.support import T0, FakeClock
 from tests.tracking_side import (
     BotFactory,
@@ -233,6 +234,32 @@ async def test_rejected_opens_a_return_ticket_at_once(
     await scan(carrier, clock, NUMBER, "6", "退回中", T0 + 40 * H)
     assert len(await rows(followed, Ticket)) == 1
     assert (await parcel(followed)).state == "returning"
+
+
+async def test_the_customer_is_texted_of_a_refusal_once(
+    make_tracked: BotFactory, carrier: TestServer, clock: FakeClock
+) -> None:
+    bot = await make_tracked(sms=sms_section("tencent"))
+    await ship(bot, shipped_order("SH1", NUMBER))
+    await tick_subscribe(bot, T0)
+
+    await scan(carrier, clock, NUMBER, "14", "收件人拒签", T0 + 30 * H)
+    await scan(carrier, clock, NUMBER, "6", "退回中", T0 + 31 * H)  # not in notify_customer
+
+    [text] = await rows(bot, SmsMessage)
+    the_parcel = await parcel(bot)
+    assert (text.purpose, text.phone, text.order_id) == (
+        "rejected",
+        "13812345678",
+        the_parcel.order_id,
+    )
+    assert text.dedup_key == f"rejected:parcel:{the_parcel.id}"
+    assert text.params["carrier"] == "圆通" and text.params["tracking_no"] == NUMBER
+    assert text.params["link"].startswith(LINK_BASE)
+    # 快递100 pushing the refusal again texts nobody twice
+    form = signed_push(push_param(NUMBER, [("14", "收件人拒签", T0 + 30 * H)]))
+    assert (await bot.post(PUSH_PATH, data=form)).status == 200
+    assert len(await rows(bot, SmsMessage)) == 1
 
 
 async def test_a_new_scan_closes_the_stall_ticket(

@@ -33,8 +33,17 @@ CARRIER = SandboxConfig(
 )
 
 
-def tracked_config(database_url: str, api_base: str, callback_url: str, **more: Any) -> Config:
+def tracked_config(
+    database_url: str,
+    api_base: str,
+    callback_url: str,
+    sms: dict[str, Any] | None = None,
+    **more: Any,
+) -> Config:
+    """The test config with [tracking] (``more`` adds keys) and, given, [sms]."""
     data = config_data(database_url)
+    if sms is not None:
+        data["sms"] = sms
     data["routing"]["rules"].insert(
         0, {"name": "物流异常", "group": "east", "kinds": ["stall", "return"]}
     )
@@ -76,7 +85,7 @@ def make_tracked_fixture(
     clock: FakeClock,
 ) -> BotFactory:
     """Builds the bot with [tracking] pointing at the carrier sandbox (extra [tracking] keys
-    may be given)."""
+    may be given, and ``sms=`` an [sms] section)."""
 
     async def build(**more: Any) -> TestClient:
         port = free_port()
