@@ -29,15 +29,17 @@ async def run(
 ) -> StallResult:
     """One tick: every parcel due by ``now``."""
     result = StallResult()
+    tracking = policy.config.tracking
+    if tracking is None:  # removed by a reload: the checks wait for it to come back
+        return result
     while True:
         async with sessions.begin() as session:
             due = await claim_due_parcels(session, now, BATCH)
             if not due:
                 return result
             pause = await routing_pause(session)
-            counts = await check_stalls(
-                session, policy, due, now, pause.reason if pause is not None else None
-            )
+            paused = pause.reason if pause is not None else None
+            counts = await check_stalls(session, policy, tracking, due, now, paused)
         result.checked += counts.checked
         result.opened += counts.opened
         result.texted += counts.texted

@@ -15,10 +15,12 @@ from bot.app import create_app
 from bot.keys import RULES, SESSIONS
 from jobs import stalls
 from services.config import parse_config
+from services.policy import Policy
 from storage.models import OutboxMessage, Parcel, SmsMessage, Ticket
+from tests.chat import say
 from tests.parcel_side import add_parcel, scan, shipped_order, tracking_config
 from tests.sms_side import LINK_BASE
-from tests.support import T0, FakeClock, all_rows, auth, stage_event
+from tests.support import T0, FakeClock, all_rows, auth, config_data, stage_event
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -171,3 +173,28 @@ async def test_a_stall_at_night_texts_the_customer_in_the_morning(app: TestClien
 
     [text] = await all_rows(app.app[SESSIONS], SmsMessage)
     assert text.not_before == T0 + 2 * 24 * H - H  # 08:00 the next day in Beijing
+
+
+async def test_while_routing_is_paused_stalls_go_to_triage(app: TestClient) -> None:
+    await a_scanned_parcel(app)
+    paused = await say(app, "ops-liu", "暂停分单 地址库升级", now=SCANNED, chat="direct")
+    assert "已暂停自动分单" in paused
+
+    assert await tick(app, SCANNED + 24 * H) == stalls.StallResult(1, 1, 1)
+
+    [ticket] = await all_rows(app.app[SESSIONS], Ticket)
+    assert ticket.group_key == "general"  # the default group triages without a triage_group
+    assert "地址库升级" in ticket.route_reason
+
+
+async def test_without_tracking_after_a_reload_the_checks_wait(
+    app: TestClient, database_url: str
+) -> None:
+    await a_scanned_parcel(app)
+    without = Policy.from_config(parse_config(config_data(database_url)))
+
+    assert await stalls.run(app.app[SESSIONS], without, SCANNED + 25 * H) == stalls.StallResult()
+
+    [parcel] = await all_rows(app.app[SESSIONS], Parcel)
+    assert parcel.stall_check_at == SCANNED + 24 * H
+    assert await tick(app, SCANNED + 25 * H) == stalls.StallResult(1, 1, 1)  # [tracking] back

@@ -25,6 +25,7 @@ from rules.logistics import Logistics, carrier_of
 from rules.parcel_words import stall_place, stall_summary
 from rules.routing import TicketFacts
 from rules.stages import Stage
+from services.config import TrackingConfig
 from services.lifecycle.stall_tickets import Stall, open_stall_tickets
 from services.policy import Policy
 from services.sms.links import order_link
@@ -61,16 +62,14 @@ def _parcel_name(parcel: DueParcel) -> str:
 async def check_stalls(
     session: AsyncSession,
     policy: Policy,
+    tracking: TrackingConfig,
     due: Sequence[DueParcel],
     now: datetime,
     paused: str | None,
 ) -> StallCounts:
-    """Act on parcels whose stall check is due by ``now``; while routing is paused (``paused``
-    says why) the tickets go to the triage group."""
-    tracking = policy.config.tracking
+    """Act on parcels whose stall check is due by ``now`` under ``tracking`` (the policy's);
+    while routing is paused (``paused`` says why) the tickets go to the triage group."""
     counts = StallCounts(checked=len(due))
-    if tracking is None:  # no longer followed since a reload: leave them as they are
-        return counts
     tz = policy.timezone
     next_checks: list[tuple[int, datetime | None]] = []
     stalls: list[Stall] = []
