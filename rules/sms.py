@@ -36,7 +36,7 @@ TEMPLATE_VARIABLES: dict[str, tuple[str, ...]] = {
 # The texts to register with the providers (docs/sms.md; the sandbox approves these). The link
 # is the constant, registered base of the customer page followed by a variable token: neither
 # provider lets a variable hold a URL.
-_PARCEL = "您的包裹({carrier} {tracking_no})"
+_PARCEL = "您的包裹({carrier}运单{tracking_no})"  # Tencent: no two variables side by side
 TEMPLATE_TEXTS: dict[str, str] = {
     "stall": (
         "您的包裹在{place}已超过{hours}小时没有更新, 我们已联系快递公司核实, 查看进度: {base}{link}"

@@ -1,6 +1,8 @@
 """GET /sandbox/: one self-contained page (inline CSS and JS, nothing fetched from elsewhere)
 that shows each group chat and each member's 1:1 chat as WeCom users would see them, polling
-/sandbox/api/messages, and lets you type as a member to the bot (POST /sandbox/api/say).
+/sandbox/api/messages, and lets you type as a member to the bot (POST /sandbox/api/say); and
+each customer's phone (masked) with the texts the SMS providers accepted for it
+(/sandbox/api/sms).
 
 Everything from messages reaches the DOM through textContent and a small markdown renderer
 that builds elements, never through innerHTML.
@@ -66,6 +68,8 @@ PAGE = r"""<!doctype html>
   <section id="groups" class="chats" data-testid="groups"></section>
   <h2 class="section">成员单聊</h2>
   <section id="people" class="chats" data-testid="people"></section>
+  <h2 class="section">客户手机（短信）</h2>
+  <section id="phones" class="chats" data-testid="phones"></section>
 </main>
 <form id="say-form" data-testid="say-form">
   <label>成员 <input id="say-user" data-testid="say-user" name="user" list="known-users"
@@ -265,6 +269,57 @@ async function poll() {
   setTimeout(poll, 1000);
 }
 
+// Customers' phones: the texts the SMS providers accepted for each (numbers masked).
+const PROVIDERS = { tencent: "腾讯云短信", aliyun: "阿里云短信" };
+const RECEIPTS = { delivered: "已送达", undelivered: "未送达" };
+const phones = new Map();
+
+function phoneCard(phone) {
+  let card = phones.get(phone.key);
+  if (card) return card;
+  card = el("article", "chat");
+  card.dataset.testid = "phone";
+  card.dataset.phoneKey = phone.key;
+  const heading = el("h3", "", "📱 " + phone.phone + " ");
+  heading.append(el("small", "", "短信"));
+  card.append(heading, el("ol", "messages"));
+  $("phones").append(card);
+  phones.set(phone.key, card);
+  return card;
+}
+
+function renderText(text) {
+  const li = el("li", "message");
+  li.dataset.testid = "sms";
+  li.dataset.textId = text.id;
+  const when = new Date(text.time * 1000).toLocaleString(
+    "zh-CN", {timeZone: "Asia/Shanghai", hour12: false});
+  const receipt = RECEIPTS[text.receipt] || "待回执";
+  li.append(el("div", "meta", `${when} · ${PROVIDERS[text.provider] || text.provider} · `
+    + `模板 ${text.template} · ${receipt}`));
+  li.append(el("div", "line", text.content));
+  return li;
+}
+
+async function pollPhones() {
+  try {
+    const data = await (await fetch("api/sms")).json();
+    for (const phone of data.phones) {
+      if (!phone.texts.length) continue;
+      const list = phoneCard(phone).querySelector("ol");
+      const shown = new Map([...list.children].map((li) => [li.dataset.textId, li]));
+      for (const text of phone.texts) {
+        const li = renderText(text);
+        const old = shown.get(String(text.id));
+        if (old) old.replaceWith(li); else list.append(li);
+      }
+    }
+  } catch (error) {
+    // the chats' poll reports the connection
+  }
+  setTimeout(pollPhones, 1000);
+}
+
 $("say-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const status = $("say-status");
@@ -294,6 +349,7 @@ $("say-form").addEventListener("submit", async (event) => {
 });
 
 loadChats().catch(() => { $("connection").textContent = "连接沙箱失败"; }).finally(poll);
+pollPhones();
 </script>
 </body>
 </html>

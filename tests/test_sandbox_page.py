@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,13 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from adapters.sms import OutgoingText
+from adapters.sms.aliyun import AliyunSms
+from adapters.sms.tencent import TencentSms
 from adapters.wecom.client import WeComClient
 from adapters.wecom.messages import markdown
 from sandbox import SandboxConfig, create_sandbox_app, robot_chat_id
+from sandbox.sms_config import SANDBOX_LINK_BASE, SmsSandboxConfig
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -155,3 +159,53 @@ async def test_the_say_api_refuses_a_member_wecom_does_not_know(
             assert r.status == 200, await r.text()
     [message] = received
     assert message["from"]["userid"] == "zhangsan"
+
+
+async def test_the_page_shows_each_phone_with_the_texts_it_received(aiohttp_server: Any) -> None:
+    sandbox = await aiohttp_server(create_sandbox_app(SandboxConfig()))
+    endpoint = f"http://127.0.0.1:{sandbox.port}"
+    keys = {"secret_id": SmsSandboxConfig().secret_id, "secret_key": SmsSandboxConfig().secret_key}
+    common = {"endpoint": endpoint, "timeout": timedelta(seconds=5), "link_base": SANDBOX_LINK_BASE}
+    tencent = await TencentSms.create(
+        **keys,
+        sdk_app_id=SmsSandboxConfig().sdk_app_id,
+        sign="某某旗舰店",
+        region="ap-guangzhou",
+        endpoint=endpoint,
+        request_timeout=timedelta(seconds=5),
+        link_base=SANDBOX_LINK_BASE,
+    )
+    aliyun = AliyunSms.create(**keys, sign="某某旗舰店", **common)
+    stall = {"place": "杭州转运中心", "hours": "24", "link": SANDBOX_LINK_BASE + "42.abc.sig"}
+    returned = {
+        "carrier": "顺丰",
+        "tracking_no": "SF1234567890",
+        "link": SANDBOX_LINK_BASE + "7.x.y",
+    }
+    first = await tencent.send(OutgoingText("13812345678", "1100001", "stall", stall, "r1"))
+    second = await aliyun.send(
+        OutgoingText("13987654321", "SMS_900004", "returned", returned, "r2")
+    )
+    await tencent.close()
+    assert (first.verdict, second.verdict) == ("sent", "sent")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = await browser.new_page()
+        await page.goto(str(sandbox.make_url("/sandbox/")))
+        phones = page.get_by_test_id("phones")
+        await expect(phones.get_by_test_id("phone")).to_have_count(2)
+        mine = phones.get_by_test_id("phone").filter(has_text="138****5678")
+        await expect(mine.get_by_test_id("sms")).to_contain_text(
+            "【某某旗舰店】您的包裹在杭州转运中心已超过24小时没有更新, 我们已联系快递公司核实, "
+            "查看进度: https://h5.example.com/o/42.abc.sig"
+        )
+        await expect(mine).to_contain_text("腾讯云短信")
+        await expect(mine).to_contain_text("已送达")  # the carrier's receipt, after a moment
+        other = phones.get_by_test_id("phone").filter(has_text="139****4321")
+        await expect(other.get_by_test_id("sms")).to_contain_text(
+            "【某某旗舰店】您的包裹(顺丰运单SF1234567890)已退回我们仓库"
+        )
+        await expect(other).to_contain_text("阿里云短信")
+        assert "13812345678" not in await phones.inner_text()
+        await browser.close()
