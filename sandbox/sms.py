@@ -34,6 +34,7 @@ from rules.phones import mask_phone
 from rules.sms import (
     MAX_TEXT_LENGTH,
     aliyun_variable_names,
+    billed_parts,
     render_aliyun,
     render_tencent,
     signed_text,
@@ -269,7 +270,7 @@ async def _tencent_send(request: web.Request, body: bytes) -> web.Response:
                 context if isinstance(context, str) else None,
                 [f"tencent:{phone}"],
             )
-            status |= {"SerialNo": text.serial, "Fee": 1 if len(content) <= 70 else 2}
+            status |= {"SerialNo": text.serial, "Fee": billed_parts(content)}
         else:
             state.refuse("tencent", phone or str(raw), str(code))
         statuses.append(status)

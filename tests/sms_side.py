@@ -177,7 +177,7 @@ async def sms_world(
     sms = replace(sandbox_sms or SmsSandboxConfig(), **receipts)
     sandbox_app = create_sandbox_app(SandboxConfig(sms=sms), clock=lambda: clock.now().timestamp())
     sandbox: TestServer = await aiohttp_server(sandbox_app, access_log=None)
-    data = sms_config_data(database_url, provider, f"http://127.0.0.1:{sandbox.port}")
+    data = sms_config_data(database_url, provider, f"127.0.0.1:{sandbox.port}")  # plain HTTP
     if templates is not None:
         data["sms"]["templates"] = templates
     data["sms"] |= sms_keys

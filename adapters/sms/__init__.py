@@ -69,15 +69,18 @@ class SmsProvider(Protocol):
 
 
 def split_endpoint(endpoint: str | None, default_host: str) -> tuple[str, str]:
-    """(scheme, host[:port]) of [sms].endpoint: a bare host means HTTPS; ``http://host:port``
-    (the sandbox) plain HTTP."""
+    """(scheme, host[:port]) of [sms].endpoint: ``http://`` or ``https://`` as written; a bare
+    host means HTTPS, except a loopback one (127.0.0.1, localhost: a local stand-in such as
+    the sandbox), which means plain HTTP."""
     if not endpoint:
         return "https", default_host
     for scheme in ("http", "https"):
         prefix = f"{scheme}://"
         if endpoint.startswith(prefix):
             return scheme, endpoint[len(prefix) :].rstrip("/")
-    return "https", endpoint.rstrip("/")
+    host = endpoint.rstrip("/")
+    loopback = host.rsplit(":", 1)[0] in ("127.0.0.1", "localhost")
+    return ("http" if loopback else "https"), host
 
 
 @dataclass(frozen=True)
