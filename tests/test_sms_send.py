@@ -4,16 +4,18 @@ per-number limits kept before the provider refuses; refusals; an outage; one tex
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.keys import RULES
+from bot.app import create_app
+from bot.keys import CONFIG, RULES
 from sandbox.sms_config import SmsSandboxConfig
 from services.sms.links import verify_order_link
-from tests.sms_side import LINK_BASE, SmsWorld, add_order, sms_world, texts, utc
+from tests.sms_side import LINK_BASE, SmsWorld, add_order, notify, sms_world, texts, utc
 from tests.support import FakeClock
 
 PROVIDERS = ["tencent", "aliyun"]
@@ -130,7 +132,10 @@ async def test_our_per_number_limits_hold_texts_before_the_provider_refuses(
     assert phone["refused"] == []  # the provider never had to refuse
 
 
-async def test_refusals_are_recorded_and_a_blacklisted_number_opts_out(world: SmsWorld) -> None:
+async def test_refusals_are_recorded_and_a_blacklisted_number_opts_out(
+    world: SmsWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     vacant = await add_order(world.bot, "SH1", "13900000000")
     blacklisted = await add_order(world.bot, "SH2", "13700000000")
     later = await add_order(world.bot, "SH3", "13700000000")
@@ -146,6 +151,26 @@ async def test_refusals_are_recorded_and_a_blacklisted_number_opts_out(world: Sm
     assert "退订" in (by_order[blacklisted].error or "")
     assert by_order[later].status == "opted_out"  # the number opted out before its turn
     assert not await world.notify(later, "d", phone="13700000000")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "137****0000" in logged and "139****0000" in logged
+    assert "13700000000" not in logged and "13900000000" not in logged
+
+
+async def test_the_services_own_timer_sends_due_texts(
+    aiohttp_client: Any, aiohttp_server: Any, unused_tcp_port: int, database_url: str
+) -> None:
+    world = await sms_world(
+        aiohttp_client, aiohttp_server, unused_tcp_port, database_url, "tencent", FakeClock(MORNING)
+    )
+    app = create_app(world.bot.app[CONFIG], clock=world.clock)  # with its timers
+    served = await aiohttp_client(app)
+    order = await add_order(served, "SH1", PHONE)
+    assert await notify(served, order, "sms:1", MORNING)
+    for _ in range(60):  # [sms].send_interval is 1 s here
+        if [t.status for t in await texts(served)] == ["sent"]:
+            break
+        await asyncio.sleep(0.1)
+    assert [t.status for t in await texts(served)] == ["sent"]
 
 
 async def test_an_unapproved_template_is_refused(
@@ -222,3 +247,16 @@ async def test_an_outage_is_retried_and_nothing_is_lost_or_sent_twice(world: Sms
     assert len(phone["texts"]) == 1
     world.clock.advance(timedelta(hours=1))
     assert (await world.tick()).sent == 0
+
+
+async def test_a_text_not_sent_within_48_hours_is_given_up(world: SmsWorld) -> None:
+    order = await add_order(world.bot, "SH1", PHONE)
+    assert await world.notify(order, "sms:stall:parcel:1@a")
+    await world.down(49 * 3600)
+    world.clock.advance(timedelta(hours=48, seconds=1))
+    result = await world.tick()
+    assert (result.sent, result.ended) == (0, 1)
+    [text] = await texts(world.bot)
+    assert text.status == "dead"
+    assert "过时" in (text.error or "")
+    assert await world.phones() == []
