@@ -14,11 +14,12 @@ from adapters.tracking.kuaidi100 import Kuaidi100
 from bot.api import DATABASE_AWAY
 from bot.keys import CLOCK, CONFIG, RULES, SESSIONS
 from services.config import TrackingConfig
-from services.tracking.push import take_push
+from services.tracking.push import PushWriter
 
 log = logging.getLogger(__name__)
 
 TRACKING = web.AppKey("tracking", Kuaidi100)
+PUSHES = web.AppKey("tracking_pushes", PushWriter)
 PUSH_PATH = "/tracking/kuaidi100"
 
 
@@ -34,11 +35,13 @@ def kuaidi100(http: aiohttp.ClientSession, config: TrackingConfig) -> Kuaidi100:
 
 
 async def provider(app: web.Application) -> AsyncIterator[None]:
-    """One HTTP session and provider client for the app's lifetime."""
+    """One HTTP session and provider client for the app's lifetime, and the writer that
+    stores the provider's pushes."""
     config = app[CONFIG].tracking
     assert config is not None
     async with aiohttp.ClientSession() as http:
-        app[TRACKING] = kuaidi100(http, config)
+        app[TRACKING] = provider = kuaidi100(http, config)
+        app[PUSHES] = PushWriter(app[SESSIONS], app[RULES].current, provider, app[CLOCK])
         yield
 
 
@@ -58,9 +61,8 @@ async def post_kuaidi100(request: web.Request) -> web.Response:
     except PushRefused as refused:
         log.warning("拒收快递100推送 (来自 %s): %s", request.remote, refused)
         return _answer(tracking.failure_body, 403)
-    sessions, policy = request.app[SESSIONS], request.app[RULES].current()
     try:
-        await take_push(sessions, policy, tracking, push, request.app[CLOCK].now())
+        await request.app[PUSHES].take(push)
     except DATABASE_AWAY as error:
         log.warning("快递100推送未保存, 数据库不可用: %s", str(error).splitlines()[0])
         return _answer(tracking.failure_body, 503)

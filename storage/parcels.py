@@ -159,12 +159,15 @@ async def record_subscriptions(
 async def parcels_by_tracking_no(
     session: AsyncSession, numbers: Iterable[str]
 ) -> list[ParcelState]:
-    """The parcels following these waybills (merged shipments: one waybill, several orders)."""
+    """The parcels following these waybills (merged shipments: one waybill, several orders),
+    locked until the transaction ends."""
     wanted = list(set(numbers))
     if not wanted:
         return []
-    query = select(PARCELS.c.id, *(PARCELS.c[name] for name in _STATE_COLUMNS)).where(
-        PARCELS.c.tracking_no.in_(wanted)
+    query = (
+        select(PARCELS.c.id, *(PARCELS.c[name] for name in _STATE_COLUMNS))
+        .where(PARCELS.c.tracking_no.in_(wanted))
+        .with_for_update()  # PostgreSQL: two instances taking pushes of one waybill take turns
     )
     return [cast(ParcelState, dict(row._mapping)) for row in await session.execute(query)]
 
@@ -193,20 +196,40 @@ async def update_parcels(session: AsyncSession, rows: Sequence[ParcelState]) -> 
 
 
 async def set_subscription(
-    session: AsyncSession, tracking_no: str, subscription: str, error: str | None
+    session: AsyncSession, numbers: Sequence[str], subscription: str, error: str | None
 ) -> None:
-    """What the provider's push says of a waybill's subscription (active, ended), on every
-    parcel following it; a statement that changes nothing when nothing changed."""
+    """What the provider's pushes say of these waybills' subscriptions (active, ended), on
+    every parcel following them; a statement that changes nothing when nothing changed."""
+    if not numbers:
+        return
+    changed = PARCELS.c.subscription != subscription
+    if error is not None:
+        changed = or_(changed, PARCELS.c.subscribe_error.is_distinct_from(error))
     await session.execute(
         update(PARCELS)
-        .where(
-            PARCELS.c.tracking_no == tracking_no,
-            or_(PARCELS.c.subscription != subscription, PARCELS.c.subscribe_error != error)
-            if error is not None
-            else PARCELS.c.subscription != subscription,
-        )
+        .where(PARCELS.c.tracking_no.in_(list(set(numbers))), changed)
         .values(subscription=subscription, subscribe_error=error)
     )
+
+
+class OrderGlance(NamedTuple):
+    """What scans need of an order before deciding whether it moves: where it is, and whom
+    to text."""
+
+    stage: str
+    receiver_phone: str | None
+
+
+async def glance_orders(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrderGlance]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    query = select(ORDERS.c.id, ORDERS.c.stage, ORDERS.c.receiver_phone).where(
+        ORDERS.c.id.in_(wanted)
+    )
+    return {
+        row.id: OrderGlance(row.stage, row.receiver_phone) for row in await session.execute(query)
+    }
 
 
 async def orders_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrderRow]:

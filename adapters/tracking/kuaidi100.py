@@ -165,7 +165,9 @@ def _scan(item: dict[str, Any], latest_state: str | None) -> ProviderScan:
     """One trace item; its code is its ``statusCode`` (resultv2 4), else, for the newest item,
     the trace's ``state``."""
     when = str(item.get("ftime") or item.get("time") or "")
-    at = datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).astimezone(UTC)
+    if len(when) != 19 or when[10] != " ":  # yyyy-MM-dd HH:mm:ss, Beijing time
+        raise ValueError(f"轨迹时间格式不符: {when!r}")
+    at = datetime.fromisoformat(when).replace(tzinfo=BEIJING).astimezone(UTC)
     code = str(item.get("statusCode") or "").strip() or latest_state
     place = str(item.get("areaName") or "").strip() or None
     return ProviderScan(at, str(item.get("context") or "").strip(), place, code)

@@ -29,10 +29,10 @@ from services.policy import Policy
 from services.sms.links import order_link
 from services.sms.notify import notify_customer
 from services.tracking.places import province_of
-from storage.orders import OrderRow
 from storage.parcels import (
     ParcelState,
     ScanRow,
+    glance_orders,
     insert_scans,
     orders_by_id,
     parcels_by_tracking_no,
@@ -132,9 +132,10 @@ async def apply_scans(
             continue
         if scan.unknown_code:
             result.unknown_code.append(index)
+        digest = scan.digest
         for parcel in followed:
-            given[parcel["id"], scan.digest] = (parcel, scan, index)
-            rows.append(_scan_row(parcel, scan, source, now))
+            given[parcel["id"], digest] = (parcel, scan, index)
+            rows.append(_scan_row(parcel, scan, digest, source, now))
     _report(result, scans, source)
     inserted = await insert_scans(session, rows)
     result.stored = len(inserted)
@@ -157,7 +158,7 @@ async def apply_scans(
     return result
 
 
-def _scan_row(parcel: ParcelState, scan: Scan, source: str, now: datetime) -> ScanRow:
+def _scan_row(parcel: ParcelState, scan: Scan, digest: str, source: str, now: datetime) -> ScanRow:
     return {
         "parcel_id": parcel["id"],
         "order_id": parcel["order_id"],
@@ -167,7 +168,7 @@ def _scan_row(parcel: ParcelState, scan: Scan, source: str, now: datetime) -> Sc
         "place": scan.place,
         "text": scan.text,
         "source": source,
-        "digest": scan.digest,
+        "digest": digest,
         "received_at": now,
     }
 
@@ -250,23 +251,28 @@ async def _follow_orders(
     changed = [c for c in moved if c.transitions]
     if not changed:
         return
-    orders = await orders_by_id(session, {c.parcel["order_id"] for c in changed})
-    reports: list[StageReport] = []
-    stages = {order_id: Stage(order["stage"]) for order_id, order in orders.items()}
+    glances = await glance_orders(session, {c.parcel["order_id"] for c in changed})
+    moves: list[tuple[int, str, Stage, datetime]] = []
+    stages = {order_id: Stage(glance.stage) for order_id, glance in glances.items()}
     for change in changed:
         order_id = change.parcel["order_id"]
         for scan in change.transitions:
             stage = _stage_of(scan.state)
             if order_id in stages and stage and accepts_transition(stages[order_id], stage):
-                event_id = f"parcel:{change.parcel['id']}:{scan.digest}"
-                reports.append(StageReport(orders[order_id], event_id, stage, scan.at))
+                moves.append(
+                    (order_id, f"parcel:{change.parcel['id']}:{scan.digest}", stage, scan.at)
+                )
                 stages[order_id] = stage
-    await apply_stage_events(session, policy, source, reports, now)
+    if moves:  # the whole rows only of the orders that move
+        orders = await orders_by_id(session, {order_id for order_id, *_ in moves})
+        reports = [StageReport(orders[o], event, stage, at) for o, event, stage, at in moves]
+        await apply_stage_events(session, policy, source, reports, now)
     for change in changed:
         returned = [s for s in change.transitions if s.state is not None and s.state.is_return]
-        order = orders.get(change.parcel["order_id"])
-        if returned and order is not None:
-            opened = await _open_return(session, policy, change.parcel, returned[-1], order, now)
+        glance = glances.get(change.parcel["order_id"])
+        if returned and glance is not None:
+            phone = glance.receiver_phone
+            opened = await _open_return(session, policy, change.parcel, returned[-1], phone, now)
             result.returns_opened += opened
 
 
@@ -283,7 +289,7 @@ async def _open_return(
     policy: Policy,
     parcel: ParcelState,
     scan: Scan,
-    order: OrderRow,
+    phone: str | None,
     now: datetime,
 ) -> int:
     """Open the parcel's return ticket with the carrier's words, and text the customer when
@@ -308,7 +314,7 @@ async def _open_return(
             session,
             policy,
             order_id=parcel["order_id"],
-            phone=order["receiver_phone"],
+            phone=phone,
             purpose=scan.state.value,
             params={
                 "carrier": name,
