@@ -21,6 +21,7 @@ from bot.keys import RULES, SESSIONS
 from bot.ports import PortTaken, free_port, is_port_taken
 from sandbox import SandboxConfig, create_sandbox_app
 from sandbox.feed import feed
+from sandbox.sms_config import SmsSandboxConfig
 from services.config import Config, parse_config
 from services.notices import render_messages
 from storage import migrate
@@ -45,6 +46,8 @@ def sandbox_for(config: Config) -> SandboxConfig:
     wecom = config.wecom
     assert wecom is not None and wecom.token and wecom.aes_key
     bot = f"http://{config.server.host}:{config.server.port}"
+    tracking, sms = config.tracking, config.sms
+    assert tracking is not None and sms is not None
     return SandboxConfig(
         corp_id=wecom.corp_id or "",
         corp_secret=wecom.app_secret or "",
@@ -55,12 +58,22 @@ def sandbox_for(config: Config) -> SandboxConfig:
         aibot_callback_url=f"{bot}/wecom/aibot",
         callback_token=wecom.token,
         encoding_aes_key=wecom.aes_key,
+        tracking_key=tracking.provider_key,
+        tracking_retry_seconds=30.0,
+        sms=SmsSandboxConfig(
+            secret_id=sms.access_id,
+            secret_key=sms.access_key,
+            sdk_app_id=sms.sdk_app_id or "",
+            signs=(sms.sign_name,),
+            tencent_receipt_url=f"{bot}/sms/receipts/tencent",
+            receipt_delay=2.0,
+        ),
     )
 
 
 # What each queued notification is, in the terminal's headings.
 _KINDS = {
-    "alert": "超时告警",
+    "alert": "告警",
     "escalation": "升级",
     "reminder": "提醒",
     "resolution": "自动关闭",
@@ -120,6 +133,7 @@ async def _serve(app: web.Application, host: str, port: int, option: str) -> web
 async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Path) -> None:
     config = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port)
     host = config.server.host
+    assert config.tracking is not None
     sandbox = await _serve(
         create_sandbox_app(sandbox_for(config)), host, sandbox_port, "--sandbox-port"
     )
@@ -133,13 +147,26 @@ async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Pa
     print(f"企业微信沙箱 (群聊与私信): http://{host}:{sandbox_port}/sandbox/")
     print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。")
     print(
+        "发货的包裹由沙箱里的快递100推送扫描: 约四分之一在转运中心停滞 45 秒以上"
+        " (物流组收到停滞工单, 客户收到一条短信, 包裹再动时工单自动关闭), 约十分之一被拒签。"
+        " 客户手机收到的短信见沙箱页面的手机面板; 在群里发「状态 <订单号>」看物流与预计送达。"
+    )
+    print(
         "在沙箱页面试试: 在告警所在的群里发「认领 <工单号>」; 以 lisi 私聊「报表」;"
         " 以 ops-liu 私聊「健康」; 以 kefu-chen 私聊「查询 <手机号>」",
         flush=True,
     )
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(feed(f"http://{config.server.host}:{port}", random.Random(7), stop)),
+        asyncio.create_task(
+            feed(
+                f"http://{host}:{port}",
+                random.Random(7),
+                stop,
+                sandbox_url=f"http://{host}:{sandbox_port}",
+                stall_seconds=config.tracking.stall_after.total_seconds(),
+            )
+        ),
         asyncio.create_task(_print_outbox(app, stop)),
     ]
     try:
