@@ -1,6 +1,8 @@
-"""Shipped orders and their parcels for the tracking tests: the order comes in through the
-HTTP API and ships by a warehouse event; the parcel and its scans are written as the scan intake
-leaves them (the intake has tests of its own)."""
+"""Shipped orders and their parcels for the stall, ETA and view tests: the order comes in
+through the HTTP API and ships by a warehouse event; with [tracking], the event carries the
+waybill and scans come as TMS scan events (the intake follows the parcel, moves it, closes its
+stall ticket and sets its next check). Without it (the ETA's history, the WeCom test's bot), or
+for what the intake does not do yet, parcels and scans are written as the intake leaves them."""
 
 from __future__ import annotations
 
@@ -20,9 +22,14 @@ H = timedelta(hours=1)
 
 
 async def shipped_order(
-    client: TestClient, order_no: str, shipped_at: datetime, province: str = "上海市"
+    client: TestClient,
+    order_no: str,
+    shipped_at: datetime,
+    province: str = "上海市",
+    waybill: tuple[str, str] | None = None,
 ) -> int:
-    """An order paid an hour before ``shipped_at`` and shipped then; its id."""
+    """An order paid an hour before ``shipped_at`` and shipped then, with ``waybill``
+    (tracking number, carrier) if given; its id."""
     order = shop_order(order_no, paid_at=shipped_at - H, province=province)
     client.app[CLOCK].current = shipped_at - H
     response = await client.post(
@@ -30,14 +37,53 @@ async def shipped_order(
     )
     assert response.status == 200, await response.text()
     client.app[CLOCK].current = shipped_at
-    response = await client.post(
-        "/api/v1/events", json=stage_event(order_no, "shipped", shipped_at), headers=auth("wms")
-    )
+    event: dict[str, str] = stage_event(order_no, "shipped", shipped_at)
+    if waybill is not None:
+        event |= {"tracking_no": waybill[0], "carrier": waybill[1]}
+    response = await client.post("/api/v1/events", json=event, headers=auth("wms"))
     assert (await response.json())["updated"] == 1
     async with client.app[SESSIONS]() as session:
         order_id = await session.scalar(select(Order.id).where(Order.channel_order_id == order_no))
     assert order_id is not None
     return order_id
+
+
+async def followed_parcel(
+    client: TestClient, order_no: str, shipped_at: datetime, carrier: str = "中通快递"
+) -> int:
+    """A shipped order whose waybill ``YT<order_no>`` the intake follows; the parcel's id."""
+    await shipped_order(client, order_no, shipped_at, waybill=(f"YT{order_no}", carrier))
+    async with client.app[SESSIONS]() as session:
+        parcel_id = await session.scalar(
+            select(Parcel.id).where(Parcel.tracking_no == f"YT{order_no}")
+        )
+    assert parcel_id is not None
+    return parcel_id
+
+
+async def scan_event(
+    client: TestClient,
+    order_no: str,
+    at: datetime,
+    place: str,
+    text: str,
+    state: str = "in_transit",
+) -> None:
+    """A TMS scan of the order's waybill ``YT<order_no>``, heard at ``at``."""
+    client.app[CLOCK].current = at
+    event = {
+        "type": "scan",
+        "channel": "shop",
+        "order_id": order_no,
+        "event_id": f"tms-{order_no}-{at.timestamp():.0f}",
+        "tracking_no": f"YT{order_no}",
+        "state": state,
+        "occurred_at": at.isoformat(),
+        "place": place,
+        "text": text,
+    }
+    response = await client.post("/api/v1/events", json=[event], headers=auth("wms"))
+    assert response.status == 200, await response.text()
 
 
 def parcel_row(order_id: int, tracking_no: str, shipped_at: datetime, **columns: Any) -> Parcel:
@@ -106,6 +152,7 @@ def tracking_config(database_url: str, **tracking: Any) -> dict[str, Any]:
     stall_rule = {"name": "物流停滞", "group": "logistics", "kinds": ["stall"]}
     data["routing"]["rules"] = [stall_rule, *data["routing"]["rules"]]
     data["tracking"] = {
+        "origin_province": "浙江省",
         "key": "k100-key",
         "salt": "k100-salt",
         "callback_url": "http://bot.test/tracking/kuaidi100",

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
 
 from bot.app import create_app
 from bot.keys import RULES, SESSIONS
@@ -18,7 +17,13 @@ from services.config import parse_config
 from services.policy import Policy
 from storage.models import OutboxMessage, Parcel, SmsMessage, Ticket
 from tests.chat import say
-from tests.parcel_side import add_parcel, scan, shipped_order, tracking_config
+from tests.parcel_side import (
+    add_parcel,
+    followed_parcel,
+    scan_event,
+    shipped_order,
+    tracking_config,
+)
 from tests.sms_side import LINK_BASE
 from tests.support import T0, FakeClock, all_rows, auth, config_data, stage_event
 
@@ -39,13 +44,12 @@ async def tick(client: TestClient, now: datetime) -> stalls.StallResult:
     return await stalls.run(client.app[SESSIONS], client.app[RULES].current(), now)
 
 
-async def a_scanned_parcel(client: TestClient, order_no: str = "SH1", **columns: Any) -> int:
-    order_id = await shipped_order(client, order_no, SHIPPED)
-    parcel_id = await add_parcel(client, order_id, f"YT{order_no}", SHIPPED, **columns)
-    limit = 12 * H if columns.get("carrier") == "SF" else 24 * H
-    await scan(
-        client, parcel_id, SCANNED, "杭州转运中心", "快件已到达【杭州转运中心】", stall_after=limit
-    )
+async def a_scanned_parcel(
+    client: TestClient, order_no: str = "SH1", carrier: str = "中通快递"
+) -> int:
+    """A parcel shipped and followed, last scanned at SCANNED (through the events API)."""
+    parcel_id = await followed_parcel(client, order_no, SHIPPED, carrier)
+    await scan_event(client, order_no, SCANNED, "杭州转运中心", "快件已到达【杭州转运中心】")
     return parcel_id
 
 
@@ -81,7 +85,9 @@ async def test_a_new_scan_then_silence_again_is_a_second_episode(app: TestClient
     parcel_id = await a_scanned_parcel(app)
     await tick(app, SCANNED + 25 * H)
     moved = SCANNED + 30 * H
-    await scan(app, parcel_id, moved, "上海分拨中心", "快件已到达【上海分拨中心】")
+    await scan_event(app, "SH1", moved, "上海分拨中心", "快件已到达【上海分拨中心】")
+    [first] = await all_rows(app.app[SESSIONS], Ticket)
+    assert (first.status, first.resolution) == ("resolved", "auto")  # the intake closed it
 
     assert await tick(app, moved + 23 * H) == stalls.StallResult()
     assert await tick(app, moved + 24 * H + 5 * M) == stalls.StallResult(1, 1, 1)
@@ -95,8 +101,8 @@ async def test_a_new_scan_then_silence_again_is_a_second_episode(app: TestClient
 
 
 async def test_each_carrier_its_own_limit(app: TestClient) -> None:
-    sf = await a_scanned_parcel(app, "SH1", carrier="SF")
-    await a_scanned_parcel(app, "SH2", carrier="ZTO")
+    sf = await a_scanned_parcel(app, "SH1", carrier="顺丰速运")
+    await a_scanned_parcel(app, "SH2", carrier="中通快递")
 
     assert await tick(app, SCANNED + 12 * H) == stalls.StallResult(1, 1, 1)
     [ticket] = await all_rows(app.app[SESSIONS], Ticket)
@@ -119,17 +125,16 @@ async def test_a_parcel_never_scanned_stalls_from_its_shipping(app: TestClient) 
 
 
 async def test_arrived_returned_or_moved_on_parcels_are_not_stalls(app: TestClient) -> None:
-    await a_scanned_parcel(app, "SH1")
-    await a_scanned_parcel(app, "SH2")
-    await a_scanned_parcel(app, "SH3")
-    states = {"YTSH1": "delivered", "YTSH2": "rejected", "YTSH3": "in_transit"}
-    async with app.app[SESSIONS].begin() as session:  # as scans left them, but still due
-        for parcel in (await session.scalars(select(Parcel))).all():
-            parcel.state = states[parcel.tracking_no]
+    for order_no in ("SH1", "SH2", "SH3"):
+        await a_scanned_parcel(app, order_no)
+    await scan_event(app, "SH1", SCANNED + H, "上海浦东", "已签收", "delivered")
+    await scan_event(app, "SH2", SCANNED + H, "上海浦东", "客户拒收", "rejected")
     await move_order(app, "SH3", "delivered", SCANNED + H)  # the channel says it arrived
 
-    assert await tick(app, SCANNED + 25 * H) == stalls.StallResult(3, 0, 0)
-    assert await all_rows(app.app[SESSIONS], Ticket) == []
+    # SH1's check ended with its arrival; SH2 (refused) and SH3 (order delivered) are let go
+    assert await tick(app, SCANNED + 25 * H) == stalls.StallResult(2, 0, 0)
+    kinds = [t.kind for t in await all_rows(app.app[SESSIONS], Ticket)]
+    assert kinds == ["return"]  # the intake's, for the refusal; no stall ticket
     assert [p.stall_check_at for p in await all_rows(app.app[SESSIONS], Parcel)] == [None] * 3
 
 
@@ -141,17 +146,17 @@ async def move_order(client: TestClient, order_no: str, stage: str, at: datetime
 
 
 async def test_a_longer_limit_since_a_reload_waits_for_it(
-    aiohttp_client: Any, database_url: str, clock: FakeClock
+    app: TestClient, database_url: str
 ) -> None:
-    config = parse_config(tracking_config(database_url, stall_after="48h"))
-    client: TestClient = await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
-    parcel_id = await a_scanned_parcel(client)  # scheduled for 24 h, as the limit was
+    parcel_id = await a_scanned_parcel(app)  # its check set for 24 h, the limit then
+    longer = parse_config(tracking_config(database_url, stall_after="48h"))
+    app.app[RULES].swap(Policy.from_config(longer))
 
-    assert await tick(client, SCANNED + 25 * H) == stalls.StallResult(1, 0, 0)
-    async with client.app[SESSIONS]() as session:
+    assert await tick(app, SCANNED + 25 * H) == stalls.StallResult(1, 0, 0)
+    async with app.app[SESSIONS]() as session:
         parcel = await session.get(Parcel, parcel_id)
     assert parcel is not None and parcel.stall_check_at == SCANNED + 48 * H
-    assert await tick(client, SCANNED + 48 * H) == stalls.StallResult(1, 1, 1)
+    assert await tick(app, SCANNED + 48 * H) == stalls.StallResult(1, 1, 1)
 
 
 async def test_no_text_unless_the_config_says_so(

@@ -18,7 +18,13 @@ from services.config import parse_config
 from services.order_view import OrderView, order_view
 from storage.models import SmsMessage
 from tests.chat import say
-from tests.parcel_side import add_parcel, scan, shipped_order, tracking_config
+from tests.parcel_side import (
+    add_parcel,
+    scan,
+    scan_event,
+    shipped_order,
+    tracking_config,
+)
 from tests.support import T0, FakeClock
 from tests.wecom_side import type_in_wecom
 
@@ -136,9 +142,9 @@ async def test_status_and_query_show_the_words_the_eta_and_the_latest_scans(
 
 
 async def test_status_keeps_only_the_latest_scans(app: TestClient) -> None:
-    parcel_id = await a_parcel_in_transit(app)
+    await a_parcel_in_transit(app)
     for n in range(6):
-        await scan(app, parcel_id, ARRIVED + (n + 1) * H, f"站点{n}", f"快件经过站点{n}")
+        await scan_event(app, "SH1", ARRIVED + (n + 1) * H, f"站点{n}", f"快件经过站点{n}")
 
     status = await say(app, "zhang", "状态 SH1", now=ARRIVED + 8 * H)
 
@@ -146,7 +152,7 @@ async def test_status_keeps_only_the_latest_scans(app: TestClient) -> None:
     assert all(f"快件经过站点{n}" in status for n in range(1, 6))
 
 
-async def test_states_before_shipping_and_after_arrival_in_plain_words(app: TestClient) -> None:
+async def test_out_for_delivery_and_signed_for_in_plain_words(app: TestClient) -> None:
     parcel_id = await a_parcel_in_transit(app)
     await scan(
         app, parcel_id, ARRIVED + 20 * H, "上海浦东", "派送中, 快递员 小王", "out_for_delivery"
