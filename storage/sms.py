@@ -88,9 +88,9 @@ async def sent_times(session: AsyncSession, phone: str, since: datetime) -> list
 
 
 async def claim_text(session: AsyncSession, text_id: int, now: datetime, until: datetime) -> bool:
-    """Take a due pending text for sending: one more attempt, and not due again before
-    ``until`` (should we die before recording the provider's answer, it goes again then).
-    False when another sender took it or it is no longer due."""
+    """Take a due pending text for this transaction: not due again before ``until`` (should we
+    die before recording the provider's answer, it goes again then). False when another
+    sender took it or it is no longer due."""
     result = await session.execute(
         update(SmsMessage)
         .where(
@@ -98,9 +98,14 @@ async def claim_text(session: AsyncSession, text_id: int, now: datetime, until: 
             SmsMessage.status == "pending",
             SmsMessage.not_before <= now,
         )
-        .values(not_before=until, attempts=SmsMessage.attempts + 1)
+        .values(not_before=until)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def start_attempt(session: AsyncSession, text_id: int, provider: str) -> None:
+    """A claimed text goes to ``provider`` now: one more attempt."""
+    await update_text(session, text_id, attempts=SmsMessage.attempts + 1, provider=provider)
 
 
 async def update_text(session: AsyncSession, text_id: int, **values: Any) -> None:

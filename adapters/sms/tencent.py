@@ -6,7 +6,6 @@ SessionContext, which Tencent echoes."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import timedelta
 
@@ -152,7 +151,7 @@ class TencentSms:
         except httpx.HTTPError as error:
             reason = f"连接腾讯云短信失败: {type(error).__name__}"
             return retry("ClientNetworkError", reason, PROVIDER_DOWN_RETRY, "provider")
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        except (ValueError, KeyError, TypeError):  # JSON that is not Tencent's answer
             reason = "腾讯云短信应答无法解析"
             return retry("BadResponse", reason, PROVIDER_DOWN_RETRY, "provider")
         statuses = response.SendStatusSet or []

@@ -35,6 +35,7 @@ from storage.sms import (
     is_opted_out,
     opt_out,
     sent_times,
+    start_attempt,
     update_pending,
     update_text,
 )
@@ -95,20 +96,21 @@ class SmsSender:
             return result
         policy = self._rules.current()
         async with self._sessions() as session:
-            due = [(text.id, text) for text in await due_texts(session, now, BATCH)]
-        for text_id, text in due:
-            await self._one(policy, text_id, text, result)
+            due = list(await due_texts(session, now, BATCH))
+        for text in due:
+            await self._one(policy, text, result)
             if result.paused_until is not None:
                 break
         return result
 
-    async def _one(
-        self, policy: Policy, text_id: int, text: SmsMessage, result: SmsTickResult
-    ) -> None:
+    async def _one(self, policy: Policy, text: SmsMessage, result: SmsTickResult) -> None:
         sms = policy.config.sms
         assert sms is not None
         now = self._clock.now()
         async with self._sessions.begin() as session:
+            # Claimed first: the checks below then decide for this instance alone.
+            if not await claim_text(session, text.id, now, now + IN_FLIGHT):
+                return  # another instance took it
             hold = await self._hold(session, policy, text, now)
             if hold == "ended":
                 result.ended += 1
@@ -116,15 +118,13 @@ class SmsSender:
             if hold == "held":
                 result.held += 1
                 return
-            if not await claim_text(session, text_id, now, now + IN_FLIGHT):
-                return  # another instance took it
-            await update_text(session, text_id, provider=self._provider.name)
+            await start_attempt(session, text.id, self._provider.name)
         outgoing = OutgoingText(
             phone=text.phone,
             template=sms.templates[text.purpose],
             purpose=text.purpose,
             params={str(k): str(v) for k, v in text.params.items()},
-            reference=reference(text_id),
+            reference=reference(text.id),
         )
         answer = await self._provider.send(outgoing)
         await self._record(policy, text, answer, result)
