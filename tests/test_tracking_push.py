@@ -166,6 +166,9 @@ async def test_odd_scans_are_recorded_without_harm(
     assert now.state == "in_transit"  # neither the unknown code nor 揽收 moved it back
     assert now.last_scan_at == T0 + 5 * H
     assert "时间在未来" in caplog.text and "状态码未知" in caplog.text
+    caplog.clear()  # the same trace again: the unknown code is not reported twice
+    assert (await followed.post(PUSH_PATH, data=signed_push(later))).status == 200
+    assert "状态码未知" not in caplog.text and "时间在未来" in caplog.text
 
 
 async def test_a_push_for_an_unknown_waybill_is_answered(

@@ -93,7 +93,7 @@ class ScanResult:
     stored_from: set[int] = field(default_factory=set)  # the scans given that were new
     moved: int = 0  # parcels whose last scan changed
     out_of_order: int = 0  # new but older than the parcel's last scan: kept, state unchanged
-    unknown_code: list[int] = field(default_factory=list)
+    unknown_code: list[int] = field(default_factory=list)  # new scans with a code not known
     future: list[int] = field(default_factory=list)
     unknown_waybill: list[int] = field(default_factory=list)
     stalls_closed: int = 0
@@ -130,13 +130,10 @@ async def apply_scans(
         if not followed:
             result.unknown_waybill.append(index)
             continue
-        if scan.unknown_code:
-            result.unknown_code.append(index)
         digest = scan.digest
         for parcel in followed:
             given[parcel["id"], digest] = (parcel, scan, index)
             rows.append(_scan_row(parcel, scan, digest, source, now))
-    _report(result, scans, source)
     inserted = await insert_scans(session, rows)
     result.stored = len(inserted)
     changes: dict[int, _Change] = {}
@@ -144,6 +141,8 @@ async def apply_scans(
         parcel, scan, index = given[key]
         result.stored_from.add(index)
         changes.setdefault(parcel["id"], _Change(parcel)).scans.append(scan)
+    result.unknown_code = sorted(i for i in result.stored_from if scans[i].unknown_code)
+    _report(result, scans, source)
     tracking = policy.config.tracking
     stall_after = tracking.stall_limit if tracking is not None else None
     moved = [c for c in changes.values() if _move(c, now, stall_after, result)]
