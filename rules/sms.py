@@ -46,6 +46,9 @@ TEMPLATE_TEXTS: dict[str, str] = {
     "returned": _PARCEL + "已退回我们仓库, 我们会尽快处理, 详情: {base}{link}",
 }
 
+# Free-text variables are cut to keep a text short (two billed parts) and within the providers'
+# variable lengths; a waybill number and the link token are never cut.
+LONGEST_VALUE = {"place": 20, "carrier": 12}
 MAX_TEXT_LENGTH = 500  # characters, the sign's 【】 included (Tencent; Aliyun bills per 67)
 SINGLE_TEXT_LENGTH = 70  # one billed text; a longer one is split and billed per 67
 _TENCENT_VARIABLE = re.compile(r"\{(\d+)\}")
@@ -103,13 +106,17 @@ def next_allowed(sent: Sequence[datetime], now: datetime) -> datetime:
 
 def template_values(purpose: str, params: Mapping[str, str], link_base: str | None) -> list[str]:
     """The variables of ``purpose``'s template in order, from the caller's params; a link under
-    ``link_base`` becomes its token (the base is constant text of the template). Raises
-    KeyError for a purpose without a template or a missing param."""
+    ``link_base`` becomes its token (the base is constant text of the template), free text is
+    cut to :data:`LONGEST_VALUE`. Raises KeyError for a purpose without a template or a missing
+    param."""
     values = []
     for name in TEMPLATE_VARIABLES[purpose]:
         value = params[name]
         if name == "link" and link_base and value.startswith(link_base):
             value = value[len(link_base) :]
+        longest = LONGEST_VALUE.get(name)
+        if longest is not None and len(value) > longest:
+            value = value[: longest - 1] + "…"
         values.append(value)
     return values
 

@@ -452,6 +452,8 @@ class SmsConfig(_Section):
         ]
         if self.provider == "tencent" and not self.sdk_app_id:
             problems.append("腾讯云短信需要 sdk_app_id (SmsSdkAppId)")
+        if self.templates and self.link_base is None:
+            problems.append("短信模板都带订单链接: 需要 link_base (客户页地址前缀) 与 link_secret")
         if any(problems):
             raise ValueError("; ".join(p for p in problems if p))
         return self

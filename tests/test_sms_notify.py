@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
 from bot.keys import RULES, SESSIONS
-from services.config import parse_config
+from services.config import ConfigError, parse_config
 from services.sms.links import order_link, verify_order_link
 from services.sms.notify import notify_customer
 from storage.sms import opt_out
@@ -103,6 +103,13 @@ async def test_without_sms_nothing_is_queued_and_no_link(
     assert not await notify(client, order_id=order)
     assert await texts(client) == []
     assert order_link(client.app[RULES].current(), order, utc(2026, 3, 2)) is None
+
+
+def test_templates_need_a_link_base(database_url: str) -> None:
+    data = sms_config_data(database_url)
+    del data["sms"]["link_base"]
+    with pytest.raises(ConfigError, match="link_base"):
+        parse_config(data)
 
 
 async def test_order_link_opens_its_order_until_it_expires(app: TestClient) -> None:
