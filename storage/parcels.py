@@ -89,6 +89,7 @@ class DueSubscription(NamedTuple):
     receiver_phone: str | None
     city: str | None
     district: str | None
+    order_no: str  # the channel's order number, for people
 
 
 class SubscriptionChange(NamedTuple):
@@ -112,7 +113,13 @@ async def claim_due_subscriptions(
     another instance does not send them meanwhile (``SKIP LOCKED`` on PostgreSQL)."""
     columns = [PARCELS.c[name] for name in DueSubscription._fields[:7]]
     query = (
-        select(*columns, ORDERS.c.receiver_phone, ORDERS.c.city, ORDERS.c.district)
+        select(
+            *columns,
+            ORDERS.c.receiver_phone,
+            ORDERS.c.city,
+            ORDERS.c.district,
+            ORDERS.c.channel_order_id,
+        )
         .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
         .where(PARCELS.c.subscription == "pending", PARCELS.c.subscribe_next_at <= now)
         .order_by(PARCELS.c.subscribe_next_at)

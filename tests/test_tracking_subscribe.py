@@ -91,7 +91,8 @@ async def test_a_refused_subscription_fails_and_ops_hear_once(
     assert "拒绝" in failed.subscribe_error
     [notice] = await rows(tracked, OutboxMessage)
     assert (notice.kind, notice.target) == ("ops", "ops-liu")
-    assert "YT9999999999" in (notice.detail or "") and "701" in (notice.detail or "")
+    assert "订单 SH1 的圆通运单 YT9999999999" in (notice.detail or "")
+    assert "701" in (notice.detail or "")
     assert (await tick_subscribe(tracked, T0 + timedelta(hours=1))).sent == 0
     assert len(await rows(tracked, OutboxMessage)) == 1
 

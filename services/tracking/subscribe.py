@@ -114,7 +114,7 @@ def _tell_ops(
     carrier = carrier_of(due.carrier)
     name = carrier.name if carrier else "未知快递公司"
     text = (
-        f"⚠️ 物流跟踪订阅失败: {name} 单号 {due.tracking_no} (订单 id {due.order_id})\n"
+        f"⚠️ 物流跟踪订阅失败: 订单 {due.order_no} 的{name}运单 {due.tracking_no}\n"
         f"快递100答复: {answer.reason}\n该包裹不会收到轨迹推送, 请核对单号与快递公司。"
     )
     return [
