@@ -176,3 +176,16 @@ async def test_a_tampered_or_stale_tencent_request_is_refused(aiohttp_server: An
     assert tampered["Error"]["Code"] == "AuthFailure.SignatureFailure"
     stale = await post(body, tc3_request(server, body, now - 600))
     assert stale["Error"]["Code"] == "AuthFailure.SignatureExpire"
+
+
+async def test_an_unknown_sdk_app_id_pauses_every_text(aiohttp_server: Any) -> None:
+    server = await sandbox_at(aiohttp_server, FakeClock(), sdk_app_id="1400000001")
+    client = await tencent(server)
+    paused = await send(client)
+    assert (paused.verdict, paused.scope, paused.retry_after) == (
+        "retry",
+        "provider",
+        timedelta(minutes=30),
+    )
+    assert "sdk_app_id" in paused.reason
+    await client.close()

@@ -83,6 +83,8 @@ def judge(code: str, message: str) -> SendResult:
     if code in _ACCOUNT_LIMITS:
         reason, after = _ACCOUNT_LIMITS[code]
         return retry(code, reason, after, scope="provider")
+    if code == "InvalidParameterValue.SdkAppIdNotExist":  # our config: every text would fail
+        return retry(code, "SmsSdkAppId 不存在, 请检查 sdk_app_id", AUTH_RETRY, "provider")
     if code.startswith("AuthFailure"):
         return retry(
             code, f"腾讯云鉴权失败, 请检查 secret_id/secret_key: {message}", AUTH_RETRY, "provider"
