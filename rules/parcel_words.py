@@ -4,8 +4,9 @@ use: ``运输中, 预计12月4日送达``, ``派送中``, ``已签收``, ``拒�
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
+from rules.durations import format_duration
 from rules.eta import date_words, eta_words
 from rules.logistics import Logistics
 
@@ -38,16 +39,31 @@ def stall_place(place: str | None, scanned: bool) -> str:
     return place or UNKNOWN_PLACE
 
 
+def _in_hours(span: timedelta) -> str:
+    """A carrier's limit as carriers and customers count it: ``24小时``, ``48小时`` (whole
+    hours), else as any duration (``45秒``, ``1小时30分``)."""
+    hours, rest = divmod(span, timedelta(hours=1))
+    return f"{hours}小时" if hours and not rest else format_duration(span)
+
+
 def stall_summary(
-    parcel: str, place: str | None, since: datetime, hours: int, *, scanned: bool, tz: tzinfo
+    parcel: str,
+    place: str | None,
+    since: datetime,
+    limit: timedelta,
+    *,
+    scanned: bool,
+    tz: tzinfo,
 ) -> str:
     """What a stall ticket says: ``中通 YT1: 包裹在【杭州转运中心】已超过24小时没有更新
-    (最后一次扫描 12月2日 10:15)``; for a parcel never scanned, since it shipped."""
+    (最后一次扫描 12月2日 10:15)``, ``limit`` being the carrier's; for a parcel never scanned,
+    since it shipped."""
     when = f"{date_words(since, tz)} {since.astimezone(tz):%H:%M}"
+    silence = _in_hours(limit)
     if not scanned:
-        return f"{parcel}: 发货后已超过{hours}小时没有揽收扫描 (发货 {when})"
+        return f"{parcel}: 发货后已超过{silence}没有揽收扫描 (发货 {when})"
     where = stall_place(place, scanned)
-    return f"{parcel}: 包裹在【{where}】已超过{hours}小时没有更新 (最后一次扫描 {when})"
+    return f"{parcel}: 包裹在【{where}】已超过{silence}没有更新 (最后一次扫描 {when})"
 
 
 TEXT_PURPOSES = {

@@ -161,11 +161,12 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
 
 
 def render_resolution(facts: ResolutionFacts) -> str:
-    """The notice that a ticket closed itself because the order moved on."""
-    moved = (
-        f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} 已进入"
-        f"「{Stage(facts.stage).label}」"
-    )
+    """The notice that a ticket closed itself because the order moved on (or, for a stall, its
+    parcel did: a new scan while the order is still shipped)."""
+    closed = f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no}"
+    if facts.kind == Kind.STALL and facts.stage == Stage.SHIPPED:
+        return f"{closed} 的包裹有了新的物流扫描"
+    moved = f"{closed} 已进入「{Stage(facts.stage).label}」"
     if facts.kind != Kind.OVERDUE or facts.resolved_at is None:
         return moved
     return f"{moved}(超时 {format_duration(facts.resolved_at - facts.deadline_at)})"

@@ -119,7 +119,7 @@ async def test_a_parcel_never_scanned_stalls_from_its_shipping(app: TestClient) 
     assert await tick(app, SHIPPED + 30 * H) == stalls.StallResult(1, 1, 1)
 
     [ticket] = await all_rows(app.app[SESSIONS], Ticket)
-    assert ticket.summary == "中通 YT1: 发货后已超过30小时没有揽收扫描 (发货 3月2日 10:00)"
+    assert ticket.summary == "中通 YT1: 发货后已超过24小时没有揽收扫描 (发货 3月2日 10:00)"
     [text] = await all_rows(app.app[SESSIONS], SmsMessage)
     assert (text.params["place"], text.params["hours"]) == ("待揽收", "30")
 

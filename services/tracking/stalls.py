@@ -75,17 +75,17 @@ async def check_stalls(
     stalls: list[Stall] = []
     for parcel in due:
         since = _silent_since(parcel)
-        limit_at = since + tracking.stall_limit(parcel.carrier)
+        limit = tracking.stall_limit(parcel.carrier)
+        limit_at = since + limit
         if _not_checked(parcel):
             next_checks.append((parcel.id, None))
         elif limit_at > now:  # the limit grew since it was scheduled
             next_checks.append((parcel.id, limit_at))
         else:
             next_checks.append((parcel.id, None))
-            hours = int((now - since) / HOUR)
             scanned = parcel.last_scan_at is not None
             summary = stall_summary(
-                _parcel_name(parcel), parcel.last_scan_place, since, hours, scanned=scanned, tz=tz
+                _parcel_name(parcel), parcel.last_scan_place, since, limit, scanned=scanned, tz=tz
             )
             state = Logistics(parcel.state) if parcel.state else None
             facts = TicketFacts(Kind.STALL, state, parcel.carrier)
