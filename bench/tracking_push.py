@@ -16,7 +16,8 @@ clock starts. Every answer must be 快递100's exact success body.
 
 The reference: stdlib ``sqlite3`` on a copy of the database taken just before the pushes, with
 the server's pragmas, doing per push what the push must at least do, in one transaction: find
-the parcel by waybill, INSERT OR IGNORE the trace's scans, update the parcel. It prints both
+the parcel by waybill, INSERT OR IGNORE the trace's scans, update the parcel (best of 3, each
+on a fresh copy). It prints both
 rates and the ratio; the goal is ≥ 50% of raw. (A transaction per push is the reference
 because a push may be answered only once it is stored; the client shares the machine.)
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -252,6 +254,15 @@ def scalar(db: Path, sql: str) -> int:
         connection.close()
 
 
+def fresh_copy(root: Path) -> Path:
+    """The database as it was before the pushes, for one run of the reference."""
+    copy = root / "reference-run.db"
+    for stale in root.glob("reference-run.db*"):
+        stale.unlink()
+    shutil.copyfile(root / "reference.db", copy)
+    return copy
+
+
 def snapshot(db: Path, copy: Path) -> None:
     source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     target = sqlite3.connect(copy)
@@ -293,7 +304,7 @@ async def main(parcels: int, connections: int, profile: Path | None) -> None:
                 seconds, wrong = await send_all(base, plays, connections)
                 stored = scalar(db, "SELECT count(*) FROM parcel_scans")
                 delivered = scalar(db, "SELECT count(*) FROM orders WHERE stage = 'delivered'")
-        raw = raw_rate(root / "reference.db", plays)
+        raw = max(raw_rate(fresh_copy(root), plays) for _ in range(3))
     rate = len(plays) / seconds
     print(
         f"{len(plays):,} pushes ({parcels:,} parcels × {len(SCANS)}, full trace each) over "
@@ -301,7 +312,7 @@ async def main(parcels: int, connections: int, profile: Path | None) -> None:
         f"({stored:,} scans stored, {delivered:,} orders delivered, {wrong} wrong answers)"
     )
     print(
-        f"raw sqlite3, same pushes' writes, one transaction each: {raw:,.0f} pushes/s "
+        f"raw sqlite3, same pushes' writes, one transaction each (best of 3): {raw:,.0f} pushes/s "
         f"→ orderbot {rate / raw:.0%} of raw (goal ≥ 50%)"
     )
 
