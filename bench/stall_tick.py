@@ -189,7 +189,9 @@ def raw_tick_s(path: str, texts: bool) -> tuple[float, int]:
                     f"stall:parcel:{pid}@{scanned}",
                     order_id,
                     phone,
-                    json.dumps({"place": place, "hours": "25", "link": "x"}, ensure_ascii=False),
+                    json.dumps(
+                        {"place": place, "silence": "24小时", "link": "x"}, ensure_ascii=False
+                    ),
                     at,
                     at,
                 )

@@ -39,7 +39,7 @@ def stall_place(place: str | None, scanned: bool) -> str:
     return place or UNKNOWN_PLACE
 
 
-def _in_hours(span: timedelta) -> str:
+def silence_words(span: timedelta) -> str:
     """A carrier's limit as carriers and customers count it: ``24小时``, ``48小时`` (whole
     hours), else as any duration (``45秒``, ``1小时30分``)."""
     hours, rest = divmod(span, timedelta(hours=1))
@@ -59,7 +59,7 @@ def stall_summary(
     (最后一次扫描 12月2日 10:15)``, ``limit`` being the carrier's; for a parcel never scanned,
     since it shipped."""
     when = f"{date_words(since, tz)} {since.astimezone(tz):%H:%M}"
-    silence = _in_hours(limit)
+    silence = silence_words(limit)
     if not scanned:
         return f"{parcel}: 发货后已超过{silence}没有揽收扫描 (发货 {when})"
     where = stall_place(place, scanned)

@@ -27,7 +27,7 @@ PURPOSES = ("stall", "rejected", "returning", "returned")
 
 # The template's variables, in the order of Tencent's {1}{2}{3}; Aliyun's ${name} by name.
 TEMPLATE_VARIABLES: dict[str, tuple[str, ...]] = {
-    "stall": ("place", "hours", "link"),
+    "stall": ("place", "silence", "link"),
     "rejected": ("carrier", "tracking_no", "link"),
     "returning": ("carrier", "tracking_no", "link"),
     "returned": ("carrier", "tracking_no", "link"),
@@ -39,7 +39,7 @@ TEMPLATE_VARIABLES: dict[str, tuple[str, ...]] = {
 _PARCEL = "您的包裹({carrier}运单{tracking_no})"  # Tencent: no two variables side by side
 TEMPLATE_TEXTS: dict[str, str] = {
     "stall": (
-        "您的包裹在{place}已超过{hours}小时没有更新, 我们已联系快递公司核实, 查看进度: {base}{link}"
+        "您的包裹在{place}已超过{silence}没有更新, 我们已联系快递公司核实, 查看进度: {base}{link}"
     ),
     "rejected": _PARCEL + "已被拒签, 我们会尽快与您联系, 详情: {base}{link}",
     "returning": _PARCEL + "正在退回, 我们会尽快与您联系, 详情: {base}{link}",

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,30 +16,32 @@ from storage.models import SmsMessage, SmsOptOut
 SENT_STATUSES = ("sent", "delivered", "undelivered")  # the provider accepted these
 
 
-async def queue_text(
-    session: AsyncSession,
-    *,
-    dedup_key: str,
-    order_id: int | None,
-    phone: str,
-    purpose: str,
-    params: Mapping[str, str],
-    not_before: datetime,
-    now: datetime,
-) -> bool:
-    """Add a pending text; False when a text with this dedup_key exists (it is kept as is)."""
-    row: dict[str, Any] = {
-        "dedup_key": dedup_key,
-        "order_id": order_id,
-        "phone": phone,
-        "purpose": purpose,
-        "params": dict(params),
-        "status": "pending",
-        "not_before": not_before,
-        "attempts": 0,
-        "created_at": now,
-    }
-    return bool(await insert_new(session, SmsMessage, [row], returning=("id",)))
+class TextRow(TypedDict):
+    """A text to queue (pending, from ``not_before``)."""
+
+    dedup_key: str
+    order_id: int | None
+    phone: str
+    purpose: str
+    params: dict[str, str]
+    not_before: datetime
+
+
+async def queue_texts(session: AsyncSession, texts: Sequence[TextRow], now: datetime) -> set[str]:
+    """Add pending texts; the dedup_keys of those added (a text whose dedup_key exists is kept
+    as is): one statement however many."""
+    rows = [text | {"status": "pending", "attempts": 0, "created_at": now} for text in texts]
+    inserted = await insert_new(session, SmsMessage, rows, returning=("dedup_key",))
+    return {key for (key,) in inserted}
+
+
+async def opted_out(session: AsyncSession, phones: Iterable[str]) -> set[str]:
+    """Which of these numbers opted out: one statement."""
+    wanted = list(set(phones))
+    if not wanted:
+        return set()
+    found = await session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_(wanted)))
+    return set(found)
 
 
 async def is_opted_out(session: AsyncSession, phone: str) -> bool:

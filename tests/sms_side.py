@@ -103,7 +103,7 @@ async def notify(
         "purpose": "stall",
         "params": {
             "place": "杭州转运中心",
-            "hours": "24",
+            "silence": "24小时",
             "link": order_link(policy, order_id, now),
         },
         "now": now,

@@ -176,7 +176,7 @@ async def test_the_page_shows_each_phone_with_the_texts_it_received(aiohttp_serv
         link_base=SANDBOX_LINK_BASE,
     )
     aliyun = AliyunSms.create(**keys, sign="某某旗舰店", **common)
-    stall = {"place": "杭州转运中心", "hours": "24", "link": SANDBOX_LINK_BASE + "42.abc.sig"}
+    stall = {"place": "杭州转运中心", "silence": "24小时", "link": SANDBOX_LINK_BASE + "42.abc.sig"}
     returned = {
         "carrier": "顺丰",
         "tracking_no": "SF1234567890",

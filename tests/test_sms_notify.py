@@ -18,7 +18,7 @@ from storage.sms import opt_out
 from tests.sms_side import LINK_BASE, add_order, sms_config_data, texts, utc
 from tests.support import FakeClock, config_data
 
-STALL = {"place": "杭州转运中心", "hours": "24", "link": LINK_BASE + "x"}
+STALL = {"place": "杭州转运中心", "silence": "24小时", "link": LINK_BASE + "x"}
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ async def test_nothing_queued_without_a_usable_number_template_or_params(app: Te
     assert not await notify(app, order_id=order, phone="")
     assert not await notify(app, order_id=order, phone="138****5678")  # masked by the platform
     assert not await notify(app, order_id=order, purpose="marketing")
-    assert not await notify(app, order_id=order, params={"place": "杭州", "hours": "24"})
+    assert not await notify(app, order_id=order, params={"place": "杭州", "silence": "24小时"})
     assert await texts(app) == []
 
 

@@ -63,8 +63,8 @@ def test_template_params_take_the_link_token_and_keep_the_order() -> None:
     with pytest.raises(KeyError):
         tencent_params("stall", params, base)
     place = "浙江省杭州市萧山区某某物流园区第三分拣转运中心"
-    stall = {"place": place, "hours": "24", "link": base + "7.a.b"}
-    assert tencent_params("stall", stall, base) == [place[:19] + "…", "24", "7.a.b"]
+    stall = {"place": place, "silence": "24小时", "link": base + "7.a.b"}
+    assert tencent_params("stall", stall, base) == [place[:19] + "…", "24小时", "7.a.b"]
 
 
 def test_billed_parts() -> None:

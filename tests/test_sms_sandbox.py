@@ -22,7 +22,7 @@ from sandbox.sms_signing import tc3_signature
 from tests.support import FakeClock
 
 KEYS = SmsSandboxConfig()
-STALL = {"place": "杭州转运中心", "hours": "24", "link": SANDBOX_LINK_BASE + "42.abc.sig"}
+STALL = {"place": "杭州转运中心", "silence": "24小时", "link": SANDBOX_LINK_BASE + "42.abc.sig"}
 
 
 async def sandbox_at(aiohttp_server: Any, clock: FakeClock, **sms: Any) -> TestServer:

@@ -71,7 +71,7 @@ async def test_a_day_without_scans_opens_one_ticket_and_queues_one_text(app: Tes
     [text] = await all_rows(app.app[SESSIONS], SmsMessage)
     assert (text.purpose, text.phone, text.status) == ("stall", "13812345678", "pending")
     assert text.dedup_key == f"stall:{ticket.episode}"
-    assert text.params["place"] == "杭州转运中心" and text.params["hours"] == "24"
+    assert text.params["place"] == "杭州转运中心" and text.params["silence"] == "24小时"
     assert text.params["link"].startswith(LINK_BASE)
     [parcel] = await all_rows(app.app[SESSIONS], Parcel)
     assert parcel.stall_check_at is None  # until the next scan
@@ -121,7 +121,7 @@ async def test_a_parcel_never_scanned_stalls_from_its_shipping(app: TestClient) 
     [ticket] = await all_rows(app.app[SESSIONS], Ticket)
     assert ticket.summary == "中通 YT1: 发货后已超过24小时没有揽收扫描 (发货 3月2日 10:00)"
     [text] = await all_rows(app.app[SESSIONS], SmsMessage)
-    assert (text.params["place"], text.params["hours"]) == ("待揽收", "30")
+    assert (text.params["place"], text.params["silence"]) == ("待揽收", "24小时")
 
 
 async def test_arrived_returned_or_moved_on_parcels_are_not_stalls(app: TestClient) -> None:

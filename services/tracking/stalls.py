@@ -16,23 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind, parcel_episode
 from rules.logistics import Logistics, carrier_of
-from rules.parcel_words import stall_place, stall_summary
+from rules.parcel_words import silence_words, stall_place, stall_summary
 from rules.routing import TicketFacts
 from rules.stages import Stage
 from services.config import TrackingConfig
 from services.lifecycle.stall_tickets import Stall, open_stall_tickets
 from services.policy import Policy
 from services.sms.links import order_link
-from services.sms.notify import notify_customer
+from services.sms.notify import CustomerText, notify_customers
 from storage.stalls import DueParcel, set_stall_checks
-
-HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -93,30 +91,20 @@ async def check_stalls(
     opened = await open_stall_tickets(session, policy, stalls, now, paused)
     counts.opened = len(opened)
     if "stall" in tracking.notify_customer:
-        for stall in stalls:
-            if stall.parcel.id in opened:
-                counts.texted += await _text_customer(session, policy, stall, now)
+        texts = [_text(policy, tracking, s, now) for s in stalls if s.parcel.id in opened]
+        counts.texted = len(await notify_customers(session, policy, texts, now))
     await set_stall_checks(session, next_checks)
     return counts
 
 
-async def _text_customer(session: AsyncSession, policy: Policy, stall: Stall, now: datetime) -> int:
-    """Queue the customer's one text about this silence; 1 when queued."""
+def _text(policy: Policy, tracking: TrackingConfig, stall: Stall, now: datetime) -> CustomerText:
+    """The customer's one text about this silence."""
     parcel = stall.parcel
-    since = _silent_since(parcel)
     params = {
         "place": stall_place(parcel.last_scan_place, parcel.last_scan_at is not None),
-        "hours": str(int((now - since) / HOUR)),
+        "silence": silence_words(tracking.stall_limit(parcel.carrier)),
         "link": order_link(policy, parcel.order_id, now) or "",
     }
-    queued = await notify_customer(
-        session,
-        policy,
-        order_id=parcel.order_id,
-        phone=parcel.receiver_phone,
-        purpose="stall",
-        params=params,
-        dedup_key=f"stall:{stall.episode}",
-        now=now,
+    return CustomerText(
+        parcel.order_id, parcel.receiver_phone, "stall", params, f"stall:{stall.episode}"
     )
-    return int(queued)
