@@ -33,6 +33,7 @@ class NewParcel(TypedDict):
     shipped_at: datetime | None
     origin_province: str | None
     destination_province: str | None
+    stall_check_at: datetime
     subscription: str
     subscribe_attempts: int
     subscribe_next_at: datetime

@@ -176,6 +176,18 @@ async def test_a_parcel_from_shipping_through_a_stall_to_the_door(journey: Journ
     assert "已签收" in await say(journey.bot, "zhang", "状态 SH1", now=moved + 6 * H)
 
 
+async def test_a_parcel_never_picked_up_stalls_a_day_after_shipping(journey: Journey) -> None:
+    await ship_parcel(journey, "SH6", "YT0000000006")
+    await journey.subscribe()
+
+    await journey.at(T0 + 24 * H - M)
+    assert await journey.check_stalls() == stalls.StallResult()
+    await journey.at(T0 + 24 * H)
+    assert await journey.check_stalls() == stalls.StallResult(checked=1, opened=1, texted=1)
+    [ticket] = await journey.rows(Ticket)
+    assert ticket.summary == "圆通 YT0000000006: 发货后已超过24小时没有揽收扫描 (发货 3月2日 09:00)"
+
+
 async def test_a_silence_ending_at_night_texts_the_customer_at_eight(journey: Journey) -> None:
     await ship_parcel(journey, "SH2", "YT0000000002")
     await journey.subscribe()

@@ -20,16 +20,20 @@ from storage.parcels import NewParcel, insert_parcels
 def parcel_row(
     tracking: TrackingConfig, order: OrderRow, waybill: Waybill, now: datetime
 ) -> NewParcel:
-    """A waybill of a stored order, to follow from now."""
+    """A waybill of a stored order, to follow from now; a parcel no scan ever reaches stalls
+    its carrier's limit after it shipped."""
     known = carrier_of(waybill.carrier)
+    carrier = known.code if known else None
+    shipped_at = waybill.shipped_at or order["shipped_at"]
     return {
         "order_id": order["id"],
         "tracking_no": waybill.tracking_no,
-        "carrier": known.code if known else None,
+        "carrier": carrier,
         "carrier_text": waybill.carrier,
-        "shipped_at": waybill.shipped_at or order["shipped_at"],
+        "shipped_at": shipped_at,
         "origin_province": tracking.origin_province,
         "destination_province": order["province"],
+        "stall_check_at": (shipped_at or now) + tracking.stall_limit(carrier),
         "subscription": "pending",
         "subscribe_attempts": 0,
         "subscribe_next_at": now,
