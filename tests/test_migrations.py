@@ -18,7 +18,16 @@ from rules.kinds import order_subject, stage_episode
 from services.config import parse_config
 from storage import migrate
 from storage.db import make_engine
-from storage.models import Base, Order, OrderEvent, OutboxMessage, Ticket, TicketEvent
+from storage.models import (
+    Base,
+    Order,
+    OrderEvent,
+    OrderWaybill,
+    OutboxMessage,
+    Parcel,
+    Ticket,
+    TicketEvent,
+)
 from tests.support import T0, auth, config_data, shop_order
 
 HOUR = timedelta(hours=1)
@@ -203,5 +212,54 @@ async def test_tickets_before_the_kinds_revision_keep_their_history_and_key(
             await connection.execute(Ticket.__table__.insert(), [stall])
             kinds = (await connection.execute(select(Ticket.kind).order_by(Ticket.id))).all()
         assert [k for (k,) in kinds] == ["overdue", "stall"]
+    finally:
+        await engine.dispose()
+
+
+async def test_waybills_shipped_before_the_parcels_revision_are_followed(
+    database_url: str,
+) -> None:
+    """Revision 0011 follows the waybills of orders already shipped (not of those still in the
+    warehouse): each a parcel waiting to be subscribed, its carrier read from the channel's
+    words, checked for a stall a day after it shipped."""
+    config = migrate.alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0010")
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            orders = [
+                _order_of_0008("SH-SHIPPED") | {"stage": "shipped", "province": "上海市"},
+                _order_of_0008("SH-PAID") | {"province": None},
+            ]
+            await connection.execute(Order.__table__.insert(), orders)
+            ids = dict((await connection.execute(select(Order.channel_order_id, Order.id))).all())
+            await connection.execute(
+                OrderWaybill.__table__.insert(),
+                [
+                    {
+                        "order_id": ids["SH-SHIPPED"],
+                        "tracking_no": "YT1",
+                        "carrier": "圆通速递",
+                        "shipped_at": T0,
+                    },
+                    {
+                        "order_id": ids["SH-PAID"],
+                        "tracking_no": "YT2",
+                        "carrier": "圆通速递",
+                        "shipped_at": None,
+                    },
+                ],
+            )
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.connect() as connection:
+            [parcel] = (await connection.execute(select(Parcel.__table__))).all()
+        assert (parcel.order_id, parcel.tracking_no, parcel.carrier, parcel.carrier_text) == (
+            ids["SH-SHIPPED"],
+            "YT1",
+            "YTO",
+            "圆通速递",
+        )
+        assert (parcel.subscription, parcel.destination_province) == ("pending", "上海市")
+        assert parcel.stall_check_at == T0 + 24 * HOUR
     finally:
         await engine.dispose()

@@ -6,7 +6,7 @@ Create Date: 2026-12-02 18:30:00.000000
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,6 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _UTC = storage.models.UtcDateTime
+# [tracking].stall_after's default: a migration does not read the config; the first scan sets
+# the carrier's own limit.
+_STALL_AFTER = timedelta(hours=24)
 
 
 def upgrade() -> None:
@@ -122,7 +125,7 @@ def upgrade() -> None:
 
 def _follow_shipped_waybills() -> None:
     """The waybills of orders shipped before this revision are followed too: each becomes a
-    parcel waiting to be subscribed."""
+    parcel waiting to be subscribed, checked for a stall a day after it shipped."""
     now = datetime.now(UTC)
     rows = op.get_bind().execute(
         sa.text(
@@ -134,6 +137,7 @@ def _follow_shipped_waybills() -> None:
     parcels: dict[tuple[str, int], dict[str, object]] = {}
     for order_id, tracking_no, carrier, shipped_at, province in rows:
         known = carrier_of(carrier)
+        shipped = _UTC().process_result_value(shipped_at, op.get_bind().dialect)
         parcels.setdefault(
             (tracking_no, order_id),
             {
@@ -141,8 +145,9 @@ def _follow_shipped_waybills() -> None:
                 "tracking_no": tracking_no,
                 "carrier": known.code if known else None,
                 "carrier_text": carrier,
-                "shipped_at": _UTC().process_result_value(shipped_at, op.get_bind().dialect),
+                "shipped_at": shipped,
                 "destination_province": province,
+                "stall_check_at": (shipped or now) + _STALL_AFTER,
                 "subscription": "pending",
                 "subscribe_attempts": 0,
                 "subscribe_next_at": now,
