@@ -149,19 +149,7 @@ async def record_subscriptions(
             updated_at=now,
         )
     )
-    await session.execute(
-        statement,
-        [
-            {
-                "parcel_id": c.parcel_id,
-                "new_subscription": c.subscription,
-                "new_attempts": c.attempts,
-                "new_next_at": c.next_at,
-                "new_error": c.error,
-            }
-            for c in changes
-        ],
-    )
+    await session.execute(statement, [_change_params(c) for c in changes])
 
 
 async def parcels_by_tracking_no(
@@ -218,6 +206,61 @@ async def set_subscription(
         .where(PARCELS.c.tracking_no.in_(list(set(numbers))), changed)
         .values(subscription=subscription, subscribe_error=error)
     )
+
+
+class Followed(NamedTuple):
+    """A parcel whose provider stopped following it, with what deciding on it needs."""
+
+    id: int
+    tracking_no: str
+    carrier: str | None
+    subscription: str
+    subscribe_attempts: int
+    order_no: str  # the channel's order number, for people
+
+
+async def followed_by_tracking_no(session: AsyncSession, numbers: Iterable[str]) -> list[Followed]:
+    """The parcels following these waybills, with their orders' numbers."""
+    wanted = list(set(numbers))
+    if not wanted:
+        return []
+    query = (
+        select(*(PARCELS.c[name] for name in Followed._fields[:5]), ORDERS.c.channel_order_id)
+        .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
+        .where(PARCELS.c.tracking_no.in_(wanted))
+    )
+    return [Followed._make(row) for row in await session.execute(query)]
+
+
+async def change_subscriptions(
+    session: AsyncSession, changes: Sequence[SubscriptionChange], now: datetime
+) -> None:
+    """Set these parcels' subscriptions as given (an ended one pending again, or failed),
+    matched by id: one executemany."""
+    if not changes:
+        return
+    statement = (
+        update(PARCELS)
+        .where(PARCELS.c.id == bindparam("parcel_id"))
+        .values(
+            subscription=bindparam("new_subscription"),
+            subscribe_attempts=bindparam("new_attempts"),
+            subscribe_next_at=bindparam("new_next_at"),
+            subscribe_error=bindparam("new_error"),
+            updated_at=now,
+        )
+    )
+    await session.execute(statement, [_change_params(c) for c in changes])
+
+
+def _change_params(change: SubscriptionChange) -> dict[str, object]:
+    return {
+        "parcel_id": change.parcel_id,
+        "new_subscription": change.subscription,
+        "new_attempts": change.attempts,
+        "new_next_at": change.next_at,
+        "new_error": change.error,
+    }
 
 
 class OrderGlance(NamedTuple):

@@ -305,11 +305,12 @@ async def test_a_new_scan_closes_the_stall_ticket(
 
 
 async def test_abort_ends_the_subscription(followed: TestClient, carrier: TestServer) -> None:
-    assert await push_status(carrier, NUMBER, "abort", "3天查询无记录")
+    """(An abort for no record yet subscribes again: tests/test_tracking_abort.py.)"""
+    assert await push_status(carrier, NUMBER, "abort", "60天无变化")
 
     aborted = await parcel(followed)
     assert aborted.subscription == "ended"
-    assert "3天查询无记录" in (aborted.subscribe_error or "")
+    assert "60天无变化" in (aborted.subscribe_error or "")
 
 
 async def test_a_push_the_bot_missed_is_sent_again(

@@ -1,6 +1,6 @@
 """Providers' verified pushes, stored before they are answered: their scans onto the parcels
 following each waybill, and what each says of its subscription (still followed, ended, given
-up).
+up: see services.tracking.aborts).
 
 Pushes arriving together are stored together (group commit): while one transaction runs, the
 pushes that arrive wait, and the next transaction takes them all. Each push's sender is
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,17 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.tracking.base import Push, PushStatus, TrackingProvider
 from services.clock import Clock
 from services.policy import Policy
+from services.tracking.aborts import take_aborts
 from services.tracking.scans import Scan, ScanResult, apply_scans, provider_scan
 from storage.parcels import set_subscription
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200  # pushes per transaction
-_SUBSCRIPTION = {
-    PushStatus.POLLING: "active",
-    PushStatus.ENDED: "ended",
-    PushStatus.ABORTED: "ended",
-}
+_SUBSCRIPTION = {PushStatus.POLLING: "active", PushStatus.ENDED: "ended"}
 
 
 async def take_pushes(
@@ -53,7 +50,7 @@ async def take_pushes(
         spans.append((push, range(start, len(scans))))
     async with sessions.begin() as session:
         result = await apply_scans(session, policy, scans, source=provider.name, now=now)
-        await _follow_status(session, provider, pushes)
+        await _follow_status(session, policy, provider, pushes, result.subscriptions, now)
     unknown = set(result.unknown_waybill)
     for push, span in spans:
         if span and all(index in unknown for index in span):
@@ -67,19 +64,28 @@ async def take_pushes(
 
 
 async def _follow_status(
-    session: AsyncSession, provider: TrackingProvider, pushes: Sequence[Push]
+    session: AsyncSession,
+    policy: Policy,
+    provider: TrackingProvider,
+    pushes: Sequence[Push],
+    known: Mapping[str, set[str]],
+    now: datetime,
 ) -> None:
-    """One statement per status the pushes report (and one per push that gave up)."""
-    by_status: dict[str, list[str]] = defaultdict(list)
+    """What the pushes say of their subscriptions: one statement per status, for the waybills
+    whose parcels (``known``: read with the scans) are not there already; aborts apart."""
+    by_status: dict[str, set[str]] = defaultdict(set)
+    aborts: list[tuple[str, str]] = []
     for push in pushes:
         if push.status == PushStatus.ABORTED:
-            reason = f"{provider.name} 停止跟踪: {push.message or '未说明原因'}"
-            log.warning("单号 %s %s", push.tracking_no, reason)
-            await set_subscription(session, [push.tracking_no], "ended", reason)
-        else:
-            by_status[_SUBSCRIPTION[push.status]].append(push.tracking_no)
+            aborts.append((push.tracking_no, push.message))
+            continue
+        subscription = _SUBSCRIPTION[push.status]
+        if known.get(push.tracking_no) != {subscription}:
+            by_status[subscription].add(push.tracking_no)
     for subscription, numbers in by_status.items():
-        await set_subscription(session, numbers, subscription, None)
+        await set_subscription(session, sorted(numbers), subscription, None)
+    if aborts:
+        await take_aborts(session, policy, provider.name, aborts, now)
 
 
 class PushWriter:

@@ -96,6 +96,8 @@ class ScanResult:
     unknown_code: list[int] = field(default_factory=list)  # new scans with a code not known
     future: list[int] = field(default_factory=list)
     unknown_waybill: list[int] = field(default_factory=list)
+    # the subscriptions of the parcels following each waybill given, as read
+    subscriptions: dict[str, set[str]] = field(default_factory=dict)
     stalls_closed: int = 0
     returns_opened: int = 0
 
@@ -120,6 +122,7 @@ async def apply_scans(
     parcels: dict[str, list[ParcelState]] = defaultdict(list)
     for parcel in await parcels_by_tracking_no(session, {s.tracking_no for s in scans}):
         parcels[parcel["tracking_no"]].append(parcel)
+        result.subscriptions.setdefault(parcel["tracking_no"], set()).add(parcel["subscription"])
     rows: list[ScanRow] = []
     given: dict[tuple[int, str], tuple[ParcelState, Scan, int]] = {}
     for index, scan in enumerate(scans):

@@ -102,22 +102,31 @@ async def record_answers(
             result.failed += 1
             log.error("订阅单号 %s 被拒绝: %s", due.tracking_no, answer.reason)
             changes.append(SubscriptionChange(due.id, "failed", attempts, None, answer.reason))
-            notices += _tell_ops(policy, due, answer, now)
+            notices += failure_notices(
+                policy, due.id, due.order_no, due.carrier, due.tracking_no, answer.reason, now
+            )
     await record_subscriptions(session, changes, now)
     await queue_messages(session, notices)
 
 
-def _tell_ops(
-    policy: Policy, due: DueSubscription, answer: SubscribeAnswer, now: datetime
+def failure_notices(
+    policy: Policy,
+    parcel_id: int,
+    order_no: str,
+    carrier_code: str | None,
+    tracking_no: str,
+    reason: str,
+    now: datetime,
 ) -> list[OutboxRow]:
-    """One notice per ops member for a refused subscription (its key makes it once)."""
-    carrier = carrier_of(due.carrier)
+    """One notice per ops member for a subscription failed for good (refused, or given up
+    after 快递100 stopped following it); its key makes it once per parcel."""
+    carrier = carrier_of(carrier_code)
     name = carrier.name if carrier else "未知快递公司"
     text = (
-        f"⚠️ 物流跟踪订阅失败: 订单 {due.order_no} 的{name}运单 {due.tracking_no}\n"
-        f"快递100答复: {answer.reason}\n该包裹不会收到轨迹推送, 请核对单号与快递公司。"
+        f"⚠️ 物流跟踪订阅失败: 订单 {order_no} 的{name}运单 {tracking_no}\n"
+        f"快递100答复: {reason}\n该包裹不会收到轨迹推送, 请核对单号与快递公司。"
     )
     return [
-        notice_row(f"ops:tracking:refused:{due.id}:{user}", "ops", ("user", user), text, now)
+        notice_row(f"ops:tracking:refused:{parcel_id}:{user}", "ops", ("user", user), text, now)
         for user in policy.config.roles.ops
     ]
