@@ -30,6 +30,7 @@ from rules.render import (
     overdue_words,
     render_alert,
     render_resolution,
+    what_closed,
 )
 from rules.stages import Stage
 from rules.text_split import split_text
@@ -66,9 +67,7 @@ def _utf8(text: str) -> int:
 def ticket_line(facts: Facts, now: datetime) -> str:
     """One ticket on one line, for digests and ticket lists."""
     if isinstance(facts, ResolutionFacts):
-        return (
-            f"✅ #{facts.ticket_id} {facts.order_no} 已进入「{Stage(facts.stage).label}」, 自动关闭"
-        )
+        return f"✅ #{facts.ticket_id} {facts.order_no} {what_closed(facts)}, 自动关闭"
     level = "" if facts.level == 1 else f"[{escalation_name(facts.level)}] "
     if facts.reminder:
         level = "[提醒] " + level

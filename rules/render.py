@@ -160,13 +160,17 @@ def render_alert(facts: AlertFacts, now: datetime, tz: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def render_resolution(facts: ResolutionFacts) -> str:
-    """The notice that a ticket closed itself because the order moved on (or, for a stall, its
-    parcel did: a new scan while the order is still shipped)."""
-    closed = f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no}"
+def what_closed(facts: ResolutionFacts) -> str:
+    """What closed the ticket, after the order's number: ``已进入「仓库拣货中」``, or for a
+    stall whose order is still shipped, its parcel moving (a new scan)."""
     if facts.kind == Kind.STALL and facts.stage == Stage.SHIPPED:
-        return f"{closed} 的包裹有了新的物流扫描"
-    moved = f"{closed} 已进入「{Stage(facts.stage).label}」"
+        return "的包裹有了新的物流扫描"
+    return f"已进入「{Stage(facts.stage).label}」"
+
+
+def render_resolution(facts: ResolutionFacts) -> str:
+    """The notice that a ticket closed itself because the order (or its parcel) moved on."""
+    moved = f"✅ 工单 #{facts.ticket_id} 已自动关闭: 订单 {facts.order_no} {what_closed(facts)}"
     if facts.kind != Kind.OVERDUE or facts.resolved_at is None:
         return moved
     return f"{moved}(超时 {format_duration(facts.resolved_at - facts.deadline_at)})"

@@ -8,8 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from rules.digest import build_digest, summary, to_csv
-from rules.render import AlertFacts, ResolutionFacts
+from rules.digest import build_digest, summary, ticket_line, to_csv
+from rules.kinds import Kind
+from rules.render import AlertFacts, ResolutionFacts, render_resolution
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Shanghai")
@@ -173,3 +174,14 @@ def test_tickets_of_other_kinds_are_counted_by_kind_and_never_called_overdue() -
         ("", "告警 (付款差异)"),
         ("", "告警 (物流停滞)"),
     ]
+
+
+def test_a_stall_closed_by_a_new_scan_says_the_parcel_moved_not_the_stage() -> None:
+    scanned = ResolutionFacts(3, "SH3", "shipped", NOW, NOW, kind=Kind.STALL)
+    delivered = ResolutionFacts(4, "SH4", "delivered", NOW, NOW, kind=Kind.STALL)
+    overdue = ResolutionFacts(5, "SH5", "picking", NOW, NOW)
+
+    assert ticket_line(scanned, NOW) == "✅ #3 SH3 的包裹有了新的物流扫描, 自动关闭"
+    assert render_resolution(scanned) == "✅ 工单 #3 已自动关闭: 订单 SH3 的包裹有了新的物流扫描"
+    assert ticket_line(delivered, NOW) == "✅ #4 SH4 已进入「已签收」, 自动关闭"
+    assert ticket_line(overdue, NOW) == "✅ #5 SH5 已进入「仓库拣货中」, 自动关闭"
