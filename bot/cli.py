@@ -135,6 +135,7 @@ def sms_opt_in(
 def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
     """启动服务: HTTP 接口 + 超时巡检。"""
     from bot.app import create_app
+    from bot.tracking import AccessLog
 
     loaded = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -149,6 +150,7 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
             host=host,
             port=port,
             loop=uvloop.new_event_loop(),  # ~15% less CPU per chat command than asyncio's loop
+            access_log_class=AccessLog,  # all but 快递100's accepted pushes
             # Called once the port is bound: our start-up line instead of aiohttp's banner.
             print=lambda _banner: logger.info(startup_line(loaded, f"http://{host}:{port}")),
         )

@@ -11,16 +11,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple, TypedDict, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.kinds import Kind
 from storage.bulk import insert_new, update_by_id
-from storage.models import Order, Parcel, ParcelScan
+from storage.models import Order, Parcel, ParcelScan, Ticket
 from storage.orders import OrderRow
 
 PARCELS = Parcel.__table__
 SCANS = ParcelScan.__table__
 ORDERS = Order.__table__
+TICKETS = Ticket.__table__
 
 
 class NewParcel(TypedDict):
@@ -62,6 +64,7 @@ class ParcelState(TypedDict):
 
 
 _STATE_COLUMNS = tuple(name for name in ParcelState.__annotations__ if name != "id")
+_PARCEL_KEYS = ("id", *_STATE_COLUMNS)
 
 
 class ScanRow(TypedDict):
@@ -152,20 +155,57 @@ async def record_subscriptions(
     await session.execute(statement, [_change_params(c) for c in changes])
 
 
-async def parcels_by_tracking_no(
-    session: AsyncSession, numbers: Iterable[str]
-) -> list[ParcelState]:
+class OrderGlance(NamedTuple):
+    """What scans need of an order before deciding whether it moves: where it is, and whom
+    to text."""
+
+    stage: str
+    receiver_phone: str | None
+
+
+class Following(NamedTuple):
+    """A parcel following a waybill, with what its scans need of its order: where the order
+    is, whom to text, and whether it has an open stall ticket (that a new scan may close)."""
+
+    parcel: ParcelState
+    order: OrderGlance
+    stall_open: bool
+
+
+async def parcels_by_tracking_no(session: AsyncSession, numbers: Iterable[str]) -> list[Following]:
     """The parcels following these waybills (merged shipments: one waybill, several orders),
-    locked until the transaction ends."""
+    with their orders' glance, in one read; the parcels locked until the transaction ends."""
     wanted = list(set(numbers))
     if not wanted:
         return []
-    query = (
-        select(PARCELS.c.id, *(PARCELS.c[name] for name in _STATE_COLUMNS))
-        .where(PARCELS.c.tracking_no.in_(wanted))
-        .with_for_update()  # PostgreSQL: two instances taking pushes of one waybill take turns
+    stall_open = (
+        exists()
+        .where(
+            TICKETS.c.order_id == PARCELS.c.order_id,
+            TICKETS.c.status == "open",
+            TICKETS.c.kind == Kind.STALL.value,
+        )
+        .label("stall_open")
     )
-    return [cast(ParcelState, dict(row._mapping)) for row in await session.execute(query)]
+    query = (
+        select(
+            PARCELS.c.id,
+            *(PARCELS.c[name] for name in _STATE_COLUMNS),
+            ORDERS.c.stage,
+            ORDERS.c.receiver_phone,
+            stall_open,
+        )
+        .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
+        .where(PARCELS.c.tracking_no.in_(wanted))
+        # PostgreSQL: two instances taking pushes of one waybill take turns
+        .with_for_update(of=PARCELS)
+    )
+    found: list[Following] = []
+    for row in await session.execute(query):
+        *state, stage, phone, stalled = row
+        parcel = cast(ParcelState, dict(zip(_PARCEL_KEYS, state, strict=True)))
+        found.append(Following(parcel, OrderGlance(stage, phone), bool(stalled)))
+    return found
 
 
 async def insert_scans(session: AsyncSession, rows: Sequence[ScanRow]) -> set[tuple[int, str]]:
@@ -260,26 +300,6 @@ def _change_params(change: SubscriptionChange) -> dict[str, object]:
         "new_attempts": change.attempts,
         "new_next_at": change.next_at,
         "new_error": change.error,
-    }
-
-
-class OrderGlance(NamedTuple):
-    """What scans need of an order before deciding whether it moves: where it is, and whom
-    to text."""
-
-    stage: str
-    receiver_phone: str | None
-
-
-async def glance_orders(session: AsyncSession, ids: Iterable[int]) -> dict[int, OrderGlance]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    query = select(ORDERS.c.id, ORDERS.c.stage, ORDERS.c.receiver_phone).where(
-        ORDERS.c.id.in_(wanted)
-    )
-    return {
-        row.id: OrderGlance(row.stage, row.receiver_phone) for row in await session.execute(query)
     }
 
 

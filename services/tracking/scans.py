@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,9 +30,9 @@ from services.sms.links import order_link
 from services.sms.notify import notify_customer
 from services.tracking.places import province_of
 from storage.parcels import (
+    OrderGlance,
     ParcelState,
     ScanRow,
-    glance_orders,
     insert_scans,
     orders_by_id,
     parcels_by_tracking_no,
@@ -120,9 +120,16 @@ async def apply_scans(
     """Store ``scans`` (of any waybills) and move their parcels and orders; idempotent."""
     result = ScanResult()
     parcels: dict[str, list[ParcelState]] = defaultdict(list)
-    for parcel in await parcels_by_tracking_no(session, {s.tracking_no for s in scans}):
+    glances: dict[int, OrderGlance] = {}
+    stall_open: set[int] = set()  # orders with an open stall ticket
+    for parcel, glance, stalled in await parcels_by_tracking_no(
+        session, {s.tracking_no for s in scans}
+    ):
         parcels[parcel["tracking_no"]].append(parcel)
         result.subscriptions.setdefault(parcel["tracking_no"], set()).add(parcel["subscription"])
+        glances[parcel["order_id"]] = glance
+        if stalled:
+            stall_open.add(parcel["order_id"])
     rows: list[ScanRow] = []
     given: dict[tuple[int, str], tuple[ParcelState, Scan, int]] = {}
     for index, scan in enumerate(scans):
@@ -153,10 +160,14 @@ async def apply_scans(
     await update_parcels(session, [c.parcel for c in moved])
     result.stalls_closed = await close_stalls(
         session,
-        {c.parcel["id"]: (c.parcel["order_id"], _said(policy, c.scans[-1])) for c in moved},
+        {
+            c.parcel["id"]: (c.parcel["order_id"], _said(policy, c.scans[-1]))
+            for c in moved
+            if c.parcel["order_id"] in stall_open
+        },
         now,
     )
-    await _follow_orders(session, policy, source, moved, now, result)
+    await _follow_orders(session, policy, source, moved, glances, now, result)
     return result
 
 
@@ -246,14 +257,15 @@ async def _follow_orders(
     policy: Policy,
     source: str,
     moved: list[_Change],
+    glances: Mapping[int, OrderGlance],
     now: datetime,
     result: ScanResult,
 ) -> None:
-    """What the parcels' new states mean for their orders: shipped, delivered, a return."""
+    """What the parcels' new states mean for their orders (``glances``: as read with the
+    parcels): shipped, delivered, a return."""
     changed = [c for c in moved if c.transitions]
     if not changed:
         return
-    glances = await glance_orders(session, {c.parcel["order_id"] for c in changed})
     moves: list[tuple[int, str, Stage, datetime]] = []
     stages = {order_id: Stage(glance.stage) for order_id, glance in glances.items()}
     for change in changed:
