@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rules.kinds import Kind
 from storage.bulk import insert_new, update_by_id
 from storage.models import Order, Ticket, TicketEvent
-from storage.outbox import OutboxRow
+from storage.outbox import OutboxRow, queue_messages
 
 TICKETS = Ticket.__table__
 
@@ -104,6 +104,29 @@ async def resolve(session: AsyncSession, closed: list[tuple[int, datetime]], how
             .values(status="resolved", resolved_at=bindparam("at"), resolution=how)
         )
         await session.execute(statement, [{"ticket_id": t, "at": at} for t, at in closed])
+
+
+async def close_by_themselves(
+    session: AsyncSession, closures: Sequence[tuple[TicketRow, datetime, str]], now: datetime
+) -> None:
+    """Close tickets that what they were about settled: each (ticket, when, why) resolved at its
+    moment, the why on its timeline, and a notice queued for its group."""
+    await resolve(session, [(ticket["id"], at) for ticket, at, _ in closures], "auto")
+    await add_timeline(
+        session, [timeline_row(ticket["id"], "resolved", now, why) for ticket, _, why in closures]
+    )
+    notices = [
+        outbox_row(
+            ticket_id=ticket["id"],
+            kind="resolution",
+            level=None,
+            target_kind="group",
+            target=ticket["group_key"],
+            now=now,
+        )
+        for ticket, _, _ in closures
+    ]
+    await queue_messages(session, notices)
 
 
 def timeline_row(

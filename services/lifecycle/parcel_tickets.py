@@ -15,15 +15,7 @@ from rules.routing import TicketFacts
 from services.lifecycle.signals import open_ticket
 from services.policy import Policy
 from storage.models import Order
-from storage.outbox import OutboxRow, queue_messages
-from storage.tickets import (
-    TimelineRow,
-    add_timeline,
-    open_tickets_for,
-    outbox_row,
-    resolve,
-    timeline_row,
-)
+from storage.tickets import close_by_themselves, open_tickets_for
 
 
 async def close_stalls(
@@ -35,30 +27,13 @@ async def close_stalls(
         return 0
     orders = {order_id for order_id, _ in moved.values()}
     parcels = {parcel_episode(parcel_id): parcel_id for parcel_id in moved}
-    closed: list[tuple[int, datetime]] = []
-    timeline: list[TimelineRow] = []
-    notices: list[OutboxRow] = []
+    closures = []
     for ticket in await open_tickets_for(session, orders, (Kind.STALL.value,)):
         parcel_id = parcels.get(ticket["episode"].split("@", 1)[0])
-        if parcel_id is None:
-            continue
-        closed.append((ticket["id"], now))
-        detail = f"包裹有新的扫描: {moved[parcel_id][1]}"
-        timeline.append(timeline_row(ticket["id"], "resolved", now, detail))
-        notices.append(
-            outbox_row(
-                ticket_id=ticket["id"],
-                kind="resolution",
-                level=None,
-                target_kind="group",
-                target=ticket["group_key"],
-                now=now,
-            )
-        )
-    await resolve(session, closed, "auto")
-    await add_timeline(session, timeline)
-    await queue_messages(session, notices)
-    return len(closed)
+        if parcel_id is not None:
+            closures.append((ticket, now, f"包裹有新的扫描: {moved[parcel_id][1]}"))
+    await close_by_themselves(session, closures, now)
+    return len(closures)
 
 
 async def open_return(

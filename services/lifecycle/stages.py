@@ -20,16 +20,8 @@ from rules.stages import Stage, accepts_transition, refusal
 from services.policy import Policy
 from storage.events import EventRow, insert_events
 from storage.orders import OrderRow, insert_orders, update_orders
-from storage.outbox import OutboxRow, queue_messages
 from storage.reports import MetKey, count_met
-from storage.tickets import (
-    TimelineRow,
-    add_timeline,
-    open_tickets_for,
-    outbox_row,
-    resolve,
-    timeline_row,
-)
+from storage.tickets import close_by_themselves, open_tickets_for
 
 
 @dataclass(slots=True)
@@ -154,27 +146,12 @@ async def _close_moved(session: AsyncSession, moved: list[OrderRow], now: dateti
     each at the moment the order moved, and queue a notice for each group."""
     by_id = {order["id"]: order for order in moved}
     tickets = await open_tickets_for(session, by_id, CLOSING_ON_MOVE)
-    await resolve(
-        session, [(t["id"], by_id[t["order_id"]]["stage_entered_at"]) for t in tickets], "auto"
-    )
-    timeline: list[TimelineRow] = []
-    messages: list[OutboxRow] = []
+    closures = []
     for ticket in tickets:
-        stage = by_id[ticket["order_id"]]["stage"]
-        detail = f"订单进入「{Stage(stage).label}」"
-        timeline.append(timeline_row(ticket["id"], "resolved", now, detail))
-        messages.append(
-            outbox_row(
-                ticket_id=ticket["id"],
-                kind="resolution",
-                level=None,
-                target_kind="group",
-                target=ticket["group_key"],
-                now=now,
-            )
-        )
-    await add_timeline(session, timeline)
-    await queue_messages(session, messages)
+        order = by_id[ticket["order_id"]]
+        why = f"订单进入「{Stage(order['stage']).label}」"
+        closures.append((ticket, order["stage_entered_at"], why))
+    await close_by_themselves(session, closures, now)
     return len(tickets)
 
 
