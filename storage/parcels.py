@@ -172,36 +172,42 @@ class Following(NamedTuple):
     stall_open: bool
 
 
-async def parcels_by_tracking_no(session: AsyncSession, numbers: Iterable[str]) -> list[Following]:
-    """The parcels following these waybills (merged shipments: one waybill, several orders),
-    with their orders' glance, in one read; the parcels locked until the transaction ends."""
-    wanted = list(set(numbers))
-    if not wanted:
-        return []
-    stall_open = (
+# Built once: the push path runs them for every batch (building a statement and its cache key
+# each time was a visible part of a push's cost).
+_FOLLOWING = (
+    select(
+        PARCELS.c.id,
+        *(PARCELS.c[name] for name in _STATE_COLUMNS),
+        ORDERS.c.stage,
+        ORDERS.c.receiver_phone,
         exists()
         .where(
             TICKETS.c.order_id == PARCELS.c.order_id,
             TICKETS.c.status == "open",
             TICKETS.c.kind == Kind.STALL.value,
         )
-        .label("stall_open")
+        .label("stall_open"),
     )
-    query = (
-        select(
-            PARCELS.c.id,
-            *(PARCELS.c[name] for name in _STATE_COLUMNS),
-            ORDERS.c.stage,
-            ORDERS.c.receiver_phone,
-            stall_open,
-        )
-        .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
-        .where(PARCELS.c.tracking_no.in_(wanted))
-        # PostgreSQL: two instances taking pushes of one waybill take turns
-        .with_for_update(of=PARCELS)
-    )
+    .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
+    .where(PARCELS.c.tracking_no.in_(bindparam("numbers", expanding=True)))
+    # PostgreSQL: two instances taking pushes of one waybill take turns
+    .with_for_update(of=PARCELS)
+)
+_UPDATE_STATE = (
+    update(PARCELS)
+    .where(PARCELS.c.id == bindparam("parcel_id"))
+    .values({name: bindparam(f"new_{name}") for name in _STATE_COLUMNS})
+)
+
+
+async def parcels_by_tracking_no(session: AsyncSession, numbers: Iterable[str]) -> list[Following]:
+    """The parcels following these waybills (merged shipments: one waybill, several orders),
+    with their orders' glance, in one read; the parcels locked until the transaction ends."""
+    wanted = list(set(numbers))
+    if not wanted:
+        return []
     found: list[Following] = []
-    for row in await session.execute(query):
+    for row in await session.execute(_FOLLOWING, {"numbers": wanted}):
         *state, stage, phone, stalled = row
         parcel = cast(ParcelState, dict(zip(_PARCEL_KEYS, state, strict=True)))
         found.append(Following(parcel, OrderGlance(stage, phone), bool(stalled)))
@@ -219,16 +225,11 @@ async def update_parcels(session: AsyncSession, rows: Sequence[ParcelState]) -> 
     """Write back where these parcels are, matched by id: one executemany."""
     if not rows:
         return
-    statement = (
-        update(PARCELS)
-        .where(PARCELS.c.id == bindparam("parcel_id"))
-        .values({name: bindparam(f"new_{name}") for name in _STATE_COLUMNS})
-    )
     params = [
         {"parcel_id": row["id"]} | {f"new_{name}": row[name] for name in _STATE_COLUMNS}  # type: ignore[literal-required]
         for row in rows
     ]
-    await session.execute(statement, params)
+    await session.execute(_UPDATE_STATE, params)
 
 
 async def set_subscription(
