@@ -191,7 +191,7 @@ async def main(orders: int, latency: float) -> None:
         ingestor = Ingestor(sessions, Rules(policy), RegionParser())
         for start in range(0, orders, 1000):
             batch = [shop_order(n, paid) for n in range(start, min(orders, start + 1000))]
-            await ingestor.orders("shop", batch, datetime.now(UTC))
+            await ingestor.orders("shop", batch, datetime.now(UTC), source="bench")
         started = time.time()
         result = await watch.run(sessions, policy, datetime.now(UTC))
         print(f"watch tick: {result.opened:,} tickets opened in {time.time() - started:.2f} s")

@@ -135,7 +135,9 @@ async def post_orders(request: web.Request) -> web.Response:
     if isinstance(records, web.Response):
         return records
     now = request.app[CLOCK].now()
-    report = await _ingested(request.app[INGESTOR].orders(channel, records, now))
+    report = await _ingested(
+        request.app[INGESTOR].orders(channel, records, now, source=request[SOURCE])
+    )
     if isinstance(report, web.Response):
         return report
     request.app[METRICS].orders_ingested(channel, len(records), report)

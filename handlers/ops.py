@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from channels.registry import LABELS
 from handlers.registry import OPS, SUPERVISOR, CommandContext, CommandError, CommandRouter
+from rules.durations import format_duration
+from rules.freshness import StageLag, format_lag, source_label, summarize
 from rules.health import evaluate
 from rules.render import local_time
+from services.config import HealthConfig
 from storage.health import measure, pause_routing, resume_routing, routing_pause
 
 router = CommandRouter()
@@ -30,12 +33,28 @@ async def health(ctx: CommandContext, args: list[str]) -> str:
     )
     lines = [head]
     lines += [f"{_MARKS[r.failing]} {r.label}: {r.value} (阈值 {r.threshold})" for r in readings]
+    lines += _lag_lines(summarize(measured.lags), policy.config.health)
     if pause is None:
         lines.append("自动分单: 运行中")
     else:
         how = "自动暂停" if pause.mode == "auto" else f"{pause.actor} 手动暂停"
         lines.append(f"自动分单: {how}于 {local_time(pause.since, tz)} ({pause.reason})")
     return "\n".join(lines)
+
+
+def _lag_lines(lags: dict[str, list[StageLag]], limits: HealthConfig) -> list[str]:
+    """Each source's lag per stage over the window, p50 / p95 in words, beside its limit."""
+    if not lags:
+        return []
+    lines = [f"数据时效 (近{format_duration(limits.window)}, 中位数 / p95):"]
+    for source, stages in lags.items():
+        for lag in stages:
+            limit = format_lag(limits.lag_limit(source, lag.stage))
+            lines.append(
+                f"· {source_label(source)} {lag.label}: {format_lag(lag.p50)} / "
+                f"{format_lag(lag.p95)} (阈值 {limit}, {lag.samples} 条)"
+            )
+    return lines
 
 
 @router.command(

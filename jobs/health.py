@@ -65,7 +65,7 @@ async def run(
         await queue_messages(
             session, [row for key, text in notes for row in _to_ops(policy, key, text, now)]
         )
-        await prune_counts(session, now)
+        await prune_counts(session, now, limits.window)
     result.started = [r.signal for r in change.started]
     result.ended = [r.signal for r in change.ended]
     return result

@@ -9,6 +9,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from rules.durations import format_duration
+from rules.freshness import (
+    Buckets,
+    LagKey,
+    StageLag,
+    format_lag,
+    judge,
+    source_label,
+    summarize,
+)
+from rules.stages import Stage
 
 ADDRESS_PARSE = "address_parse"
 
@@ -36,6 +46,9 @@ class HealthLimits(Protocol):
     def outbox_backlog_max(self) -> timedelta: ...
     @property
     def watch_stale_after(self) -> timedelta: ...
+    @property
+    def lag_min_samples(self) -> int: ...
+    def lag_limit(self, source: str, stage: Stage) -> timedelta: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class Measurements:
     failing_chats: int = 0  # chats whose sends keep failing (in retry backoff)
     oldest_pending_at: datetime | None = None
     watch_succeeded_at: datetime | None = None
+    lags: Mapping[LagKey, Buckets] = field(default_factory=dict)  # (source, stage): counts
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,7 @@ def evaluate(
                 failing,
             )
         )
+    readings += [_freshness(source, lags, limits) for source, lags in summarize(m.lags).items()]
     readings += [
         Reading(
             "dead_letters",
@@ -181,6 +196,23 @@ def evaluate(
         ),
     ]
     return readings
+
+
+def _freshness(source: str, lags: list[StageLag], limits: HealthLimits) -> Reading:
+    """A source's lag, named by the stage that decides it: the worst against its limit (p95
+    over the window), failing when any stage is over."""
+    label = f"来源 {source_label(source)} 数据时效"
+    standing = judge(lags, lambda stage: limits.lag_limit(source, stage), limits.lag_min_samples)
+    if standing.worst is None or standing.limit is None:
+        most = max(lag.samples for lag in lags)
+        threshold = f"p95 ≤ 各阶段阈值 (至少 {limits.lag_min_samples} 个样本)"
+        return Reading(f"lag:{source}", label, f"样本不足 ({most})", threshold, None)
+    worst = standing.worst
+    value = f"{worst.label} p95 {format_lag(worst.p95)}"
+    if standing.behind > 1:
+        value += f" 等 {standing.behind} 个阶段"
+    threshold = f"{worst.label} ≤ {format_lag(standing.limit)}"
+    return Reading(f"lag:{source}", label, value, threshold, standing.failing)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ from pydantic import (
 )
 
 from channels.registry import LABELS
+from channels.suggest import nearest
 from rules.durations import parse_duration
+from rules.freshness import FILE_IMPORT
 from rules.kinds import Kind
 from rules.logistics import CARRIER_CODES, Logistics
 from rules.stages import Stage
@@ -343,6 +345,19 @@ class ReportsConfig(_Section):
     chart: bool = True
 
 
+class LagLimits(_Section):
+    """How late each timed stage's news may be (p95 over [health].window), by default the
+    seed's table; the stages are rules.freshness.LAG_STAGES."""
+
+    pending_payment: Duration = timedelta(minutes=2)  # 订单创建: real time
+    paid: Duration = timedelta(minutes=5)  # 支付完成
+    picking: Duration = timedelta(minutes=30)  # 仓库接单
+    shipped: Duration = timedelta(hours=1)  # 已发货
+
+
+LagStage = Literal["pending_payment", "paid", "picking", "shipped"]
+
+
 class HealthConfig(_Section):
     """The health guard's window and thresholds. A signal alerts ops once when it crosses its
     threshold and once when it recovers; address parsing also pauses auto-routing."""
@@ -361,6 +376,15 @@ class HealthConfig(_Section):
     dead_letters_max: int = Field(default=0, ge=0)
     outbox_backlog_max: Duration = timedelta(minutes=10)
     watch_stale_after: Duration = timedelta(minutes=5)
+    lag_min_samples: int = Field(default=20, ge=1)  # per source and stage, over the window
+    lag_max: LagLimits = LagLimits()
+    # Per source (a [sources] name, or "import"), the stages whose limit differs.
+    lag_max_by_source: dict[str, dict[LagStage, Duration]] = Field(default_factory=dict)
+
+    def lag_limit(self, source: str, stage: Stage) -> timedelta:
+        own = self.lag_max_by_source.get(source, {})
+        limit: timedelta = own.get(stage.value) or getattr(self.lag_max, stage.value)  # type: ignore[call-overload]
+        return limit
 
 
 class TrackingConfig(_Section):
@@ -533,6 +557,12 @@ class Config(_Section):
                 for c in source.channels
                 if c not in LABELS
             ]
+        sources = [*self.sources, FILE_IMPORT]
+        for name in self.health.lag_max_by_source:
+            if name not in sources:
+                guess = nearest(name, sources)
+                hint = f", 是否想写 {guess}?" if guess else f"; 可选值: {', '.join(sources)}"
+                problems.append(f"health.lag_max_by_source.{name}: 未定义的来源 {name!r}{hint}")
         if problems:
             raise ValueError("\n".join(problems))
         return self

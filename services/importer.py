@@ -21,6 +21,7 @@ from channels.address import RegionParser
 from channels.envelopes import EnvelopeError, unwrap
 from channels.registry import CSV_HEADERS
 from channels.suggest import nearest
+from rules.freshness import FILE_IMPORT
 from services import jsonbody
 from services.backfill import Backfill, tell_ops
 from services.config import Config
@@ -173,7 +174,9 @@ async def import_orders(
                 good = [e for e in chunk if e.problem is None]
                 total.rejected += [Rejection(e.line, e.problem) for e in chunk if e.problem]
                 records = [e.record for e in good]
-                report = await ingestor.orders(channel, records, datetime.now(UTC), backfill)
+                report = await ingestor.orders(
+                    channel, records, datetime.now(UTC), backfill, source=FILE_IMPORT
+                )
                 total.created += report.created
                 total.updated += report.updated
                 total.unchanged += report.unchanged

@@ -27,6 +27,7 @@ from channels.registry import ADAPTERS
 from channels.suggest import nearest
 from channels.timeparse import shown
 from rules.details import Waybill
+from rules.freshness import is_news, tally
 from rules.logistics import BY_LABEL, Logistics
 from rules.stages import Stage
 from services.backfill import Backfill
@@ -41,7 +42,7 @@ from services.tracking.parcels import follow_shipped, parcel_row
 from services.tracking.scans import FUTURE_SKEW, Scan, apply_scans
 from storage.details import OrderDetails, store_details
 from storage.events import seen_event_ids
-from storage.health import IngestCounts, count_ingest
+from storage.health import IngestCounts, count_ingest, count_lags
 from storage.orders import OrderRow, orders_by_channel_id, orders_by_keys
 from storage.parcels import insert_parcels
 
@@ -248,9 +249,13 @@ class Ingestor:
         records: Sequence[Any],
         now: datetime,
         backfill: Backfill | None = None,
+        *,
+        source: str,
     ) -> IngestReport:
-        """Store a batch of channel records. With ``backfill`` (importing history), an order
-        whose deadline has already passed is recorded without a ticket and counted there."""
+        """Store a batch of channel records from ``source`` (an API client, a file import, a
+        table), timing how late its news is. With ``backfill`` (importing history), an order
+        whose deadline has already passed is recorded without a ticket and counted there, and
+        no lag is timed: history is not news."""
         report = IngestReport()
         policy = self._rules.current()
         normalized = self._normalize(policy, channel, records, now, report)
@@ -260,11 +265,16 @@ class Ingestor:
         }
         for attempt in range(_ATTEMPTS):
             held: list[OrderRow] | None = None if backfill is None else []
+            news: list[tuple[Stage, datetime]] = []
             try:
                 async with self._sessions.begin() as session:
-                    counts = await self._upsert(session, policy, channel, rows, details, now, held)
+                    counts = await self._upsert(
+                        session, policy, channel, rows, details, now, held, news
+                    )
                     minute = now.replace(second=0, microsecond=0)
                     await count_ingest(session, minute, [_health_counts(channel, rows, report)])
+                    if backfill is None:
+                        await count_lags(session, minute, tally(source, news, now))
                 break
             except IntegrityError:
                 if attempt == _ATTEMPTS - 1:
@@ -290,8 +300,10 @@ class Ingestor:
                 parsed.append((index, event))
         policy = self._rules.current()
         async with self._sessions.begin() as session:
-            await self._apply_events(session, policy, source, parsed, now, report)
+            news = await self._apply_events(session, policy, source, parsed, now, report)
             await self._apply_scans(session, policy, source, scans, now, report)
+            minute = now.replace(second=0, microsecond=0)
+            await count_lags(session, minute, tally(source, news, now))
         report.rejected.sort(key=lambda r: r.index)
         return report
 
@@ -386,10 +398,12 @@ class Ingestor:
         details: dict[str, OrderDetails],
         now: datetime,
         held: list[OrderRow] | None,
+        news: list[tuple[Stage, datetime]],
     ) -> tuple[int, int, int, int]:
         """Merge the records' facts into the orders they name and hand them to the lifecycle,
         which stores them with their stage entries; then their details. In a backfill
-        (``held`` is a list) overdue orders are not watched but collected in ``held``."""
+        (``held`` is a list) overdue orders are not watched but collected in ``held``. The
+        stage entries that are fresh news (rules.freshness.is_news) go to ``news``."""
         existing = await orders_by_channel_id(
             session, channel, [r["channel_order_id"] for r in rows]
         )
@@ -397,6 +411,10 @@ class Ingestor:
         seen: list[Sighting] = []
         for row in rows:
             order = existing.get(row["channel_order_id"])
+            stage, entered = Stage(row["stage"]), row["stage_entered_at"]
+            current = None if order is None else (Stage(order["stage"]), order["stage_entered_at"])
+            if is_news(current, stage, entered):
+                news.append((stage, entered))
             if order is None:
                 new.append(row | {"channel": channel, "received_at": now, "updated_at": now})
                 continue
@@ -432,7 +450,8 @@ class Ingestor:
         events: list[tuple[int, StageEvent]],
         now: datetime,
         report: IngestReport,
-    ) -> None:
+    ) -> list[tuple[Stage, datetime]]:
+        """Apply stage events; returns the stage entries among them that are fresh news."""
         orders = await orders_by_keys(session, {(e.channel, e.channel_order_id) for _, e in events})
         seen = await seen_event_ids(session, source, [e.event_id for _, e in events])
         reports: list[StageReport] = []
@@ -470,6 +489,11 @@ class Ingestor:
                 report.not_applied.append(NotApplied(index, outcome.refusal))
             else:
                 report.unchanged += 1
+        return [
+            (r.stage, r.occurred_at)
+            for r, outcome in zip(reports, outcomes, strict=True)
+            if outcome.applied and is_news(outcome.came_from, r.stage, r.occurred_at)
+        ]
 
     async def _apply_scans(
         self,

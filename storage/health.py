@@ -4,13 +4,14 @@ routing pause, and the measurements the guard judges."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypedDict
 
 from sqlalchemy import Integer, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.freshness import Buckets, LagKey
 from rules.health import Measurements
 from rules.routing import DEFAULT_RULE
 from rules.sla_clock import WorkCalendar
@@ -23,12 +24,14 @@ from storage.models import (
     JobHeartbeat,
     OutboxMessage,
     RoutingPause,
+    SourceLagCount,
     Ticket,
 )
 
 FAILING_ATTEMPTS = 3  # a chat whose sends failed this many times in a row counts as failing
 USUAL_DAYS, USUAL_MIN = 7, 4  # "usually sends": orders on 4 of the last 7 working days
 KEEP_COUNTS = timedelta(days=30)
+KEEP_LAGS = timedelta(days=1)  # only the window is read; a day leaves room to widen it
 
 
 async def serialize(session: AsyncSession, job: str) -> None:
@@ -62,6 +65,43 @@ async def count_ingest(
         set_={c: getattr(IngestCount, c) + statement.excluded[c] for c in counts},
     )
     await session.execute(statement, [{"minute": minute} | row for row in rows])
+
+
+LagCounts = Mapping[tuple[str, str, int], int]  # (source, stage, bucket): records
+
+
+async def count_lags(session: AsyncSession, minute: datetime, counts: LagCounts) -> None:
+    """Add a batch's lags, records per (source, stage, lag bucket), to its minute."""
+    if not counts:
+        return
+    statement = dialect_insert(session, SourceLagCount)
+    statement = statement.on_conflict_do_update(
+        index_elements=["minute", "source", "stage", "bucket"],
+        set_={"records": SourceLagCount.records + statement.excluded.records},
+    )
+    rows = [
+        {"minute": minute, "source": source, "stage": stage, "bucket": bucket, "records": n}
+        for (source, stage, bucket), n in sorted(counts.items())  # one lock order for all
+    ]
+    await session.execute(statement, rows)
+
+
+async def lags_since(session: AsyncSession, since: datetime) -> dict[LagKey, Buckets]:
+    """Records per lag bucket by source and stage, from ``since`` on."""
+    rows = await session.execute(
+        select(
+            SourceLagCount.source,
+            SourceLagCount.stage,
+            SourceLagCount.bucket,
+            func.sum(SourceLagCount.records),
+        )
+        .where(SourceLagCount.minute >= since)
+        .group_by(SourceLagCount.source, SourceLagCount.stage, SourceLagCount.bucket)
+    )
+    lags: dict[LagKey, dict[int, int]] = {}
+    for source, stage, bucket, records in rows:
+        lags.setdefault((source, stage), {})[bucket] = int(records)
+    return dict(lags)
 
 
 async def beat(session: AsyncSession, job: str, instance: str, now: datetime) -> None:
@@ -134,6 +174,7 @@ async def measure(
         failing_chats=failing_chats or 0,
         oldest_pending_at=oldest_pending,
         watch_succeeded_at=await last_success(session, "watch"),
+        lags=await lags_since(session, since),
     )
 
 
@@ -160,8 +201,10 @@ async def _usual_channels(
     return frozenset(channel for channel, days in seen.items() if days >= USUAL_MIN)
 
 
-async def prune_counts(session: AsyncSession, now: datetime) -> None:
+async def prune_counts(session: AsyncSession, now: datetime, window: timedelta) -> None:
     await session.execute(delete(IngestCount).where(IngestCount.minute < now - KEEP_COUNTS))
+    keep_lags = max(KEEP_LAGS, window)
+    await session.execute(delete(SourceLagCount).where(SourceLagCount.minute < now - keep_lags))
 
 
 async def failing_signals(session: AsyncSession) -> list[str]:

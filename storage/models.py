@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -441,6 +442,20 @@ class IngestCount(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     address_parsed: Mapped[int] = mapped_column(Integer, default=0)
     address_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SourceLagCount(Base):
+    """How late each source's news was, per minute: records counted per lag bucket (rules.freshness)
+    by source and stage, so p50 and p95 over the window come from a few rows however many orders
+    arrive."""
+
+    __tablename__ = "source_lag_counts"
+
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
 
 
 class JobHeartbeat(Base):

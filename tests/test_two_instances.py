@@ -52,7 +52,7 @@ async def test_two_watchers_split_the_work_without_duplicates(config: Config) ->
     try:
         ingestor = Ingestor(sessions[0], Rules(policy), RegionParser())
         batch = [shop_order(f"SH{i:04d}", province="上海市") for i in range(ORDERS)]
-        report = await ingestor.orders("shop", batch, T0)
+        report = await ingestor.orders("shop", batch, T0, source="erp")
         assert report.created == ORDERS
 
         at = T0 + timedelta(hours=5)  # past the deadline and the 4h escalation
@@ -76,7 +76,9 @@ async def test_two_ingestors_sending_the_same_batch_create_each_order_once(confi
     try:
         ingestors = [Ingestor(make_sessionmaker(e), Rules(policy), RegionParser()) for e in engines]
         batch = [shop_order(f"SH{i:04d}") for i in range(ORDERS)]
-        reports = await asyncio.gather(*(i.orders("shop", batch, T0) for i in ingestors))
+        reports = await asyncio.gather(
+            *(i.orders("shop", batch, T0, source="erp") for i in ingestors)
+        )
     finally:
         for engine in engines:
             await engine.dispose()

@@ -20,9 +20,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import CLOCK, CONFIG, ENGINE, METRICS, RULES, SCHEDULER, SESSIONS
-from bot.observability.metrics import OutboxBacklog
+from bot.observability.metrics import HealthView, OutboxBacklog
 from channels.registry import LABELS
-from rules.health import Reading, evaluate
+from rules.freshness import summarize
+from rules.health import evaluate
 from storage.health import measure, routing_pause
 from storage.migrate import current_revision, head_revision
 from storage.models import OutboxMessage
@@ -126,9 +127,9 @@ async def _outbox_backlog(engine: AsyncEngine, now: datetime) -> OutboxBacklog |
     return OutboxBacklog(pending, age)
 
 
-async def _health(app: web.Application) -> tuple[list[Reading], bool] | None:
-    """The health guard's signals judged now, and whether routing is paused; ``None`` if the
-    database did not answer."""
+async def _health(app: web.Application) -> HealthView | None:
+    """The health guard's signals judged now, whether routing is paused, and each source's lag;
+    ``None`` if the database did not answer."""
     policy, now = app[RULES].current(), app[CLOCK].now()
     try:
         async with asyncio.timeout(PROBE_TIMEOUT), app[SESSIONS]() as session:
@@ -137,7 +138,8 @@ async def _health(app: web.Application) -> tuple[list[Reading], bool] | None:
     except Exception as error:  # whatever the driver raises, the scrape must still answer
         logger.warning("metrics: health signals not read: %s", _reason(error))
         return None
-    return evaluate(measured, policy.config.health, now, channel_labels=LABELS), paused
+    readings = evaluate(measured, policy.config.health, now, channel_labels=LABELS)
+    return HealthView(readings, paused, summarize(measured.lags))
 
 
 async def metrics(request: web.Request) -> web.Response:

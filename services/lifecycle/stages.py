@@ -60,6 +60,7 @@ class StageReport:
 class EventOutcome:
     applied: bool
     refusal: str | None = None  # why a valid event moves nothing (past that stage, ended)
+    came_from: tuple[Stage, datetime] | None = None  # the stage the order was in, and since
 
 
 async def record_orders(
@@ -116,14 +117,15 @@ async def apply_stage_events(
     met: Counter[MetKey] = Counter()
     for report in reports:
         order = report.order
-        current = Stage(order["stage"])
+        current, since = Stage(order["stage"]), order["stage_entered_at"]
         applied = accepts_transition(current, report.stage)
         if applied:
             met.update(_met(policy, order, report.occurred_at))
             _enter_stage(policy, order, report.stage.value, report.occurred_at)
             order["updated_at"] = now
             moved[order["id"]] = order
-        outcomes.append(EventOutcome(applied, None if applied else refusal(current, report.stage)))
+        why = None if applied else refusal(current, report.stage)
+        outcomes.append(EventOutcome(applied, why, (current, since)))
         events.append(
             {
                 "order_id": order["id"],
