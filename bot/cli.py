@@ -34,6 +34,8 @@ db_app = typer.Typer(no_args_is_help=True, help="数据库管理")
 app.add_typer(db_app, name="db")
 sms_app = typer.Typer(no_args_is_help=True, help="客户短信")
 app.add_typer(sms_app, name="sms")
+recon_app = typer.Typer(no_args_is_help=True, help="对账: 支付渠道账单")
+app.add_typer(recon_app, name="recon")
 
 
 def _show_version(wanted: bool) -> None:
@@ -330,6 +332,42 @@ def demo(
     except PortTaken as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
+
+
+@recon_app.command("import")
+def recon_import(
+    file: Annotated[Path, typer.Argument(help="账单文件 (微信支付 csv/gzip, 支付宝 zip, 银联 ZM)")],
+    gateway: Annotated[
+        str | None, typer.Option("--gateway", help="wechat、alipay 或 unionpay; 默认按内容识别")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="trade (交易账单) 或 fundflow (资金账单)")
+    ] = None,
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """导入一份支付渠道账单: 整份校验 (明细对得上汇总) 后入库, 否则整份拒绝并说明原因。"""
+    from bot.recon_text import imported_lines
+    from rules.statements import GATEWAYS, KINDS, StatementRefused
+    from services.recon.importing import import_statement
+
+    for option, value, valid in (("--gateway", gateway, GATEWAYS), ("--kind", kind, KINDS)):
+        if value is not None and value not in valid:
+            typer.echo(f"{option}: 未知的 {value!r}, 可选 {', '.join(valid)}", err=True)
+            raise typer.Exit(2)
+    if not file.is_file():
+        typer.echo(f"找不到账单文件: {file}", err=True)
+        raise typer.Exit(2)
+    loaded = _load(config)
+    try:
+        outcome = asyncio.run(import_statement(loaded, file, gateway, kind, datetime.now(UTC)))
+    except StatementRefused as refusal:
+        typer.echo(f"{file.name} 被拒绝: {refusal}", err=True)
+        raise typer.Exit(2) from None
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    for line in imported_lines(outcome):
+        typer.echo(line)
 
 
 def main() -> None:

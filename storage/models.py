@@ -5,12 +5,13 @@ All times are stored as naive UTC (the same on SQLite and PostgreSQL) and come b
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -506,3 +507,65 @@ class SlaMet(Base):
     province: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" when unknown
     group_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     met: Mapped[int] = mapped_column(Integer)
+
+
+# --- Payment statements (issue 14): the gateways' bills, as imported (docs/reconciliation.md) ---
+
+
+class PaymentStatement(Base):
+    """One bill file imported whole: a gateway's statement of one merchant's day. The same
+    content (``digest``) or a second bill for the same day is never stored twice."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        UniqueConstraint("digest", name="uq_statements_digest"),
+        UniqueConstraint("gateway", "kind", "merchant_id", "bill_date", name="uq_statements_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(16))  # wechat | alipay | unionpay
+    kind: Mapped[str] = mapped_column(String(16))  # trade | fundflow
+    layout: Mapped[str] = mapped_column(String(32))
+    bill_date: Mapped[date] = mapped_column(Date)  # the gateway's day (Beijing)
+    merchant_id: Mapped[str] = mapped_column(String(255))  # "" when the bill names none
+    file_name: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the bill (unpacked)
+    line_count: Mapped[int] = mapped_column(Integer)
+    payment_count: Mapped[int] = mapped_column(Integer)
+    refund_count: Mapped[int] = mapped_column(Integer)
+    payment_fen: Mapped[int] = mapped_column(BigInteger)
+    refund_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_milli: Mapped[int] = mapped_column(BigInteger)
+    imported_at: Mapped[datetime]
+
+
+class StatementLine(Base):
+    """A line of a statement in the one shape of rules.statements.LINE_SCHEMA, whichever the
+    gateway; reconciliation joins it to order_payments on the order and payment numbers."""
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        Index("ix_statement_lines_statement_id", "statement_id"),
+        Index("ix_statement_lines_order_no", "gateway", "merchant_order_no"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
+    gateway: Mapped[str] = mapped_column(String(16))
+    bill_date: Mapped[date] = mapped_column(Date)
+    line_no: Mapped[int] = mapped_column(Integer)
+    trade_at: Mapped[datetime]
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    merchant_order_no: Mapped[str | None] = mapped_column(String(64))
+    gateway_trade_no: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(32))
+    order_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    coupon_fen: Mapped[int] = mapped_column(BigInteger)
+    refund_fen: Mapped[int] = mapped_column(BigInteger)
+    refund_no: Mapped[str | None] = mapped_column(String(64))
+    gateway_refund_no: Mapped[str | None] = mapped_column(String(64))
+    fee_milli: Mapped[int] = mapped_column(BigInteger)
+    fee_fen: Mapped[int] = mapped_column(BigInteger)
+    attach: Mapped[str | None] = mapped_column(String(128))

@@ -1,0 +1,102 @@
+"""Checks shared by the layouts: each finds the first line that breaks a rule and refuses the
+file naming it, or lets it through. All vectorised; a file is only looked at line by line
+once it is already refused, to say where."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import polars as pl
+
+from rules.statements.money import money_pattern, parse_units, yuan
+from rules.statements.shape import StatementRefused
+
+LINE = "_line"  # the file line number column every checked frame carries
+BEIJING = "Asia/Shanghai"
+_NAME_DATE = re.compile(r"(20\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])")
+
+
+def first_failing(frame: pl.DataFrame, ok: pl.Expr) -> dict[str, object] | None:
+    """The first row (as a dict, with its ``_line``) where ``ok`` is false or null."""
+    bad = frame.filter(~ok.fill_null(False)).head(1)
+    return None if bad.is_empty() else bad.row(0, named=True)
+
+
+def refuse_bad_money(frame: pl.DataFrame, columns: Mapping[str, int], what: str) -> None:
+    """Every cell of ``columns`` (name → decimals allowed) is a plain amount."""
+    for column, decimals in columns.items():
+        row = first_failing(frame, pl.col(column).str.contains(money_pattern(decimals)))
+        if row is not None:
+            raise StatementRefused(
+                f"{what}第 {row[LINE]} 行的「{column}」是 {row[column]!r}, 不是金额 "
+                f"(应为最多 {decimals} 位小数的元), 未导入任何内容"
+            )
+
+
+def beijing_times(frame: pl.DataFrame, column: str, fmt: str, what: str) -> pl.Series:
+    """The column's Beijing wall times as UTC; refuses the file at the first unreadable one."""
+    moments = frame.select(
+        pl.col(column)
+        .str.to_datetime(fmt, strict=False, time_zone=BEIJING, time_unit="us")
+        .dt.convert_time_zone("UTC")
+    ).to_series()
+    if moments.null_count():
+        row = frame.row(int(moments.is_null().arg_max() or 0), named=True)
+        raise StatementRefused(
+            f"{what}第 {row[LINE]} 行的「{column}」是 {row[column]!r}, 不是时间, 未导入任何内容"
+        )
+    return moments
+
+
+def check_total(
+    what: str, line: int, label: str, stated: str, found: int, decimals: int = 2
+) -> None:
+    """A summary value against the sum (or count, with ``decimals`` 0) of the detail lines."""
+    expected = parse_units(stated, decimals)
+    if expected is None:
+        raise StatementRefused(
+            f"{what}汇总行 (第 {line} 行) 的「{label}」是 {stated!r}, 读不出数值, 未导入任何内容"
+        )
+    if expected == found:
+        return
+    if decimals == 0:
+        told, counted, gap = str(expected), str(found), f"{found - expected:+d}"
+        unit = " 笔"
+    else:
+        told, counted = yuan(expected, decimals), yuan(found, decimals)
+        gap, unit = (
+            f"{'+' if found > expected else '-'}{yuan(abs(found - expected), decimals)}",
+            " 元",
+        )
+    raise StatementRefused(
+        f"{what}明细与汇总不符: 汇总行 (第 {line} 行)「{label}」为 {told}{unit}, "
+        f"明细合计 {counted}{unit} (相差 {gap}{unit}); 文件可能不完整或被改动过, 未导入任何内容"
+    )
+
+
+def bill_date_of(name: str, moments: pl.Series, what: str) -> date:
+    """The bill's day: the date in its file name when it has one (as downloaded, e.g.
+    ``tradebill_20240301.csv``), else the Beijing day most of its lines fall on."""
+    if (found := _NAME_DATE.search(name)) is not None:
+        return date(int(found[1]), int(found[2]), int(found[3]))
+    if moments.is_empty():
+        raise StatementRefused(
+            f"{what}没有明细, 文件名中也没有日期 (如 20240301), 无法确定账单日期, 未导入任何内容"
+        )
+    days = moments.dt.convert_time_zone(BEIJING).dt.date()
+    day: date = days.mode().sort().item(0)
+    return day
+
+
+def header_refusal(what: str, found: Sequence[str], expected: Sequence[str]) -> StatementRefused:
+    """The header line is not the layout's: say which column differs first."""
+    for number, (have, want) in enumerate(zip(found, expected, strict=False), start=1):
+        if have != want:
+            return StatementRefused(
+                f"不是{what}: 表头第 {number} 列是「{have}」, 应为「{want}」, 未导入任何内容"
+            )
+    return StatementRefused(
+        f"不是{what}: 表头有 {len(found)} 列, 应为 {len(expected)} 列, 未导入任何内容"
+    )

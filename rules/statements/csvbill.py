@@ -1,0 +1,121 @@
+"""The WeChat Pay bill file: a header line, the detail lines, a summary header and one summary
+line, every value after the header prefixed with a backtick; read with polars' CSV reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from polars.exceptions import ComputeError, SchemaError
+
+from rules.statements.checks import LINE
+from rules.statements.shape import StatementRefused
+
+TICK = "`"
+
+
+def names(columns: str) -> tuple[str, ...]:
+    """A header written as the file writes it, comma-separated."""
+    return tuple(columns.split(","))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One accepted bill layout: its name in words, its header and summary header."""
+
+    name: str
+    header: tuple[str, ...]
+    summary: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A bill file cut in its parts: the detail lines (all text, backticks gone, with their
+    file line numbers in ``_line``) and the summary, by column name."""
+
+    details: pl.DataFrame
+    summary: dict[str, str]
+    summary_line: int  # the file line of the summary values
+
+
+def _first_line(body: bytes) -> str:
+    return body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+
+
+def header_of(body: bytes) -> list[str]:
+    return _first_line(body).split(",")
+
+
+def cut(body: bytes, layout: Layout, what: str) -> Bill:
+    """The bill's parts; refuses a file that is cut short, has lines of the wrong width or is
+    not UTF-8, naming the line."""
+    marker = ("\n" + ",".join(layout.summary)).encode()
+    at = body.rfind(marker)
+    if at < 0:
+        raise StatementRefused(
+            f"{what}不完整: 找不到汇总表头「{','.join(layout.summary)}」(账单应以两行汇总结尾), "
+            "可能下载中断, 未导入任何内容"
+        )
+    header_end = body.find(b"\n")
+    detail = body[header_end + 1 : at + 1]
+    summary_line = body.count(b"\n", 0, at) + 3  # 1-based, after the summary header
+    tail = body[at + len(marker) :].strip(b"\r\n").split(b"\n")
+    if len(tail) != 1 or not tail[0].strip():
+        problem = "汇总行之后还有内容" if len(tail) > 1 else "汇总表头之后没有汇总数值"
+        raise StatementRefused(f"{what}不完整或有多余内容: {problem}, 未导入任何内容")
+    values = _decoded(tail[0], summary_line, what).rstrip("\r").split(",")
+    if len(values) != len(layout.summary):
+        raise StatementRefused(
+            f"{what}汇总行 (第 {summary_line} 行) 有 {len(values)} 个值, 应为 "
+            f"{len(layout.summary)} 个, 未导入任何内容"
+        )
+    summary = {k: v.removeprefix(TICK).strip() for k, v in zip(layout.summary, values, strict=True)}
+    return Bill(_details(detail, layout, what), summary, summary_line)
+
+
+def _decoded(raw: bytes, line: int, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StatementRefused(
+            f"{what}第 {line} 行不是 UTF-8 编码 (微信支付账单是 UTF-8), 未导入任何内容"
+        ) from None
+
+
+def _details(detail: bytes, layout: Layout, what: str) -> pl.DataFrame:
+    columns = layout.header
+    try:
+        frame = pl.read_csv(
+            detail,
+            has_header=False,
+            schema=dict.fromkeys(columns, pl.String()),
+            quote_char=None,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    except (SchemaError, ComputeError):  # a line too wide, or bytes that are not UTF-8
+        _refuse_line_by_line(detail, len(columns), what)
+        raise  # _refuse_line_by_line found a reason unless polars saw something it did not
+    frame = frame.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+    ticked = pl.all_horizontal(*(pl.col(c).str.starts_with(TICK) for c in columns))
+    bad = frame.filter(~ticked).head(1)
+    if not bad.is_empty():
+        row = bad.row(0, named=True)
+        number, column = next(
+            (i, c) for i, c in enumerate(columns, 1) if not row[c].startswith(TICK)
+        )
+        raise StatementRefused(
+            f"{what}第 {row[LINE]} 行第 {number} 列「{column}」没有 ` 前缀 "
+            "(账单每个值都以 ` 开头): 该行被截断、列数不对, 或文件被 Excel 另存过, 未导入任何内容"
+        )
+    return frame.with_columns(pl.col(*columns).str.strip_prefix(TICK))
+
+
+def _refuse_line_by_line(detail: bytes, width: int, what: str) -> None:
+    """Why polars could not read the detail lines, by line (only once the file is refused)."""
+    for number, raw in enumerate(detail.split(b"\n"), start=2):
+        text = _decoded(raw, number, what)
+        if text.strip() and (count := text.count(",") + 1) != width:
+            raise StatementRefused(
+                f"{what}第 {number} 行有 {count} 列, 应为 {width} 列, 未导入任何内容"
+            )

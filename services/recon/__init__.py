@@ -1,0 +1,1 @@
+"""Reconciliation of orders against the payment gateways' statements (issue 14)."""
