@@ -71,6 +71,7 @@ TEXT_PURPOSES = {
     "rejected": "拒签",
     "returning": "退回中",
     "returned": "已退回",
+    "code": "验证码",
 }
 TEXT_EVENTS = {
     "queued": "已排队",

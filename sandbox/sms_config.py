@@ -21,8 +21,8 @@ def _templates(provider: str, ids: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-TENCENT_TEMPLATE_IDS = ("1100001", "1100002", "1100003", "1100004")
-ALIYUN_TEMPLATE_CODES = ("SMS_900001", "SMS_900002", "SMS_900003", "SMS_900004")
+TENCENT_TEMPLATE_IDS = ("1100001", "1100002", "1100003", "1100004", "1100005")
+ALIYUN_TEMPLATE_CODES = ("SMS_900001", "SMS_900002", "SMS_900003", "SMS_900004", "SMS_900005")
 
 
 @dataclass(frozen=True)

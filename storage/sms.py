@@ -132,3 +132,10 @@ async def text_by_serial(session: AsyncSession, provider: str, serial: str) -> S
 
 async def text_by_id(session: AsyncSession, text_id: int) -> SmsMessage | None:
     return await session.get(SmsMessage, text_id)
+
+
+async def text_id_by_key(session: AsyncSession, dedup_key: str) -> int | None:
+    found: int | None = await session.scalar(
+        select(SmsMessage.id).where(SmsMessage.dedup_key == dedup_key)
+    )
+    return found

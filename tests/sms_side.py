@@ -35,12 +35,14 @@ TEMPLATES = {
         "rejected": "1100002",
         "returning": "1100003",
         "returned": "1100004",
+        "code": "1100005",
     },
     "aliyun": {
         "stall": "SMS_900001",
         "rejected": "SMS_900002",
         "returning": "SMS_900003",
         "returned": "SMS_900004",
+        "code": "SMS_900005",
     },
 }
 

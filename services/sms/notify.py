@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.phones import canonical_phone, is_masked, mask_phone
-from rules.sms import TEMPLATE_VARIABLES, release_time
+from rules.sms import ASKED_FOR, TEMPLATE_VARIABLES, release_time
 from services.policy import Policy
 from storage.sms import TextRow, opted_out, queue_texts
 
@@ -23,9 +23,10 @@ MAX_PHONE_LENGTH = 20  # sms_messages.phone
 @dataclass(frozen=True, slots=True)
 class CustomerText:
     """A text about ``order_id`` for ``purpose`` ("stall", "rejected", "returning",
-    "returned") to ``phone`` (as the order has it), ``dedup_key`` naming its episode."""
+    "returned"; "code" about none) to ``phone`` (as the order has it), ``dedup_key`` naming
+    its episode."""
 
-    order_id: int
+    order_id: int | None
     phone: str | None
     purpose: str
     params: Mapping[str, str]
@@ -55,7 +56,7 @@ async def notify_customers(
     without a usable phone (missing or masked by the platform), without a template for its
     purpose or a param its template needs, to a number that opted out, or with a dedup_key that
     exists already (no customer gets two texts for one episode). A text due in quiet hours
-    waits until they end."""
+    waits until they end, but for one the customer asked for (rules.sms.ASKED_FOR)."""
     sms = policy.config.sms
     if sms is None:
         return set()
@@ -81,7 +82,7 @@ async def notify_customers(
                 "phone": number,
                 "purpose": text.purpose,
                 "params": {name: text.params[name] for name in names},
-                "not_before": not_before,
+                "not_before": now if text.purpose in ASKED_FOR else not_before,
             }
         )
     refused = await opted_out(session, (row["phone"] for row in rows))
