@@ -19,6 +19,7 @@ from adapters.wecom.client import WeComClient
 from adapters.wecom.inbound import Inbound
 from bot import api, sms, tracking
 from bot.callback import CallbackRoutes
+from bot.customer.listener import listener as customer_page
 from bot.keys import (
     CLOCK,
     CONFIG,
@@ -75,6 +76,8 @@ def create_app(
     if config.sms is not None:
         app.cleanup_ctx.append(sms.provider)
         sms.add_routes(app)
+    if config.customer_page is not None:  # on its own listener, once the sender is up
+        app.cleanup_ctx.append(customer_page)
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     api.add_routes(app)

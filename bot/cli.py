@@ -159,6 +159,9 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
     except migrate.UnmigratedDatabase as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(3) from None
+    except PortTaken as error:  # [customer_page] port
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
     except OSError as error:
         if not is_port_taken(error):
             raise

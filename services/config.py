@@ -495,6 +495,53 @@ class SmsConfig(_Section):
         return _secret(self.link_secret, self.link_secret_env)
 
 
+class CustomerPageConfig(_Section):
+    """The customer's self-service page: its own listener, entry by a code texted to the number
+    (or by a text's signed link), and its limits against abuse."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    # Where customers reach the page (behind the proxy); https:// marks cookies Secure.
+    public_url: str | None = None
+    secure_cookies: bool | None = None  # None: from public_url
+    # Behind a reverse proxy: the client's IP is the last X-Forwarded-For hop (set only when
+    # the proxy sets that header; otherwise a client could choose its own IP for the limits).
+    trust_forwarded_for: bool = False
+    # Keys the codes' hashes, the numbers' hashes and the forms' CSRF tokens.
+    secret: str | None = Field(default=None, repr=False)
+    secret_env: str | None = None
+    session_ttl: Duration = timedelta(minutes=30)
+    code_ttl: Duration = timedelta(minutes=5)
+    code_attempts: int = Field(default=5, ge=1, le=20)
+    code_interval: Duration = timedelta(minutes=1)  # between two codes to one number
+    limit_window: Duration = timedelta(hours=1)  # the per-IP and per-number limits below
+    codes_per_ip: int = Field(default=10, ge=1)
+    codes_per_number: int = Field(default=3, ge=1)
+    attempts_per_ip: int = Field(default=30, ge=1)
+    attempts_per_number: int = Field(default=15, ge=1)
+    orders_within: Duration = timedelta(days=90)
+    max_orders: int = Field(default=50, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _checks(self) -> CustomerPageConfig:
+        problems = [_secret_problem("secret", self.secret, self.secret_env, required=True)]
+        if self.public_url is not None and not self.public_url.startswith(("https://", "http://")):
+            problems.append("public_url 应以 https:// 或 http:// 开头")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
+        return self
+
+    @property
+    def key(self) -> str:
+        return _secret(self.secret, self.secret_env) or ""
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return (self.public_url or "").startswith("https://")
+
+
 class EtaConfig(_Section):
     """Expected delivery from the pool's own history: per carrier and origin → destination
     province, a high percentile of the transit times over a rolling window."""
@@ -525,6 +572,7 @@ class Config(_Section):
     wecom: WeComConfig | None = None  # None: notifications stay in the outbox
     tracking: TrackingConfig | None = None  # None: parcels are not followed
     sms: SmsConfig | None = None  # None: customers get no texts
+    customer_page: CustomerPageConfig | None = None  # None: no customer page
     eta: EtaConfig = EtaConfig()
 
     @model_validator(mode="after")
@@ -563,6 +611,10 @@ class Config(_Section):
                 guess = nearest(name, sources)
                 hint = f", 是否想写 {guess}?" if guess else f"; 可选值: {', '.join(sources)}"
                 problems.append(f"health.lag_max_by_source.{name}: 未定义的来源 {name!r}{hint}")
+        if self.customer_page is not None and (
+            self.sms is None or "code" not in self.sms.templates
+        ):
+            problems.append("customer_page: 验证码短信需要 [sms] 且 templates 中有 code 模板")
         if problems:
             raise ValueError("\n".join(problems))
         return self

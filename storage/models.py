@@ -569,3 +569,47 @@ class StatementLine(Base):
     fee_milli: Mapped[int] = mapped_column(BigInteger)
     fee_fen: Mapped[int] = mapped_column(BigInteger)
     attach: Mapped[str | None] = mapped_column(String(128))
+
+
+# --- the customer's page -------------------------------------------------------------------
+
+
+class CustomerCode(Base):
+    """A one-time code texted to a number for the customer's page: only its keyed hash is
+    kept, and the number only as a keyed hash too (``phone_key``)."""
+
+    __tablename__ = "customer_codes"
+    __table_args__ = (Index("ix_customer_codes_phone_key_id", "phone_key", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    phone_key: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    used_at: Mapped[datetime | None]
+
+
+class CustomerSession(Base):
+    """A confirmed number's session on the customer's page; the cookie holds the token, the
+    row its hash."""
+
+    __tablename__ = "customer_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CustomerHit(Base):
+    """One counted request for the page's rate limits (``scope`` e.g. ``code-ip``, ``key`` the
+    IP or the number's keyed hash): in the database, so that every instance counts alike."""
+
+    __tablename__ = "customer_hits"
+    __table_args__ = (Index("ix_customer_hits_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

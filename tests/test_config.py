@@ -40,6 +40,7 @@ EXAMPLE_ENV = {
         "SMS_SECRET_ID",
         "SMS_SECRET_KEY",
         "LINK_SECRET",
+        "PAGE_SECRET",
     )
 }
 
