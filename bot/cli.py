@@ -322,6 +322,7 @@ def report(
 def demo(
     port: Annotated[int, typer.Option(help="HTTP 端口")] = 8080,
     sandbox_port: Annotated[int, typer.Option(help="企业微信沙箱端口")] = 8090,
+    page_port: Annotated[int, typer.Option(help="客户自助查询页端口")] = 8081,
     seconds: Annotated[float, typer.Option(help="运行多久后退出; 0 表示一直运行")] = 0,
     data_dir: Annotated[Path, typer.Option(help="演示数据库目录")] = Path("demo-data"),
 ) -> None:
@@ -330,7 +331,13 @@ def demo(
 
     try:
         uvloop.run(
-            run_demo(port=port, sandbox_port=sandbox_port, seconds=seconds, data_dir=data_dir)
+            run_demo(
+                port=port,
+                sandbox_port=sandbox_port,
+                page_port=page_port,
+                seconds=seconds,
+                data_dir=data_dir,
+            )
         )
     except PortTaken as error:
         typer.echo(str(error), err=True)

@@ -17,23 +17,26 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.app import create_app
+from bot.customer.listener import CUSTOMER_PAGE_URL
 from bot.keys import RULES, SESSIONS
 from bot.ports import PortTaken, free_port, is_port_taken
 from sandbox import SandboxConfig, create_sandbox_app
 from sandbox.feed import feed
-from sandbox.sms_config import SmsSandboxConfig
+from sandbox.sms_config import SmsSandboxConfig, approved_templates
 from services.config import Config, parse_config
 from services.notices import render_messages
 from storage import migrate
+from storage.lookups import phone_to_try
 from storage.outbox import messages_after
 
 
-def demo_config(database_url: str, port: int, sandbox_port: int) -> Config:
+def demo_config(database_url: str, port: int, sandbox_port: int, page_port: int = 8081) -> Config:
     text = (Path(__file__).with_name("demo.toml")).read_text(encoding="utf-8")
     for name, value in (
         ("database_url", database_url),
         ("port", port),
         ("sandbox_port", sandbox_port),
+        ("page_port", page_port),
     ):
         text = text.replace("{" + name + "}", str(value))
     return parse_config(tomllib.loads(text))
@@ -65,6 +68,7 @@ def sandbox_for(config: Config) -> SandboxConfig:
             secret_key=sms.access_key,
             sdk_app_id=sms.sdk_app_id or "",
             signs=(sms.sign_name,),
+            tencent_templates=approved_templates("tencent", sms.link_base or ""),
             tencent_receipt_url=f"{bot}/sms/receipts/tencent",
             receipt_delay=2.0,
         ),
@@ -105,14 +109,31 @@ async def _print_outbox(app: web.Application, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-def _fresh_demo(data_dir: Path, port: int, sandbox_port: int) -> Config:
+async def _print_phone_to_try(app: web.Application, stop: asyncio.Event) -> None:
+    """Once the feed has shipped a shop order (the shop sends full numbers), its customer's
+    number, to try on the customer page."""
+    while not stop.is_set():
+        async with app[SESSIONS]() as session:
+            phone = await phone_to_try(session)
+        if phone is not None:
+            print(
+                f"\n── 客户自助查询页 {app[CUSTOMER_PAGE_URL]}/ : 试试手机号 {phone}"
+                " (有已发货的订单; 验证码短信见沙箱页面的手机面板) ──",
+                flush=True,
+            )
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def _fresh_demo(data_dir: Path, port: int, sandbox_port: int, page_port: int) -> Config:
     """A new, migrated demo database every run, so each demo starts from an empty pool."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for leftover in data_dir.glob("demo.db*"):
         leftover.unlink()
     url = f"sqlite+aiosqlite:///{(data_dir / 'demo.db').resolve()}"
     migrate.upgrade(url)
-    return demo_config(url, port, sandbox_port)
+    return demo_config(url, port, sandbox_port, page_port)
 
 
 async def _serve(app: web.Application, host: str, port: int, option: str) -> web.AppRunner:
@@ -130,8 +151,10 @@ async def _serve(app: web.Application, host: str, port: int, option: str) -> web
     return runner
 
 
-async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Path) -> None:
-    config = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port)
+async def run_demo(
+    *, port: int, sandbox_port: int, page_port: int, seconds: float, data_dir: Path
+) -> None:
+    config = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port, page_port)
     host = config.server.host
     assert config.tracking is not None
     sandbox = await _serve(
@@ -145,6 +168,7 @@ async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Pa
         raise
     print(f"orderbot 演示已启动: 接口 http://{host}:{port}  数据库 {config.database.url}")
     print(f"企业微信沙箱 (群聊与私信): http://{host}:{sandbox_port}/sandbox/")
+    print(f"客户自助查询页 (手机号 + 短信验证码): {app[CUSTOMER_PAGE_URL]}/")
     print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。")
     print(
         "发货的包裹由沙箱里的快递100推送扫描: 约四分之一在转运中心停滞 45 秒以上"
@@ -168,6 +192,7 @@ async def run_demo(*, port: int, sandbox_port: int, seconds: float, data_dir: Pa
             )
         ),
         asyncio.create_task(_print_outbox(app, stop)),
+        asyncio.create_task(_print_phone_to_try(app, stop)),
     ]
     try:
         if seconds:

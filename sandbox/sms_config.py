@@ -12,17 +12,20 @@ from rules.sms import PURPOSES, template_text
 SANDBOX_LINK_BASE = "https://h5.example.com/o/"
 
 
-def _templates(provider: str, ids: tuple[str, ...]) -> dict[str, str]:
+TENCENT_TEMPLATE_IDS = ("1100001", "1100002", "1100003", "1100004", "1100005")
+ALIYUN_TEMPLATE_CODES = ("SMS_900001", "SMS_900002", "SMS_900003", "SMS_900004", "SMS_900005")
+
+
+def approved_templates(provider: str, link_base: str = SANDBOX_LINK_BASE) -> dict[str, str]:
+    """The provider's approved templates (by id or code) with the texts docs/sms.md asks to
+    register, their links under ``link_base``."""
+    ids = TENCENT_TEMPLATE_IDS if provider == "tencent" else ALIYUN_TEMPLATE_CODES
     return {
         template_id: template_text(
-            purpose, "tencent" if provider == "tencent" else "aliyun", SANDBOX_LINK_BASE
+            purpose, "tencent" if provider == "tencent" else "aliyun", link_base
         )
         for template_id, purpose in zip(ids, PURPOSES, strict=True)
     }
-
-
-TENCENT_TEMPLATE_IDS = ("1100001", "1100002", "1100003", "1100004", "1100005")
-ALIYUN_TEMPLATE_CODES = ("SMS_900001", "SMS_900002", "SMS_900003", "SMS_900004", "SMS_900005")
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,8 @@ class SmsSandboxConfig:
     secret_key: str = "sandbox-secret-key"
     sdk_app_id: str = "1400009099"
     signs: tuple[str, ...] = ("某某旗舰店",)
-    tencent_templates: dict[str, str] = field(
-        default_factory=lambda: _templates("tencent", TENCENT_TEMPLATE_IDS)
-    )
-    aliyun_templates: dict[str, str] = field(
-        default_factory=lambda: _templates("aliyun", ALIYUN_TEMPLATE_CODES)
-    )
+    tencent_templates: dict[str, str] = field(default_factory=lambda: approved_templates("tencent"))
+    aliyun_templates: dict[str, str] = field(default_factory=lambda: approved_templates("aliyun"))
     # Tencent: one per 30 s, per hour, per day and number; Aliyun: notifications per day and
     # sign + template + number.
     tencent_per_30s: int = 1

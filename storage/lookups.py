@@ -130,6 +130,18 @@ async def orders_by_phone(
     return (await session.execute(query)).all()
 
 
+async def phone_to_try(session: AsyncSession) -> str | None:
+    """The full number of a customer whose order shipped (the demo offers it to try)."""
+    query = (
+        select(Order.receiver_phone)
+        .where(Order.stage == "shipped", Order.receiver_phone.is_not(None))
+        .order_by(Order.id)
+        .limit(1)
+    )
+    phone: str | None = await session.scalar(query)
+    return phone
+
+
 async def open_tickets_of_owner(session: AsyncSession, user: str) -> Sequence[int]:
     """Ids of the user's open tickets, the most overdue first."""
     query = (
