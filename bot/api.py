@@ -39,7 +39,7 @@ def _error(status: int, message: str, **more: Any) -> web.Response:
 
 def _source_for(token: str, sources: dict[str, SourceConfig]) -> str | None:
     for name, source in sources.items():
-        if hmac.compare_digest(token.encode(), source.secret.encode()):
+        if source.kind == "api" and hmac.compare_digest(token.encode(), source.secret.encode()):
             return name
     return None
 

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from adapters.wecom.client import WeComClient
 from adapters.wecom.inbound import Inbound
-from bot import api, sms, tracking
+from bot import api, sms, table_sources, tracking
 from bot.callback import CallbackRoutes
 from bot.customer.listener import listener as customer_page
 from bot.keys import (
@@ -225,10 +225,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             return result
 
         jobs.append(JobSpec("deliver", deliver_due, every(config.wecom.send_interval)))
+    pollers = table_sources.pollers(config, app[INGESTOR], sessions, clock, instance)
+    jobs += table_sources.jobs(pollers)
     timers = Timers(jobs, config.watch.timezone, metrics)
     timers.start()
     app[SCHEDULER] = timers.scheduler
     yield
     await timers.stop(grace=JOB_STOP_GRACE)
+    for poller in pollers:
+        await poller.close()
     if sender is not None:
         await sender.stop(grace=JOB_STOP_GRACE)

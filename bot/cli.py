@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 import uvloop
@@ -16,6 +17,7 @@ from aiohttp import web
 from bot.config_text import commands_state, describe, sending_state, startup_line
 from bot.ports import PortTaken, free_port, is_port_taken
 from channels.registry import NAMES
+from channels.suggest import nearest
 from rules.report import Period
 from rules.sla_clock import library_official_through
 from services.backfill import Backfill
@@ -131,6 +133,38 @@ def sms_opt_in(
 ) -> None:
     """把号码移出退订名单 (客户要求恢复)。"""
     _opt(phone, False, config)
+
+
+@app.command("table-rejected")
+def table_rejected(
+    source: Annotated[str, typer.Argument(help='[sources] 中 kind = "table" 的来源名')],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="最多列出几行")] = 50,
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """列出中间表来源被拒的行: 行的 id、原因与时间 (北京时间), 最新的在前。"""
+    from services.table_source import rejections
+
+    loaded = _load(config)
+    tables = [name for name, s in loaded.sources.items() if s.kind == "table"]
+    if source not in tables:
+        guess = nearest(source, tables)
+        hint = f", 是否想写 {guess}?" if guess else ""
+        known = ", ".join(tables) or "无"
+        typer.echo(f"没有名为 {source!r} 的中间表来源{hint} 可选: {known}", err=True)
+        raise typer.Exit(2)
+    try:
+        rows = asyncio.run(rejections(loaded, source, limit))
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    if not rows:
+        typer.echo(f"{source}: 没有被拒的行")
+        return
+    zone = ZoneInfo(loaded.watch.timezone)
+    typer.echo(f"{source}: 被拒的行 (最新的 {len(rows)} 行)")
+    for row in rows:
+        when = row.rejected_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(f"  id {row.row_id} · {when} · {row.reason}")
 
 
 @app.command()

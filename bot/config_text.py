@@ -13,7 +13,14 @@ from channels.registry import LABELS
 from rules.durations import format_duration
 from rules.money import format_fen
 from rules.stages import Stage
-from services.config import Config, EscalationLevel, RouteRule, SlaRule, WeComConfig
+from services.config import (
+    Config,
+    EscalationLevel,
+    RouteRule,
+    SlaRule,
+    SourceConfig,
+    WeComConfig,
+)
 
 _NOTIFY = {"group": "通知处理组群", "supervisor": "私信处理组主管"}
 
@@ -102,7 +109,27 @@ def describe(config: Config) -> list[str]:
         for channel, names in config.categories.items()
         if names
     ]
+    lines += [
+        _table_source(name, source)
+        for name, source in config.sources.items()
+        if source.kind == "table"
+    ]
     return lines
+
+
+def _table_source(name: str, source: SourceConfig) -> str:
+    """A table source in words: where, which channel, the cursor, how often, the mapping."""
+    where = make_url(source.database_url).render_as_string(hide_password=True)
+    cursor = f"按 {source.id_column} 递增"
+    if source.updated_at_column:
+        cursor = f"按 {source.updated_at_column} 递增 (相同时按 {source.id_column})"
+    mapping = ", ".join(f"{field} ← {column}" for field, column in source.columns.items())
+    return (
+        f"中间表来源 {name}: {where} 的表 {source.table} → {LABELS[source.channel or '']}订单; "
+        f"{cursor} 读取, 每 {format_duration(source.poll_interval)} 一次, "
+        f"每批 {source.batch_size} 行, 回看 {format_duration(source.look_back)} "
+        f"(晚提交的行只要在回看时间内提交就不会漏); 列映射: {mapping}"
+    )
 
 
 def sending_state(config: Config) -> str:

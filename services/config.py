@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from channels.registry import LABELS
+from channels.registry import CSV_HEADERS, LABELS
 from channels.suggest import nearest
 from rules.durations import parse_duration
 from rules.freshness import FILE_IMPORT
@@ -247,22 +247,73 @@ class GroupConfig(_Section):
         return _secret(self.webhook_key, self.webhook_key_env)
 
 
-class SourceConfig(_Section):
-    """An ingest client: its bearer token and what it may send."""
+TABLE_DRIVERS = ("postgresql+asyncpg://", "mysql+aiomysql://", "mariadb+aiomysql://")
+_TABLE_KEYS = (
+    "url", "url_env", "table", "channel", "columns", "id_column", "updated_at_column",
+    "poll_interval", "batch_size", "look_back",
+)  # fmt: skip
 
+
+class SourceConfig(_Section):
+    """A source of orders: an ingest client with its bearer token and what it may send
+    (``kind = "api"``), or a table in another database that orderbot polls (``kind = "table"``,
+    see docs/table-source.md)."""
+
+    kind: Literal["api", "table"] = "api"
     token: str | None = Field(default=None, repr=False)
     token_env: str | None = None
     channels: tuple[str, ...] = ()
     events: bool = False
+    # kind = "table": where the rows are, which channel's record format they map to, and how.
+    url: str | None = Field(default=None, repr=False)  # a SQLAlchemy URL, with its password
+    url_env: str | None = None
+    table: str | None = None  # a table or view, "schema.name" or "name"
+    channel: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)  # record field → column
+    id_column: str = "id"  # an increasing integer: the cursor, and the row's key
+    updated_at_column: str | None = None  # set: the cursor is (updated_at, id)
+    poll_interval: Duration = timedelta(seconds=10)
+    batch_size: int = Field(default=1000, ge=1, le=10000)
+    look_back: Duration = timedelta(minutes=5)
 
     @model_validator(mode="after")
-    def _one_token(self) -> SourceConfig:
-        _check_secret("token", self.token, self.token_env, required=True)
+    def _by_kind(self) -> SourceConfig:
+        if self.kind == "api":
+            _check_secret("token", self.token, self.token_env, required=True)
+            stray = [key for key in _TABLE_KEYS if key in self.model_fields_set]
+            if stray:
+                raise ValueError(f'{", ".join(stray)} 只用于 kind = "table" 的来源')
+            return self
+        problems = [_secret_problem("url", self.url, self.url_env, required=True)]
+        problems += [
+            f'{key} 只用于 kind = "api" 的来源'
+            for key in ("token", "token_env", "channels", "events")
+            if key in self.model_fields_set
+        ]
+        problems += [f"需要 {key}" for key in ("table", "channel") if getattr(self, key) is None]
+        if not self.columns:
+            problems.append("需要 columns (记录字段 = 列名)")
+        if not any(problems) and not self.database_url.startswith(TABLE_DRIVERS):
+            problems.append(f"url: 只支持 {', '.join(TABLE_DRIVERS)}")
+        if self.channel is not None and self.channel in CSV_HEADERS:
+            fields = CSV_HEADERS[self.channel]
+            for field in self.columns:
+                if field not in fields:
+                    guess = nearest(field, fields)
+                    hint = f", 是否想写 {guess}?" if guess else f"; 可用的有: {', '.join(fields)}"
+                    problems.append(f"columns.{field}: {self.channel} 渠道没有这个字段{hint}")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
         return self
 
     @property
     def secret(self) -> str:
         return _secret(self.token, self.token_env) or ""
+
+    @property
+    def database_url(self) -> str:
+        """kind = "table": the other database's URL, from the config or the environment."""
+        return _secret(self.url, self.url_env) or ""
 
 
 class WeComConfig(_Section):
@@ -605,6 +656,10 @@ class Config(_Section):
                 for c in source.channels
                 if c not in LABELS
             ]
+            if source.channel is not None and source.channel not in LABELS:
+                guess = nearest(source.channel, list(LABELS))
+                hint = f", 是否想写 {guess}?" if guess else f"; 可选值: {', '.join(LABELS)}"
+                problems.append(f"sources.{name}.channel: 未知渠道 {source.channel!r}{hint}")
         sources = [*self.sources, FILE_IMPORT]
         for name in self.health.lag_max_by_source:
             if name not in sources:

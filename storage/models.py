@@ -613,3 +613,43 @@ class CustomerHit(Base):
     scope: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+# --- table sources (kind = "table") ------------------------------------------------------
+
+
+class TableSourceLease(Base):
+    """Which instance polls a table source (``kind = "table"``) until when: one at a time."""
+
+    __tablename__ = "table_source_leases"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    until: Mapped[datetime | None]
+
+
+class TableSourceMark(Base):
+    """A table source's cursor as it stood at a moment: every row up to it had been read by
+    then. The newest is where reading goes on; the newest older than the look-back is where
+    each poll starts reading again (services.table_source)."""
+
+    __tablename__ = "table_source_marks"
+    __table_args__ = (Index("ix_table_source_marks_source", "source", "marked_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    marked_at: Mapped[datetime]
+    cursor_time: Mapped[str | None] = mapped_column(String(40))  # updated_at, ISO, as read
+    cursor_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class TableSourceRejection(Base):
+    """A row of a table source the ingest refused, by its key, with why; gone once a newer
+    version of the row is accepted."""
+
+    __tablename__ = "table_source_rejections"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    rejected_at: Mapped[datetime]

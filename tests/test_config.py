@@ -26,6 +26,7 @@ EXAMPLE_ENV = {
     "ORDERBOT_WMS_TOKEN": "wms-secret",
     "ORDERBOT_WECOM_CALLBACK_TOKEN": "callback-token",
     "ORDERBOT_WECOM_CALLBACK_AES_KEY": AES_KEY,
+    "ORDERBOT_ERP_DB_URL": "postgresql+asyncpg://erp@127.0.0.1/erp",
 } | {
     f"ORDERBOT_{name}": "x"
     for name in (

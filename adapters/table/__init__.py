@@ -1,0 +1,1 @@
+"""Tables in other databases that orderbot polls for orders (``kind = "table"`` sources)."""

@@ -1,0 +1,78 @@
+"""Reading a table source's rows in cursor order, a page at a time, through SQLAlchemy's async
+engine (asyncpg for PostgreSQL, aiomysql for MySQL/MariaDB): the loop is never blocked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, column, or_, select, table
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage.table_sources import Cursor
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    cursor: Cursor
+    values: dict[str, Any]  # column → value, as the driver gave it
+
+
+def cursor_text(moment: datetime) -> str:
+    """An updated-at as the cursor keeps it: fixed-width ISO text, so that text order is time
+    order (a value with or without zone keeps it, as the column gives it)."""
+    return moment.isoformat(timespec="microseconds")
+
+
+class TableReader:
+    """One table or view of another database, read after a cursor."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        columns: Sequence[str],
+        id_column: str,
+        updated_at_column: str | None,
+    ) -> None:
+        self._engine: AsyncEngine = create_async_engine(
+            url, pool_size=2, max_overflow=0, pool_pre_ping=True
+        )
+        schema, _, bare = name.rpartition(".")
+        wanted = dict.fromkeys([id_column, *([updated_at_column] if updated_at_column else [])])
+        wanted |= dict.fromkeys(columns)
+        self._table = table(bare, *(column(c) for c in wanted), schema=schema or None)
+        self._id = self._table.c[id_column]
+        self._updated = self._table.c[updated_at_column] if updated_at_column else None
+        self._id_name, self._updated_name = id_column, updated_at_column
+
+    def _after(self, cursor: Cursor) -> ColumnElement[bool]:
+        if self._updated is None:
+            return self._id > cursor.id
+        assert cursor.time is not None
+        moment = datetime.fromisoformat(cursor.time)
+        return and_(
+            self._updated >= moment,
+            or_(self._updated > moment, self._id > cursor.id),
+        )
+
+    async def page(self, after: Cursor | None, limit: int) -> list[SourceRow]:
+        """Up to ``limit`` rows after ``after`` (from the start when None), in cursor order."""
+        order = [self._id] if self._updated is None else [self._updated, self._id]
+        query = select(self._table).order_by(*order).limit(limit)
+        if after is not None:
+            query = query.where(self._after(after))
+        elif self._updated is not None:
+            query = query.where(self._updated.is_not(None))  # no cursor value, no place in order
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [SourceRow(self._cursor_of(row), dict(row)) for row in rows]
+
+    def _cursor_of(self, row: Any) -> Cursor:
+        moment = row[self._updated_name] if self._updated_name else None
+        return Cursor(None if moment is None else cursor_text(moment), int(row[self._id_name]))
+
+    async def close(self) -> None:
+        await self._engine.dispose()

@@ -1,0 +1,173 @@
+"""Polling a table source (``kind = "table"``): rows after the stored cursor, in cursor order,
+mapped to the channel's records and ingested exactly as the HTTP API ingests them.
+
+Where a poll starts: at the cursor as it stood ``look_back`` ago (the newest mark made before
+then), not at the newest. A writer's transaction that took its id (or updated-at) before that
+moment and commits late, within the look-back, is read by the next poll: a cursor value newer
+than its own was first read after it was taken. The rows of the look-back are read again every
+poll, but a row whose cursor this instance has already ingested is skipped before the ingest, so
+a re-read costs a page of the other database and no write here.
+
+The cursor is stored right after the ingest's own transaction, not in it: the ingest is
+idempotent, so a crash between the two reads those rows again and changes nothing, while the
+Ingestor stays the one path every source shares.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.table.reader import SourceRow, TableReader
+from adapters.table.records import record_of
+from services.clock import Clock
+from services.config import Config, SourceConfig
+from services.ingest import Ingestor
+from storage.db import make_engine, make_sessionmaker
+from storage.migrate import ensure_migrated
+from storage.table_sources import (
+    Cursor,
+    RejectedRow,
+    add_mark,
+    latest_mark,
+    reading_start,
+    record_rejections,
+    rejected_rows,
+    take_lease,
+)
+
+logger = logging.getLogger(__name__)
+
+MIN_LEASE = timedelta(seconds=30)
+
+
+def lease_length(source: SourceConfig) -> timedelta:
+    """How long a poller holds its source between polls: three intervals, so that the one that
+    polls keeps polling (and its memory of rows seen), and a stopped one is replaced soon."""
+    return max(source.poll_interval * 3, MIN_LEASE)
+
+
+@dataclass
+class PollResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    looked_back: int = 0  # rows read again within the look-back, already ingested: skipped
+    held_by: str | None = None  # another instance polls the source now; this one did nothing
+    failed: str | None = None  # the other database could not be read
+
+
+class TablePoller:
+    """One table source, polled by this instance while it holds the source's lease."""
+
+    def __init__(
+        self,
+        name: str,
+        source: SourceConfig,
+        reader: TableReader,
+        ingestor: Ingestor,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        owner: str,
+    ) -> None:
+        assert source.channel is not None
+        self.name, self._source, self._channel = name, source, source.channel
+        self._reader, self._ingestor, self._sessions = reader, ingestor, sessions
+        self._clock, self._owner = clock, owner
+        self._seen: set[Cursor] = set()  # rows ingested within the look-back, by cursor
+
+    @property
+    def interval(self) -> timedelta:
+        return self._source.poll_interval
+
+    async def close(self) -> None:
+        await self._reader.close()
+
+    async def poll(self) -> PollResult:
+        """Read and ingest every row after the look-back's mark, page by page."""
+        result = PollResult()
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            result.held_by = await take_lease(
+                session, self.name, self._owner, now, now + lease_length(self._source)
+            )
+            if result.held_by is not None:
+                return result
+            start = await reading_start(session, self.name, now - self._source.look_back)
+            top = await latest_mark(session, self.name)
+        self._seen = {cursor for cursor in self._seen if start is None or cursor > start}
+        after = start
+        while True:
+            read_at = self._clock.now()
+            try:
+                rows = await self._reader.page(after, self._source.batch_size)
+            except (SQLAlchemyError, OSError) as error:
+                result.failed = str(error).splitlines()[0]
+                logger.warning("表来源 %s 读取失败: %s", self.name, result.failed)
+                return result
+            fresh = [row for row in rows if row.cursor not in self._seen]
+            result.looked_back += len(rows) - len(fresh)
+            rejected, accepted = await self._ingest(fresh, result)
+            moved = bool(rows) and (top is None or rows[-1].cursor > top)
+            if rows:
+                after = rows[-1].cursor
+            async with self._sessions.begin() as session:
+                await record_rejections(session, self.name, rejected, accepted, read_at)
+                if moved:
+                    top = rows[-1].cursor
+                    keep_from = read_at - self._source.look_back
+                    await add_mark(session, self.name, top, read_at, keep_from)
+                lease_until = read_at + lease_length(self._source)
+                result.held_by = await take_lease(
+                    session, self.name, self._owner, read_at, lease_until
+                )
+            self._seen.update(row.cursor for row in fresh)
+            if result.held_by is not None or len(rows) < self._source.batch_size:
+                return result
+
+    async def _ingest(
+        self, rows: list[SourceRow], result: PollResult
+    ) -> tuple[list[tuple[int, str]], list[int]]:
+        """Ingest the rows; the refused ones (row id, reason) and the accepted ones' ids. Rows
+        naming an order an earlier row of the page names (a table that gets a row per change)
+        go in the next round, so that the newest version is the one that stays."""
+        rejected: list[tuple[int, str]] = []
+        accepted: list[int] = []
+        pending = rows
+        while pending:
+            records = [
+                record_of(row.values, self._source.columns, self._channel) for row in pending
+            ]
+            now = self._clock.now()
+            report = await self._ingestor.orders(self._channel, records, now, source=self.name)
+            result.created += report.created
+            result.updated += report.updated
+            result.unchanged += report.unchanged
+            later = {r.index for r in report.rejected if r.duplicate_of is not None}
+            refused = {r.index: r.reason for r in report.rejected if r.duplicate_of is None}
+            rejected += [(pending[i].cursor.id, reason) for i, reason in refused.items()]
+            accepted += [
+                row.cursor.id
+                for i, row in enumerate(pending)
+                if i not in later and i not in refused
+            ]
+            pending = [pending[i] for i in sorted(later)]
+        result.rejected += len(rejected)
+        return rejected, accepted
+
+
+async def rejections(config: Config, source: str, limit: int) -> list[RejectedRow]:
+    """The rows of a table source the ingest refused, the newest first (``orderbot
+    table-rejected``)."""
+    engine = make_engine(config.database.url)
+    try:
+        await ensure_migrated(engine)
+        async with make_sessionmaker(engine)() as session:
+            return await rejected_rows(session, source, limit)
+    finally:
+        await engine.dispose()
