@@ -15,9 +15,10 @@ Ingestor stays the one path every source shares.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,6 +44,7 @@ from storage.table_sources import (
 logger = logging.getLogger(__name__)
 
 MIN_LEASE = timedelta(seconds=30)
+Page = tuple[datetime, list[SourceRow]]  # when its read began, and its rows
 
 
 def lease_length(source: SourceConfig) -> timedelta:
@@ -101,34 +103,51 @@ class TablePoller:
             start = await reading_start(session, self.name, now - self._source.look_back)
             top = await latest_mark(session, self.name)
         self._seen = {cursor for cursor in self._seen if start is None or cursor > start}
-        after = start
-        while True:
-            read_at = self._clock.now()
-            try:
-                rows = await self._reader.page(after, self._source.batch_size)
-            except (SQLAlchemyError, OSError) as error:
-                result.failed = str(error).splitlines()[0]
-                logger.warning("表来源 %s 读取失败: %s", self.name, result.failed)
-                return result
-            fresh = [row for row in rows if row.cursor not in self._seen]
-            result.looked_back += len(rows) - len(fresh)
-            rejected, accepted = await self._ingest(fresh, result)
-            moved = bool(rows) and (top is None or rows[-1].cursor > top)
-            if rows:
-                after = rows[-1].cursor
-            async with self._sessions.begin() as session:
+        reading: asyncio.Task[Page] | None = asyncio.create_task(self._page(start))
+        try:
+            while reading is not None:
+                try:
+                    read_at, rows = await reading
+                except (SQLAlchemyError, OSError) as error:
+                    result.failed = str(error).splitlines()[0]
+                    logger.warning("表来源 %s 读取失败: %s", self.name, result.failed)
+                    return result
+                # The next page is read while this one is ingested.
+                full = len(rows) == self._source.batch_size
+                reading = asyncio.create_task(self._page(rows[-1].cursor)) if full else None
+                top = await self._take(rows, read_at, top, result)
+                if result.held_by is not None:
+                    return result
+        finally:
+            if reading is not None:
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
+        return result
+
+    async def _page(self, after: Cursor | None) -> Page:
+        """The next page after ``after``, with when its read began (what a mark records)."""
+        read_at = self._clock.now()
+        return read_at, await self._reader.page(after, self._source.batch_size)
+
+    async def _take(
+        self, rows: list[SourceRow], read_at: datetime, top: Cursor | None, result: PollResult
+    ) -> Cursor | None:
+        """Ingest a page's rows not taken before, then note the refused ones, the cursor (when
+        it moved) and renew the lease; the cursor now."""
+        fresh = [row for row in rows if row.cursor not in self._seen]
+        result.looked_back += len(rows) - len(fresh)
+        rejected, accepted = await self._ingest(fresh, result)
+        async with self._sessions.begin() as session:
+            if rejected or accepted:
                 await record_rejections(session, self.name, rejected, accepted, read_at)
-                if moved:
-                    top = rows[-1].cursor
-                    keep_from = read_at - self._source.look_back
-                    await add_mark(session, self.name, top, read_at, keep_from)
-                lease_until = read_at + lease_length(self._source)
-                result.held_by = await take_lease(
-                    session, self.name, self._owner, read_at, lease_until
-                )
-            self._seen.update(row.cursor for row in fresh)
-            if result.held_by is not None or len(rows) < self._source.batch_size:
-                return result
+            if rows and (top is None or rows[-1].cursor > top):
+                top = rows[-1].cursor
+                keep_from = read_at - self._source.look_back
+                await add_mark(session, self.name, top, read_at, keep_from)
+            lease_until = read_at + lease_length(self._source)
+            result.held_by = await take_lease(session, self.name, self._owner, read_at, lease_until)
+        self._seen.update(row.cursor for row in fresh)
+        return top
 
     async def _ingest(
         self, rows: list[SourceRow], result: PollResult
