@@ -29,6 +29,8 @@ SECRET_KEY = "sandbox-secret-key"
 SDK_APP_ID = "1400009099"
 SIGN = "某某旗舰店"
 LINK_BASE = "https://h5.example.com/o/"
+# A text the provider accepted: its delivery receipt may already be in when a test looks.
+ACCEPTED = ("sent", "delivered")
 TEMPLATES = {
     "tencent": {
         "stall": "1100001",

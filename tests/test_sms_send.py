@@ -15,7 +15,16 @@ from bot.app import create_app
 from bot.keys import CONFIG, RULES
 from sandbox.sms_config import SmsSandboxConfig
 from services.sms.links import verify_order_link
-from tests.sms_side import LINK_BASE, SmsWorld, add_order, notify, sms_world, texts, utc
+from tests.sms_side import (
+    ACCEPTED,
+    LINK_BASE,
+    SmsWorld,
+    add_order,
+    notify,
+    sms_world,
+    texts,
+    utc,
+)
 from tests.support import FakeClock
 
 PROVIDERS = ["tencent", "aliyun"]
@@ -53,8 +62,8 @@ async def test_a_text_is_sent_received_and_its_receipt_recorded(
     result = await world.tick()
     assert (result.sent, result.held, result.refused) == (1, 0, 0)
     [text] = await texts(world.bot)
-    assert (text.status, text.provider, text.sent_at, text.error) == (
-        "sent",
+    assert text.status in ACCEPTED
+    assert (text.provider, text.sent_at, text.error) == (
         world.provider,
         MORNING,
         None,
@@ -93,7 +102,7 @@ async def test_a_text_due_at_22_waits_until_8(world: SmsWorld) -> None:
     world.clock.current = utc(2026, 3, 3, 0)  # 08:00
     assert (await world.tick()).sent == 1
     [text] = await texts(world.bot)
-    assert (text.status, text.sent_at) == ("sent", utc(2026, 3, 3, 0))
+    assert text.status in ACCEPTED and text.sent_at == utc(2026, 3, 3, 0)
 
 
 async def test_a_text_held_by_an_outage_into_the_night_waits_for_morning(world: SmsWorld) -> None:
@@ -167,10 +176,10 @@ async def test_the_services_own_timer_sends_due_texts(
     order = await add_order(served, "SH1", PHONE)
     assert await notify(served, order, "sms:1", MORNING)
     for _ in range(60):  # [sms].send_interval is 1 s here
-        if [t.status for t in await texts(served)] == ["sent"]:
+        if [t.status in ACCEPTED for t in await texts(served)] == [True]:
             break
         await asyncio.sleep(0.1)
-    assert [t.status for t in await texts(served)] == ["sent"]
+    assert [t.status in ACCEPTED for t in await texts(served)] == [True]
 
 
 async def test_an_unapproved_template_is_refused(
@@ -239,7 +248,7 @@ async def test_an_outage_is_retried_and_nothing_is_lost_or_sent_twice(world: Sms
         [text] = await texts(world.bot)
         if result.sent:
             break
-    assert text.status == "sent"
+    assert text.status in ACCEPTED
     assert MORNING + timedelta(hours=1) <= text.sent_at <= MORNING + timedelta(hours=1, minutes=30)
     assert tries < 10  # backed off: 1, 2, 4, … 30 minutes
     assert text.attempts == tries
