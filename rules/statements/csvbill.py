@@ -3,6 +3,7 @@ line, every value after the header prefixed with a backtick; read with polars' C
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -46,9 +47,9 @@ def header_of(body: bytes) -> list[str]:
     return _first_line(body).split(",")
 
 
-def cut(body: bytes, layout: Layout, what: str) -> Bill:
-    """The bill's parts; refuses a file that is cut short, has lines of the wrong width or is
-    not UTF-8, naming the line."""
+def cut(body: bytes, layout: Layout, what: str, used: Sequence[str]) -> Bill:
+    """The bill's parts, of its detail columns those ``used``; refuses a file that is cut
+    short, has lines of the wrong width or is not UTF-8, naming the line."""
     marker = ("\n" + ",".join(layout.summary)).encode()
     at = body.rfind(marker)
     if at < 0:
@@ -70,7 +71,7 @@ def cut(body: bytes, layout: Layout, what: str) -> Bill:
             f"{len(layout.summary)} 个, 未导入任何内容"
         )
     summary = {k: v.removeprefix(TICK).strip() for k, v in zip(layout.summary, values, strict=True)}
-    return Bill(_details(detail, layout, what), summary, summary_line)
+    return Bill(_details(detail, layout, what, used), summary, summary_line)
 
 
 def _decoded(raw: bytes, line: int, what: str) -> str:
@@ -82,7 +83,7 @@ def _decoded(raw: bytes, line: int, what: str) -> str:
         ) from None
 
 
-def _details(detail: bytes, layout: Layout, what: str) -> pl.DataFrame:
+def _details(detail: bytes, layout: Layout, what: str, used: Sequence[str]) -> pl.DataFrame:
     columns = layout.header
     try:
         frame = pl.read_csv(
@@ -97,7 +98,8 @@ def _details(detail: bytes, layout: Layout, what: str) -> pl.DataFrame:
         _refuse_line_by_line(detail, len(columns), what)
         raise  # _refuse_line_by_line found a reason unless polars saw something it did not
     frame = frame.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
-    ticked = pl.all_horizontal(*(pl.col(c).str.starts_with(TICK) for c in columns))
+    # A line cut short reads as empty cells at its end: its last cell has no backtick.
+    ticked = pl.col(columns[0]).str.starts_with(TICK) & pl.col(columns[-1]).str.starts_with(TICK)
     bad = frame.filter(~ticked).head(1)
     if not bad.is_empty():
         row = bad.row(0, named=True)
@@ -108,7 +110,7 @@ def _details(detail: bytes, layout: Layout, what: str) -> pl.DataFrame:
             f"{what}第 {row[LINE]} 行第 {number} 列「{column}」没有 ` 前缀 "
             "(账单每个值都以 ` 开头): 该行被截断、列数不对, 或文件被 Excel 另存过, 未导入任何内容"
         )
-    return frame.with_columns(pl.col(*columns).str.strip_prefix(TICK))
+    return frame.select(LINE, pl.col(*used).str.strip_prefix(TICK))
 
 
 def _refuse_line_by_line(detail: bytes, width: int, what: str) -> None:

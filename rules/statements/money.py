@@ -23,12 +23,10 @@ def money_pattern(decimals: int) -> str:
 
 
 def units(text: pl.Expr, decimals: int) -> pl.Expr:
-    """Decimal yuan text as an Int64 count of 10^-decimals yuan, exactly (text that does not
-    match ``money_pattern`` must have been refused before)."""
-    whole = text.str.extract(r"^[-+]?(\d+)", 1)
-    fraction = text.str.extract(r"\.(\d*)$", 1).fill_null("").str.pad_end(decimals, "0")
-    magnitude = (whole + fraction).cast(pl.Int64)
-    return pl.when(text.str.starts_with("-")).then(-magnitude).otherwise(magnitude)
+    """Decimal yuan text as an Int64 count of 10^-decimals yuan, exactly: polars' decimal
+    holds the unscaled integer (text that does not match ``money_pattern`` must have been
+    refused before: a longer fraction would be rounded)."""
+    return text.cast(pl.Decimal(20, decimals)).to_physical().cast(pl.Int64)
 
 
 def fen_of_milli(milli: pl.Expr) -> pl.Expr:

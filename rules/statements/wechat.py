@@ -3,6 +3,7 @@ fund-flow bill (资金账单): docs/reconciliation.md says what is read from eac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -88,30 +89,36 @@ def _none_if_zero(column: str) -> pl.Expr:
 
 
 def _check_totals(bill: Bill, totals: dict[str, tuple[str | None, int]], what: str) -> None:
+    """The summary line against the detail lines, whose amounts are integers by now."""
     sums = bill.details.select(
-        pl.len().alias("__count"),
-        *(units(pl.col(c), d).sum().alias(c) for c, d in totals.values() if c is not None),
+        pl.len().alias("__count"), *(pl.col(c).sum() for c, _ in totals.values() if c)
     ).row(0, named=True)
     for label, (column, decimals) in totals.items():
         found = sums["__count"] if column is None else sums[column] or 0
         check_total(what, bill.summary_line, label, bill.summary[label], int(found), decimals)
 
 
+_TRADE_TEXT = names(
+    "交易时间,商户号,微信订单号,商户订单号,交易状态,退款状态,商户退款单号,微信退款单号,商户数据包"
+)
+
+
 def read_trade(body: bytes, name: str, layout: Layout) -> Statement:
     """A WeChat Pay ALL trade bill."""
     what = f"{TRADE} ({layout.name}) "
-    bill = cut(body, layout, what)
+    names = _NAMES[layout]
     totals = _ALL_TOTALS[layout]
-    money = {c: d for c, d in totals.values() if c is not None}
-    refuse_bad_money(bill.details, money | {_NAMES[layout]["coupon"]: FEN_DECIMALS}, what)
+    money = {c: d for c, d in totals.values() if c is not None} | {names["coupon"]: FEN_DECIMALS}
+    bill = cut(body, layout, what, [*_TRADE_TEXT, names["sub"], *money])
+    refuse_bad_money(bill.details, money, what)
+    bill = replace(
+        bill, details=bill.details.with_columns(units(pl.col(c), d) for c, d in money.items())
+    )
     _check_totals(bill, totals, what)
     moments = beijing_times(bill.details, "交易时间", TIME_FORMAT, what)
     bill_date = bill_date_of(name, moments, what)
-    names = _NAMES[layout]
-    fen = {key: units(pl.col(names[key]), FEN_DECIMALS) for key in ("settled", "coupon", "order")}
-    refunded = units(pl.col("退款金额"), FEN_DECIMALS)
+    refunded, fee = pl.col("退款金额"), pl.col("手续费")
     is_refund = pl.col("交易状态") == "REFUND"
-    fee = units(pl.col("手续费"), MILLI_DECIMALS)
     sub = pl.col(names["sub"])
     lines = bill.details.select(
         pl.lit("wechat").alias("gateway"),
@@ -123,9 +130,9 @@ def read_trade(body: bytes, name: str, layout: Layout) -> Statement:
         pl.col("微信订单号").alias("gateway_trade_no"),
         pl.when(is_refund).then(pl.lit("refund")).otherwise(pl.lit("payment")).alias("kind"),
         pl.when(is_refund).then(pl.col("退款状态")).otherwise(pl.col("交易状态")).alias("status"),
-        fen["order"].alias("order_fen"),
-        pl.when(is_refund).then(-refunded).otherwise(fen["settled"]).alias("amount_fen"),
-        fen["coupon"].alias("coupon_fen"),
+        pl.col(names["order"]).alias("order_fen"),
+        pl.when(is_refund).then(-refunded).otherwise(pl.col(names["settled"])).alias("amount_fen"),
+        pl.col(names["coupon"]).alias("coupon_fen"),
         pl.when(is_refund).then(refunded).otherwise(0).alias("refund_fen"),
         _none_if_zero("商户退款单号").alias("refund_no"),
         _none_if_zero("微信退款单号").alias("gateway_refund_no"),
@@ -149,7 +156,7 @@ _FLOW_MONEY = "收支金额(元)"
 def read_fundflow(body: bytes, name: str) -> Statement:
     """A WeChat Pay fund-flow bill: money moved on the merchant's account."""
     what = f"{FUNDFLOW} "
-    bill = cut(body, FUND_FLOW, what)
+    bill = cut(body, FUND_FLOW, what, FUND_FLOW.header)
     details = bill.details
     refuse_bad_money(details, {_FLOW_MONEY: FEN_DECIMALS, "账户结余(元)": FEN_DECIMALS}, what)
     direction = pl.col("收支类型")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rules.statements import Statement, StatementRefused, parse_statement
 from services.config import Config
@@ -62,34 +63,42 @@ def read_statement(path: Path, gateway: str | None, kind: str | None) -> Stateme
 async def import_statement(
     config: Config, path: Path, gateway: str | None, kind: str | None, now: datetime
 ) -> ImportOutcome:
-    """Store the bill and its lines in one transaction; raises StatementRefused with the
-    reason when the file is refused (nothing stored)."""
+    """Read the bill and store it with its lines in one transaction; raises StatementRefused
+    with the reason when the file is refused (nothing stored)."""
     engine = make_engine(config.database.url)
     try:
         await ensure_migrated(engine)
         statement = await asyncio.to_thread(read_statement, path, gateway, kind)
-        totals = Totals.of(statement.lines)
-        async with make_sessionmaker(engine)() as session, session.begin():
-            same = await same_statement(
-                session,
-                statement.digest,
-                statement.gateway,
-                statement.kind,
-                statement.merchant_id,
-                statement.bill_date,
-            )
-            if same is not None:
-                return ImportOutcome(statement, totals, _unchanged(same, statement), stored=False)
-            row = _row(statement, totals, path.name, now)
-            try:
-                statement_id = await add_statement(session, row, statement.lines)
-            except IntegrityError:  # another import of the same bill won the race
-                raise StatementRefused(
-                    f"{statement.title} {statement.bill_date} 正在被另一个导入写入, 本次未导入"
-                ) from None
-        return ImportOutcome(statement, totals, statement_id, stored=True)
+        return await store_statement(make_sessionmaker(engine), statement, path.name, now)
     finally:
         await engine.dispose()
+
+
+async def store_statement(
+    sessions: async_sessionmaker[AsyncSession], statement: Statement, file_name: str, now: datetime
+) -> ImportOutcome:
+    """Store a statement read whole, unless this very bill is there already; refuses a
+    different bill for a day already stored."""
+    totals = Totals.of(statement.lines)
+    async with sessions() as session, session.begin():
+        same = await same_statement(
+            session,
+            statement.digest,
+            statement.gateway,
+            statement.kind,
+            statement.merchant_id,
+            statement.bill_date,
+        )
+        if same is not None:
+            return ImportOutcome(statement, totals, _unchanged(same, statement), stored=False)
+        row = _row(statement, totals, file_name, now)
+        try:
+            statement_id = await add_statement(session, row, statement.lines)
+        except IntegrityError:  # another import of the same bill won the race
+            raise StatementRefused(
+                f"{statement.title} {statement.bill_date} 正在被另一个导入写入, 本次未导入"
+            ) from None
+    return ImportOutcome(statement, totals, statement_id, stored=True)
 
 
 def _unchanged(same: PaymentStatement, statement: Statement) -> int:
