@@ -568,7 +568,7 @@ class StatementLine(Base):
     gateway_refund_no: Mapped[str | None] = mapped_column(String(64))
     fee_milli: Mapped[int] = mapped_column(BigInteger)
     fee_fen: Mapped[int] = mapped_column(BigInteger)
-    attach: Mapped[str | None] = mapped_column(String(128))
+    attach: Mapped[str | None] = mapped_column(Text)
 
 
 # --- the customer's page -------------------------------------------------------------------

@@ -144,8 +144,13 @@ def test_a_different_bill_for_a_day_already_imported_is_refused(
         ("tradebill_20240301.csv", wechat_trade(BILL)[:-200], "不完整"),
         ("tradebill_20240301.csv", wechat_trade(BILL).decode().encode("gbk"), "GBK"),
         (f"{PID}_20240301.csv.zip", alipay_zip([])[:-30], "不完整或损坏的 zip"),
+        (
+            "tradebill_20240301.csv",
+            wechat_trade([WechatLine("S" * 65, "1.00", "0.00600")]),
+            "第 2 行的 merchant_order_no 长 65 个字符, 超过 64",
+        ),
     ],
-    ids=["totals-off", "truncated", "wrong-encoding", "broken-zip"],
+    ids=["totals-off", "truncated", "wrong-encoding", "broken-zip", "overlong"],
 )
 def test_a_refused_bill_leaves_nothing_behind_and_says_why(
     tmp_path: Path, config_file: Path, database_url: str, name: str, data: bytes, reason: str

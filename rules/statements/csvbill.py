@@ -39,12 +39,14 @@ class Bill:
     summary_line: int  # the file line of the summary values
 
 
-def _first_line(body: bytes) -> str:
-    return body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+def first_line(body: bytes) -> bytes:
+    """The first line, without copying the rest of a large file."""
+    end = body.find(b"\n")
+    return (body if end < 0 else body[:end]).rstrip(b"\r")
 
 
 def header_of(body: bytes) -> list[str]:
-    return _first_line(body).split(",")
+    return first_line(body).decode("utf-8", errors="replace").split(",")
 
 
 def cut(body: bytes, layout: Layout, what: str, used: Sequence[str]) -> Bill:
@@ -57,9 +59,8 @@ def cut(body: bytes, layout: Layout, what: str, used: Sequence[str]) -> Bill:
             f"{what}不完整: 找不到汇总表头「{','.join(layout.summary)}」(账单应以两行汇总结尾), "
             "可能下载中断, 未导入任何内容"
         )
-    header_end = body.find(b"\n")
-    detail = body[header_end + 1 : at + 1]
-    summary_line = body.count(b"\n", 0, at) + 3  # 1-based, after the summary header
+    details = _details(body[body.find(b"\n") + 1 : at + 1], layout, what, used)
+    summary_line = details.height + 3  # the header, the details, the summary header, this
     tail = body[at + len(marker) :].strip(b"\r\n").split(b"\n")
     if len(tail) != 1 or not tail[0].strip():
         problem = "汇总行之后还有内容" if len(tail) > 1 else "汇总表头之后没有汇总数值"
@@ -71,7 +72,7 @@ def cut(body: bytes, layout: Layout, what: str, used: Sequence[str]) -> Bill:
             f"{len(layout.summary)} 个, 未导入任何内容"
         )
     summary = {k: v.removeprefix(TICK).strip() for k, v in zip(layout.summary, values, strict=True)}
-    return Bill(_details(detail, layout, what, used), summary, summary_line)
+    return Bill(details, summary, summary_line)
 
 
 def _decoded(raw: bytes, line: int, what: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from rules.statements import alipay, unionpay, wechat
 from rules.statements.checks import header_refusal
-from rules.statements.csvbill import header_of
+from rules.statements.csvbill import first_line, header_of
 from rules.statements.shape import GATEWAYS, KINDS, Statement, StatementRefused
 
 BOM = "\ufeff".encode()
@@ -105,7 +105,7 @@ def _recognised(data: bytes, name: str) -> tuple[tuple[str, str], Callable[[], S
 
 
 def _unrecognised(body: bytes, name: str) -> StatementRefused:
-    first = body.split(b"\n", 1)[0].rstrip(b"\r")
+    first = first_line(body)
     try:
         first.decode("utf-8")
     except UnicodeDecodeError:

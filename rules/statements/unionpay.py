@@ -9,6 +9,7 @@ from datetime import date
 import polars as pl
 
 from rules.statements.checks import LINE, beijing_times
+from rules.statements.csvbill import first_line
 from rules.statements.shape import LINE_SCHEMA, Statement, StatementRefused
 
 WHAT = "银联全渠道交易流水文件 (ZM) "
@@ -61,7 +62,7 @@ def looks_like(body: bytes, name: str) -> bool:
     """A ZM file by its name, or by its first line's width and transaction code."""
     if _NAME.search(name):
         return True
-    first = body.split(b"\n", 1)[0].rstrip(b"\r")
+    first = first_line(body)
     return MEANINGFUL <= len(first) <= RECORD and first[:3].isalnum()
 
 

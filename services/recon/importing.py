@@ -15,7 +15,7 @@ from rules.statements import Statement, StatementRefused, parse_statement
 from services.config import Config
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import ensure_migrated
-from storage.models import PaymentStatement
+from storage.models import PaymentStatement, StatementLine
 from storage.statements import add_statement, same_statement
 
 
@@ -79,6 +79,7 @@ async def store_statement(
 ) -> ImportOutcome:
     """Store a statement read whole, unless this very bill is there already; refuses a
     different bill for a day already stored."""
+    _refuse_overlong(statement)
     totals = Totals.of(statement.lines)
     async with sessions() as session, session.begin():
         same = await same_statement(
@@ -99,6 +100,22 @@ async def store_statement(
                 f"{statement.title} {statement.bill_date} 正在被另一个导入写入, 本次未导入"
             ) from None
     return ImportOutcome(statement, totals, statement_id, stored=True)
+
+
+def _refuse_overlong(statement: Statement) -> None:
+    """A value longer than its column holds (PostgreSQL would refuse the whole COPY with an
+    error nobody could read): refused naming the line."""
+    for column in StatementLine.__table__.columns:
+        limit = getattr(column.type, "length", None)
+        if limit is None or column.name not in statement.lines.columns:
+            continue
+        too_long = statement.lines.filter(pl.col(column.name).str.len_chars() > limit).head(1)
+        if not too_long.is_empty():
+            row = too_long.row(0, named=True)
+            raise StatementRefused(
+                f"{statement.title} 第 {row['line_no']} 行的 {column.name} 长 "
+                f"{len(row[column.name])} 个字符, 超过 {limit}: 不像这种账单的值, 未导入任何内容"
+            )
 
 
 def _unchanged(same: PaymentStatement, statement: Statement) -> int:

@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("gateway_refund_no", sa.String(length=64), nullable=True),
         sa.Column("fee_milli", sa.BigInteger(), nullable=False),
         sa.Column("fee_fen", sa.BigInteger(), nullable=False),
-        sa.Column("attach", sa.String(length=128), nullable=True),
+        sa.Column("attach", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["statement_id"], ["statements.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
