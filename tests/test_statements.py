@@ -348,3 +348,21 @@ def test_a_file_that_is_no_bill_is_refused_saying_what_its_first_line_is() -> No
     reason = refusal(b"order_no,status\nSH1,paid\n", "orders.csv")
 
     assert "认不出 orders.csv 是哪种账单: 第 1 行是「order_no,status」" in reason
+
+
+def test_a_unionpay_line_that_is_not_gbk_is_refused_by_its_line() -> None:
+    data = unionpay_zm(UNIONPAY_LINES).replace("店铺甲".encode("gbk"), b"\xff\xff\xff\xff\xff\xff")
+
+    assert "第 1 行不是 GBK 编码" in refusal(data, UNIONPAY_NAME)
+
+
+def test_a_unionpay_file_without_its_settlement_day_in_the_name_is_refused() -> None:
+    assert "请用银联下载时的原文件名导入" in refusal(unionpay_zm(UNIONPAY_LINES), "zm.txt")
+
+
+def test_a_fund_flow_bill_whose_income_does_not_add_up_is_refused() -> None:
+    data = wechat_fundflow([("交易", "收入", "99.00", "SH1"), ("提现", "支出", "50.00", "")])
+
+    reason = refusal(data.replace(b"`1,`99.00,", b"`1,`98.00,"))
+
+    assert "「收入金额」为 98.00 元, 明细合计 99.00 元" in reason
