@@ -26,6 +26,7 @@ LAG_STAGES: Mapping[Stage, str] = {
     Stage.SHIPPED: "已发货",
 }
 FILE_IMPORT = "import"  # the source name of `orderbot import` (a file is a source of its own)
+SOURCE_NAME = 60  # characters: source_lag_counts.source, and "lag:<source>" as a health signal
 _SOURCE_LABELS = {FILE_IMPORT: "文件导入"}
 
 PER_OCTAVE = 4
@@ -108,14 +109,13 @@ def summarize(counts: Mapping[LagKey, Buckets]) -> dict[str, list[StageLag]]:
     """Each source's lag per timed stage (in the table's order), from its bucket counts."""
     position = {stage.value: i for i, stage in enumerate(LAG_STAGES)}
     by_source: dict[str, list[StageLag]] = {}
-    for (source, stage), buckets in sorted(
-        counts.items(), key=lambda item: (item[0][0], position.get(item[0][1], -1))
-    ):
+    for (source, stage), buckets in sorted(counts.items(), key=lambda item: item[0][0]):
         p50, p95 = percentile(buckets, 0.5), percentile(buckets, 0.95)
-        if stage not in position or p50 is None or p95 is None:
-            continue
-        lag = StageLag(Stage(stage), sum(buckets.values()), p50, p95)
-        by_source.setdefault(source, []).append(lag)
+        if p50 is not None and p95 is not None:
+            lag = StageLag(Stage(stage), sum(buckets.values()), p50, p95)
+            by_source.setdefault(source, []).append(lag)
+    for lags in by_source.values():
+        lags.sort(key=lambda lag: position[lag.stage.value])
     return by_source
 
 

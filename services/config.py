@@ -27,7 +27,7 @@ from pydantic import (
 from channels.registry import CSV_HEADERS, LABELS
 from channels.suggest import nearest
 from rules.durations import parse_duration
-from rules.freshness import FILE_IMPORT
+from rules.freshness import FILE_IMPORT, SOURCE_NAME
 from rules.kinds import Kind
 from rules.logistics import CARRIER_CODES, Logistics
 from rules.stages import Stage
@@ -660,6 +660,11 @@ class Config(_Section):
                 guess = nearest(source.channel, list(LABELS))
                 hint = f", 是否想写 {guess}?" if guess else f"; 可选值: {', '.join(LABELS)}"
                 problems.append(f"sources.{name}.channel: 未知渠道 {source.channel!r}{hint}")
+        problems += [
+            f"sources.{name}: 来源名最长 {SOURCE_NAME} 个字符"
+            for name in self.sources
+            if len(name) > SOURCE_NAME
+        ]
         sources = [*self.sources, FILE_IMPORT]
         for name in self.health.lag_max_by_source:
             if name not in sources:

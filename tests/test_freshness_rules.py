@@ -113,3 +113,11 @@ def test_per_source_limits_name_a_known_source_and_stage(
     with pytest.raises(ConfigError) as error:
         parse_config(data)
     assert expected in str(error.value)
+
+
+def test_a_source_name_fits_the_signal_it_names() -> None:
+    data = config_data("sqlite+aiosqlite:///x.db")
+    data["sources"]["x" * 61] = {"token": "tok-long", "channels": ["shop"]}
+    with pytest.raises(ConfigError) as error:
+        parse_config(data)
+    assert f"sources.{'x' * 61}: 来源名最长 60 个字符" in str(error.value)
