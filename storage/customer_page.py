@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CompoundSelect, delete, func, null, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import CustomerCode, CustomerHit, CustomerSession, OrderEvent, ParcelScan
+from storage.models import (
+    CustomerCode,
+    CustomerHit,
+    CustomerSession,
+    Order,
+    OrderEvent,
+    ParcelScan,
+)
 
 
 async def hit_times(session: AsyncSession, scope: str, key: str, since: datetime) -> list[datetime]:
@@ -102,28 +110,52 @@ async def end_session(session: AsyncSession, token_hash: str) -> None:
     await session.execute(delete(CustomerSession).where(CustomerSession.token_hash == token_hash))
 
 
-async def stages_of_orders(
-    session: AsyncSession, order_ids: Sequence[int]
-) -> list[tuple[int, str, datetime]]:
-    """(order, stage, when) of each stage the orders entered (the first time), oldest first."""
+async def orders_of_phone(
+    session: AsyncSession, phone: str, since: datetime, limit: int
+) -> list[Order]:
+    """The number's orders received since ``since``, newest first, at most ``limit``."""
+    query = (
+        select(Order)
+        .where(Order.receiver_phone == phone, Order.received_at >= since)
+        .order_by(Order.received_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+class Moment(NamedTuple):
+    """A stage the order entered (``stage`` set; the first time) or a carrier scan (``text``
+    and ``place``)."""
+
+    order_id: int
+    at: datetime
+    stage: str | None
+    text: str | None
+    place: str | None
+
+
+async def moments_of_orders(session: AsyncSession, order_ids: Sequence[int]) -> list[Moment]:
+    """The stages these orders entered and their parcels' scans, oldest first: one
+    statement (on SQLite each costs thread hand-offs)."""
     if not order_ids:
         return []
-    query = (
-        select(OrderEvent.order_id, OrderEvent.stage, func.min(OrderEvent.occurred_at))
+    stages = (
+        select(
+            OrderEvent.order_id,
+            func.min(OrderEvent.occurred_at).label("at"),
+            OrderEvent.stage,
+            null().label("text"),
+            null().label("place"),
+        )
         .where(OrderEvent.order_id.in_(order_ids), OrderEvent.applied)
         .group_by(OrderEvent.order_id, OrderEvent.stage)
     )
-    rows = [(order_id, stage, at) for order_id, stage, at in await session.execute(query)]
-    return sorted(rows, key=lambda row: row[2])
-
-
-async def scans_of_orders(session: AsyncSession, order_ids: Sequence[int]) -> list[ParcelScan]:
-    """The carrier scans of these orders' parcels, oldest first."""
-    if not order_ids:
-        return []
-    query = (
-        select(ParcelScan)
-        .where(ParcelScan.order_id.in_(order_ids))
-        .order_by(ParcelScan.at, ParcelScan.id)
-    )
-    return list((await session.scalars(query)).all())
+    scans = select(
+        ParcelScan.order_id,
+        ParcelScan.at,
+        null(),
+        ParcelScan.text,
+        ParcelScan.place,
+    ).where(ParcelScan.order_id.in_(order_ids))
+    both: CompoundSelect[*tuple[Any, ...]] = union_all(stages, scans).order_by("at")
+    return [Moment(*row) for row in await session.execute(both)]

@@ -300,3 +300,28 @@ async def test_a_texts_link_opens_its_order_until_it_expires(world: PageWorld) -
         assert status == 404, path
         assert "这个链接已过期或不完整" in body and "SH-9" not in body
         assert 'data-testid="phone-form"' in body
+
+
+async def test_two_instances_count_against_the_same_limits(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str, clock: FakeClock
+) -> None:
+    """The limits live in the database: a visitor going round two instances gains nothing."""
+    one, two = [
+        await page_world(aiohttp_client, aiohttp_server, database_url, clock, codes_per_ip=2)
+        for _ in range(2)
+    ]
+    try:
+        assert (await one.browser().ask_code("13900000001"))[0] == 200
+        assert (await two.browser().ask_code("13900000002"))[0] == 200
+        status, body = await one.browser().ask_code("13900000003")
+        assert status == 429 and "获取验证码的次数太多了" in body
+        status, body = await two.browser().ask_code("13900000004")
+        assert status == 429 and "获取验证码的次数太多了" in body
+        # a code asked on one instance is entered on the other
+        customer = two.browser()
+        await customer.get("/")
+        status, body = await customer.enter("13900000001", await one.last_code("13900000001"))
+        assert status == 200 and "近90天没有查到订单" in body
+    finally:
+        await one.close()
+        await two.close()

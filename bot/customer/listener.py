@@ -54,7 +54,12 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 def create_page_app(context: PageContext) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=MAX_FORM)
     app[PAGE] = context
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        auto_reload=False,  # templates ship with the code: no stat() of each on every page
+    )
     add_routes(app)
     app.router.add_static("/static/", HERE / "static")
     return app

@@ -36,7 +36,7 @@ from services.clock import Clock
 from services.config import CustomerPageConfig
 from services.customer.codes import check_code, request_code
 from services.customer.sessions import close_session, open_session, phone_of
-from services.customer.view import order_of_link, orders_of
+from services.customer.view import order_of_link, session_orders
 from services.policy import Rules
 from services.sms.links import verify_order_link
 from services.sms.sender import SmsSender
@@ -155,24 +155,26 @@ async def verify(request: web.Request) -> web.StreamResponse:
 async def orders(request: web.Request) -> web.StreamResponse:
     page = request.app[PAGE]
     config = page.config
-    now = page.clock.now()
     token = _session_token(request)
-    phone = await phone_of(page.sessions, token, now)
-    if phone is None:
+    found = await session_orders(
+        page.sessions,
+        page.rules.current(),
+        token,
+        config.orders_within,
+        config.max_orders,
+        page.clock.now(),
+    )
+    if found is None:
         if token is None:
             raise web.HTTPSeeOther("/")
         response = _entry(request, words.SESSION_ENDED, 401)
         delete_cookie(response, config, SESSION_COOKIE)
         return response
-    async with page.sessions() as session:
-        found = await orders_of(
-            session, page.rules.current(), phone, config.orders_within, config.max_orders, now
-        )
+    phone, listed = found
     days = config.orders_within.days
     context = {
-        "orders": found,
+        "orders": listed,
         "masked": mask_phone(phone),
-        "days": days,
         "empty": words.NO_ORDERS.format(days=days),
     }
     return _render(request, "orders.html", context)
@@ -193,10 +195,7 @@ async def link(request: web.Request) -> web.StreamResponse:
     now = page.clock.now()
     policy = page.rules.current()
     order_id = verify_order_link(policy, request.match_info["token"][:200], now)
-    found = None
-    if order_id is not None:
-        async with page.sessions() as session:
-            found = await order_of_link(session, policy, order_id, now)
+    found = None if order_id is None else await order_of_link(page.sessions, policy, order_id, now)
     if found is None:
         return _entry(request, words.LINK_INVALID, 404)
     return _render(request, "order.html", {"order": found})

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.config import CustomerPageConfig
 from storage import customer_page as db
+from storage.db import begin_reading
 
 
 def _hash(token: str) -> str:
@@ -30,14 +31,19 @@ async def open_session(
     return token
 
 
-async def phone_of(
-    sessions: async_sessionmaker[AsyncSession], token: str | None, now: datetime
-) -> str | None:
+async def phone_in(session: AsyncSession, token: str | None, now: datetime) -> str | None:
     """The number a live session confirmed; None for no, an unknown or an expired token."""
     if not token or len(token) > 128:
         return None
+    return await db.session_phone(session, _hash(token), now)
+
+
+async def phone_of(
+    sessions: async_sessionmaker[AsyncSession], token: str | None, now: datetime
+) -> str | None:
     async with sessions() as session:
-        return await db.session_phone(session, _hash(token), now)
+        await begin_reading(session)
+        return await phone_in(session, token, now)
 
 
 async def close_session(sessions: async_sessionmaker[AsyncSession], token: str | None) -> None:

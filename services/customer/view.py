@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rules.customer_page import masked_address, stage_step
 from rules.eta import date_words, eta_words
@@ -17,12 +17,13 @@ from rules.logistics import Logistics
 from rules.money import format_fen
 from rules.render import masked_text
 from rules.stages import Stage
+from services.customer.sessions import phone_in
 from services.notices import order_notes
 from services.order_view import ParcelView, parcel_views, summary_of
 from services.policy import Policy
 from storage import customer_page as db
-from storage import lookups
-from storage.details import details_of
+from storage.db import begin_reading
+from storage.details import OrderDetails, items_of
 from storage.models import Order
 
 SCAN_TEXT_LIMIT = 120
@@ -66,18 +67,20 @@ def _eta(order: Order, parcel: ParcelView | None, now: datetime, tz: tzinfo) -> 
 async def _views(
     session: AsyncSession, policy: Policy, orders: Sequence[Order], now: datetime
 ) -> list[CustomerOrder]:
-    """The orders as the customer sees them: seven statements however many orders."""
+    """The orders as the customer sees them: four statements however many orders."""
     ids = [order.id for order in orders]
     tz = policy.timezone
     parcels = await parcel_views(session, policy, ids, now)
-    details = await details_of(session, ids)
+    items = await items_of(session, ids)
     steps: dict[int, list[tuple[datetime, Step]]] = {order_id: [] for order_id in ids}
-    for order_id, stage, at in await db.stages_of_orders(session, ids):
-        if (words := stage_step(stage)) is not None:
-            steps[order_id].append((at, Step(_when(at, tz), words)))
-    for scan in await db.scans_of_orders(session, ids):
-        words = masked_text(scan.text, SCAN_TEXT_LIMIT)
-        steps[scan.order_id].append((scan.at, Step(_when(scan.at, tz), words, scan.place)))
+    for moment in await db.moments_of_orders(session, ids):
+        if moment.stage is not None:
+            words = stage_step(moment.stage)
+        else:
+            words = masked_text(moment.text or "", SCAN_TEXT_LIMIT)
+        if words:
+            step = Step(_when(moment.at, tz), words, moment.place)
+            steps[moment.order_id].append((moment.at, step))
     views = []
     for order in orders:
         own = parcels.get(order.id, ())
@@ -93,7 +96,7 @@ async def _views(
                 order_no=order.channel_order_id,
                 channel_label=summary.channel_label,
                 amount=format_fen(order.amount_fen),
-                items=order_notes(order, details[order.id]).items,
+                items=order_notes(order, OrderDetails(items.get(order.id, []), [], [])).items,
                 state=summary.stage_in_words,
                 eta=None if eta is None or eta in summary.stage_in_words else eta,
                 parcels=tuple(f"{p.carrier_name} {p.tracking_no}" for p in own),
@@ -107,21 +110,34 @@ async def _views(
     return views
 
 
-async def orders_of(
-    session: AsyncSession, policy: Policy, phone: str, within: timedelta, most: int, now: datetime
-) -> list[CustomerOrder]:
-    """The confirmed number's orders received within ``within`` before ``now``, newest first,
-    at most ``most``."""
-    rows = await lookups.orders_by_phone(session, phone, now - within, most)
-    return await _views(session, policy, [order for order, _ in rows], now)
+async def session_orders(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    token: str | None,
+    within: timedelta,
+    most: int,
+    now: datetime,
+) -> tuple[str, list[CustomerOrder]] | None:
+    """The number a live session (its cookie's ``token``) confirmed and its orders received
+    within ``within`` before ``now``, newest first, at most ``most``; None without a live
+    session. One read-only transaction (on SQLite it waits for no writer)."""
+    async with sessions() as session:
+        await begin_reading(session)
+        phone = await phone_in(session, token, now)
+        if phone is None:
+            return None
+        found = await db.orders_of_phone(session, phone, now - within, most)
+        return phone, await _views(session, policy, found, now)
 
 
 async def order_of_link(
-    session: AsyncSession, policy: Policy, order_id: int, now: datetime
+    sessions: async_sessionmaker[AsyncSession], policy: Policy, order_id: int, now: datetime
 ) -> CustomerOrder | None:
     """The one order a signed link opens (None: no longer there)."""
-    order = await session.get(Order, order_id)
-    if order is None:
-        return None
-    [view] = await _views(session, policy, [order], now)
-    return view
+    async with sessions() as session:
+        await begin_reading(session)
+        order = await session.get(Order, order_id)
+        if order is None:
+            return None
+        [view] = await _views(session, policy, [order], now)
+        return view
