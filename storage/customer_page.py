@@ -42,13 +42,17 @@ async def add_hit(
 
 async def add_code(
     session: AsyncSession, phone_key: str, code_hash: str, now: datetime, expires_at: datetime
-) -> int:
+) -> None:
+    """A new code for the number; its codes that have expired are forgotten."""
+    await session.execute(
+        delete(CustomerCode).where(
+            CustomerCode.phone_key == phone_key, CustomerCode.expires_at <= now
+        )
+    )
     code = CustomerCode(
         phone_key=phone_key, code_hash=code_hash, created_at=now, expires_at=expires_at, attempts=0
     )
     session.add(code)
-    await session.flush()
-    return code.id
 
 
 async def latest_code(session: AsyncSession, phone_key: str) -> CustomerCode | None:

@@ -75,6 +75,16 @@ class PageWorld:
             phones = (await response.json())["phones"]
         return [t["content"] for p in phones if p["phone"] == masked for t in p["texts"]]
 
+    async def sms_down(self, seconds: float) -> None:
+        """The sandbox's SMS providers answer 503 for ``seconds`` of the clock."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                self.sandbox.make_url("/sandbox/api/sms/down"), json={"seconds": seconds}
+            ) as response,
+        ):
+            assert response.status == 200
+
     async def last_code(self, phone: str) -> str:
         codes = [m[1] for text in await self.texts_to(phone) if (m := CODE_IN_TEXT.search(text))]
         assert codes, f"no code texted to {phone}"

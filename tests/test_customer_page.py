@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.keys import SESSIONS
+from bot.sms import SMS_SENDER
 from storage.models import CustomerCode, CustomerHit, SmsMessage
 from tests.customer_side import H, PageWorld, page_world
 from tests.support import T0, FakeClock
@@ -103,6 +104,21 @@ async def test_the_code_text_goes_at_once_even_in_quiet_hours_and_is_recorded(
     typed = await world.last_code(BOB)
     assert typed not in code.code_hash and BOB not in code.phone_key
     assert all(BOB not in hit.key for hit in hits)
+
+
+async def test_a_code_the_provider_refused_for_a_while_goes_when_it_is_back(
+    world: PageWorld,
+) -> None:
+    await world.sms_down(60)
+    customer = world.browser()
+    status, body = await customer.ask_code(ALICE)
+    assert status == 200 and "验证码短信已发出" in body  # the same answer
+    assert await world.texts_to(ALICE) == []
+    world.clock.advance(timedelta(seconds=61))
+    result = await world.bot.app[SMS_SENDER].tick()
+    assert result.sent == 1
+    status, body = await customer.enter(ALICE, await world.last_code(ALICE))
+    assert status == 200 and "近90天没有查到订单" in body
 
 
 async def test_a_number_with_orders_and_one_without_get_the_same_answers(

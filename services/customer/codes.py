@@ -99,10 +99,11 @@ async def request_code(
             return Refused(words.TOO_SOON.format(wait=soon), limited=True, code_pending=True)
         await _count(session, config, limits, now)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        code_id = await db.add_code(
+        await db.add_code(
             session, phone_key, keyed(config, f"{phone_key}:{code}"), now, now + config.code_ttl
         )
-        dedup_key = f"code:{code_id}"
+        # Each request its own text (a code's row id may come again once old ones are gone).
+        dedup_key = f"code:{secrets.token_urlsafe(12)}"
         text = CustomerText(None, phone, "code", {"code": code}, dedup_key)
         queued = await notify_customers(session, policy, [text], now)
         text_id = await text_id_by_key(session, dedup_key) if queued else None
