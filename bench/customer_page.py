@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bot.app import create_app
 from bot.customer.listener import CUSTOMER_PAGE_URL
@@ -261,6 +261,8 @@ async def main(args: argparse.Namespace) -> None:
             sessions = app[SESSIONS]
             started = time.perf_counter()
             await fill(sessions, args.orders, random.Random(1))
+            async with sessions.begin() as session:  # the planner's statistics, as in service
+                await session.execute(text("ANALYZE"))
             print(
                 f"filled {args.orders:,} orders + {OWN_ORDERS} of {PHONE[:3]}****{PHONE[-4:]}"
                 f" in {time.perf_counter() - started:.0f} s"
