@@ -133,10 +133,3 @@ def _unrecognised(body: bytes, name: str) -> StatementRefused:
         f"认不出 {name} 是哪种账单: 第 1 行是「{shown[:60]}」; 接受的账单见 {REFERENCE}, "
         "未导入任何内容"
     )
-
-
-def _partial(name: str, bill_type: str) -> StatementRefused:
-    return StatementRefused(
-        f"{name} 是微信支付 {bill_type} 账单, 只含一天的一部分; 请下载 bill_type=ALL 的交易账单, "
-        "未导入任何内容"
-    )
