@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.eta import LaneKey, LaneTime
@@ -62,16 +62,24 @@ async def replace_lanes(
         await session.execute(LANES.insert(), rows)
 
 
+# Built once, an expanding IN of (carrier, origin, destination) rows: the statement is compiled
+# and cached once however many keys a look-up brings (an OR of equalities was compiled anew for
+# every count of keys, on every customer page and 状态).
+_LANES_FOR = select(
+    LANES.c.carrier, LANES.c.origin, LANES.c.destination, LANES.c.samples, LANES.c.hours
+).where(
+    tuple_(LANES.c.carrier, LANES.c.origin, LANES.c.destination).in_(
+        bindparam("keys", expanding=True)
+    )
+)
+
+
 async def lanes_for(session: AsyncSession, keys: Iterable[LaneKey]) -> dict[LaneKey, LaneTime]:
     """The stored lanes among ``keys``."""
     wanted: Sequence[LaneKey] = list(set(keys))
     if not wanted:
         return {}
-    columns = (LANES.c.carrier, LANES.c.origin, LANES.c.destination)
-    # Few keys per look-up (an order's parcels, a customer's orders): an OR of equalities.
-    condition = or_(*(and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in wanted))
-    query = select(*columns, LANES.c.samples, LANES.c.hours).where(condition)
     return {
         (row.carrier, row.origin, row.destination): LaneTime(row.samples, row.hours)
-        for row in await session.execute(query)
+        for row in await session.execute(_LANES_FOR, {"keys": wanted})
     }
