@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.table.reader import SourceRow, TableReader
-from adapters.table.records import record_of
+from adapters.table.records import RecordMaker
 from services.clock import Clock
 from services.config import Config, SourceConfig
 from services.ingest import Ingestor
@@ -34,9 +34,11 @@ from storage.table_sources import (
     Cursor,
     RejectedRow,
     add_mark,
+    forget_marks,
     latest_mark,
     reading_start,
     record_rejections,
+    refused_row_ids,
     rejected_rows,
     take_lease,
 )
@@ -51,6 +53,15 @@ def lease_length(source: SourceConfig) -> timedelta:
     """How long a poller holds its source between polls: three intervals, so that the one that
     polls keeps polling (and its memory of rows seen), and a stopped one is replaced soon."""
     return max(source.poll_interval * 3, MIN_LEASE)
+
+
+@dataclass
+class _Run:
+    """What one poll keeps track of between pages."""
+
+    top: Cursor | None  # the newest mark
+    lease_until: datetime
+    refused: set[int]  # the rows on record as refused
 
 
 @dataclass
@@ -82,6 +93,7 @@ class TablePoller:
         self._reader, self._ingestor, self._sessions = reader, ingestor, sessions
         self._clock, self._owner = clock, owner
         self._seen: set[Cursor] = set()  # rows ingested within the look-back, by cursor
+        self._record_of = RecordMaker(source.columns, source.channel)
 
     @property
     def interval(self) -> timedelta:
@@ -94,14 +106,18 @@ class TablePoller:
         """Read and ingest every row after the look-back's mark, page by page."""
         result = PollResult()
         now = self._clock.now()
+        lease = lease_length(self._source)
         async with self._sessions.begin() as session:
-            result.held_by = await take_lease(
-                session, self.name, self._owner, now, now + lease_length(self._source)
-            )
+            result.held_by = await take_lease(session, self.name, self._owner, now, now + lease)
             if result.held_by is not None:
                 return result
             start = await reading_start(session, self.name, now - self._source.look_back)
-            top = await latest_mark(session, self.name)
+            await forget_marks(session, self.name, now - self._source.look_back)
+            run = _Run(
+                await latest_mark(session, self.name),
+                now + lease,
+                await refused_row_ids(session, self.name),
+            )
         self._seen = {cursor for cursor in self._seen if start is None or cursor > start}
         reading: asyncio.Task[Page] | None = asyncio.create_task(self._page(start))
         try:
@@ -115,7 +131,7 @@ class TablePoller:
                 # The next page is read while this one is ingested.
                 full = len(rows) == self._source.batch_size
                 reading = asyncio.create_task(self._page(rows[-1].cursor)) if full else None
-                top = await self._take(rows, read_at, top, result)
+                await self._take(rows, read_at, run, result)
                 if result.held_by is not None:
                     return result
         finally:
@@ -130,24 +146,33 @@ class TablePoller:
         return read_at, await self._reader.page(after, self._source.batch_size)
 
     async def _take(
-        self, rows: list[SourceRow], read_at: datetime, top: Cursor | None, result: PollResult
-    ) -> Cursor | None:
-        """Ingest a page's rows not taken before, then note the refused ones, the cursor (when
-        it moved) and renew the lease; the cursor now."""
+        self, rows: list[SourceRow], read_at: datetime, run: _Run, result: PollResult
+    ) -> None:
+        """Ingest a page's rows not taken before; then, when there is any, note the refused
+        rows and those refused no more, the cursor if it moved, and renew the lease once half
+        of it has gone by. A page of the look-back read again writes nothing."""
         fresh = [row for row in rows if row.cursor not in self._seen]
         result.looked_back += len(rows) - len(fresh)
         rejected, accepted = await self._ingest(fresh, result)
-        async with self._sessions.begin() as session:
-            if rejected or accepted:
-                await record_rejections(session, self.name, rejected, accepted, read_at)
-            if rows and (top is None or rows[-1].cursor > top):
-                top = rows[-1].cursor
-                keep_from = read_at - self._source.look_back
-                await add_mark(session, self.name, top, read_at, keep_from)
-            lease_until = read_at + lease_length(self._source)
-            result.held_by = await take_lease(session, self.name, self._owner, read_at, lease_until)
+        mended = [row_id for row_id in accepted if row_id in run.refused]
+        moved = bool(rows) and (run.top is None or rows[-1].cursor > run.top)
+        lease = lease_length(self._source)
+        renew = read_at + lease / 2 > run.lease_until
+        if rejected or mended or moved or renew:
+            async with self._sessions.begin() as session:
+                if rejected or mended:
+                    await record_rejections(session, self.name, rejected, mended, read_at)
+                if moved:
+                    run.top = rows[-1].cursor
+                    await add_mark(session, self.name, run.top, read_at)
+                if renew:
+                    run.lease_until = read_at + lease
+                    result.held_by = await take_lease(
+                        session, self.name, self._owner, read_at, run.lease_until
+                    )
+        run.refused.difference_update(mended)
+        run.refused.update(row_id for row_id, _ in rejected)
         self._seen.update(row.cursor for row in fresh)
-        return top
 
     async def _ingest(
         self, rows: list[SourceRow], result: PollResult
@@ -159,9 +184,7 @@ class TablePoller:
         accepted: list[int] = []
         pending = rows
         while pending:
-            records = [
-                record_of(row.values, self._source.columns, self._channel) for row in pending
-            ]
+            records = [self._record_of(row.values) for row in pending]
             now = self._clock.now()
             report = await self._ingestor.orders(self._channel, records, now, source=self.name)
             result.created += report.created

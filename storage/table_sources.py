@@ -81,13 +81,16 @@ async def latest_mark(session: AsyncSession, source: str) -> Cursor | None:
     return None if found is None else Cursor(found[0], found[1])
 
 
-async def add_mark(
-    session: AsyncSession, source: str, cursor: Cursor, at: datetime, keep_from: datetime
-) -> None:
-    """Record that every row up to ``cursor`` was read at ``at``; forget the marks older than
-    the newest one made at or before ``keep_from`` (no poll starts from them any more)."""
+async def add_mark(session: AsyncSession, source: str, cursor: Cursor, at: datetime) -> None:
+    """Record that every row up to ``cursor`` was read at ``at``."""
     mark = TableSourceMark
     session.add(mark(source=source, marked_at=at, cursor_time=cursor.time, cursor_id=cursor.id))
+
+
+async def forget_marks(session: AsyncSession, source: str, keep_from: datetime) -> None:
+    """Forget the marks older than the newest one made at or before ``keep_from``: no poll
+    starts from them any more."""
+    mark = TableSourceMark
     oldest_needed = (
         select(mark.marked_at)
         .where(mark.source == source, mark.marked_at <= keep_from)
@@ -98,6 +101,11 @@ async def add_mark(
     await session.execute(delete(mark).where(mark.source == source, mark.marked_at < oldest_needed))
 
 
+async def refused_row_ids(session: AsyncSession, source: str) -> set[int]:
+    table = TableSourceRejection
+    return set(await session.scalars(select(table.row_id).where(table.source == source)))
+
+
 async def record_rejections(
     session: AsyncSession,
     source: str,
@@ -105,8 +113,8 @@ async def record_rejections(
     accepted: Sequence[int],
     now: datetime,
 ) -> None:
-    """Note refused rows (row id, reason), the latest reason winning; rows now accepted are
-    refused no more."""
+    """Note refused rows (row id, reason), the latest reason winning; ``accepted`` rows (that
+    were refused before) are refused no more."""
     table = TableSourceRejection
     if accepted:
         await session.execute(

@@ -44,9 +44,9 @@ class TableReader:
         wanted = dict.fromkeys([id_column, *([updated_at_column] if updated_at_column else [])])
         wanted |= dict.fromkeys(columns)
         self._table = table(bare, *(column(c) for c in wanted), schema=schema or None)
+        self._names = list(wanted)
         self._id = self._table.c[id_column]
         self._updated = self._table.c[updated_at_column] if updated_at_column else None
-        self._id_name, self._updated_name = id_column, updated_at_column
 
     def _after(self, cursor: Cursor) -> ColumnElement[bool]:
         if self._updated is None:
@@ -67,12 +67,15 @@ class TableReader:
         elif self._updated is not None:
             query = query.where(self._updated.is_not(None))  # no cursor value, no place in order
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
-        return [SourceRow(self._cursor_of(row), dict(row)) for row in rows]
+            rows = (await connection.execute(query)).all()
+        names = self._names
+        return [SourceRow(self._cursor_of(row), dict(zip(names, row, strict=True))) for row in rows]
 
-    def _cursor_of(self, row: Any) -> Cursor:
-        moment = row[self._updated_name] if self._updated_name else None
-        return Cursor(None if moment is None else cursor_text(moment), int(row[self._id_name]))
+    def _cursor_of(self, row: Sequence[Any]) -> Cursor:
+        """The id is the first column selected, the updated-at (if any) the second."""
+        if self._updated is None:
+            return Cursor(None, int(row[0]))
+        return Cursor(cursor_text(row[1]), int(row[0]))
 
     async def close(self) -> None:
         await self._engine.dispose()

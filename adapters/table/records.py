@@ -45,16 +45,32 @@ def cell(value: Any, channel: str) -> Any:
     return value
 
 
-def record_of(row: Mapping[str, Any], columns: Mapping[str, str], channel: str) -> dict[str, Any]:
-    """The record a row stands for; a NULL column is an absent field, like an empty CSV cell."""
-    record: dict[str, Any] = {}
-    for field, name in columns.items():
-        value = row.get(name)
-        if value is None:
-            continue
-        *parents, leaf = field.split(".")
-        target = record
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[leaf] = cell(value, channel)
-    return record
+_AS_THEY_ARE = frozenset({str, int, float, bool})
+
+
+class RecordMaker:
+    """Rows to records by one mapping (record field → column), worked out once: a table source
+    turns every row it reads into a record, and the look-up per value is what it costs."""
+
+    def __init__(self, columns: Mapping[str, str], channel: str) -> None:
+        self._channel = channel
+        self._plan = [
+            (tuple(field.split(".")[:-1]), field.rpartition(".")[2], column)
+            for field, column in columns.items()
+        ]
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The record a row stands for; a NULL column is an absent field, like an empty CSV
+        cell."""
+        record: dict[str, Any] = {}
+        for parents, leaf, column in self._plan:
+            value = row[column]
+            if value is None:
+                continue
+            if type(value) not in _AS_THEY_ARE:
+                value = cell(value, self._channel)
+            target = record
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[leaf] = value
+        return record
