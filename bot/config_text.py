@@ -171,6 +171,11 @@ def _timers(config: Config) -> str:
         timers.append(f"周报 {reports.weekly_on}")
     if config.wecom is not None:
         timers.append(f"发送每 {format_duration(config.wecom.send_interval)}")
+    timers += [
+        f"中间表 {name} 每 {format_duration(source.poll_interval)}"
+        for name, source in config.sources.items()
+        if source.kind == "table"
+    ]
     return "、".join(timers)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from bot import table_sources
 from bot.app import create_app
+from bot.config_text import startup_line
 from channels.address import RegionParser
 from services.config import Config, ConfigError, parse_config
 from services.ingest import Ingestor
@@ -331,6 +332,17 @@ async def test_an_updated_at_cursor_reads_ties_updates_and_late_ties(
         await late.commit()
         assert (await poller.poll()).created == 1
         assert {"LATE-50", "TIE-60"} <= set(await side.orders())
+
+        # A refused row the ERP mends (a newer updated_at) is taken, and refused no more.
+        await fast.execute(TIED, 70, "MENDED-70", "ON_THE_MOON", 3)
+        assert (await poller.poll()).rejected == 1
+        assert list(await side.rejections()) == [70]
+        await fast.execute(
+            "UPDATE shop_orders SET status = 'PAID', "
+            "updated_at = '2026-03-02 08:44:00+08' WHERE id = 70"
+        )
+        assert (await poller.poll()).created == 1
+        assert await side.rejections() == {}
     finally:
         await slow.close()
         await fast.close()
@@ -536,3 +548,28 @@ async def test_rejected_rows_are_listed_by_the_command_line(
     assert mistyped.returncode == 2
     assert "没有名为 'erp-tabel' 的中间表来源, 是否想写 erp-table?" in mistyped.stderr
     no_crash(mistyped)
+
+
+async def test_serve_polls_a_table_source_on_its_timer(
+    aiohttp_client: Any, pg_source: PgSource, database_url: str
+) -> None:
+    """The app as ``serve`` runs it, timers on: a row written to the table becomes an order
+    within a few poll intervals, and the start-up line names the timer."""
+    source = {"url": pg_source.url, "table": "shop_orders", "columns": SHOP_COLUMNS}
+    config = table_config(database_url, source | {"poll_interval": "1s"})
+    assert "中间表 erp-table 每 1秒" in startup_line(config, "http://127.0.0.1:8080")
+    connection = await asyncpg.connect(pg_source.dsn)
+    try:
+        await connection.execute(INSERT, "SERVED-1", "PAID")
+    finally:
+        await connection.close()
+    side = Orderbot(config, FakeClock(T0))
+    try:
+        await aiohttp_client(create_app(config, clock=side.clock))
+        for _ in range(100):
+            if await side.orders():
+                break
+            await asyncio.sleep(0.1)
+        assert await side.orders() == {"SERVED-1": "paid"}
+    finally:
+        await side.close()
