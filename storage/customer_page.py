@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import CompoundSelect, delete, func, null, select, union_all, update
+from sqlalchemy import CompoundSelect, and_, delete, func, null, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -114,17 +114,26 @@ async def end_session(session: AsyncSession, token_hash: str) -> None:
     await session.execute(delete(CustomerSession).where(CustomerSession.token_hash == token_hash))
 
 
-async def orders_of_phone(
-    session: AsyncSession, phone: str, since: datetime, limit: int
-) -> list[Order]:
-    """The number's orders received since ``since``, newest first, at most ``limit``."""
+async def session_orders(
+    session: AsyncSession, token_hash: str, now: datetime, since: datetime, limit: int
+) -> tuple[str, list[Order]] | None:
+    """The number a live session confirmed and its orders received since ``since``, newest
+    first, at most ``limit``; None for no live session. One statement: the session outer-joined
+    to its number's orders."""
     query = (
-        select(Order)
-        .where(Order.receiver_phone == phone, Order.received_at >= since)
+        select(CustomerSession.phone, Order)
+        .select_from(CustomerSession)
+        .outerjoin(
+            Order, and_(Order.receiver_phone == CustomerSession.phone, Order.received_at >= since)
+        )
+        .where(CustomerSession.token_hash == token_hash, CustomerSession.expires_at > now)
         .order_by(Order.received_at.desc(), Order.id.desc())
         .limit(limit)
     )
-    return list((await session.scalars(query)).all())
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return None
+    return rows[0][0], [order for _, order in rows if order is not None]
 
 
 class Moment(NamedTuple):

@@ -12,10 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.config import CustomerPageConfig
 from storage import customer_page as db
 from storage.db import begin_reading
+from storage.models import Order
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _cookie_hash(token: str | None) -> str | None:
+    """The stored hash a cookie's token would have; None for no token or one too long to be
+    ours."""
+    return _hash(token) if token and len(token) <= 128 else None
 
 
 async def open_session(
@@ -33,9 +40,19 @@ async def open_session(
 
 async def phone_in(session: AsyncSession, token: str | None, now: datetime) -> str | None:
     """The number a live session confirmed; None for no, an unknown or an expired token."""
-    if not token or len(token) > 128:
+    token_hash = _cookie_hash(token)
+    return None if token_hash is None else await db.session_phone(session, token_hash, now)
+
+
+async def session_orders_of(
+    session: AsyncSession, token: str | None, now: datetime, since: datetime, most: int
+) -> tuple[str, list[Order]] | None:
+    """The number a live session confirmed and its orders received since ``since``, newest
+    first, at most ``most``; None for no, an unknown or an expired token."""
+    token_hash = _cookie_hash(token)
+    if token_hash is None:
         return None
-    return await db.session_phone(session, _hash(token), now)
+    return await db.session_orders(session, token_hash, now, since, most)
 
 
 async def phone_of(
@@ -47,6 +64,7 @@ async def phone_of(
 
 
 async def close_session(sessions: async_sessionmaker[AsyncSession], token: str | None) -> None:
-    if token and len(token) <= 128:
+    token_hash = _cookie_hash(token)
+    if token_hash is not None:
         async with sessions.begin() as session:
-            await db.end_session(session, _hash(token))
+            await db.end_session(session, token_hash)

@@ -17,7 +17,7 @@ from rules.logistics import Logistics
 from rules.money import format_fen
 from rules.render import masked_text
 from rules.stages import Stage
-from services.customer.sessions import phone_in
+from services.customer.sessions import session_orders_of
 from services.notices import order_notes
 from services.order_view import ParcelView, parcel_views, summary_of
 from services.policy import Policy
@@ -123,11 +123,11 @@ async def session_orders(
     session. One read-only transaction (on SQLite it waits for no writer)."""
     async with sessions() as session:
         await begin_reading(session)
-        phone = await phone_in(session, token, now)
-        if phone is None:
+        found = await session_orders_of(session, token, now, now - within, most)
+        if found is None:
             return None
-        found = await db.orders_of_phone(session, phone, now - within, most)
-        return phone, await _views(session, policy, found, now)
+        phone, orders = found
+        return phone, await _views(session, policy, orders, now)
 
 
 async def order_of_link(
