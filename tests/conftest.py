@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -40,21 +42,44 @@ async def _pg_admin(sql: str) -> None:
         await connection.close()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A brand-new database brought up with the real migrations; never a leftover."""
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database brought up with the real migrations per test run: each test's database is
+    a copy of it (upgrading took ~0.3 s a test, half of the suite's time on SQLite)."""
     if selected_backend() == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'orderbot.db'}"
-        migrate.upgrade(url)
-        yield url
+        path = tmp_path_factory.mktemp("template") / "orderbot.db"
+        migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+        with sqlite3.connect(path) as connection:  # everything in the file, none in its WAL
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        yield str(path)
+        return
+    name = f"orderbot_template_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        migrate.upgrade(_pg_url(name))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
+    """A brand-new database at the migrations' head (a copy of the run's template); never a
+    leftover."""
+    if selected_backend() == "sqlite":
+        path = tmp_path / "orderbot.db"
+        shutil.copyfile(migrated_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     name = f"orderbot_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"'))
     try:
-        migrate.upgrade(url)
-        yield url
+        yield _pg_url(name)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
