@@ -101,6 +101,17 @@ async def _form(request: web.Request) -> dict[str, str] | None:
     return fields
 
 
+async def _phone_form(request: web.Request) -> tuple[dict[str, str], str] | web.Response:
+    """A form's fields and its mobile number, or the entry page saying what is wrong."""
+    fields = await _form(request)
+    if fields is None:
+        return _entry(request, words.BAD_FORM, 403)
+    phone = canonical_phone(fields.get("phone", "")[:32])
+    if phone is None or not is_mobile(phone):
+        return _entry(request, words.BAD_PHONE, 400)
+    return fields, phone
+
+
 def _verify_page(
     request: web.Request, phone: str, note: str | None, error: str | None, status: int = 200
 ) -> web.Response:
@@ -110,12 +121,10 @@ def _verify_page(
 
 async def ask_code(request: web.Request) -> web.StreamResponse:
     page = request.app[PAGE]
-    fields = await _form(request)
-    if fields is None:
-        return _entry(request, words.BAD_FORM, 403)
-    phone = canonical_phone(fields.get("phone", "")[:32])
-    if phone is None or not is_mobile(phone):
-        return _entry(request, words.BAD_PHONE, 400)
+    form = await _phone_form(request)
+    if isinstance(form, web.Response):
+        return form
+    _, phone = form
     refused = await request_code(
         page.sessions,
         page.rules.current(),
@@ -133,12 +142,10 @@ async def ask_code(request: web.Request) -> web.StreamResponse:
 
 async def verify(request: web.Request) -> web.StreamResponse:
     page = request.app[PAGE]
-    fields = await _form(request)
-    if fields is None:
-        return _entry(request, words.BAD_FORM, 403)
-    phone = canonical_phone(fields.get("phone", "")[:32])
-    if phone is None or not is_mobile(phone):
-        return _entry(request, words.BAD_PHONE, 400)
+    form = await _phone_form(request)
+    if isinstance(form, web.Response):
+        return form
+    fields, phone = form
     config = page.config
     now = page.clock.now()
     code = fields.get("code", "").strip()[:16]
