@@ -27,8 +27,7 @@ from services.backfill import Backfill, tell_ops
 from services.config import Config
 from services.ingest import Ingestor, IngestReport, Rejection
 from services.policy import Rules
-from storage.db import make_engine, make_sessionmaker
-from storage.migrate import ensure_migrated
+from storage.migrate import migrated_sessions
 
 CHANNEL_REFERENCE = "docs/channels.md"  # the fields and CSV headers of each channel
 
@@ -160,10 +159,8 @@ async def import_orders(
 ) -> IngestReport:
     """Import the file in batches. With ``backfill`` (history), orders already past their
     deadline open no ticket: they are counted there, and ops get one summary at the end."""
-    engine = make_engine(config.database.url)
-    try:
-        await ensure_migrated(engine)
-        sessions, rules = make_sessionmaker(engine), Rules.from_config(config)
+    async with migrated_sessions(config.database.url) as sessions:
+        rules = Rules.from_config(config)
         ingestor = Ingestor(sessions, rules, RegionParser())
         total = IngestReport()
         entries = await asyncio.to_thread(read_records, path, channel)
@@ -195,5 +192,3 @@ async def import_orders(
         if backfill is not None:
             backfill.told = await tell_ops(sessions, rules.current(), backfill, datetime.now(UTC))
         return total
-    finally:
-        await engine.dispose()

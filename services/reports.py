@@ -15,8 +15,8 @@ from rules.report_text import render_full_report
 from rules.stages import Stage
 from services.config import Config
 from services.policy import Policy
-from storage.db import begin_reading, make_engine, make_sessionmaker
-from storage.migrate import ensure_migrated
+from storage.db import begin_reading
+from storage.migrate import migrated_sessions
 from storage.reports import met_between, oldest_open, open_count, tickets_between
 
 ALL_GROUPS = "全部处理组"
@@ -79,16 +79,11 @@ async def report_file(
     config: Config, period: Period, groups: list[str] | None, fmt: str, now: datetime
 ) -> bytes:
     """The report as a file for ``orderbot report``: markdown, CSV or XLSX."""
-    engine = make_engine(config.database.url)
-    try:
-        await ensure_migrated(engine)
-        async with make_sessionmaker(engine)() as session:
-            await begin_reading(session)
-            report = await load_report(
-                session, Policy.from_config(config), period, now, groups, open_shown=None
-            )
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(config.database.url) as sessions, sessions() as session:
+        await begin_reading(session)
+        report = await load_report(
+            session, Policy.from_config(config), period, now, groups, open_shown=None
+        )
     if fmt == "csv":
         return report_csv(report)
     if fmt == "xlsx":

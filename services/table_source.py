@@ -28,8 +28,7 @@ from adapters.table.records import RecordMaker
 from services.clock import Clock
 from services.config import Config, SourceConfig
 from services.ingest import Ingestor
-from storage.db import make_engine, make_sessionmaker
-from storage.migrate import ensure_migrated
+from storage.migrate import migrated_sessions
 from storage.table_sources import (
     Cursor,
     RejectedRow,
@@ -206,10 +205,5 @@ class TablePoller:
 async def rejections(config: Config, source: str, limit: int) -> list[RejectedRow]:
     """The rows of a table source the ingest refused, the newest first (``orderbot
     table-rejected``)."""
-    engine = make_engine(config.database.url)
-    try:
-        await ensure_migrated(engine)
-        async with make_sessionmaker(engine)() as session:
-            return await rejected_rows(session, source, limit)
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(config.database.url) as sessions, sessions() as session:
+        return await rejected_rows(session, source, limit)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +13,9 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.db import make_engine
+from storage.db import make_engine, make_sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -97,3 +99,15 @@ async def ensure_migrated(engine: AsyncEngine) -> None:
             f"数据库未迁移到最新版本 (当前 {current or '空库'}, 需要 {head}); "
             "请先运行: orderbot db upgrade -c <config>"
         )
+
+
+@asynccontextmanager
+async def migrated_sessions(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the database at ``url`` for one command-line run, once it is migrated
+    (else UnmigratedDatabase); its engine disposed at the end."""
+    engine = make_engine(url)
+    try:
+        await ensure_migrated(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()

@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rules.statements import Statement, StatementRefused, parse_statement
 from services.config import Config
-from storage.db import make_engine, make_sessionmaker
-from storage.migrate import ensure_migrated
+from storage.migrate import migrated_sessions
 from storage.models import PaymentStatement, StatementLine
 from storage.statements import add_statement, same_statement
 
@@ -65,13 +64,9 @@ async def import_statement(
 ) -> ImportOutcome:
     """Read the bill and store it with its lines in one transaction; raises StatementRefused
     with the reason when the file is refused (nothing stored)."""
-    engine = make_engine(config.database.url)
-    try:
-        await ensure_migrated(engine)
+    async with migrated_sessions(config.database.url) as sessions:
         statement = await asyncio.to_thread(read_statement, path, gateway, kind)
-        return await store_statement(make_sessionmaker(engine), statement, path.name, now)
-    finally:
-        await engine.dispose()
+        return await store_statement(sessions, statement, path.name, now)
 
 
 async def store_statement(

@@ -8,8 +8,7 @@ from datetime import datetime
 
 from rules.phones import canonical_phone
 from services.config import Config
-from storage.db import make_engine, make_sessionmaker
-from storage.migrate import ensure_migrated
+from storage.migrate import migrated_sessions
 from storage.sms import opt_in, opt_out
 
 _MOBILE = re.compile(r"1\d{10}")
@@ -31,12 +30,7 @@ async def set_opted_out(config: Config, phone: str, wanted: bool, now: datetime)
     """Put ``phone`` on the opt-out list (its pending texts stop) or take it off; False when
     it was already so."""
     number = mobile(phone)
-    engine = make_engine(config.database.url)
-    try:
-        await ensure_migrated(engine)
-        async with make_sessionmaker(engine).begin() as session:
-            if wanted:
-                return await opt_out(session, number, "命令行", now)
-            return await opt_in(session, number)
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(config.database.url) as sessions, sessions.begin() as session:
+        if wanted:
+            return await opt_out(session, number, "命令行", now)
+        return await opt_in(session, number)
