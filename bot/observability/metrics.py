@@ -32,6 +32,8 @@ from services.ingest import IngestReport
 
 # From an idle tick (milliseconds) to a storm of overdue orders on a big pool (minutes).
 JOB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+TARGET_KINDS = ("group", "user")
+DELIVERY_OUTCOMES = ("sent", "retry", "deferred", "dead")  # as jobs.deliver counts them
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ class Metrics:
             ["target_kind", "outcome"],
             registry=registry,
         )
+        # Exported as 0 from the start: Prometheus's increase() cannot see a series' first
+        # value, so a first dead letter would otherwise never count.
+        for target_kind in TARGET_KINDS:
+            for outcome in DELIVERY_OUTCOMES:
+                self.deliveries.labels(target_kind, outcome)
         self.outbox_pending = Gauge(
             "orderbot_outbox_pending",
             "Notifications waiting in the outbox, read at scrape time (NaN: database down)",
