@@ -19,18 +19,25 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -q && apt-get install -y -q chromium
 
+# The Prometheus alerting rules are checked and unit-tested with promtool (Debian's prometheus).
+PROMTOOL := /usr/bin/promtool
+
+$(PROMTOOL):
+	apt-get update -q && apt-get install -y -q --no-install-recommends prometheus
+
 .PHONY: demo test test-postgres bench
 
 demo: $(STAMP)
 	$(BIN)/orderbot demo
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
+	$(PROMTOOL) check rules deploy/prometheus/orderbot-alerts.yml
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP) $(CHROMIUM)
+test-postgres: $(STAMP) $(CHROMIUM) $(PROMTOOL)
 	ORDERBOT_TEST_DB=postgresql $(BIN)/pytest -q
 
 bench: $(STAMP)
