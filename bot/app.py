@@ -19,6 +19,7 @@ from adapters.wecom.client import WeComClient
 from adapters.wecom.inbound import Inbound
 from bot import api, sms, table_sources, tracking
 from bot.callback import CallbackRoutes
+from bot.console.app import create_console_app
 from bot.customer.listener import listener as customer_page
 from bot.keys import (
     CLOCK,
@@ -80,6 +81,8 @@ def create_app(
         app.cleanup_ctx.append(customer_page)
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
+    if config.console is not None:
+        app.add_subapp("/console", create_console_app())
     api.add_routes(app)
     endpoints.add_routes(app)
     return app

@@ -169,6 +169,10 @@ async def run_demo(
     print(f"orderbot 演示已启动: 接口 http://{host}:{port}  数据库 {config.database.url}")
     print(f"企业微信沙箱 (群聊与私信): http://{host}:{sandbox_port}/sandbox/")
     print(f"客户自助查询页 (手机号 + 短信验证码): {app[CUSTOMER_PAGE_URL]}/")
+    print(
+        f"运营控制台 (健康看板, 未结工单; 企业微信登录, 在沙箱登录页选 ops-liu):"
+        f" http://{host}:{port}/console/"
+    )
     print("样例订单持续流入; 普通单 20 秒未拣货即告警, 40 秒升级主管。Ctrl-C 退出。")
     print(
         "发货的包裹由沙箱里的快递100推送扫描: 约四分之一在转运中心停滞 45 秒以上"

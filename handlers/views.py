@@ -78,7 +78,7 @@ async def status(ctx: CommandContext, args: list[str]) -> str:
         )
         if ticket.open and ticket.snoozed_until and ticket.snoozed_until > ctx.now:
             lines.append(f"提醒暂停至 {local_time(ticket.snoozed_until, tz)}")
-    lines += [f"  {local_time(entry.at, tz)} {_entry_words(entry)}" for entry in _shown(view)]
+    lines += [f"  {local_time(entry.at, tz)} {entry_words(entry)}" for entry in _shown(view)]
     return "\n".join(lines)
 
 
@@ -118,7 +118,7 @@ def _about(ticket: TicketView) -> str:
     return ticket.kind_label
 
 
-def _entry_words(entry: TimelineEntry) -> str:
+def entry_words(entry: TimelineEntry) -> str:
     if entry.kind == "stage":
         return f"进入「{Stage(entry.detail).label}」" if entry.detail else "环节变化"
     if entry.kind == "scan":

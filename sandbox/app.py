@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from sandbox import admin, page, sms, tracking, wecom_api
+from sandbox import admin, login, page, sms, tracking, wecom_api
 from sandbox.config import SandboxConfig
 from sandbox.state import SANDBOX_STATE, SandboxState
 
@@ -27,6 +27,7 @@ def create_sandbox_app(
     app.on_shutdown.append(_release_held_requests)
     wecom_api.add_routes(app)
     admin.setup(app)
+    login.setup(app, config, clock)
     sms.setup(app, config.sms, clock, time.time)  # signatures are made with the wall clock
     tracking.setup(
         app,

@@ -25,6 +25,11 @@ class SandboxConfig:
     # Known userids. message/send to others is reported in invaliduser; empty: everyone exists.
     users: tuple[str, ...] = ()
     token_ttl: int = 7200  # seconds, returned as expires_in
+    # The app's trusted domains (可信域名) for web login: a code issued for a redirect to any
+    # other host is refused by auth/getuserinfo with 50001. "host" allows it on any port (a
+    # sandbox's leniency), "host:port" only on that port.
+    login_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    login_code_ttl: float = 300.0  # seconds; a web-login code is single-use within it
     robot_per_minute: int = 20  # webhook/send per robot key per sliding minute
     app_per_member_minute: int = 30  # message/send per member per sliding minute; excess dropped
     app_per_member_hour: int = 1000  # the same, per sliding hour

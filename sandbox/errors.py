@@ -19,11 +19,13 @@ INVALID_MEDIA_ID = 40007
 INVALID_MSGTYPE = 40008
 INVALID_IMAGE_SIZE = 40009
 INVALID_CORPID = 40013
+INVALID_CODE = 40029
 INVALID_ACCESS_TOKEN = 40014
 INVALID_PARAMETER = 40058
 ACCESS_TOKEN_MISSING = 41001
 EXPIRED_ACCESS_TOKEN = 42001
 API_FREQ_OUT_OF_LIMIT = 45009
+REDIRECT_NOT_TRUSTED = 50001  # tracking-sms-login-pay-facts.md §3.3
 NO_VALID_RECIPIENT = 81013
 INVALID_WEBHOOK_KEY = 93000
 # Not in wecom-facts.md: remembered from the global table, unverified.
@@ -41,6 +43,8 @@ ERRMSG = {
     INVALID_MSGTYPE: "invalid message type",
     INVALID_IMAGE_SIZE: "invalid image size",
     INVALID_CORPID: "invalid corpid",
+    INVALID_CODE: "invalid code",
+    REDIRECT_NOT_TRUSTED: "redirect_url domain unmatched",
     INVALID_ACCESS_TOKEN: "invalid access_token",
     INVALID_PARAMETER: "invalid parameter",
     ACCESS_TOKEN_MISSING: "access_token missing",

@@ -34,6 +34,7 @@ from sandbox.errors import (
     Rejected,
     errmsg,
 )
+from sandbox.login import LOGIN_CODES
 from sandbox.messages import (
     APP_MSGTYPES,
     APPCHAT_MSGTYPES,
@@ -396,8 +397,16 @@ async def aibot_response(request: web.Request) -> web.Response:
     return _ok(request)
 
 
+async def getuserinfo(request: web.Request) -> web.Response:
+    """Web login: the member a code belongs to (§3.3), once, within its 5 minutes."""
+    _require_token(request)
+    user = request.app[LOGIN_CODES].take(request.query.get("code", ""))
+    return _ok(request, userid=user)
+
+
 ROUTES: dict[str, tuple[str, Handler]] = {
     "gettoken": ("GET", gettoken),
+    "auth/getuserinfo": ("GET", getuserinfo),
     "message/send": ("POST", message_send),
     "appchat/create": ("POST", appchat_create),
     "appchat/send": ("POST", appchat_send),

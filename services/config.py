@@ -381,10 +381,20 @@ class RolesConfig(_Section):
     customer_service: tuple[str, ...] = ()
     finance: tuple[str, ...] = ()
     ops: tuple[str, ...] = ()
+    # The ops console (docs/console.md): ops and every group's supervisor may look; these may
+    # also edit rule drafts, and publish them (a publisher may edit too).
+    rule_editors: tuple[str, ...] = ()
+    rule_publishers: tuple[str, ...] = ()
 
     @property
     def all_people(self) -> tuple[str, ...]:
-        return (*self.customer_service, *self.finance, *self.ops)
+        return (
+            *self.customer_service,
+            *self.finance,
+            *self.ops,
+            *self.rule_editors,
+            *self.rule_publishers,
+        )
 
 
 class ReportsConfig(_Section):
@@ -593,6 +603,45 @@ class CustomerPageConfig(_Section):
         return (self.public_url or "").startswith("https://")
 
 
+class ConsoleConfig(_Section):
+    """The ops console under /console/ on the internal listener, signed in with WeCom's web
+    login (企业微信 Web 登录): no passwords of our own (docs/console.md)."""
+
+    # WeCom's web login page; the sandbox's in tests and the demo.
+    login_base: str = "https://login.work.weixin.qq.com/"
+    # Where people's browsers reach the internal listener (behind the proxy), e.g.
+    # https://ops.example.com: WeCom sends them back to <public_url>/console/login/callback,
+    # whose host must be the app's trusted domain (可信域名). None: the request's own host.
+    public_url: str | None = None
+    secure_cookies: bool | None = None  # None: from public_url
+    # Signs the session cookies and the forms' CSRF tokens.
+    secret: str | None = Field(default=None, repr=False)
+    secret_env: str | None = None
+    session_ttl: Duration = timedelta(hours=8)
+    login_ttl: Duration = timedelta(minutes=10)  # from the login link to WeCom's answer
+
+    @model_validator(mode="after")
+    def _checks(self) -> ConsoleConfig:
+        problems = [_secret_problem("secret", self.secret, self.secret_env, required=True)]
+        for name in ("login_base", "public_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("https://", "http://")):
+                problems.append(f"{name} 应以 https:// 或 http:// 开头")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
+        return self
+
+    @property
+    def key(self) -> str:
+        return _secret(self.secret, self.secret_env) or ""
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return (self.public_url or "").startswith("https://")
+
+
 class EtaConfig(_Section):
     """Expected delivery from the pool's own history: per carrier and origin → destination
     province, a high percentile of the transit times over a rolling window."""
@@ -624,6 +673,7 @@ class Config(_Section):
     tracking: TrackingConfig | None = None  # None: parcels are not followed
     sms: SmsConfig | None = None  # None: customers get no texts
     customer_page: CustomerPageConfig | None = None  # None: no customer page
+    console: ConsoleConfig | None = None  # None: no ops console
     eta: EtaConfig = EtaConfig()
 
     @model_validator(mode="after")
@@ -675,6 +725,11 @@ class Config(_Section):
             self.sms is None or "code" not in self.sms.templates
         ):
             problems.append("customer_page: 验证码短信需要 [sms] 且 templates 中有 code 模板")
+        if self.console is not None and (
+            self.wecom is None
+            or not (self.wecom.corp_id and self.wecom.agent_id and self.wecom.app_secret)
+        ):
+            problems.append("console: 企业微信登录需要 [wecom] 的 corp_id、agent_id 和 corp_secret")
         if problems:
             raise ValueError("\n".join(problems))
         return self

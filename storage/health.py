@@ -243,3 +243,8 @@ async def resume_routing(session: AsyncSession) -> bool:
     return (
         rows_matched(await session.execute(delete(RoutingPause).where(RoutingPause.id == 1))) == 1
     )
+
+
+async def standings(session: AsyncSession) -> dict[str, HealthState]:
+    """Every signal's standing as the guard last changed it: failing or ok, since when."""
+    return {row.signal: row for row in await session.scalars(select(HealthState))}

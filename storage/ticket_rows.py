@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Order, Ticket
@@ -80,3 +80,23 @@ async def tickets_with_orders(
         return {}
     query = select(*_COLUMNS).join(Order, Order.id == Ticket.order_id).where(Ticket.id.in_(ids))
     return {row.id: TicketWithOrder._make(row) for row in await session.execute(query)}
+
+
+async def open_ticket_ages(
+    session: AsyncSession, opened_after: Sequence[datetime]
+) -> dict[str, list[int]]:
+    """Open tickets per group, counted by age: ``opened_after`` are the buckets' lower edges,
+    newest first (e.g. now-1h, now-4h, …); a group's list has one count per edge and one for
+    the tickets older than the last."""
+    edges = list(opened_after)
+    columns = []
+    for i, low in enumerate(edges):
+        newer = Ticket.opened_at >= low
+        if i > 0:
+            newer = and_(newer, Ticket.opened_at < edges[i - 1])
+        columns.append(func.sum(case((newer, 1), else_=0)))
+    columns.append(func.sum(case((Ticket.opened_at < edges[-1], 1), else_=0)))
+    rows = await session.execute(
+        select(Ticket.group_key, *columns).where(Ticket.status == "open").group_by(Ticket.group_key)
+    )
+    return {row[0]: [int(n or 0) for n in row[1:]] for row in rows}

@@ -42,6 +42,7 @@ EXAMPLE_ENV = {
         "SMS_SECRET_KEY",
         "LINK_SECRET",
         "PAGE_SECRET",
+        "CONSOLE_SECRET",
     )
 }
 

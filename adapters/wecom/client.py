@@ -29,7 +29,7 @@ DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 TOKEN_MARGIN_SECONDS = 300.0
 TOKEN_MARGIN_FRACTION = 0.1
 # Query parameters whose values must never reach an error message or a log line.
-_SECRET_PARAMS = frozenset({"access_token", "corpsecret", "key", "response_code"})
+_SECRET_PARAMS = frozenset({"access_token", "corpsecret", "key", "response_code", "code"})
 _MEDIA_KINDS = ("file", "voice")
 
 
@@ -151,6 +151,15 @@ class WeComClient:
             raise WeComError("media/upload", "reply has no media_id", retryable=True)
         return media_id
 
+    async def user_of_login_code(self, code: str) -> str | None:
+        """The member a web-login code (OAuth2 or 企业微信 Web 登录) belongs to: its userid, or
+        None for someone outside the corp (WeCom answers an openid then). A code is single-use
+        and lasts 5 minutes: a spent or stale one is WeComError 40029; a code whose redirect
+        host is not the app's trusted domain is 50001."""
+        body = await self._call_with_token("auth/getuserinfo", None, params={"code": code})
+        user = body.get("userid") or body.get("UserId")  # the old capitalised spelling too
+        return user if isinstance(user, str) and user else None
+
     async def respond_aibot(self, response_url: str, msg: Mapping[str, Any]) -> None:
         """Answer an intelligent-robot message through its response_url (usable once, 1 hour)."""
         await self._request("POST", response_url, response_url, {}, json=msg)
@@ -185,15 +194,16 @@ class WeComClient:
         params: Mapping[str, str] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> dict[str, Any]:
-        """POST JSON (or a fresh ``form()``: a form body can be sent once) with the app token.
-        A token errcode gets one refresh and one retry, never more: wechatpy's unbounded retry
-        sent 275 requests against a server that always said 40014."""
+        """POST JSON (or a fresh ``form()``: a form body can be sent once) with the app token;
+        GET when there is neither. A token errcode gets one refresh and one retry, never more:
+        wechatpy's unbounded retry sent 275 requests against a server that always said 40014."""
         url = self._base_url + endpoint
+        method = "GET" if payload is None and form is None else "POST"
 
         async def post(token: str) -> dict[str, Any]:
             query = {**(params or {}), "access_token": token}
             body = form() if form is not None else None
-            return await self._request("POST", url, endpoint, query, json=payload, form=body)
+            return await self._request(method, url, endpoint, query, json=payload, form=body)
 
         token = await self.access_token()
         try:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 SYSTEM_BUSY = -1  # "retry at most 3 times" per the global error-code page
 INVALID_SECRET = 40001
 INVALID_CORPID = 40013
+INVALID_CODE = 40029  # a web-login code spent, older than 5 minutes, or made up
 INVALID_ACCESS_TOKEN = 40014
 INVALID_PARAMETER = 40058
 ACCESS_TOKEN_MISSING = 41001
@@ -20,6 +21,7 @@ API_CONCURRENT_OUT_OF_LIMIT = 45033
 API_FORBIDDEN = 48002
 NO_PRIVILEGE = 60011
 IP_NOT_TRUSTED = 60020  # 企业可信IP missing; required for apps created from 2022-06-20
+REDIRECT_NOT_TRUSTED = 50001  # web login: the redirect host is not the app's trusted domain
 NO_VALID_RECIPIENT = 81013  # message/send: every touser/toparty/totag was invalid
 INVALID_WEBHOOK_KEY = 93000  # robot key wrong or the robot was removed
 
@@ -35,7 +37,9 @@ PERMANENT_ERRCODES = frozenset(
     {
         INVALID_SECRET,
         INVALID_CORPID,
+        INVALID_CODE,
         INVALID_PARAMETER,
+        REDIRECT_NOT_TRUSTED,
         API_FORBIDDEN,
         NO_PRIVILEGE,
         IP_NOT_TRUSTED,
