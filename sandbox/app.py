@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from sandbox import admin, login, page, sms, tracking, wecom_api
+from sandbox import admin, login, page, paygate, sms, tracking, wecom_api
 from sandbox.config import SandboxConfig
 from sandbox.state import SANDBOX_STATE, SandboxState
 
@@ -37,6 +37,7 @@ def create_sandbox_app(
         retry_seconds=config.tracking_retry_seconds,
         retries=config.tracking_retries,
     )
+    paygate.setup(app, config.pay, clock, time.time)  # signatures: the wall clock
     page.add_routes(app)
     return app
 

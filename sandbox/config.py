@@ -8,6 +8,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass, field
 
+from sandbox.pay_config import PaySandboxConfig
 from sandbox.sms_config import SmsSandboxConfig
 
 # base64 of b"orderbot-sandbox-aes-key-32bytes" without the trailing "=": 43 chars of [a-zA-Z0-9].
@@ -42,6 +43,7 @@ class SandboxConfig:
     # How long a "timeout" fault holds the request: longer than any client's timeout.
     fault_timeout_seconds: float = 30.0
     sms: SmsSandboxConfig = field(default_factory=SmsSandboxConfig)  # the SMS providers
+    pay: PaySandboxConfig = field(default_factory=PaySandboxConfig)  # the bill APIs
     # 快递100 (sandbox.tracking): the enterprise key it accepts, keys that have expired,
     # numbers the carrier refuses to have followed, and how it re-sends an unanswered push
     # (documented: 3 more times, 35 minutes apart; compress it for tests and the demo).
