@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -24,6 +24,9 @@ from services.backfill import Backfill
 from services.config import Config, ConfigError, load_config
 from services.policy import Policy
 from storage import migrate
+
+if TYPE_CHECKING:
+    from services.recon.fetching import FetchOutcome
 
 logger = logging.getLogger("orderbot")
 app = typer.Typer(
@@ -412,6 +415,66 @@ def recon_import(
         raise typer.Exit(3) from None
     for line in imported_lines(outcome):
         typer.echo(line)
+
+
+@recon_app.command("fetch")
+def recon_fetch(
+    day: Annotated[str, typer.Option("--date", help="账单日期 YYYY-MM-DD (北京时间), 须早于今天")],
+    gateway: Annotated[
+        str | None, typer.Option("--gateway", help="wechat 或 alipay; 默认所有已配置的渠道")
+    ] = None,
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """从支付渠道的账单接口下载某天的账单, 验签、校验哈希后整份导入; 账单未生成时等待重试。"""
+    from bot.recon_text import fetched_lines
+    from services.recon.fetching import FETCHABLE, BadFetchDay, configured
+
+    loaded = _load(config)
+    try:
+        bill_date = date.fromisoformat(day)
+    except ValueError:
+        typer.echo(f"--date: {day!r} 不是日期, 应为 YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    ready = configured(loaded)
+    if gateway is not None and gateway not in FETCHABLE:
+        typer.echo(
+            f"--gateway: 未知的 {gateway!r}, 可选 {', '.join(FETCHABLE)} "
+            "(银联账单没有下载接口, 请用 recon import 导入文件)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    wanted = [gateway] if gateway is not None else ready
+    missing = [name for name in wanted if name not in ready]
+    if not wanted or missing:
+        named = f"[recon.{missing[0]}]" if missing else "[recon.wechat] 或 [recon.alipay]"
+        typer.echo(
+            f"配置中没有 {named}: 不知道从哪里下载账单 (见 docs/reconciliation.md)", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        outcomes = asyncio.run(_fetch(loaded, bill_date, wanted))
+    except BadFetchDay as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    for outcome in outcomes:
+        failed = outcome.status in ("refused", "pending")
+        for line in fetched_lines(outcome):
+            typer.echo(line, err=failed)
+    if any(o.status == "refused" for o in outcomes):
+        raise typer.Exit(2)
+    if any(o.status == "pending" for o in outcomes):
+        raise typer.Exit(1)
+
+
+async def _fetch(loaded: Config, bill_date: date, gateways: list[str]) -> list[FetchOutcome]:
+    from services.recon.fetching import fetch_day
+
+    async with migrate.migrated_sessions(loaded.database.url) as sessions:
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        return await fetch_day(loaded, sessions, bill_date, gateways, clock=clock)
 
 
 def main() -> None:

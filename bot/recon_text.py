@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rules.money import format_fen
 from rules.statements.money import MILLI_DECIMALS, yuan
+from services.recon.fetching import FetchOutcome
 from services.recon.importing import ImportOutcome
 
 
@@ -20,3 +21,15 @@ def imported_lines(outcome: ImportOutcome) -> list[str]:
         f"退款 {totals.refunds} 笔 {format_fen(totals.refund_fen)}, "
         f"手续费 ¥{yuan(totals.fee_milli, MILLI_DECIMALS)}",
     ]
+
+
+def fetched_lines(outcome: FetchOutcome) -> list[str]:
+    """What ``orderbot recon fetch`` says of one bill."""
+    title = outcome.title
+    if outcome.imported is not None:
+        return [f"{title}: 已下载并通过校验", *imported_lines(outcome.imported)]
+    if outcome.status == "empty":
+        return [f"{title}: {outcome.reason}, 无需导入"]
+    if outcome.status == "pending":
+        return [f"{title}: 账单仍未生成: {outcome.reason}"]
+    return [f"{title} 未导入: {outcome.reason}"]

@@ -653,6 +653,85 @@ class EtaConfig(_Section):
     recompute_every: Duration = timedelta(hours=1)
 
 
+def _key_source(name: str, path: str | None, env: str | None) -> str:
+    """A private key is read from a file (``{name}_file``) or from an environment variable
+    holding the PEM text (``{name}_env``): exactly one. The file is read when it is used."""
+    if (path is None) == (env is None):
+        return f"{name}_file 与 {name}_env 须给且只给一个"
+    if env is not None and not os.environ.get(env):
+        return f"环境变量 {env} 未设置或为空"
+    return ""
+
+
+class WechatPayBillsConfig(_Section):
+    """WeChat Pay APIv3 bill download for one merchant (商户号): requests are signed with the
+    merchant's API key (its certificate's serial), answers checked with WeChat Pay's public key
+    (微信支付公钥, id ``PUB_KEY_ID_…``)."""
+
+    mchid: str  # 商户号, 8 to 10 digits
+    merchant_serial: str  # 商户 API 证书序列号
+    private_key_file: str | None = None  # apiclient_key.pem
+    private_key_env: str | None = None  # or the PEM text in this environment variable
+    public_key_file: str  # 微信支付公钥 (pub_key.pem), downloaded from the merchant platform
+    public_key_id: str  # PUB_KEY_ID_…, the Wechatpay-Serial it signs with
+    base_url: str = "https://api.mch.weixin.qq.com"
+    fundflow: bool = True  # also the BASIC fund-flow bill (资金账单): the fees as settled
+    timeout: Duration = timedelta(seconds=60)
+
+    @model_validator(mode="after")
+    def _key(self) -> WechatPayBillsConfig:
+        problems = [_key_source("private_key", self.private_key_file, self.private_key_env)]
+        if not re.fullmatch(r"\d{8,10}", self.mchid):
+            problems.append(f"mchid 应为 8 到 10 位数字的商户号, 而不是 {self.mchid!r}")
+        if not self.merchant_serial.strip():
+            problems.append("merchant_serial (商户 API 证书序列号) 不能为空")
+        if not self.public_key_id.strip():
+            problems.append("public_key_id (微信支付公钥 ID, PUB_KEY_ID_…) 不能为空")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
+        return self
+
+
+class AlipayBillsConfig(_Section):
+    """Alipay open platform bill download (alipay.data.dataservice.bill.downloadurl.query) for
+    one app: requests signed RSA2 with the app's private key (应用私钥), answers checked with
+    Alipay's public key (支付宝公钥)."""
+
+    app_id: str  # the app's APPID: digits
+    private_key_file: str | None = None
+    private_key_env: str | None = None
+    public_key_file: str
+    base_url: str = "https://openapi.alipay.com/gateway.do"
+    timeout: Duration = timedelta(seconds=60)
+
+    @model_validator(mode="after")
+    def _key(self) -> AlipayBillsConfig:
+        problems = [_key_source("private_key", self.private_key_file, self.private_key_env)]
+        if not re.fullmatch(r"\d{10,20}", self.app_id):
+            problems.append(f"app_id 应为支付宝开放平台应用的 APPID (数字), 而不是 {self.app_id!r}")
+        if any(problems):
+            raise ValueError("; ".join(p for p in problems if p))
+        return self
+
+
+class BillFetchConfig(_Section):
+    """How ``recon fetch`` waits for a bill the gateway is still generating (bills for day T
+    come out from about 10:00 on T+1): first after ``retry_after``, doubling up to
+    ``retry_max``, giving up ``give_up_after`` after the first try."""
+
+    retry_after: Duration = timedelta(minutes=5)
+    retry_max: Duration = timedelta(minutes=30)  # WeChat Pay asks for every 30 minutes
+    give_up_after: Duration = timedelta(hours=4)
+
+
+class ReconConfig(_Section):
+    """Reconciliation (docs/reconciliation.md): the gateways whose bills are downloaded."""
+
+    fetch: BillFetchConfig = BillFetchConfig()
+    wechat: WechatPayBillsConfig | None = None  # None: WeChat Pay bills by hand only
+    alipay: AlipayBillsConfig | None = None  # None: Alipay bills by hand only
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
@@ -675,6 +754,7 @@ class Config(_Section):
     customer_page: CustomerPageConfig | None = None  # None: no customer page
     console: ConsoleConfig | None = None  # None: no ops console
     eta: EtaConfig = EtaConfig()
+    recon: ReconConfig = ReconConfig()
 
     @model_validator(mode="after")
     def _references(self) -> Config:
