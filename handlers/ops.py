@@ -74,6 +74,6 @@ async def pause(ctx: CommandContext, args: list[str]) -> str:
 @router.command("恢复分单", "resume-routing", usage="恢复分单", roles={OPS}, chats={"direct"})
 async def resume(ctx: CommandContext, args: list[str]) -> str:
     """恢复自动分单 (无论是手动还是自动暂停的)"""
-    if not await resume_routing(ctx.session):
+    if not await resume_routing(ctx.session, ctx.now, ctx.user):
         raise CommandError("自动分单并未暂停")
     return "已恢复自动分单"

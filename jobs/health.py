@@ -20,6 +20,7 @@ from storage.health import (
     measure,
     pause_routing,
     prune_counts,
+    record_readings,
     resume_routing,
     routing_pause,
     serialize,
@@ -55,6 +56,7 @@ async def run(
             + [(r.signal, False, r.value) for r in change.ended],
             now,
         )
+        await record_readings(session, [(r.signal, r.failing, r.value) for r in readings], now)
         notes = [(f"{r.signal}:start", _incident(r)) for r in change.started]
         notes += [(f"{r.signal}:end", _recovery(r)) for r in change.ended]
         routing = await _guard_routing(session, policy, readings, now)
@@ -86,7 +88,7 @@ async def _guard_routing(
         await pause_routing(session, "auto", reason, None, now)
         return "paused", f"⛔ 自动分单已暂停: {reason}。新工单转入{triage}, 解析恢复后自动继续。"
     if address.failing is False and pause is not None and pause.mode == "auto":
-        await resume_routing(session)
+        await resume_routing(session, now)
         return "resumed", f"✅ 自动分单已恢复: 地址解析成功率 {address.value}"
     return None
 

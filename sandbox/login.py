@@ -67,6 +67,7 @@ _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>企业微信登录 · 沙箱</title>
+<link rel="icon" href="data:,">
 <style>
  body {{ font: 15px/1.6 system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; background:
         #f3f4f6; margin: 0; display: flex; justify-content: center; }}

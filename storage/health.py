@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypedDict
 
-from sqlalchemy import Integer, delete, func, select
+from sqlalchemy import Integer, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.freshness import Buckets, LagKey
@@ -19,10 +19,12 @@ from storage.conflicts import dialect_insert
 from storage.db import dialect_name, rows_matched
 from storage.models import (
     DeliveryTarget,
+    HealthReading,
     HealthState,
     IngestCount,
     JobHeartbeat,
     OutboxMessage,
+    RoutingChange,
     RoutingPause,
     SourceLagCount,
     Ticket,
@@ -32,6 +34,9 @@ FAILING_ATTEMPTS = 3  # a chat whose sends failed this many times in a row count
 USUAL_DAYS, USUAL_MIN = 7, 4  # "usually sends": orders on 4 of the last 7 working days
 KEEP_COUNTS = timedelta(days=30)
 KEEP_LAGS = timedelta(days=1)  # only the window is read; a day leaves room to widen it
+KEEP_READINGS = timedelta(days=1)  # the board shows the last few checks
+KEEP_ROUTING_CHANGES = timedelta(days=30)
+VALUE_CHARS = 64  # health_state.value, health_readings.value
 
 
 async def serialize(session: AsyncSession, job: str) -> None:
@@ -205,6 +210,34 @@ async def prune_counts(session: AsyncSession, now: datetime, window: timedelta) 
     await session.execute(delete(IngestCount).where(IngestCount.minute < now - KEEP_COUNTS))
     keep_lags = max(KEEP_LAGS, window)
     await session.execute(delete(SourceLagCount).where(SourceLagCount.minute < now - keep_lags))
+    await session.execute(delete(HealthReading).where(HealthReading.at < now - KEEP_READINGS))
+    await session.execute(
+        delete(RoutingChange).where(RoutingChange.at < now - KEEP_ROUTING_CHANGES)
+    )
+
+
+async def record_readings(
+    session: AsyncSession, readings: Iterable[tuple[str, bool | None, str]], now: datetime
+) -> None:
+    """Keep one check's (signal, failing, value) readings."""
+    rows = [
+        {"at": now, "signal": signal, "failing": failing, "value": value[:VALUE_CHARS]}
+        for signal, failing, value in readings
+    ]
+    if rows:
+        await session.execute(insert(HealthReading), rows)
+
+
+async def readings_since(session: AsyncSession, since: datetime) -> list[HealthReading]:
+    """The readings kept from ``since`` on, oldest first."""
+    query = select(HealthReading).where(HealthReading.at >= since)
+    return list(await session.scalars(query.order_by(HealthReading.at, HealthReading.id)))
+
+
+async def routing_changes(session: AsyncSession, limit: int) -> list[RoutingChange]:
+    """The latest pauses and resumptions of auto-routing, newest first."""
+    query = select(RoutingChange).order_by(RoutingChange.at.desc(), RoutingChange.id.desc())
+    return list(await session.scalars(query.limit(limit)))
 
 
 async def failing_signals(session: AsyncSession) -> list[str]:
@@ -236,13 +269,19 @@ async def pause_routing(
     values = {"mode": mode, "reason": reason, "actor": actor, "since": now}
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
     await session.execute(statement, [{"id": 1} | values])
+    await session.execute(insert(RoutingChange), [{"at": now, "change": "paused"} | values])
 
 
-async def resume_routing(session: AsyncSession) -> bool:
-    """Lift the pause; False when routing was not paused."""
-    return (
-        rows_matched(await session.execute(delete(RoutingPause).where(RoutingPause.id == 1))) == 1
-    )
+async def resume_routing(session: AsyncSession, now: datetime, actor: str | None = None) -> bool:
+    """Lift the pause (``actor`` None: the guard, on recovery); False when routing was not
+    paused."""
+    lifted = rows_matched(await session.execute(delete(RoutingPause).where(RoutingPause.id == 1)))
+    if lifted:
+        change = {"at": now, "change": "resumed", "actor": actor, "reason": None}
+        await session.execute(
+            insert(RoutingChange), [change | {"mode": "auto" if actor is None else "manual"}]
+        )
+    return lifted == 1
 
 
 async def standings(session: AsyncSession) -> dict[str, HealthState]:

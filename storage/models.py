@@ -494,6 +494,35 @@ class RoutingPause(Base):
     since: Mapped[datetime]
 
 
+class HealthReading(Base):
+    """What each signal read at each check of the health guard, for the board's recent values;
+    kept a day."""
+
+    __tablename__ = "health_readings"
+    __table_args__ = (Index("ix_health_readings_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime]
+    signal: Mapped[str] = mapped_column(String(64))
+    failing: Mapped[bool | None]  # None: too little data to judge
+    value: Mapped[str] = mapped_column(String(64))
+
+
+class RoutingChange(Base):
+    """Auto-routing paused or resumed: by whom ("auto" the guard), when and why; the board's
+    history of the pause."""
+
+    __tablename__ = "routing_changes"
+    __table_args__ = (Index("ix_routing_changes_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime]
+    change: Mapped[str] = mapped_column(String(8))  # paused | resumed
+    mode: Mapped[str] = mapped_column(String(8))  # auto | manual
+    actor: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class SlaMet(Base):
     """Stage entries that moved on within their deadline, counted per local day of the deadline
     and per stage, channel, province and the group routing would pick. With the tickets (the

@@ -239,6 +239,7 @@ async def test_the_board_shows_each_signal_with_its_threshold_and_value(
         shop_order(f"SH{n}", province=None, detail=detail, paid_at=now - timedelta(minutes=3))
         for n, detail in enumerate(["上海市浦东新区张江路100号"] * 22 + ["火星基地第3号舱"] * 3)
     ]
+    await health.run(bot.app[SESSIONS], bot.app[RULES].current(), now - timedelta(minutes=1))
     response = await bot.post("/api/v1/orders/shop", json=orders, headers=auth("all"))
     assert response.status == 200
     await health.run(bot.app[SESSIONS], bot.app[RULES].current(), now)
@@ -246,11 +247,28 @@ async def test_the_board_shows_each_signal_with_its_threshold_and_value(
     board = await (await bot.get("/console/health/board")).text()
     assert board.startswith('<div id="board"')  # the fragment htmx swaps in, no layout
     assert "1 项告警" in board
-    assert "地址解析成功率" in board
-    assert "88% (22/25)" in board
-    assert "≥ 95% (至少 20 个样本)" in board
+    row = _row(board, "address_parse")
+    assert "地址解析成功率" in row
+    assert '<td data-testid="value">88% (22/25)</td>' in row
+    assert "≥ 95% (至少 20 个样本)" in row
+    # The last checks, newest first: the one before the orders had too few addresses to judge.
+    assert row.index("88% (22/25)</span>") < row.index("样本不足 (0)</span>")
     assert "健康守护自动暂停" in board  # the guard paused routing on it
+    assert "自动暂停: 地址解析成功率 88% (22/25), 低于 95%" in board
     assert "待发消息最长等待" in board
+
+    resumed = await bot.post(
+        "/console/health/routing/resume", data={"csrf": await csrf_of(bot)}, allow_redirects=False
+    )
+    assert resumed.status == 303
+    board = await (await bot.get("/console/health/board")).text()
+    log = board[board.index('data-testid="routing-log"') :]
+    assert log.index("ops-liu 手动恢复") < log.index("自动暂停")
+
+
+def _row(board: str, signal: str) -> str:
+    start = board.index(f'data-signal="{signal}"')
+    return board[start : board.index("</tr>", start)]
 
 
 async def test_the_tickets_page_counts_open_tickets_by_group_and_age(

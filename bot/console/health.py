@@ -54,7 +54,7 @@ async def pause(request: web.Request) -> web.StreamResponse:
 
 @ops_only
 async def resume(request: web.Request) -> web.StreamResponse:
-    if not await board.resume(request.config_dict[SESSIONS]):
+    if not await board.resume(request.config_dict[SESSIONS], request[VIEWER].user, now(request)):
         raise Refusal(409, "自动分单并未暂停。")
     raise web.HTTPSeeOther(PREFIX + SECTION.path)
 
