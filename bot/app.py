@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -45,6 +46,8 @@ from services.config import Config, WeComConfig
 from services.ingest import Ingestor
 from services.policy import Rules
 from services.replies import send_reply
+from services.rulebook import import_rules
+from services.rules_live import RulesFollower
 from storage.db import make_engine, make_sessionmaker
 from storage.health import beat
 from storage.inbound import first_time
@@ -67,6 +70,7 @@ def create_app(
     # Its own registry, not the process-wide default: one process may hold several apps.
     app[METRICS] = Metrics(CollectorRegistry())
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_follow_rules)
     if config.wecom is not None:
         app.cleanup_ctx.append(_wecom)
         if config.wecom.token and config.wecom.aes_key:
@@ -102,6 +106,31 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         warm_up.cancel()
     finally:
         await engine.dispose()
+
+
+async def _follow_rules(app: web.Application) -> AsyncIterator[None]:
+    """The config file's rules become a version when they changed (services.rulebook), then
+    this instance follows the version in force: a publish anywhere is in force here within
+    ``[watch].rules_poll``."""
+    config, sessions, clock = app[CONFIG], app[SESSIONS], app[CLOCK]
+    author = f"配置文件 ({socket.gethostname()})"
+    await import_rules(sessions, config, author=author, now=clock.now(), on_start=True)
+    follower = RulesFollower(sessions, config, app[RULES], clock)
+    await follower.refresh()
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(config.watch.rules_poll.total_seconds())
+            try:
+                await follower.refresh()
+            except Exception:  # the database away for a moment: the rules in force stay
+                logger.warning("读取规则版本失败, 稍后重试", exc_info=True)
+
+    task = asyncio.create_task(follow())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _warm_up(regions: RegionParser) -> None:

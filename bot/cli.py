@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.config_text import commands_state, describe, sending_state, startup_line
 from bot.ports import PortTaken, free_port, is_port_taken
+from bot.rules_cli import rules_app
 from channels.registry import NAMES
 from channels.suggest import nearest
 from rules.report import Period
@@ -41,6 +42,7 @@ sms_app = typer.Typer(no_args_is_help=True, help="客户短信")
 app.add_typer(sms_app, name="sms")
 recon_app = typer.Typer(no_args_is_help=True, help="对账: 支付渠道账单")
 app.add_typer(recon_app, name="recon")
+app.add_typer(rules_app, name="rules")
 
 
 def _show_version(wanted: bool) -> None:

@@ -47,3 +47,19 @@ def format_duration(delta: timedelta) -> str:
     if not parts:
         parts.append(f"{seconds}秒")
     return sign + "".join(parts)
+
+
+def duration_key(delta: timedelta) -> str:
+    """A duration as the config writes it, the inverse of ``parse_duration``: ``2h``,
+    ``1h30m``, ``28h``, ``3d`` (days only for whole days), ``45s``."""
+    total = int(delta.total_seconds())
+    if total <= 0:
+        raise ValueError(f"时长必须大于 0: {delta}")
+    if total % 86400 == 0:
+        return f"{total // 86400}d"
+    parts = []
+    for unit, seconds in (("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, seconds)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -107,6 +107,8 @@ class WatchConfig(_Section):
     # Repeat an open ticket's alert this often (to its owner once claimed); None: never.
     remind_every: Duration | None = None
     max_snooze: Duration = timedelta(hours=24)
+    # How often each instance looks for a newly published rule version (docs/rules.md).
+    rules_poll: Duration = timedelta(seconds=1)
 
     @field_validator("remind_every", "max_snooze")
     @classmethod
@@ -202,6 +204,34 @@ class RouteRule(_Section):
         if unknown:
             raise ValueError(f"未知快递公司 {unknown}; 可选值: {', '.join(CARRIER_CODES)}")
         return carriers
+
+
+class Promotion(_Section):
+    """A time-bounded rule set (双11, 618): while ``start <= now < end`` its SLA rules come
+    before the others, so an order they match takes their limit; outside it they do nothing."""
+
+    name: str
+    start: datetime
+    end: datetime
+    sla: tuple[SlaRule, ...]
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("须带时区, 例如 2026-11-10T00:00:00+08:00")
+        return moment
+
+    @model_validator(mode="after")
+    def _window(self) -> Promotion:
+        if self.end <= self.start:
+            raise ValueError("end 必须晚于 start")
+        if not self.sla:
+            raise ValueError("至少需要一条 sla 规则")
+        return self
+
+    def active(self, now: datetime) -> bool:
+        return self.start <= now < self.end
 
 
 class RoutingConfig(_Section):
@@ -739,6 +769,7 @@ class Config(_Section):
     calendar: CalendarConfig = CalendarConfig()
     order_types: OrderTypesConfig = OrderTypesConfig()
     sla: tuple[SlaRule, ...] = ()
+    promotions: tuple[Promotion, ...] = ()  # time-bounded SLA rules, see docs/rules.md
     routing: RoutingConfig
     # Per channel, the platform's category ids by the names routing rules and order types use
     # (``[categories.taobao] "50008164" = "定制家具"``); an id not listed stays an id.
@@ -770,15 +801,27 @@ class Config(_Section):
         for category, kind in self.order_types.by_category.items():
             if kind not in known:
                 problems.append(f"order_types.by_category.{category}: 未知订单类型 {kind!r}")
-        for i, sla in enumerate(self.sla):
+        located = [(f"sla[{i}]", sla) for i, sla in enumerate(self.sla)]
+        located += [
+            (f"promotions[{p}].sla[{i}]", sla)
+            for p, promotion in enumerate(self.promotions)
+            for i, sla in enumerate(promotion.sla)
+        ]
+        for where, sla in located:
             problems += [
-                f"sla[{i}].order_types: 未知订单类型 {t!r}"
+                f"{where}.order_types: 未知订单类型 {t!r}"
                 for t in sla.order_types
                 if t not in known
             ]
             problems += [
-                f"sla[{i}].channels: 未知渠道 {c!r}" for c in sla.channels if c not in LABELS
+                f"{where}.channels: 未知渠道 {c!r}" for c in sla.channels if c not in LABELS
             ]
+        names = [promotion.name for promotion in self.promotions]
+        problems += [
+            f"promotions: 活动名 {name!r} 重复"
+            for name in sorted(set(names))
+            if names.count(name) > 1
+        ]
         problems += [f"categories.{c}: 未知渠道 {c!r}" for c in self.categories if c not in LABELS]
         for name, source in self.sources.items():
             problems += [

@@ -35,6 +35,18 @@ def build_calendar(config: Config) -> WorkCalendar:
     )
 
 
+def active_promotions(config: Config, now: datetime) -> tuple[str, ...]:
+    return tuple(p.name for p in config.promotions if p.active(now))
+
+
+def in_force_at(config: Config, now: datetime) -> Config:
+    """``config`` with the SLA rules of its promotions running at ``now`` before its own."""
+    running = [rule for p in config.promotions if p.active(now) for rule in p.sla]
+    if not running:
+        return config
+    return config.model_copy(update={"sla": (*running, *config.sla)})
+
+
 @dataclass(frozen=True)
 class Policy:
     """One config's rules, fixed: take it from ``Rules.current()`` for a unit of work (a tick,
@@ -50,6 +62,12 @@ class Policy:
     @classmethod
     def from_config(cls, config: Config) -> Policy:
         return cls(config, build_calendar(config), ZoneInfo(config.watch.timezone))
+
+    @classmethod
+    def at(cls, config: Config, now: datetime) -> Policy:
+        """The config's rules as they are in force at ``now``: the SLA rules of the promotions
+        running then come first."""
+        return cls.from_config(in_force_at(config, now))
 
     def order_type(self, given: str, channel: str, categories: Sequence[str | None]) -> str:
         """A normal order of a category configured as e.g. custom-made takes that type (the

@@ -682,3 +682,47 @@ class TableSourceRejection(Base):
     row_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     reason: Mapped[str] = mapped_column(Text)
     rejected_at: Mapped[datetime]
+
+
+# --- rule versions (services.rulebook) -----------------------------------------------------
+
+
+class RuleVersion(Base):
+    """One version of the business rules (order types, SLA, routing, escalation, groups,
+    calendar, health thresholds, promotions) as a whole document, validated against the
+    config's model before it may be published; never changed once published (a rollback is a
+    new version)."""
+
+    __tablename__ = "rule_versions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    document: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical document
+    status: Mapped[str] = mapped_column(String(16))  # draft | published | superseded
+    source: Mapped[str] = mapped_column(String(16))  # file | cli | console | rollback
+    author: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    based_on: Mapped[int | None]  # the version it was drafted from (its diff is against it)
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+
+class RulesInForce(Base):
+    """A single row: the version every instance runs. Instances poll it (one primary-key read)
+    and publishing changes it in the transaction that marks the versions."""
+
+    __tablename__ = "rules_in_force"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # always 1
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("rule_versions.id"))
+    changed_at: Mapped[datetime | None]
+
+
+class RuleSwitch(Base):
+    """A promotion's start or end that was acted on (open orders rescheduled), by key: the
+    first instance to insert it does the work, the others see it taken."""
+
+    __tablename__ = "rule_switches"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    at: Mapped[datetime]
