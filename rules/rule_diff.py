@@ -47,18 +47,21 @@ def _named(items: list[Any]) -> list[str] | None:
     return names if len(set(names)) == len(names) else None  # type: ignore[return-value]
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a document by its key path."""
+def flatten(value: Any, prefix: str = "", units: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every leaf of a document by its key path; each named rule also goes into ``units``
+    (by ``key[name]``), so that a rule added or removed is one change."""
     if isinstance(value, Mapping):
         flat: dict[str, Any] = {}
         for key, item in value.items():
-            flat |= flatten(item, f"{prefix}.{key}" if prefix else str(key))
+            flat |= flatten(item, f"{prefix}.{key}" if prefix else str(key), units)
         return flat
     if isinstance(value, list) and value and (names := _named(value)) is not None:
-        flat = {prefix: names} if len(names) > 1 else {}
+        flat = {prefix: names}  # the order: the first matching rule wins
         for name, item in zip(names, value, strict=True):
             rest = {k: v for k, v in item.items() if k != "name"}
-            flat |= flatten(rest, f"{prefix}[{name}]") or {f"{prefix}[{name}]": {}}
+            if units is not None:
+                units[f"{prefix}[{name}]"] = rest
+            flat |= flatten(rest, f"{prefix}[{name}]", units)
         return flat
     return {prefix: value}
 
@@ -66,11 +69,31 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     """The changes from ``old`` to ``new``, in the order of the keys of ``new`` (then those of
     ``old`` that are gone)."""
-    before, after = flatten(old), flatten(new)
-    changes = [
-        Change(key, before.get(key, MISSING), value)
-        for key, value in after.items()
-        if before.get(key, MISSING) != value
-    ]
-    changes += [Change(key, value, MISSING) for key, value in before.items() if key not in after]
+    units_before: dict[str, Any] = {}
+    units_after: dict[str, Any] = {}
+    before, after = flatten(old, "", units_before), flatten(new, "", units_after)
+    whole = {
+        unit
+        for unit in (*units_before, *units_after)
+        if (unit in units_before) != (unit in units_after)
+    }
+
+    def within(key: str) -> str | None:
+        return next((unit for unit in whole if key.startswith(f"{unit}.")), None)
+
+    changes: list[Change] = []
+    for key, value in after.items():
+        if (unit := within(key)) is not None:
+            if unit in units_after and not any(c.key == unit for c in changes):
+                changes.append(Change(unit, MISSING, units_after[unit]))
+        elif before.get(key, MISSING) != value:
+            changes.append(Change(key, before.get(key, MISSING), value))
+    for key, value in before.items():
+        if key in after:
+            continue
+        if (unit := within(key)) is not None:
+            if unit in units_before and not any(c.key == unit for c in changes):
+                changes.append(Change(unit, units_before[unit], MISSING))
+        else:
+            changes.append(Change(key, value, MISSING))
     return changes
