@@ -36,7 +36,10 @@ def test_rules_import_export_draft_publish_and_rollback(database_url: str, tmp_p
     (tmp_path / "rules.toml").write_text(rules.replace('limit = "2h"', 'limit = "6h"', 1), "utf-8")
     draft = orderbot("rules", "draft", "rules.toml", "-c", config, "--note", "双11", cwd=tmp_path)
     assert draft.returncode == 0, draft.stderr
-    assert draft.stdout.splitlines() == ["已保存草稿: 第 2 版 (1 处改动)", "  sla[普通待拣货].limit: 2h → 6h"]
+    assert draft.stdout.splitlines() == [
+        "已保存草稿: 第 2 版 (1 处改动)",
+        "  sla[普通待拣货].limit: 2h → 6h",
+    ]
     preview = orderbot("rules", "preview", "2", "-c", config, cwd=tmp_path)
     assert "未结订单 0 个: 0 个时限会改变, 其中 0 个会立即超时" in preview.stdout
     published = orderbot("rules", "publish", "2", "-c", config, "--author", "liu", cwd=tmp_path)
@@ -52,7 +55,10 @@ def test_rules_import_export_draft_publish_and_rollback(database_url: str, tmp_p
     assert 'sla[0].limit: 时长须带单位, 例如 "2h"、"90m"、"30s" (而不是 \'6\')' in refused.stderr
 
     back = orderbot("rules", "rollback", "1", "-c", config, "--author", "zhou", cwd=tmp_path)
-    assert back.stdout.splitlines()[:2] == ["第 4 版已生效 (1 处改动)", "  sla[普通待拣货].limit: 6h → 2h"]
+    assert back.stdout.splitlines()[:2] == [
+        "第 4 版已生效 (1 处改动)",
+        "  sla[普通待拣货].limit: 6h → 2h",
+    ]
     again = orderbot("rules", "export", "-c", config, cwd=tmp_path)
     assert again.stdout == rules
 

@@ -13,14 +13,13 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.keys import CLOCK, RULES, SESSIONS
+from bot.keys import RULES, SESSIONS
 from jobs import watch
 from services import rulebook
 from services.config import Config, parse_config
-from services.policy import Rules
 from services.rule_document import document_of, from_toml, to_toml, with_document
 from services.rules_live import RulesFollower
-from storage.models import Order, OutboxMessage, RuleVersion
+from storage.models import Order, OutboxMessage
 from tests.support import T0, FakeClock, auth, config_data, shop_order
 
 WITHIN = 5.0  # seconds a publish may take to be in force on another instance
@@ -79,7 +78,9 @@ def test_an_invalid_document_gets_check_configs_errors(config: Config) -> None:
     document = _with_limit(document_of(config), "普通待拣货", "2")
     with pytest.raises(rulebook.RulesRefused) as refused:
         rulebook.checked(config, document)
-    assert 'sla[0].limit: 时长须带单位, 例如 "2h"、"90m"、"30s" (而不是 \'2\')' in str(refused.value)
+    assert 'sla[0].limit: 时长须带单位, 例如 "2h"、"90m"、"30s" (而不是 \'2\')' in str(
+        refused.value
+    )
 
     document = copy.deepcopy(document_of(config))
     document["routing"]["rules"][0]["group"] = "viq"
@@ -121,7 +122,8 @@ async def test_a_restart_does_not_undo_a_version_published_since(
     again = await aiohttp_client(create_app(config, clock=clock, watch_timer=False))
     assert _limit(again) == timedelta(hours=6)  # the file still says 2h: imported once already
 
-    edited = parse_config(config_data(config.database.url) | {"order_types": {"known": ["normal", "presale", "custom", "gift"]}})
+    more_types = {"order_types": {"known": ["normal", "presale", "custom", "gift"]}}
+    edited = parse_config(config_data(config.database.url) | more_types)
     third = await aiohttp_client(create_app(edited, clock=clock, watch_timer=False))
     assert _limit(third) == timedelta(hours=2)  # the file changed: its rules are the newest
     assert "gift" in third.app[RULES].current().config.order_types.known
@@ -191,9 +193,9 @@ async def test_preview_then_publish_reschedules_open_orders_and_tells_ops(
     assert [c.text() for c in draft.changes] == [
         "sla[普通待拣货].limit: 2h → 1h",
         "routing.rules: [大额, 华东] → [华东]",
-        "routing.rules[大额]: 删除 (原为 {group = vip, provinces = [], cities = [], categories = [], "
-        "channels = [], order_types = [], min_yuan = 5000, kinds = [], logistics_states = [], "
-        "carriers = []})",
+        "routing.rules[大额]: 删除 (原为 {group = vip, provinces = [], cities = [], "
+        "categories = [], channels = [], order_types = [], min_yuan = 5000, kinds = [], "
+        "logistics_states = [], carriers = []})",
     ]
     _, effects = await rulebook.preview_draft(sessions, config, draft.id, T0)
     assert (effects.open_orders, effects.new_deadlines, effects.overdue_at_once) == (4, 4, 3)
@@ -250,7 +252,9 @@ async def test_a_promotion_starts_and_ends_by_itself(database_url: str) -> None:
             "name": "双11",
             "start": start.isoformat(),
             "end": end.isoformat(),
-            "sla": [{"name": "双11待拣货", "stage": "paid", "order_types": ["normal"], "limit": "6h"}],
+            "sla": [
+                {"name": "双11待拣货", "stage": "paid", "order_types": ["normal"], "limit": "6h"}
+            ],
         }
     ]
     config = parse_config(data)
