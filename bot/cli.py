@@ -14,7 +14,13 @@ import typer
 import uvloop
 from aiohttp import web
 
-from bot.config_text import commands_state, describe, sending_state, startup_line
+from bot.config_text import (
+    commands_state,
+    console_state,
+    describe,
+    sending_state,
+    startup_line,
+)
 from bot.ports import PortTaken, free_port, is_port_taken
 from bot.rules_cli import rules_app
 from channels.registry import NAMES
@@ -84,7 +90,12 @@ def check_config(config: ConfigOption = Path("orderbot.toml")) -> None:
         f"配置有效: {len(loaded.sla)} 条时限规则, {len(loaded.routing.rules)} 条分单规则, "
         f"{len(loaded.groups)} 个处理组, {len(loaded.sources)} 个数据来源"
     )
-    for line in [*describe(loaded), sending_state(loaded), commands_state(loaded)]:
+    for line in [
+        *describe(loaded),
+        sending_state(loaded),
+        commands_state(loaded),
+        console_state(loaded),
+    ]:
         typer.echo(line)
     covered = library_official_through()
     typer.echo(
@@ -175,8 +186,8 @@ def table_rejected(
 @app.command()
 def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
     """启动服务: HTTP 接口 + 超时巡检。"""
+    from bot.access_log import AccessLog
     from bot.app import create_app
-    from bot.tracking import AccessLog
 
     loaded = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -191,7 +202,7 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
             host=host,
             port=port,
             loop=uvloop.new_event_loop(),  # ~15% less CPU per chat command than asyncio's loop
-            access_log_class=AccessLog,  # all but 快递100's accepted pushes
+            access_log_class=AccessLog,  # less 快递100's accepted pushes, login codes
             # Called once the port is bound: our start-up line instead of aiohttp's banner.
             print=lambda _banner: logger.info(startup_line(loaded, f"http://{host}:{port}")),
         )

@@ -158,6 +158,21 @@ def commands_state(config: Config) -> str:
     return "聊天指令: 已开启 (/wecom/app、/wecom/aibot)"
 
 
+def console_state(config: Config) -> str:
+    """Whether the ops console is served, where people sign in, and how many may do what."""
+    console = config.console
+    if console is None:
+        return "运营控制台: 未开启 (没有 [console] 节)"
+    roles = config.roles
+    viewers = {*roles.ops, *(g.supervisor for g in config.groups.values() if g.supervisor)}
+    return (
+        f"运营控制台: 已开启 (/console/, 企业微信登录 {console.login_base}; "
+        f"仅查看 {len(viewers - {*roles.rule_editors, *roles.rule_publishers})} 人, "
+        f"编辑草稿 {len(set(roles.rule_editors) - set(roles.rule_publishers))} 人, "
+        f"发布 {len(set(roles.rule_publishers))} 人)"
+    )
+
+
 def _timers(config: Config) -> str:
     """The jobs ``serve`` runs and how often (as ``bot.app`` schedules them)."""
     timers = [
@@ -190,5 +205,6 @@ def startup_line(config: Config, address: str) -> str:
             f"定时任务 {_timers(config)}",
             sending_state(config),
             commands_state(config),
+            console_state(config),
         ]
     )

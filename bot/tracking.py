@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from aiohttp.web_log import AccessLogger
 
 from adapters.tracking.base import PushRefused
 from adapters.tracking.kuaidi100 import Kuaidi100
@@ -44,18 +43,6 @@ async def provider(app: web.Application) -> AsyncIterator[None]:
         app[TRACKING] = provider = kuaidi100(http, config)
         app[PUSHES] = PushWriter(app[SESSIONS], app[RULES].current, provider, app[CLOCK])
         yield
-
-
-class AccessLog(AccessLogger):
-    """aiohttp's access log (``serve``'s ``access_log_class``), but for the pushes 快递100
-    delivered: a line per accepted push cost ~10% of taking it, and says nothing the parcel's
-    scans do not. Refused or failed pushes (any answer but 200) are still logged, as is every
-    other route."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        if response.status == 200 and request.path == PUSH_PATH:
-            return
-        super().log(request, response, time)
 
 
 def _answer(body: bytes, status: int = 200) -> web.Response:

@@ -328,6 +328,10 @@ def test_check_config_of_the_example_turns_chat_commands_on(tmp_path: Path) -> N
 
     assert result.returncode == 0, result.stderr
     assert "聊天指令: 已开启 (/wecom/app、/wecom/aibot)" in result.stdout
+    assert (
+        "运营控制台: 已开启 (/console/, 企业微信登录 https://login.work.weixin.qq.com/; "
+        "仅查看 2 人, 编辑草稿 1 人, 发布 1 人)"
+    ) in result.stdout
 
 
 # --- db upgrade ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from services.console.access import access_of
 
 logger = logging.getLogger(__name__)
 
+CALLBACK_PATH = PREFIX + "/login/callback"
 BAD_STATE = "登录请求已失效, 或不是从本页面发起的。请重新登录。"
 BAD_CODE = "企业微信的登录码无效或已过期 (每个登录码只能用一次, 5 分钟内有效)。请重新登录。"
 UNTRUSTED = (
@@ -54,7 +55,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 def _callback_url(request: web.Request) -> str:
     base = console_config(request).public_url or f"{request.scheme}://{request.host}"
-    return base.rstrip("/") + PREFIX + "/login/callback"
+    return base.rstrip("/") + CALLBACK_PATH
 
 
 async def start(request: web.Request) -> web.StreamResponse:

@@ -1,5 +1,6 @@
-"""``serve``'s access log (bot.tracking.AccessLog): 快递100's accepted pushes leave no line
-(one each cost ~10% of taking them), refused pushes and every other route still do."""
+"""``serve``'s access log (bot.access_log.AccessLog): 快递100's accepted pushes leave no line
+(one each cost ~10% of taking them), refused pushes and every other route still do; the
+console's login callback is logged without its code and state."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.access_log import AccessLog
 from bot.app import create_app
-from bot.tracking import PUSH_PATH, AccessLog
+from bot.tracking import PUSH_PATH
+from tests.console_side import SandboxClock, console_config, login_sandbox, wecom_callback
 from tests.support import T0, FakeClock
 from tests.tracking_side import (
     carrier_fixture,  # noqa: F401
@@ -53,3 +56,24 @@ async def test_accepted_pushes_leave_no_access_line(
     assert len(lines) == 2, lines
     assert f"POST {PUSH_PATH}" in lines[0] and " 403 " in lines[0]
     assert "POST /api/v1/orders/shop" in lines[1] and " 200 " in lines[1]
+
+
+async def test_the_login_callback_is_logged_without_its_code(
+    aiohttp_server: Any,
+    aiohttp_client: Any,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    login = await login_sandbox(aiohttp_server, SandboxClock())
+    app = create_app(console_config(database_url, login), watch_timer=False)
+    bot: TestClient = await aiohttp_client(await aiohttp_server(app, access_log_class=AccessLog))
+    callback = await wecom_callback(bot, login, "ops-liu")
+    caplog.clear()
+    assert (await bot.get(callback, allow_redirects=False)).status == 303
+
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    lines = [line for line in logged if "/console/" in line]  # not the sandbox's own lines
+    assert len(lines) == 1, lines
+    assert "GET /console/login/callback HTTP" in lines[0] and " 303 " in lines[0]
+    assert "code" not in lines[0] and "state" not in lines[0]
