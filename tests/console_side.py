@@ -66,10 +66,11 @@ async def console_bot(
     return client
 
 
-async def wecom_callback(bot: TestClient, sandbox: TestServer, user: str) -> str:
-    """Start a login on the bot and pick ``user`` on the sandbox's login page: the path and
-    query WeCom sends the browser back to (not followed yet)."""
-    start = await bot.get("/console/login/wecom", allow_redirects=False)
+async def wecom_callback(bot: TestClient, sandbox: TestServer, user: str, query: str = "") -> str:
+    """Start a login on the bot (``query``: the login link's, e.g. ``?next=…``) and pick
+    ``user`` on the sandbox's login page: the path and query WeCom sends the browser back to
+    (not followed yet)."""
+    start = await bot.get("/console/login/wecom" + query, allow_redirects=False)
     assert start.status == 302, await start.text()
     login = URL(start.headers["Location"])
     assert login.path == "/wwlogin/sso/login"

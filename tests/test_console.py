@@ -44,7 +44,30 @@ async def bot(aiohttp_client: Any, database_url: str, login: TestServer) -> Test
 
 async def signed_out(bot: TestClient) -> bool:
     response = await bot.get("/console/health", allow_redirects=False)
-    return response.status == 303 and response.headers["Location"] == "/console/login"
+    back = "/console/login?next=/console/health"
+    return response.status == 303 and response.headers["Location"] == back
+
+
+async def test_signing_in_returns_to_the_page_asked_for(bot: TestClient, login: TestServer) -> None:
+    asked = await bot.get("/console/tickets?group=east", allow_redirects=False)
+    assert asked.headers["Location"] == "/console/login?next=/console/tickets?group%3Deast"
+    page = await (await bot.get(asked.headers["Location"])).text()
+    assert 'href="/console/login/wecom?next=/console/tickets%3Fgroup%3Deast"' in page
+    callback = await wecom_callback(bot, login, "ops-liu", "?next=/console/tickets%3Fgroup%3Deast")
+    back = await bot.get(callback, allow_redirects=False)
+    assert back.headers["Location"] == "/console/tickets?group=east"
+    for elsewhere in ("https://evil.example/", "//evil.example/console/", "/console/login/wecom"):
+        callback = await wecom_callback(bot, login, "ops-liu", f"?next={elsewhere}")
+        back = await bot.get(callback, allow_redirects=False)
+        assert back.headers["Location"] == "/console/", elsewhere
+
+
+async def test_htmx_is_sent_to_the_login_page_when_the_session_is_over(
+    bot: TestClient,
+) -> None:
+    response = await bot.get("/console/health/board", headers={"HX-Request": "true"})
+    assert response.status == 401
+    assert response.headers["HX-Redirect"] == "/console/login"
 
 
 async def test_signing_in_with_wecom_opens_the_health_board(
@@ -296,3 +319,12 @@ def test_the_console_needs_wecom_credentials() -> None:
     del data["console"]["secret"]
     with pytest.raises(ConfigError, match="secret"):
         parse_config(data)
+
+
+async def test_a_form_over_64_kib_is_refused(bot: TestClient, login: TestServer) -> None:
+    await sign_in(bot, login, "ops-liu")
+    form = {"csrf": await csrf_of(bot), "reason": "x" * 70_000}
+    response = await bot.post("/console/health/routing/pause", data=form)
+    assert response.status == 413
+    assert "提交的内容太大" in await response.text()
+    assert "运行中" in await (await bot.get("/console/health")).text()

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from yarl import URL
 
 from bot.console import health, login, tickets
 from bot.console.pages import (
@@ -65,6 +66,7 @@ NOT_FOUND = "页面不存在。"
 FAILED = "系统出错了, 请稍后再试。"
 BAD_FORM = "表单已过期或不是从控制台提交的 (CSRF 校验未通过)。请刷新页面后重试。"
 SIGNED_OUT = "登录已过期, 请重新登录。"
+TOO_LARGE = "提交的内容太大。"
 
 
 def _public(path: str) -> bool:
@@ -88,8 +90,8 @@ def _viewer(request: web.Request) -> Viewer | None:
 def _to_login(request: web.Request) -> web.StreamResponse:
     if request.headers.get("HX-Request"):  # htmx: send the whole page, not a fragment
         return web.Response(status=401, headers={"HX-Redirect": PREFIX + "/login"})
-    if request.method == "GET":
-        raise web.HTTPSeeOther(PREFIX + "/login")  # an ended session's cookie just lapses
+    if request.method == "GET":  # back here once signed in
+        raise web.HTTPSeeOther(URL(PREFIX + "/login").with_query(next=request.path_qs))
     return render(request, "message.html", {"message": SIGNED_OUT}, status=401)
 
 
@@ -113,6 +115,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = _to_login(request)
         delete_cookie(response, console_config(request), SESSION_COOKIE)
         return response
+    if (request.content_length or 0) > MAX_FORM:  # the service's own limit is for batches
+        raise Refusal(413, TOO_LARGE)
     if request.method not in ("GET", "HEAD") and not await _csrf_holds(request, viewer):
         raise Refusal(403, BAD_FORM)
     section = _section_of(request.path)

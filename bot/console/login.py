@@ -22,7 +22,7 @@ from bot.console.security import (
     cookie_name,
     delete_cookie,
     login_cookie,
-    login_state_holds,
+    login_destination,
     session_cookie,
     set_cookie,
 )
@@ -50,7 +50,17 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if VIEWER in request:
         raise web.HTTPSeeOther(PREFIX + "/")
     bye = "您已退出。" if "bye" in request.query else None
-    return render(request, "login.html", {"note": bye})
+    return render(request, "login.html", {"note": bye, "next": _destination(request)})
+
+
+def _destination(request: web.Request) -> str:
+    """The console page to return to after signing in (``?next=``): a path of the console,
+    never another site's address; the board by default."""
+    wanted = request.query.get("next", "")
+    inside = wanted.startswith(PREFIX + "/") and not wanted.startswith(PREFIX + "/login")
+    if inside and len(wanted) <= 512 and "\\" not in wanted and "//" not in wanted:
+        return wanted
+    return PREFIX + "/"
 
 
 def _callback_url(request: web.Request) -> str:
@@ -63,7 +73,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     config = console_config(request)
     wecom = request.config_dict[CONFIG].wecom
     assert wecom is not None  # [console] requires it (services.config)
-    state, cookie = login_cookie(config, now(request))
+    state, cookie = login_cookie(config, now(request), _destination(request))
     target = URL(config.login_base.rstrip("/") + "/wwlogin/sso/login").with_query(
         login_type="CorpApp",
         appid=wecom.corp_id or "",
@@ -82,7 +92,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
     moment = now(request)
     cookie = request.cookies.get(cookie_name(config, LOGIN_COOKIE), "")
     state, code = request.query.get("state", ""), request.query.get("code", "")[:512]
-    if not login_state_holds(config, cookie, state, moment):
+    destination = login_destination(config, cookie, state, moment)
+    if destination is None:
         raise Refusal(400, BAD_STATE)
     try:
         user = await request.config_dict[WECOM].user_of_login_code(code)
@@ -99,7 +110,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         logger.info("控制台登录被拒: %s 没有控制台权限", user)
         raise Refusal(403, _no_access(user))
     value, _ = session_cookie(config, user, moment)
-    response = web.HTTPSeeOther(PREFIX + "/")
+    response = web.HTTPSeeOther(destination)
     set_cookie(response, config, SESSION_COOKIE, value, config.session_ttl)
     delete_cookie(response, config, LOGIN_COOKIE)
     logger.info("控制台登录: %s", user)

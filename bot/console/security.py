@@ -84,21 +84,28 @@ def csrf_holds(config: ConsoleConfig, session: Session, token: str) -> bool:
     return bool(token) and hmac.compare_digest(csrf_token(config, session), token)
 
 
-def login_cookie(config: ConsoleConfig, now: datetime) -> tuple[str, str]:
+def login_cookie(config: ConsoleConfig, now: datetime, back_to: str) -> tuple[str, str]:
     """A fresh state for WeCom's login link (``[a-zA-Z0-9]``, as WeCom requires) and the
-    cookie that lets the callback check it came back to the browser that started it."""
+    cookie that lets the callback check it came back to the browser that started it, and
+    where that browser was going (a path of the console)."""
     state = secrets.token_hex(16)
-    payload = f"{state}.{int((now + config.login_ttl).timestamp())}"
+    path = base64.urlsafe_b64encode(back_to.encode()).decode()
+    payload = f"{state}.{int((now + config.login_ttl).timestamp())}.{path}"
     return state, f"{payload}.{_sign(config, 'login', payload)}"
 
 
-def login_state_holds(config: ConsoleConfig, cookie: str, state: str, now: datetime) -> bool:
-    payload, _, signature = cookie[:256].rpartition(".")
+def login_destination(config: ConsoleConfig, cookie: str, state: str, now: datetime) -> str | None:
+    """Where the browser was going, when ``state`` is the one of its login cookie and the
+    login has not lapsed; None otherwise."""
+    payload, _, signature = cookie[:2048].rpartition(".")
     if not state or not hmac.compare_digest(_sign(config, "login", payload), signature):
-        return False
-    expected, _, expires = payload.partition(".")
-    live = now.timestamp() < int(expires)
-    return live and hmac.compare_digest(expected.encode(), state[:128].encode())
+        return None
+    expected, expires, path = payload.split(".")
+    if now.timestamp() >= int(expires):
+        return None
+    if not hmac.compare_digest(expected.encode(), state[:128].encode()):
+        return None
+    return base64.urlsafe_b64decode(path.encode()).decode()
 
 
 def set_cookie(
