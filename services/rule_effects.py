@@ -30,6 +30,13 @@ class Rerouted:
     rule: str  # the routing rule that would take it
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    order_no: str
+    old: datetime | None
+    new: datetime | None
+
+
 @dataclass
 class Preview:
     """What a draft would change right now."""
@@ -40,6 +47,7 @@ class Preview:
     open_tickets: int = 0
     rerouted_count: int = 0
     rerouted: list[Rerouted] = field(default_factory=list)  # the first SHOWN
+    moved: list[Moved] = field(default_factory=list)  # the first SHOWN new deadlines
 
 
 def _plan(policy: Policy, order: DueOrder) -> Schedule | None:
@@ -67,6 +75,8 @@ async def _walk_orders(
             deadline = plan.deadline if plan else None
             if deadline != deadline_at:
                 preview.new_deadlines += 1
+                if len(preview.moved) < SHOWN:
+                    preview.moved.append(Moved(order.channel_order_id, deadline_at, deadline))
                 if deadline is not None and deadline <= now and not _past(deadline_at, now):
                     preview.overdue_at_once += 1
             if deadline != deadline_at or before != plan:

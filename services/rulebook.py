@@ -31,6 +31,7 @@ from storage.rule_versions import (
     lock_in_force,
     put_in_force,
     recent_versions,
+    set_draft,
 )
 
 ANNOUNCED_CHANGES = 15  # lines of a change the ops announcement lists
@@ -119,6 +120,33 @@ async def save_draft(
             now=now,
         )
         return await _view(session, base, version)
+
+
+async def update_draft(
+    sessions: async_sessionmaker[AsyncSession],
+    base: Config,
+    version_id: int,
+    document: dict[str, Any],
+) -> VersionView:
+    """Replace a draft's rules (the console's forms); RulesRefused once it is published."""
+    async with sessions.begin() as session:
+        if not await set_draft(session, version_id, document, digest(document)):
+            raise RulesRefused(f"第 {version_id} 版不是草稿 (已发布或不存在), 不能再改")
+        version = await get_version(session, version_id)
+        assert version is not None
+        await session.refresh(version)
+        return await _view(session, base, version)
+
+
+async def current_version(
+    sessions: async_sessionmaker[AsyncSession], base: Config
+) -> VersionView | None:
+    """The version in force, if any."""
+    async with sessions() as session:
+        await begin_reading(session)
+        current = await in_force_id(session)
+        version = None if current is None else await get_version(session, current)
+        return None if version is None else await _view(session, base, version)
 
 
 async def _view(session: AsyncSession, base: Config, version: RuleVersion) -> VersionView:

@@ -60,6 +60,18 @@ async def add_version(
     return version
 
 
+async def set_draft(
+    session: AsyncSession, version_id: int, document: dict[str, Any], digest: str
+) -> bool:
+    """Replace a draft's document; False when the version is no (longer a) draft."""
+    statement = (
+        update(RuleVersion)
+        .where(RuleVersion.id == version_id, RuleVersion.status == DRAFT)
+        .values(document=document, digest=digest)
+    )
+    return rows_matched(await session.execute(statement)) == 1
+
+
 async def put_in_force(session: AsyncSession, version_id: int, now: datetime) -> None:
     """Publish a version: the one published before is superseded, the pointer moves. The
     caller holds the pointer's lock (``lock_in_force``)."""

@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 from yarl import URL
 
-from bot.console import health, login, tickets
+from bot.console import health, login, rules, tickets
 from bot.console.pages import (
     PREFIX,
     SECTIONS_KEY,
@@ -49,7 +49,7 @@ HERE = Path(__file__).parent
 MAX_FORM = 64 * 1024
 
 # The navigation, in order. A new page: its module's SECTION here (docs/console.md).
-SECTIONS: tuple[Section, ...] = (health.SECTION, tickets.SECTION)
+SECTIONS: tuple[Section, ...] = (health.SECTION, tickets.SECTION, rules.SECTION)
 
 # What templates say things with: the same words as the chat's.
 WORDS = {
