@@ -86,7 +86,7 @@ def create_app(
     if watch_timer:
         app.cleanup_ctx.append(_scheduler)
     if config.console is not None:
-        app.add_subapp("/console", create_console_app())
+        app.add_subapp("/console", create_console_app(config.console))
     api.add_routes(app)
     endpoints.add_routes(app)
     return app

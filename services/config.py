@@ -649,6 +649,12 @@ class ConsoleConfig(_Section):
     secret_env: str | None = None
     session_ttl: Duration = timedelta(hours=8)
     login_ttl: Duration = timedelta(minutes=10)  # from the login link to WeCom's answer
+    # Login attempts (each a getuserinfo call to WeCom) per client address within login_window,
+    # counted per instance. Behind a proxy that sets X-Forwarded-For, trust it (its last hop is
+    # the client); otherwise every login counts against the proxy's one address.
+    logins_per_ip: int = Field(default=20, ge=1)
+    login_window: Duration = timedelta(minutes=10)
+    trust_forwarded_for: bool = False
 
     @model_validator(mode="after")
     def _checks(self) -> ConsoleConfig:

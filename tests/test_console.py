@@ -328,3 +328,19 @@ async def test_a_form_over_64_kib_is_refused(bot: TestClient, login: TestServer)
     assert response.status == 413
     assert "提交的内容太大" in await response.text()
     assert "运行中" in await (await bot.get("/console/health")).text()
+
+
+async def test_login_attempts_per_address_are_limited(
+    aiohttp_client: Any, database_url: str, login: TestServer
+) -> None:
+    bot = await console_bot(aiohttp_client, database_url, login, logins_per_ip=2, login_window="1m")
+    for _ in range(2):
+        callback = URL(await wecom_callback(bot, login, "ops-liu"))
+        made_up = await bot.get(callback.update_query(code="made-up").path_qs)
+        assert made_up.status == 400  # WeCom asked: 40029
+    callback = await wecom_callback(bot, login, "ops-liu")
+    refused = await bot.get(callback, allow_redirects=False)
+    assert refused.status == 429
+    assert "登录尝试过于频繁" in await refused.text()
+    bot.app[CLOCK].advance(timedelta(minutes=1))
+    assert (await bot.get(callback, allow_redirects=False)).status == 303  # the code is unspent

@@ -42,6 +42,7 @@ from rules.freshness import format_lag
 from rules.kinds import KINDS, Kind
 from rules.money import format_fen
 from rules.stages import Stage
+from services.config import ConsoleConfig
 from services.console.access import access_of
 
 logger = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(PREFIX + SECTIONS[0].path)
 
 
-def create_console_app() -> web.Application:
+def create_console_app(config: ConsoleConfig) -> web.Application:
     """The console, to mount at /console on the service's app (it reads the service's
     config, rules, clock, database and WeCom client)."""
     app = web.Application(middlewares=[guard], client_max_size=MAX_FORM)
@@ -175,7 +176,7 @@ def create_console_app() -> web.Application:
     )
     env.globals.update(WORDS)
     app.router.add_get("/", home)
-    login.add_routes(app)
+    login.add_routes(app, config)
     for section in SECTIONS:
         section.add_routes(app)
     app.router.add_static("/static/", HERE / "static")

@@ -15,6 +15,7 @@ from aiohttp import web
 from yarl import URL
 
 from adapters.wecom.errors import INVALID_CODE, REDIRECT_NOT_TRUSTED, WeComError
+from bot.console.limits import Attempts
 from bot.console.pages import PREFIX, VIEWER, Refusal, console_config, now, policy, render
 from bot.console.security import (
     LOGIN_COOKIE,
@@ -27,6 +28,7 @@ from bot.console.security import (
     set_cookie,
 )
 from bot.keys import CONFIG, WECOM
+from services.config import ConsoleConfig
 from services.console.access import access_of
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ UNTRUSTED = (
 )
 NO_WECOM = "暂时无法连接企业微信, 请稍后再试。"
 NOT_MEMBER = "只有本企业的成员可以登录控制台。"
+TOO_MANY = "登录尝试过于频繁, 请稍后再试。"
+ATTEMPTS = web.AppKey("console_login_attempts", Attempts)
 
 
 def _no_access(user: str) -> str:
@@ -95,6 +99,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
     destination = login_destination(config, cookie, state, moment)
     if destination is None:
         raise Refusal(400, BAD_STATE)
+    if not request.app[ATTEMPTS].take(_client(request), moment):
+        logger.warning("控制台登录: %s 尝试过于频繁", _client(request))
+        raise Refusal(429, TOO_MANY)
     try:
         user = await request.config_dict[WECOM].user_of_login_code(code)
     except WeComError as error:
@@ -117,6 +124,14 @@ async def callback(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+def _client(request: web.Request) -> str:
+    if console_config(request).trust_forwarded_for:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        if hops[-1]:
+            return hops[-1][:64]
+    return (request.remote or "unknown")[:64]
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     config = console_config(request)
     response = web.HTTPSeeOther(PREFIX + "/login?bye")
@@ -124,7 +139,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, config: ConsoleConfig) -> None:
+    app[ATTEMPTS] = Attempts(config.logins_per_ip, config.login_window)
     app.router.add_get("/login", login_page)
     app.router.add_get("/login/wecom", start)
     app.router.add_get("/login/callback", callback)
