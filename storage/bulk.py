@@ -1,22 +1,34 @@
-"""Bulk writes of prepared rows, for the hot paths (the watch batch).
+"""Bulk writes of prepared rows and plain reads, for the hot paths (the watch batch, ingest,
+carrier pushes).
 
 SQLAlchemy's executemany processes each row's parameters in Python (building a dict per row,
 calling each column type's converter): for the watch tick's thousands of tickets, outbox rows
 and order updates that cost several times what SQLite itself spends. On SQLite these helpers
 hand the driver plain tuples instead, converted here with the same conversions the column
-types make (storage.models.utc_text for times). On PostgreSQL, and for rows they do not
-handle (differing columns, other column types), they issue the same Core statements as before.
-Unique keys guard exactly as before: the statements keep their ``ON CONFLICT DO NOTHING``.
+types make (storage.models.utc_text for times, the engine's JSON serializer). On PostgreSQL,
+and for rows they do not handle (differing columns, other column types), they issue the same
+Core statements as before. Unique keys guard exactly as before: the statements keep their
+``ON CONFLICT DO NOTHING``.
+
+On SQLite each statement goes to aiosqlite's connection in one call, i.e. one hand-off to its
+thread: through SQLAlchemy's adapter a statement took four (cursor, execute, fetch, close), each
+a wake-up of the other thread and a turn of the GIL. It is the same connection, in the
+transaction the session began; its errors reach the caller as SQLAlchemy's (DBAPIError
+subclasses), as through the session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Table, Text, bindparam, update
+from sqlalchemy import JSON, BigInteger, Integer, Select, String, Table, Text, bindparam, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from storage.conflicts import dialect_insert
 from storage.db import dialect_name
@@ -28,9 +40,22 @@ _PLAIN = (BigInteger, Integer, String, Text)  # bound as they are on SQLite
 
 
 def _binds_here(table: Table, name: str) -> bool:
-    """Whether values of this column go to SQLite here: times, numbers and text (Core binds
-    other types, as before)."""
-    return isinstance(table.c[name].type, (UtcDateTime, *_PLAIN))
+    """Whether values of this column go to SQLite here: times, numbers, text and JSON (Core
+    binds other types, as before)."""
+    return isinstance(table.c[name].type, (UtcDateTime, JSON, *_PLAIN))
+
+
+def _is_json(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, JSON)
+
+
+def _json_writer(session: AsyncSession) -> Callable[[Any], Any]:
+    """The JSON column's own bind conversion on this engine (its serializer; None stays
+    NULL)."""
+    kind: TypeEngine[Any] = JSON()
+    writer = kind.bind_processor(session.get_bind().dialect)
+    assert writer is not None
+    return writer
 
 
 def _is_time(table: Table, name: str) -> bool:
@@ -46,7 +71,7 @@ def _texts(moments: list[Any]) -> list[Any]:
 
 
 def _tuples(
-    table: Table, rows: Sequence[Mapping[str, Any]]
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[tuple[Any, ...]]] | None:
     """The rows' column names and values as SQLite takes them; None unless every row has the
     same columns, all of types bound here (Core handles the rest, as before)."""
@@ -59,8 +84,34 @@ def _tuples(
     for i, name in enumerate(names):
         if _is_time(table, name):
             columns[i] = _texts(columns[i])
+        elif _is_json(table, name):
+            columns[i] = list(map(_json_writer(session), columns[i]))
     values = list(zip(*columns, strict=True))
     return list(names), values
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The session's aiosqlite connection, in the transaction the session began."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
+
+
+async def _fetch(session: AsyncSession, sql: str, params: Sequence[Any]) -> list[Any]:
+    """One statement's rows, in one hand-off to the driver's thread."""
+    driver = await _driver(session)
+    try:
+        return list(await driver.execute_fetchall(sql, params))
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+
+
+async def _execute_many(session: AsyncSession, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement for many rows, in one hand-off to the driver's thread."""
+    driver = await _driver(session)
+    try:
+        await driver.executemany(sql, rows)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, rows, error, sqlite3.Error) from error
 
 
 def _names(session: AsyncSession, names: Sequence[str]) -> str:
@@ -91,7 +142,7 @@ async def insert_new(
     if not rows:
         return []
     table = model.__table__
-    prepared = _tuples(table, rows) if dialect_name(session) == "sqlite" else None
+    prepared = _tuples(session, table, rows) if dialect_name(session) == "sqlite" else None
     if prepared is None:
         statement = dialect_insert(session, model).on_conflict_do_nothing()
         if not returning:
@@ -102,17 +153,15 @@ async def insert_new(
         )
         return [tuple(row) for row in result]
     names, values = prepared
-    connection = await session.connection()
     if not returning:
-        await connection.exec_driver_sql(_insert_sql(session, table, names, 1, ()), values)
+        await _execute_many(session, _insert_sql(session, table, names, 1, ()), values)
         return []
     inserted: list[tuple[Any, ...]] = []
     per_statement = max(1, _MAX_PARAMETERS // len(names))
     for low in range(0, len(values), per_statement):
         chunk = values[low : low + per_statement]
         sql = _insert_sql(session, table, names, len(chunk), returning)
-        flat = tuple(chain.from_iterable(chunk))
-        inserted += [tuple(row) for row in await connection.exec_driver_sql(sql, flat)]
+        inserted += await _fetch(session, sql, tuple(chain.from_iterable(chunk)))
     return inserted
 
 
@@ -133,8 +182,105 @@ async def update_by_id(
         return
     ids, new = zip(*changes, strict=True)
     values = list(zip(_texts(list(new)) if _is_time(table, column) else new, ids, strict=True))
-    connection = await session.connection()
-    await connection.exec_driver_sql(
+    await _execute_many(
+        session,
         f"UPDATE {_names(session, [table.name])} SET {_names(session, [column])} = ? WHERE id = ?",
         values,
     )
+
+
+async def update_columns(
+    session: AsyncSession,
+    model: type[Base],
+    names: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Set several columns of many rows, each row to its own values: ``rows`` hold its ``id``
+    and a value for each of ``names``. One executemany."""
+    if not rows:
+        return
+    table = model.__table__
+    if dialect_name(session) != "sqlite" or not all(_binds_here(table, n) for n in names):
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(f"new_{name}") for name in names})
+        )
+        params = [{"row_id": row["id"]} | {f"new_{n}": row[n] for n in names} for row in rows]
+        await session.execute(statement, params)
+        return
+    prepared = _tuples(session, table, [{n: row[n] for n in (*names, "id")} for row in rows])
+    assert prepared is not None
+    assignments = ", ".join(f"{_names(session, [name])} = ?" for name in names)
+    sql = f"UPDATE {_names(session, [table.name])} SET {assignments} WHERE id = ?"
+    await _execute_many(session, sql, prepared[1])
+
+
+Reader = Callable[[Any], Any] | None
+
+
+def _utc_from_text(value: str | None) -> datetime | None:
+    """UtcDateTime's conversion of what SQLite holds, inlined."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _compiled(
+    session: AsyncSession, statement: Select[Any]
+) -> tuple[str, list[tuple[str, Reader, Any]], list[Reader]]:
+    """The statement's SQLite text, its parameters in order (with their conversion and the
+    value the statement holds, if any), and each column's conversion (None: as SQLite gives
+    it). Compiled once per statement."""
+    dialect = session.get_bind().dialect
+    key = (id(statement), id(dialect))
+    if key not in _COMPILED:
+        compiled = statement.compile(dialect=dialect)
+        binds: list[tuple[str, Reader, Any]] = [
+            (
+                name,
+                utc_text if _time(compiled.binds[name].type) else None,
+                compiled.binds[name].effective_value,  # a literal the statement holds
+            )
+            for name in compiled.positiontup or ()
+        ]
+        readers: list[Reader] = []
+        for column in statement.selected_columns:
+            kind = column.type
+            if isinstance(kind, UtcDateTime):
+                readers.append(_utc_from_text)
+            elif isinstance(kind, _PLAIN):
+                readers.append(None)
+            else:
+                readers.append(kind.result_processor(dialect, None))
+        _COMPILED[key] = (statement, compiled.string, binds, readers)
+    _, sql, binds, readers = _COMPILED[key]
+    return sql, binds, readers
+
+
+def _time(kind: Any) -> bool:
+    return isinstance(kind, UtcDateTime)
+
+
+# (statement, dialect) → the statement (kept, so that its id stays its own), text, binds, readers
+_Compiled = tuple[Select[Any], str, list[tuple[str, Reader, Any]], list[Reader]]
+_COMPILED: dict[tuple[int, int], _Compiled] = {}
+
+
+async def select_rows(
+    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of a statement built once (a module constant, without expanding parameters),
+    as tuples of the values the session would give. On SQLite: one hand-off to the driver's
+    thread, and the columns converted here (times, JSON) rather than row by row by Core."""
+    if dialect_name(session) != "sqlite":
+        return [tuple(row) for row in await session.execute(statement, params)]
+    sql, binds, readers = _compiled(session, statement)
+    given = [params.get(name, value) for name, _, value in binds]
+    values = [v if bind is None else bind(v) for v, (_, bind, _) in zip(given, binds, strict=True)]
+    rows = await _fetch(session, sql, values)
+    if not any(readers):
+        return rows
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else []
+    for i, reader in enumerate(readers):
+        if reader is not None and columns:
+            columns[i] = list(map(reader, columns[i]))
+    return list(zip(*columns, strict=True))

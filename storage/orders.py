@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bulk import update_by_id
+from storage.bulk import select_rows, update_by_id
 from storage.models import Order
 
 ORDERS = Order.__table__
@@ -126,20 +126,24 @@ async def update_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
     await session.execute(statement, params)
 
 
+# Built once: the watch runs it for every batch (storage.bulk.select_rows).
+_DUE = (
+    select(*(ORDERS.c[name] for name in DueOrder._fields))
+    .where(ORDERS.c.next_check_at <= bindparam("now"))
+    .order_by(ORDERS.c.next_check_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
 async def claim_due_orders(session: AsyncSession, now: datetime, limit: int) -> list[DueOrder]:
     """Orders whose next check is due, oldest first, locked against other instances.
 
     On PostgreSQL ``SKIP LOCKED`` lets each instance take a different slice; SQLite has no row
     locks, but its transactions take the write lock up front (see storage.db).
     """
-    query = (
-        select(*(ORDERS.c[name] for name in DueOrder._fields))
-        .where(ORDERS.c.next_check_at <= now)
-        .order_by(ORDERS.c.next_check_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return [DueOrder._make(row) for row in await session.execute(query)]
+    rows = await select_rows(session, _DUE, {"now": now, "limit": limit})
+    return list(map(DueOrder._make, rows))
 
 
 async def set_next_checks(
