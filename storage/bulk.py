@@ -25,7 +25,18 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, Select, String, Table, Text, bindparam, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    bindparam,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
@@ -36,13 +47,14 @@ from storage.models import Base, UtcDateTime, utc_text
 
 # SQLite allows 32,766 parameters per statement; a multi-row INSERT stays well below.
 _MAX_PARAMETERS = 30_000
-_PLAIN = (BigInteger, Integer, String, Text)  # bound as they are on SQLite
+_PLAIN = (BigInteger, Integer, String, Text)  # bound and read as they are on SQLite
+_AS_THEY_ARE = (*_PLAIN, Boolean)  # bound as they are (a bool is the integer SQLite keeps)
 
 
 def _binds_here(table: Table, name: str) -> bool:
     """Whether values of this column go to SQLite here: times, numbers, text and JSON (Core
     binds other types, as before)."""
-    return isinstance(table.c[name].type, (UtcDateTime, JSON, *_PLAIN))
+    return isinstance(table.c[name].type, (UtcDateTime, JSON, *_AS_THEY_ARE))
 
 
 def _is_json(table: Table, name: str) -> bool:
@@ -120,13 +132,18 @@ def _names(session: AsyncSession, names: Sequence[str]) -> str:
 
 
 def _insert_sql(
-    session: AsyncSession, table: Table, names: Sequence[str], count: int, returning: Sequence[str]
+    session: AsyncSession,
+    table: Table,
+    names: Sequence[str],
+    count: int,
+    returning: Sequence[str],
+    skip_existing: bool,
 ) -> str:
     one = "(" + ", ".join("?" * len(names)) + ")"
     sql = (
         f"INSERT INTO {_names(session, [table.name])} ({_names(session, names)}) VALUES "
         + ", ".join([one] * count)
-        + " ON CONFLICT DO NOTHING"
+        + (" ON CONFLICT DO NOTHING" if skip_existing else "")
     )
     return sql + (f" RETURNING {_names(session, returning)}" if returning else "")
 
@@ -139,12 +156,35 @@ async def insert_new(
 ) -> list[tuple[Any, ...]]:
     """Insert rows, skipping any that would violate a unique constraint; the ``returning``
     columns of the rows inserted (in no particular order)."""
+    return await _insert(session, model, rows, returning, skip_existing=True)
+
+
+async def insert_rows(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert rows (one violating a unique constraint fails the statement, as a plain INSERT
+    does); the ``returning`` columns of the rows inserted (in no particular order)."""
+    return await _insert(session, model, rows, returning, skip_existing=False)
+
+
+async def _insert(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str],
+    skip_existing: bool,
+) -> list[tuple[Any, ...]]:
     if not rows:
         return []
     table = model.__table__
     prepared = _tuples(session, table, rows) if dialect_name(session) == "sqlite" else None
     if prepared is None:
-        statement = dialect_insert(session, model).on_conflict_do_nothing()
+        statement = dialect_insert(session, model)
+        if skip_existing:
+            statement = statement.on_conflict_do_nothing()
         if not returning:
             await session.execute(statement, list(rows))
             return []
@@ -154,13 +194,14 @@ async def insert_new(
         return [tuple(row) for row in result]
     names, values = prepared
     if not returning:
-        await _execute_many(session, _insert_sql(session, table, names, 1, ()), values)
+        sql = _insert_sql(session, table, names, 1, (), skip_existing)
+        await _execute_many(session, sql, values)
         return []
     inserted: list[tuple[Any, ...]] = []
     per_statement = max(1, _MAX_PARAMETERS // len(names))
     for low in range(0, len(values), per_statement):
         chunk = values[low : low + per_statement]
-        sql = _insert_sql(session, table, names, len(chunk), returning)
+        sql = _insert_sql(session, table, names, len(chunk), returning, skip_existing)
         inserted += await _fetch(session, sql, tuple(chain.from_iterable(chunk)))
     return inserted
 

@@ -11,7 +11,8 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.details import Item, Payment, Waybill
-from storage.models import OrderItem, OrderPayment, OrderWaybill
+from storage.bulk import insert_rows
+from storage.models import Base, OrderItem, OrderPayment, OrderWaybill
 
 Detail = Item | Payment | Waybill
 D = TypeVar("D", Item, Payment, Waybill)
@@ -23,13 +24,13 @@ def _columns(detail: type[Detail]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(detail))
 
 
-# Each kind: its table, the OrderDetails field holding it, and its columns.
-_KINDS: tuple[tuple[Table, str, tuple[str, ...]], ...] = tuple(
-    (table, kind, _columns(detail))
-    for table, kind, detail in (
-        (OrderItem.__table__, "items", Item),
-        (OrderPayment.__table__, "payments", Payment),
-        (OrderWaybill.__table__, "waybills", Waybill),
+# Each kind: its model, the OrderDetails field holding it, and its columns.
+_KINDS: tuple[tuple[type[Base], str, tuple[str, ...]], ...] = tuple(
+    (model, kind, _columns(detail))
+    for model, kind, detail in (
+        (OrderItem, "items", Item),
+        (OrderPayment, "payments", Payment),
+        (OrderWaybill, "waybills", Waybill),
     )
 )
 
@@ -61,13 +62,14 @@ async def store_details(
 ) -> None:
     """Store the details of new orders, and of changed ones in place of what they had, kind by
     kind (by order id): at most two statements per kind, however many orders."""
-    for table, kind, names in _KINDS:
+    for model, kind, names in _KINDS:
+        table = model.__table__
         replaced = [i for i, d in changed.items() if getattr(d, kind)]
         given = {i: getattr(d, kind) for i, d in (new | changed).items() if getattr(d, kind)}
         if replaced:
             await session.execute(delete(table).where(table.c.order_id.in_(replaced)))
         if given:
-            await session.execute(table.insert(), _rows(table, names, given))
+            await insert_rows(session, model, _rows(table, names, given))
 
 
 async def details_of(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderDetails]:

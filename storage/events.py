@@ -9,7 +9,7 @@ from typing import TypedDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.conflicts import insert_ignoring_duplicates
+from storage.bulk import insert_new
 from storage.models import OrderEvent
 
 
@@ -35,5 +35,5 @@ async def seen_event_ids(session: AsyncSession, source: str, event_ids: Sequence
 
 
 async def insert_events(session: AsyncSession, rows: list[EventRow]) -> None:
-    if rows:
-        await session.execute(insert_ignoring_duplicates(session, OrderEvent), rows)
+    """Keep these events; one already kept (same source and event id) is left as it is."""
+    await insert_new(session, OrderEvent, rows)

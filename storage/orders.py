@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bulk import select_rows, update_by_id
+from storage.bulk import insert_rows, select_rows, update_by_id
 from storage.models import Order
 
 ORDERS = Order.__table__
@@ -102,9 +102,8 @@ async def insert_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
         return
     # Matched by key rather than returned in parameter order, which SQLite would pay for with
     # a statement per row.
-    columns = ORDERS.c
-    statement = ORDERS.insert().returning(columns.id, columns.channel, columns.channel_order_id)
-    ids = {(channel, number): i for i, channel, number in await session.execute(statement, rows)}
+    returned = await insert_rows(session, Order, rows, ("id", "channel", "channel_order_id"))
+    ids = {(channel, number): i for i, channel, number in returned}
     for row in rows:
         row["id"] = ids[row["channel"], row["channel_order_id"]]
 
