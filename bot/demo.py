@@ -18,10 +18,12 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.customer.listener import CUSTOMER_PAGE_URL
+from bot.demo_recon import fetch_once, gateways_for, write_keys
 from bot.keys import RULES, SESSIONS
 from bot.ports import PortTaken, free_port, is_port_taken
 from sandbox import SandboxConfig, create_sandbox_app
 from sandbox.feed import feed
+from sandbox.pay_config import PayKeys
 from sandbox.sms_config import SmsSandboxConfig, approved_templates
 from services.config import Config, parse_config
 from services.notices import render_messages
@@ -30,21 +32,29 @@ from storage.lookups import phone_to_try
 from storage.outbox import messages_after
 
 
-def demo_config(database_url: str, port: int, sandbox_port: int, page_port: int = 8081) -> Config:
+def demo_config(
+    database_url: str,
+    port: int,
+    sandbox_port: int,
+    page_port: int = 8081,
+    keys_dir: Path = Path("demo-data/keys"),
+) -> Config:
     text = (Path(__file__).with_name("demo.toml")).read_text(encoding="utf-8")
     for name, value in (
         ("database_url", database_url),
         ("port", port),
         ("sandbox_port", sandbox_port),
         ("page_port", page_port),
+        ("keys_dir", keys_dir.resolve().as_posix()),
     ):
         text = text.replace("{" + name + "}", str(value))
     return parse_config(tomllib.loads(text))
 
 
-def sandbox_for(config: Config) -> SandboxConfig:
+def sandbox_for(config: Config, keys: PayKeys) -> SandboxConfig:
     """The sandbox's corp: the demo's robots as group chats, its people as members, and the
-    bot's callback URLs so what people type on the sandbox page reaches the bot."""
+    bot's callback URLs so what people type on the sandbox page reaches the bot; its payment
+    gateways with the run's keys."""
     people = {p for g in config.groups.values() for p in (*g.members, g.supervisor) if p}
     wecom = config.wecom
     assert wecom is not None and wecom.token and wecom.aes_key
@@ -72,6 +82,7 @@ def sandbox_for(config: Config) -> SandboxConfig:
             tencent_receipt_url=f"{bot}/sms/receipts/tencent",
             receipt_delay=2.0,
         ),
+        pay=gateways_for(config, keys),
     )
 
 
@@ -126,14 +137,18 @@ async def _print_phone_to_try(app: web.Application, stop: asyncio.Event) -> None
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-def _fresh_demo(data_dir: Path, port: int, sandbox_port: int, page_port: int) -> Config:
-    """A new, migrated demo database every run, so each demo starts from an empty pool."""
+def _fresh_demo(
+    data_dir: Path, port: int, sandbox_port: int, page_port: int
+) -> tuple[Config, PayKeys]:
+    """A new, migrated demo database every run, so each demo starts from an empty pool; new
+    keys for the payment gateways."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for leftover in data_dir.glob("demo.db*"):
         leftover.unlink()
     url = f"sqlite+aiosqlite:///{(data_dir / 'demo.db').resolve()}"
     migrate.upgrade(url)
-    return demo_config(url, port, sandbox_port, page_port)
+    keys_dir = data_dir / "keys"
+    return demo_config(url, port, sandbox_port, page_port, keys_dir), write_keys(keys_dir)
 
 
 async def _serve(app: web.Application, host: str, port: int, option: str) -> web.AppRunner:
@@ -154,11 +169,11 @@ async def _serve(app: web.Application, host: str, port: int, option: str) -> web
 async def run_demo(
     *, port: int, sandbox_port: int, page_port: int, seconds: float, data_dir: Path
 ) -> None:
-    config = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port, page_port)
+    config, keys = await asyncio.to_thread(_fresh_demo, data_dir, port, sandbox_port, page_port)
     host = config.server.host
     assert config.tracking is not None
     sandbox = await _serve(
-        create_sandbox_app(sandbox_for(config)), host, sandbox_port, "--sandbox-port"
+        create_sandbox_app(sandbox_for(config, keys)), host, sandbox_port, "--sandbox-port"
     )
     app = create_app(config)
     try:
@@ -184,6 +199,11 @@ async def run_demo(
         " 以 ops-liu 私聊「健康」; 以 kefu-chen 私聊「查询 <手机号>」",
         flush=True,
     )
+    print(
+        "付款经沙箱里的微信支付与支付宝; 约 90 秒后下载本次运行当天的对账单 (沙箱网关时钟快一天),"
+        " 其中注入了漏单、长款、金额不符、重复入账、退款不符、手续费不符等差异。",
+        flush=True,
+    )
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
@@ -197,6 +217,7 @@ async def run_demo(
         ),
         asyncio.create_task(_print_outbox(app, stop)),
         asyncio.create_task(_print_phone_to_try(app, stop)),
+        asyncio.create_task(fetch_once(app, config, stop)),
     ]
     try:
         if seconds:

@@ -44,7 +44,7 @@ class BillLine:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "at": self.at.isoformat(),
+            "at": self.at.astimezone(BEIJING).isoformat(),
             "order_no": self.order_no,
             "trade_no": self.trade_no,
             "amount_fen": self.amount_fen,

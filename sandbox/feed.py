@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 
 from rules.stages import Stage
+from sandbox.paid import payments_of
 from sandbox.samples import sample_record
 
 CHANNEL_PREFIX = {"taobao": "TB", "jd": "JD", "douyin": "DY", "shop": "SH"}
@@ -76,7 +78,8 @@ async def feed(
 ) -> None:
     """Post a few orders every couple of seconds; the WMS reports picking for ~70% of them and
     shipping for most picked ones, some late enough to open a ticket that then closes itself.
-    With ``sandbox_url`` each shipped parcel gets its carrier's scans (``parcel_script``)."""
+    With ``sandbox_url`` each shipped parcel gets its carrier's scans (``parcel_script``), and
+    each payment is told to the sandbox's payment gateways (their bills are made of them)."""
     scheduled: list[tuple[datetime, str, str, Stage]] = []
     parcels: set[asyncio.Task[None]] = set()
     serial = 0
@@ -107,6 +110,8 @@ async def feed(
                 f"/api/v1/orders/{channel}", json={"orders": batch}, headers=feed_headers
             ) as response:
                 await response.read()
+            if sandbox_url is not None:
+                await _paid(http, sandbox_url, channel, batch)
             due = [item for item in scheduled if item[0] <= now]
             scheduled = [item for item in scheduled if item[0] > now]
             for _, channel_, order_no, stage in due:
@@ -134,6 +139,17 @@ async def feed(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=rng.uniform(1.5, 3.0))
     await asyncio.gather(*parcels, return_exceptions=True)
+
+
+async def _paid(
+    http: aiohttp.ClientSession, sandbox_url: str, channel: str, batch: list[dict[str, Any]]
+) -> None:
+    """The buyers paid: the gateways (the sandbox's) learn of each payment."""
+    payments = [p for record in batch for p in payments_of(channel, record)]
+    if payments:
+        url = f"{sandbox_url}/sandbox/api/payments"
+        async with http.post(url, json={"payments": payments}) as response:
+            await response.read()
 
 
 def _event(

@@ -2,7 +2,8 @@
 that shows each group chat and each member's 1:1 chat as WeCom users would see them, polling
 /sandbox/api/messages, and lets you type as a member to the bot (POST /sandbox/api/say); and
 each customer's phone (masked) with the texts the SMS providers accepted for it
-(/sandbox/api/sms).
+(/sandbox/api/sms); and the payment gateways' bills with the differences injected into them
+(/sandbox/api/bills).
 
 Everything from messages reaches the DOM through textContent and a small markdown renderer
 that builds elements, never through innerHTML.
@@ -55,6 +56,11 @@ PAGE = r"""<!doctype html>
   textarea { height: 56px; font: inherit; }
   #say-status { grid-column: 1 / -1; min-height: 1.5em; }
   #say-status.error { color: #d1242f; }
+  table.bill { border-collapse: collapse; font-size: 12px; margin: 8px 12px; }
+  table.bill td, table.bill th { padding: 2px 6px; border-bottom: 1px solid #eee;
+                                 text-align: right; }
+  table.bill td:first-child, table.bill th:first-child { text-align: left; }
+  tr.difference td { color: #d1242f; }
 </style>
 </head>
 <body>
@@ -70,6 +76,8 @@ PAGE = r"""<!doctype html>
   <section id="people" class="chats" data-testid="people"></section>
   <h2 class="section">客户手机（短信）</h2>
   <section id="phones" class="chats" data-testid="phones"></section>
+  <h2 class="section">支付网关账单 <small id="bill-day" data-testid="bill-day"></small></h2>
+  <section id="bills" class="chats" data-testid="bills"></section>
 </main>
 <form id="say-form" data-testid="say-form">
   <label>成员 <input id="say-user" data-testid="say-user" name="user" list="known-users"
@@ -320,6 +328,55 @@ async function pollPhones() {
   setTimeout(pollPhones, 1000);
 }
 
+// The payment gateways' bills of their yesterday: each line, the injected differences in red.
+const GATEWAY_NAMES = { wechat: "微信支付 交易账单", alipay: "支付宝 业务账单" };
+const DIFFERENCES = { missing: "漏账: 付款未进账单", extra: "长款: 无对应订单",
+  amount: "金额少 1 元", duplicate: "重复入账", refund: "退款不在订单上",
+  fee: "手续费按 1.00% 收" };
+
+function yuan(fen) { return (fen / 100).toFixed(2); }
+
+function billCard(gateway, lines, omitted) {
+  const card = el("article", "chat");
+  card.dataset.testid = "bill";
+  card.dataset.gateway = gateway;
+  const heading = el("h3", "", GATEWAY_NAMES[gateway] + " ");
+  heading.append(el("small", "", `${lines.length} 行`));
+  const table = el("table", "bill");
+  const head = el("tr");
+  for (const title of ["商户订单号", "时间", "金额", "手续费", "差异"]) {
+    head.append(el("th", "", title));
+  }
+  table.append(head);
+  // times come in Beijing time (+08:00): the clock part as it is
+  const rows = lines.map((line) => [line.order_no, line.at.slice(11, 19),
+    yuan(line.refund_fen ? -line.refund_fen : line.amount_fen),
+    (line.fee_milli / 100000).toFixed(5), line.difference]);
+  for (const item of omitted) rows.push([item.order_no, "", yuan(item.amount_fen), "", "missing"]);
+  for (const [order, at, amount, fee, difference] of rows) {
+    const tr = el("tr", difference ? "difference" : "");
+    tr.dataset.testid = "bill-line";
+    for (const cell of [order, at, amount, fee, DIFFERENCES[difference] || ""]) {
+      tr.append(el("td", "", cell));
+    }
+    table.append(tr);
+  }
+  card.append(heading, table);
+  return card;
+}
+
+async function pollBills() {
+  try {
+    const data = await (await fetch("api/bills")).json();
+    $("bill-day").textContent = `${data.date}${data.ready ? "" : "（生成中）"}`;
+    $("bills").replaceChildren(...Object.keys(GATEWAY_NAMES).map(
+      (g) => billCard(g, data.bills[g], data.omitted[g])));
+  } catch (error) {
+    // the chats' poll reports the connection
+  }
+  setTimeout(pollBills, 3000);
+}
+
 $("say-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const status = $("say-status");
@@ -350,6 +407,7 @@ $("say-form").addEventListener("submit", async (event) => {
 
 loadChats().catch(() => { $("connection").textContent = "连接沙箱失败"; }).finally(poll);
 pollPhones();
+pollBills();
 </script>
 </body>
 </html>

@@ -33,6 +33,9 @@ class PaySandboxConfig:
     ready_hour: int = 10  # bills for day T from this hour on T+1 (Beijing)
     differences: dict[str, float] = field(default_factory=dict)
     signature_max_age: float = 300.0  # seconds between a request's timestamp and the wall clock
+    # How many days the gateways' calendar runs ahead of the sandbox's clock: the demo's is a
+    # day ahead, so the payments of its run are "yesterday's" and billed within the run.
+    days_ahead: int = 0
 
     def __post_init__(self) -> None:
         unknown = set(self.differences) - set(DIFFERENCES)

@@ -14,7 +14,8 @@ Admin: ``POST /sandbox/api/payments`` records payments ({"payments": [...]}, see
 sandbox.payments.Payment); ``POST /sandbox/api/bills/differences`` injects a difference into a
 payment's lines ({"differences": [{"order_no", "kind"}]}); ``POST /sandbox/api/bills/faults``
 queues faults for a gateway's next bill ({"gateway", "faults": ["bad_signature" | "bad_hash" |
-"truncated"]}); ``GET /sandbox/api/bills?date=YYYY-MM-DD`` lists each gateway's lines."""
+"truncated"]}); ``GET /sandbox/api/bills?date=YYYY-MM-DD`` (default: the gateways' yesterday)
+lists each gateway's lines and the payments left out, for the sandbox page."""
 
 from __future__ import annotations
 
@@ -316,6 +317,13 @@ async def list_bills(request: web.Request) -> web.Response:
             "ready": state.ready(day),
             "bills": {
                 gateway: [line.as_json() for line in state.bill_lines(gateway, day)]
+                for gateway in GATEWAYS
+            },
+            "omitted": {
+                gateway: [
+                    {"order_no": p.order_no, "amount_fen": p.amount_fen}
+                    for p in state.omitted(gateway, day)
+                ]
                 for gateway in GATEWAYS
             },
         }

@@ -92,7 +92,9 @@ class PayState:
     nonces: set[str] = field(default_factory=set)
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), BEIJING)
+        """The gateways' time (Beijing), ``days_ahead`` of the sandbox's clock."""
+        ahead = timedelta(days=self.config.days_ahead)
+        return datetime.fromtimestamp(self.clock(), BEIJING) + ahead
 
     def ready(self, day: date) -> bool:
         """Whether day's bills are out: from ready_hour on the next day (Beijing)."""
@@ -108,7 +110,8 @@ class PayState:
         else drawn by the configured shares (from the number: stable)."""
         if payment.order_no in self.injected:
             return self.injected[payment.order_no]
-        draw = int(_digits("difference" + payment.order_no, 8)) / 10**8
+        digest = hashlib.sha256(f"difference{payment.order_no}".encode()).hexdigest()
+        draw = int(digest[:12], 16) / 16**12  # uniform in [0, 1)
         for kind in DIFFERENCES:
             share = self.config.differences.get(kind, 0.0)
             if draw < share:
@@ -131,6 +134,16 @@ class PayState:
                     _refund(payment, payment.refund_fen, payment.refund_no, refunded, rate)
                 )
         return sorted(lines, key=lambda line: (line.at, line.order_no, line.refund_fen))
+
+    def omitted(self, gateway: str, day: date) -> list[Payment]:
+        """The day's payments left out of the gateway's bill (the ``missing`` difference)."""
+        return [
+            p
+            for p in self.payments
+            if p.gateway == gateway
+            and p.paid_at.astimezone(BEIJING).date() == day
+            and self.difference(p) == "missing"
+        ]
 
 
 def _line(payment: Payment, rate_bp: int) -> BillLine:

@@ -5,13 +5,21 @@ and refusals that store nothing (SQLite, and PostgreSQL with ORDERBOT_TEST_DB=po
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bot.app import create_app
+from bot.keys import SESSIONS
+from rules.stages import Stage
+from sandbox.paid import payments_of
+from sandbox.samples import sample_record
 from services.config import parse_config
+from storage.models import Order, OrderPayment
 from tests.bills_side import (
     APP_ID,
     DAY,
@@ -24,7 +32,7 @@ from tests.bills_side import (
     recon_section,
     stranger_keys,
 )
-from tests.support import config_data
+from tests.support import auth, config_data
 from tests.test_cli import orderbot, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,3 +344,89 @@ def test_app_id_and_key_sources_are_checked_in_chinese(database_url: str) -> Non
     assert "private_key_file 与 private_key_env 须给且只给一个" in str(refused.value)
     assert "app_id 应为支付宝开放平台应用的 APPID" in str(refused.value)
     assert APP_ID.isdigit()
+
+
+async def test_the_sandbox_bills_what_the_demo_feed_paid_under_the_orders_own_numbers(
+    aiohttp_server: Any, aiohttp_client: Any, database_url: str, tmp_path: Path
+) -> None:
+    """Sample orders of every channel, ingested by the bot, their payments told to the gateways
+    as the demo's feed does: each payment the bot stores for that day is in a fetched bill
+    under its number (商户订单号 or the gateway's)."""
+    world = await gateways(aiohttp_server, database_url, tmp_path, NEXT_MORNING)
+    bot = await aiohttp_client(create_app(world.config, watch_timer=False))
+    rng = random.Random(14)
+    by_unionpay: set[str] = set()  # the shop's payments through UnionPay: its bills come by hand
+    for channel in ("taobao", "douyin", "shop", "jd"):
+        records = [
+            sample_record(
+                channel,
+                rng,
+                beijing(DAY, 12) + timedelta(minutes=n),
+                order_no=f"{n + 1:06d}" if channel != "shop" else f"SH{n:04d}",
+                stage=Stage.PAID,
+                stage_age=timedelta(0),
+            )
+            for n in range(12)
+        ]
+        if channel == "shop":
+            records[0]["pay_channel"] = "UNIONPAY"  # one paid through UnionPay, surely
+        response = await bot.post(f"/api/v1/orders/{channel}", json=records, headers=auth("all"))
+        assert response.status == 200, await response.text()
+        await world.pay(*[p for r in records for p in payments_of(channel, r)])
+        by_unionpay |= {
+            p["out_trade_no"]
+            for r in records
+            if r.get("pay_channel") == "UNIONPAY"
+            for p in r["payments"]
+        }
+
+    outcomes = await world.fetch()
+
+    assert {o.status for o in outcomes} == {"imported"}
+    async with bot.app[SESSIONS]() as session:
+        paid = (
+            await session.execute(
+                select(OrderPayment.serial, Order.channel)
+                .join(Order)
+                .where(
+                    OrderPayment.paid_at >= beijing(DAY, 0),
+                    OrderPayment.paid_at < beijing(DAY + timedelta(days=1), 0),
+                )
+            )
+        ).all()
+    _, lines = await world.stored()
+    billed = {ln.merchant_order_no for ln in lines} | {ln.gateway_trade_no for ln in lines}
+    expected = {serial for serial, channel in paid if channel != "jd"}  # JD collects itself
+    assert len(expected) > 20 and by_unionpay
+    assert expected - billed == by_unionpay & expected
+
+
+async def test_differences_configured_by_share_are_drawn_for_every_payment_they_cover(
+    aiohttp_server: Any, database_url: str, tmp_path: Path
+) -> None:
+    pay = keys().sandbox_config(differences={"amount": 1.0})  # every payment 1 yuan short
+    world = await gateways(aiohttp_server, database_url, tmp_path, NEXT_MORNING, pay=pay)
+    await world.pay(*payments())
+
+    await world.fetch(["alipay"])
+
+    _, lines = await world.stored()
+    assert [(ln.merchant_order_no, ln.amount_fen) for ln in lines] == [
+        ("TB2001", 12800),
+        ("TB2002", 4900),
+    ]
+
+
+async def test_a_wrong_base_url_is_refused_at_once_not_waited_for(
+    world: Gateways, tmp_path: Path
+) -> None:
+    base = str(world.sandbox.make_url("/elsewhere")).rstrip("/")
+    config = parse_config(
+        config_data(world.database_url) | {"recon": recon_section(tmp_path, base)}
+    )
+
+    outcomes = await world.fetch(config=config)
+
+    assert [(o.status, o.attempts) for o in outcomes] == [("refused", 1)] * 3
+    assert "微信支付 HTTP 404" in outcomes[0].reason
+    assert "请检查 [recon.alipay] base_url" in outcomes[2].reason

@@ -87,8 +87,12 @@ class AlipayBills:
             raise ValueError(f"unknown Alipay bill kind {kind!r}")
         params = self.signed_params({"bill_type": "trade", "bill_date": day.isoformat()})
         status, body = await self._fetch("POST", self._base, params)
-        if status != 200:
+        if status >= 500 or status == 429:
             raise BillPending(f"{NAME}网关暂不可用 (HTTP {status})")
+        if status != 200:
+            raise BillRefused(
+                f"{NAME}网关答以 HTTP {status}: 请检查 [recon.alipay] base_url, 未导入任何内容"
+            )
         answer = self._verified_answer(body)
         code = str(answer.get("code", ""))
         if code != "10000":
