@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_driver import OneHopDBAPI
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers outside a transaction proceed while one writer works; busy_timeout makes
@@ -92,7 +94,12 @@ def _json_value(text: str) -> Any:
 def make_engine(url: str) -> AsyncEngine:
     """An async engine with the per-dialect settings orderbot relies on."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, json_serializer=_json_text, json_deserializer=_json_value)
+        engine = create_async_engine(
+            url,
+            module=OneHopDBAPI(),  # one thread hand-off a statement: see storage.sqlite_driver
+            json_serializer=_json_text,
+            json_deserializer=_json_value,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin)
         return engine
