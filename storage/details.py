@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Select, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.details import Item, Payment, Waybill
@@ -89,14 +89,22 @@ async def items_of(session: AsyncSession, order_ids: Iterable[int]) -> dict[int,
     return await _read(session, OrderItem.__table__, Item, list(set(order_ids)))
 
 
+def _read_statement(table: Table) -> Select[*tuple[Any, ...]]:
+    order = table.c.position if "position" in table.c else table.c.id
+    ids = table.c.order_id.in_(bindparam("order_ids", expanding=True))
+    return select(table).where(ids).order_by(order)
+
+
+# Built once: building them cost more than running them (the 状态 command reads all three).
+_READS = {table: _read_statement(table) for table, _, _ in _KINDS}
+
+
 async def _read(
     session: AsyncSession, table: Table, detail: type[D], ids: list[int]
 ) -> dict[int, list[D]]:
     """The stored details of one kind, by order id (only orders that have some)."""
     names = _columns(detail)
-    order = table.c.position if "position" in table.c else table.c.id
-    query = select(table).where(table.c.order_id.in_(ids)).order_by(order)
     found: dict[int, list[D]] = {}
-    for row in await session.execute(query):
+    for row in await session.execute(_READS[table], {"order_ids": ids}):
         found.setdefault(row.order_id, []).append(detail(**{n: getattr(row, n) for n in names}))
     return found

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    bindparam,
     func,
     literal_column,
     select,
@@ -25,6 +26,9 @@ from storage.models import Order, OrderEvent, Parcel, ParcelScan, SmsMessage, Ti
 LookupRow = Row[Order, Ticket | None]
 _OTHER_TICKET = aliased(Ticket)  # built once: an alias proxies every column anew
 
+# The chat's lookups are built once, with bound parameters: building a statement (its clauses,
+# their coercion and its cache key) cost more of a command's CPU than executing it.
+
 
 def _newest_ticket(query: Select[Order, Ticket], *, open_only: bool) -> Select[Order, Ticket]:
     """Join each order's newest ticket (or newest open one), None where it has none."""
@@ -32,6 +36,21 @@ def _newest_ticket(query: Select[Order, Ticket], *, open_only: bool) -> Select[O
     if open_only:
         newest = newest.where(_OTHER_TICKET.status == "open")
     return query.outerjoin(Ticket, Ticket.id == newest.scalar_subquery())
+
+
+def _by_order_number(*, in_channel: bool, open_only: bool) -> Select[Order, Ticket]:
+    query = _newest_ticket(select(Order, Ticket).select_from(Order), open_only=open_only)
+    query = query.where(Order.channel_order_id == bindparam("order_no"))
+    if in_channel:
+        query = query.where(Order.channel == bindparam("channel"))
+    return query.order_by(Order.channel)
+
+
+_BY_ORDER_NUMBER = {
+    (in_channel, open_only): _by_order_number(in_channel=in_channel, open_only=open_only)
+    for in_channel in (False, True)
+    for open_only in (False, True)
+}
 
 
 async def by_order_number(
@@ -43,18 +62,22 @@ async def by_order_number(
 ) -> Sequence[LookupRow]:
     """Orders with this channel order id (in one channel, or in any: then maybe several),
     each with its newest (open) ticket: one statement, because on SQLite every statement
-    costs a few thread hand-offs."""
-    query = _newest_ticket(select(Order, Ticket).select_from(Order), open_only=open_only)
-    query = query.where(Order.channel_order_id == order_no)
-    if channel is not None:
-        query = query.where(Order.channel == channel)
-    return (await session.execute(query.order_by(Order.channel))).all()
+    costs a thread hand-off."""
+    query = _BY_ORDER_NUMBER[channel is not None, open_only]
+    return (await session.execute(query, {"order_no": order_no, "channel": channel})).all()
+
+
+_BY_TICKET = (
+    select(Order, Ticket)
+    .select_from(Order)
+    .join(Ticket, Ticket.order_id == Order.id)
+    .where(Ticket.id == bindparam("ticket_id"))
+)
 
 
 async def by_ticket(session: AsyncSession, ticket_id: int) -> Sequence[LookupRow]:
     """The ticket with its order; empty when there is no such ticket."""
-    query = select(Order, Ticket).select_from(Order).join(Ticket, Ticket.order_id == Order.id)
-    return (await session.execute(query.where(Ticket.id == ticket_id))).all()
+    return (await session.execute(_BY_TICKET, {"ticket_id": ticket_id})).all()
 
 
 class HistoryRow(NamedTuple):
@@ -67,9 +90,7 @@ class HistoryRow(NamedTuple):
     detail: str | None
 
 
-async def history(session: AsyncSession, order_id: int, ticket_id: int | None) -> list[HistoryRow]:
-    """The stages the order entered (applied stage events) and its ticket's events, oldest
-    first, a stage before a ticket event of the same moment: one statement."""
+def _history() -> CompoundSelect[*tuple[Any, ...]]:
     stages = select(
         OrderEvent.occurred_at.label("at"),
         literal_column("0", Integer).label("rank"),
@@ -77,7 +98,7 @@ async def history(session: AsyncSession, order_id: int, ticket_id: int | None) -
         literal_column("'stage'", String).label("kind"),
         OrderEvent.source.label("actor"),
         OrderEvent.stage.label("detail"),
-    ).where(OrderEvent.order_id == order_id, OrderEvent.applied)
+    ).where(OrderEvent.order_id == bindparam("order_id"), OrderEvent.applied)
     events = select(
         TicketEvent.at,
         literal_column("1", Integer),
@@ -85,35 +106,55 @@ async def history(session: AsyncSession, order_id: int, ticket_id: int | None) -
         TicketEvent.kind,
         TicketEvent.actor,
         TicketEvent.detail,
-    ).where(TicketEvent.ticket_id == ticket_id)
-    ordered: CompoundSelect[*tuple[Any, ...]] = union_all(stages, events).order_by(
-        "at", "rank", "id"
-    )
-    return [HistoryRow(r.at, r.kind, r.actor, r.detail) for r in await session.execute(ordered)]
+    ).where(TicketEvent.ticket_id == bindparam("ticket_id"))
+    return union_all(stages, events).order_by("at", "rank", "id")
+
+
+_HISTORY = _history()
+
+
+async def history(session: AsyncSession, order_id: int, ticket_id: int | None) -> list[HistoryRow]:
+    """The stages the order entered (applied stage events) and its ticket's events, oldest
+    first, a stage before a ticket event of the same moment: one statement. (Without a ticket,
+    ``ticket_id = NULL`` matches no event.)"""
+    rows = await session.execute(_HISTORY, {"order_id": order_id, "ticket_id": ticket_id})
+    return [HistoryRow(r.at, r.kind, r.actor, r.detail) for r in rows]
+
+
+_PARCELS = (
+    select(Parcel)
+    .where(Parcel.order_id.in_(bindparam("order_ids", expanding=True)))
+    .order_by(Parcel.id)
+)
 
 
 async def parcels_of_orders(session: AsyncSession, order_ids: Sequence[int]) -> list[Parcel]:
     """The parcels followed for these orders, in the order they were first followed."""
     if not order_ids:
         return []
-    query = select(Parcel).where(Parcel.order_id.in_(order_ids)).order_by(Parcel.id)
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(_PARCELS, {"order_ids": list(order_ids)})).all())
+
+
+_SCANS = (
+    select(ParcelScan)
+    .where(ParcelScan.order_id == bindparam("order_id"))
+    .order_by(ParcelScan.at, ParcelScan.id)
+)
 
 
 async def scans_of_order(session: AsyncSession, order_id: int) -> list[ParcelScan]:
     """The carrier scans of the order's parcels, in the order they happened."""
-    query = (
-        select(ParcelScan)
-        .where(ParcelScan.order_id == order_id)
-        .order_by(ParcelScan.at, ParcelScan.id)
-    )
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(_SCANS, {"order_id": order_id})).all())
+
+
+_TEXTS = (
+    select(SmsMessage).where(SmsMessage.order_id == bindparam("order_id")).order_by(SmsMessage.id)
+)
 
 
 async def texts_of_order(session: AsyncSession, order_id: int) -> list[SmsMessage]:
     """The texts to the order's customer about it, in the order they were queued."""
-    query = select(SmsMessage).where(SmsMessage.order_id == order_id).order_by(SmsMessage.id)
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(_TEXTS, {"order_id": order_id})).all())
 
 
 async def orders_by_phone(
