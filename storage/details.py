@@ -96,7 +96,7 @@ def _read_statement(table: Table) -> Select[*tuple[Any, ...]]:
 
 
 # Built once: building them cost more than running them (the 状态 command reads all three).
-_READS = {table: _read_statement(table) for table, _, _ in _KINDS}
+_READS = {model.__table__: _read_statement(model.__table__) for model, _, _ in _KINDS}
 
 
 async def _read(

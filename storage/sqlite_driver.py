@@ -52,15 +52,7 @@ class _Outcome(NamedTuple):
     in_transaction: bool
 
 
-def _run(
-    connection: sqlite3.Connection,
-    begin: str | None,
-    operation: str,
-    parameters: Any,
-    many: bool,
-) -> _Outcome:
-    if begin is not None:
-        connection.execute(begin)
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     cursor = connection.cursor()
     try:
         if many:
@@ -87,8 +79,7 @@ def _end(connection: sqlite3.Connection, commit: bool) -> bool:
     return connection.in_transaction
 
 
-_BEGIN = re.compile(r"\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*", re.I)
-_NOTHING = _Outcome(None, [], -1, None, True)  # what a BEGIN leaves: no rows, no count
+_WRITE_BEGIN = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.I)
 
 
 class _Writers:
@@ -166,7 +157,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """aiosqlite's connection adapted one hop per statement, commit and rollback; its writers
     take turns through the engine's lock."""
 
-    __slots__ = ("_begin", "_in_transaction", "_turn", "_writers")
+    __slots__ = ("_in_transaction", "_turn", "_writers")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any, writers: _Writers) -> None:
@@ -174,23 +165,18 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._writers = writers
         self._in_transaction = False
         self._turn: asyncio.Lock | None = None  # the writers' lock while this one holds it
-        self._begin: str | None = None  # a BEGIN not sent yet: it goes with the next statement
 
     async def run(self, operation: str, parameters: Any, *, many: bool) -> _Outcome:
         """One statement in the connection's thread, after this engine's earlier writers when
-        it begins a write transaction. A BEGIN is held back and sent with the statement after
-        it, in the same hand-off (its failure, "database is locked", surfaces there)."""
+        it begins a write transaction. (A BEGIN is not held back to go with the next statement:
+        storage.bulk runs statements on the driver's connection itself, in the transaction the
+        session began, so the BEGIN must have run by then.)"""
         try:
-            begin = _BEGIN.fullmatch(operation) if not self._in_transaction else None
-            if begin is not None and not parameters and not many:
-                if (begin[2] or "").upper() in ("IMMEDIATE", "EXCLUSIVE"):
-                    await self._wait_turn()
-                self._begin, self._in_transaction = operation, True
-                return _NOTHING
-            pending, self._begin = self._begin, None
+            if self._turn is None and _WRITE_BEGIN.match(operation):
+                await self._wait_turn()
             try:
                 outcome: _Outcome = await self._connection._execute(
-                    _run, self._connection._conn, pending, operation, parameters, many
+                    _run, self._connection._conn, operation, parameters, many
                 )
             except BaseException:
                 self._after(await self._still_in_transaction())
@@ -218,8 +204,6 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             return False
 
     def _after(self, in_transaction: bool) -> None:
-        if not in_transaction:
-            self._begin = None
         self._in_transaction = in_transaction
         if self._turn is not None and not in_transaction:
             turn, self._turn = self._turn, None
@@ -232,12 +216,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._end(commit=False)
 
     def _end(self, *, commit: bool) -> None:
-        # Outside a transaction sqlite3 would do nothing, and a transaction that only began
-        # has nothing to keep or undo: no need to wake the thread for either.
-        if self._begin is not None or not self._in_transaction:
-            self._after(False)
-            return
-        if not self._connection._connection:
+        # Outside a transaction sqlite3 would do nothing: no need to wake the thread for it.
+        if not self._in_transaction or not self._connection._connection:
             return
         try:
             self._after(await_(self._connection._execute(_end, self._connection._conn, commit)))
