@@ -38,7 +38,7 @@ from bot.observability.metrics import Metrics
 from channels.address import RegionParser
 from handlers import ROUTERS
 from handlers.registry import Message, answer
-from jobs import deliver, eta, health, report, stalls, subscribe, watch
+from jobs import deliver, eta, health, recon, report, stalls, subscribe, watch
 from jobs import sms as sms_job
 from jobs.scheduler import JobSpec, Timers, daily, every
 from services.clock import Clock, SystemClock
@@ -233,6 +233,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                 "report-weekly",
                 lambda: report.run(sessions, rules.current(), clock.now(), days=7),
                 daily(reports.daily_at or WEEKLY_REPORT_AT, tz, reports.weekly_on),
+            )
+        )
+    if config.recon.daily_at is not None:
+        jobs.append(
+            JobSpec(
+                "recon",
+                lambda: recon.run(sessions, rules.current(), clock.now()),
+                daily(config.recon.daily_at, tz),
             )
         )
     if config.tracking is not None:

@@ -490,5 +490,79 @@ async def _fetch(loaded: Config, bill_date: date, gateways: list[str]) -> list[F
         return await fetch_day(loaded, sessions, bill_date, gateways, clock=clock)
 
 
+def _recon_day(day: str | None, gateway: str | None, config: Path) -> tuple[Config, date]:
+    """The config and the bill day of a recon command (default yesterday, local), its
+    ``--gateway`` checked; exits 2 on a bad option."""
+    from services.config import GATEWAYS
+    from services.reports import day_of
+
+    loaded = _load(config)
+    if gateway is not None and gateway not in GATEWAYS:
+        typer.echo(f"--gateway: 未知的 {gateway!r}, 可选 {', '.join(GATEWAYS)}", err=True)
+        raise typer.Exit(2)
+    today = day_of(Policy.from_config(loaded), datetime.now(UTC))
+    try:
+        return loaded, _day("--date", day, today) if day else today - timedelta(days=1)
+    except _BadOption as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+GatewayOption = Annotated[
+    str | None, typer.Option("--gateway", help="wechat、alipay 或 unionpay; 默认 [recon] gateways")
+]
+DateOption = Annotated[str | None, typer.Option("--date", help=f"账单日: {DAY_HELP}; 默认昨天")]
+
+
+@recon_app.command("run")
+def recon_run(
+    day: DateOption = None,
+    gateway: GatewayOption = None,
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """对账: 账单日的账单与订单付款逐笔核对, 差异存为付款工单并推送财务 (可重复运行)。"""
+    from services.recon.digest import digest_text
+    from services.recon.run import reconcile_days
+
+    loaded, bill_date = _recon_day(day, gateway, config)
+    gateways = (gateway,) if gateway else loaded.recon.gateways
+    try:
+        outcomes = asyncio.run(reconcile_days(loaded, bill_date, gateways, datetime.now(UTC)))
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    for outcome in outcomes:
+        typer.echo(digest_text(outcome, outcome.differences))
+
+
+@recon_app.command("export")
+def recon_export(
+    day: DateOption = None,
+    gateway: GatewayOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv 或 xlsx")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件")] = None,
+    config: ConfigOption = Path("orderbot.toml"),
+) -> None:
+    """对账报表 (给 ERP): 每笔订单付款一行, 附各店铺、渠道的日汇总 (列名见文档)。"""
+    from services.recon.export import export_day
+
+    loaded, bill_date = _recon_day(day, gateway, config)
+    if fmt not in ("csv", "xlsx"):
+        typer.echo("--format: 只支持 csv、xlsx", err=True)
+        raise typer.Exit(2)
+    if fmt == "xlsx" and output is None:
+        typer.echo("--format xlsx 需要 --output 文件名", err=True)
+        raise typer.Exit(2)
+    try:
+        data = asyncio.run(export_day(loaded, bill_date, fmt, gateway))
+    except migrate.UnmigratedDatabase as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    if output is None:
+        typer.echo(data.decode("utf-8-sig").rstrip("\n"))
+    else:
+        output.write_bytes(data)
+
+
 def main() -> None:
     app()

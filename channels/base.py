@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rules.details import Item, Payment, Waybill
+from rules.details import Item, Payment, Refund, Waybill
 from rules.stages import Stage
 
 
@@ -41,6 +41,7 @@ class NormalizedOrder:
     raw: dict[str, Any] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)  # every sub-order / SKU line
     payments: list[Payment] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
     waybills: list[Waybill] = field(default_factory=list)
     ship_by_at: datetime | None = None  # the platform's own ship-by deadline (aware, UTC)
     shipped_at: datetime | None = None  # when the parcel actually left (aware, UTC)

@@ -30,6 +30,7 @@ from rules.details import (
     Item,
     Payment,
     PaymentPhase,
+    Refund,
     Waybill,
     distinct_waybills,
     first_shipped,
@@ -94,6 +95,7 @@ CSV_HEADERS = (
 _FIELDS = frozenset(h for h in CSV_HEADERS if "." not in h) | {
     "receiver",
     "payments",
+    "refunds",
     "items",
     "waybills",
 }
@@ -168,6 +170,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         raw=dict(record),
         items=items,
         payments=payments,
+        refunds=_refunds(r, method),
         waybills=waybills,
         ship_by_at=r.iso_deadline("ship_by_at"),
         shipped_at=times["shipped_at"] or first_shipped(waybills),
@@ -202,12 +205,26 @@ def _payments(
         at = row.iso_time("paid_at")
         serial = row.text("out_trade_no", limits.SERIAL)
         amount = row.fen("amount_fen")
+        voucher = row.fen("voucher_fen") or 0
         if stage is not None:
             paid[stage] = paid.get(stage) or at  # a failed retry must not hide the paid row
         if serial is not None and at is not None:
             phase = _PHASES.get(stage or "", "full")
-            payments.append(Payment(serial, phase, amount, at, method))
+            payments.append(Payment(serial, phase, amount, at, method, voucher))
     return payments, paid
+
+
+def _refunds(r: RecordReader, method: str | None) -> list[Refund]:
+    """The refunds done (``refunded_at`` given): ``out_refund_no`` is what the statement lists."""
+    refunds = []
+    for row in r.objects("refunds"):
+        refund_no = row.required(row.text("out_refund_no", limits.SERIAL), "out_refund_no")
+        amount = row.required(row.fen("amount_fen"), "amount_fen")
+        at = row.iso_time("refunded_at")
+        serial = row.text("out_trade_no", limits.SERIAL)
+        if refund_no is not None and amount is not None and at is not None:
+            refunds.append(Refund(refund_no, serial, amount, at, method))
+    return refunds
 
 
 def _method(pay_channel: str | None) -> str | None:

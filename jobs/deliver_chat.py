@@ -381,14 +381,18 @@ def _plan(
     budget: int,
 ) -> list[Outgoing]:
     """What to send now, within ``budget`` messages: the notices with their own text (each
-    with its image), in order, as many as fit; then, if all of those fit, one digest of every
-    ticket notification. Empty when nothing fits."""
+    with its image or file), in order, as many as fit; then, if all of those fit, one digest
+    of every ticket notification. Empty when nothing fits."""
     plan: list[Outgoing] = []
     notes = [m for m in messages if m.detail is not None]
     for note in notes:
-        if len(plan) + (2 if note.image is not None else 1) > budget:
+        extra = note.image is not None or note.attachment is not None
+        if len(plan) + (2 if extra else 1) > budget:
             return plan
-        if note.image is None:
+        if note.attachment is not None:  # the notice counts as delivered with its file
+            attached = (note.attachment_name or "attachment", note.attachment)
+            plan += [Outgoing((), text=note.detail), Outgoing((note.id,), file=attached)]
+        elif note.image is None:
             plan.append(Outgoing((note.id,), text=note.detail))
         else:  # the notice counts as delivered with its image
             plan += [Outgoing((), text=note.detail), Outgoing((note.id,), image=note.image)]

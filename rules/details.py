@@ -36,6 +36,18 @@ class Payment:
     amount_fen: int | None = None
     paid_at: datetime | None = None  # aware, UTC
     method: str | None = None  # alipay, wechat, unionpay, …, as far as the channel says
+    voucher_fen: int = 0  # vouchers / discounts the merchant funds: the gateway settles less
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """One refund of a payment: ``refund_no`` is our refund number, which the statement lists."""
+
+    refund_no: str
+    serial: str | None  # the payment it returns
+    amount_fen: int
+    refunded_at: datetime | None = None  # aware, UTC
+    method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from rules.durations import parse_duration
 from rules.freshness import FILE_IMPORT, SOURCE_NAME
 from rules.kinds import Kind
 from rules.logistics import CARRIER_CODES, Logistics
+from rules.recon.fees import rate_ppm
 from rules.stages import Stage
 from services.config_errors import explain, joined
 
@@ -436,6 +437,19 @@ class ReportsConfig(_Section):
     chart: bool = True
 
 
+Gateway = Literal["wechat", "alipay", "unionpay"]
+GATEWAYS = ("wechat", "alipay", "unionpay")
+
+
+class ReconRoute(_Section):
+    """Payment tickets of these shops and/or gateways go to ``group`` (first match wins)."""
+
+    name: str
+    group: str
+    shops: tuple[str, ...] = ()
+    gateways: tuple[Gateway, ...] = ()
+
+
 class LagLimits(_Section):
     """How late each timed stage's news may be (p95 over [health].window), by default the
     seed's table; the stages are rules.freshness.LAG_STAGES."""
@@ -761,11 +775,34 @@ class BillFetchConfig(_Section):
 
 
 class ReconConfig(_Section):
-    """Reconciliation (docs/reconciliation.md): the gateways whose bills are downloaded."""
+    """Reconciliation (docs/reconciliation.md): the gateways whose bills are downloaded; when
+    the nightly run starts and which gateways it reconciles, the day boundary, the presale
+    balance window, contracted fee rates, and where the payment tickets and the digest go."""
 
     fetch: BillFetchConfig = BillFetchConfig()
     wechat: WechatPayBillsConfig | None = None  # None: WeChat Pay bills by hand only
     alipay: AlipayBillsConfig | None = None  # None: Alipay bills by hand only
+    daily_at: time | None = time(10, 30)  # local time on T+1; None: no nightly run
+    gateways: tuple[Gateway, ...] = ("wechat", "alipay", "unionpay")
+    carry_over: Duration = timedelta(minutes=10)
+    balance_window: Duration = timedelta(days=30)
+    fee_rates: dict[str, str] = Field(default_factory=dict)  # "0.6%"; absent: not checked
+    fee_tolerance_fen: int = Field(default=1, ge=0)
+    group: str | None = None  # the finance group; None: routing.default_group
+    routes: tuple[ReconRoute, ...] = ()
+
+    @field_validator("fee_rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, str]) -> dict[str, str]:
+        for gateway, rate in rates.items():
+            if gateway not in GATEWAYS:
+                raise ValueError(f"未知支付渠道 {gateway!r}; 可选值: {', '.join(GATEWAYS)}")
+            rate_ppm(rate)
+        return rates
+
+    def fee_ppm(self, gateway: str) -> int | None:
+        rate = self.fee_rates.get(gateway)
+        return None if rate is None else rate_ppm(rate)
 
 
 class Config(_Section):
@@ -850,6 +887,14 @@ class Config(_Section):
                 guess = nearest(name, sources)
                 hint = f", 是否想写 {guess}?" if guess else f"; 可选值: {', '.join(sources)}"
                 problems.append(f"health.lag_max_by_source.{name}: 未定义的来源 {name!r}{hint}")
+        recon_groups = [("recon.group", self.recon.group)] + [
+            (f"recon.routes[{i}].group", r.group) for i, r in enumerate(self.recon.routes)
+        ]
+        problems += [
+            f"{where}: 未定义的组 {group!r}"
+            for where, group in recon_groups
+            if group is not None and group not in self.groups
+        ]
         if self.customer_page is not None and (
             self.sms is None or "code" not in self.sms.templates
         ):

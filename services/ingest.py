@@ -261,7 +261,8 @@ class Ingestor:
         normalized = self._normalize(policy, channel, records, now, report)
         rows = await self._with_addresses(policy, normalized, report)
         details = {
-            o.channel_order_id: OrderDetails(o.items, o.payments, o.waybills) for o in normalized
+            o.channel_order_id: OrderDetails(o.items, o.payments, o.waybills, o.refunds)
+            for o in normalized
         }
         for attempt in range(_ATTEMPTS):
             held: list[OrderRow] | None = None if backfill is None else []

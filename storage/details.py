@@ -10,12 +10,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rules.details import Item, Payment, Waybill
+from rules.details import Item, Payment, Refund, Waybill
 from storage.bulk import insert_rows
-from storage.models import Base, OrderItem, OrderPayment, OrderWaybill
+from storage.models import Base, OrderItem, OrderPayment, OrderRefund, OrderWaybill
 
-Detail = Item | Payment | Waybill
-D = TypeVar("D", Item, Payment, Waybill)
+Detail = Item | Payment | Waybill | Refund
+D = TypeVar("D", Item, Payment, Waybill, Refund)
 
 
 def _columns(detail: type[Detail]) -> tuple[str, ...]:
@@ -31,6 +31,7 @@ _KINDS: tuple[tuple[type[Base], str, tuple[str, ...]], ...] = tuple(
         (OrderItem, "items", Item),
         (OrderPayment, "payments", Payment),
         (OrderWaybill, "waybills", Waybill),
+        (OrderRefund, "refunds", Refund),
     )
 )
 
@@ -43,6 +44,7 @@ class OrderDetails:
     items: Sequence[Item] = ()
     payments: Sequence[Payment] = ()
     waybills: Sequence[Waybill] = ()
+    refunds: Sequence[Refund] = ()
 
 
 def _rows(

@@ -27,6 +27,8 @@ class OutboxRow(TypedDict):
     status: str
     detail: NotRequired[str | None]
     image: NotRequired[bytes | None]
+    attachment_name: NotRequired[str | None]
+    attachment: NotRequired[bytes | None]
 
 
 async def queue_messages(session: AsyncSession, messages: Sequence[OutboxRow]) -> None:
@@ -43,6 +45,7 @@ def notice_row(
     *,
     ticket_id: int | None = None,
     image: bytes | None = None,
+    attachment: tuple[str, bytes] | None = None,
 ) -> OutboxRow:
     """A notification with its own text (claims, hand-overs, ops notices, reports), for
     ``("group", key)`` or ``("user", userid)``; the key makes re-queueing it a no-op."""
@@ -57,6 +60,8 @@ def notice_row(
         "status": "pending",
         "detail": text,
         "image": image,
+        "attachment_name": attachment[0] if attachment else None,
+        "attachment": attachment[1] if attachment else None,
     }
 
 

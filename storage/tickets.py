@@ -25,7 +25,7 @@ class TicketRow(TypedDict):
     kind: str
     subject: str
     episode: str
-    order_id: int
+    order_id: int  # None only for a payment ticket without an order (see models.Ticket)
     stage: str | None
     stage_entered_at: datetime | None
     status: str
@@ -104,6 +104,16 @@ async def resolve(session: AsyncSession, closed: list[tuple[int, datetime]], how
             .values(status="resolved", resolved_at=bindparam("at"), resolution=how)
         )
         await session.execute(statement, [{"ticket_id": t, "at": at} for t, at in closed])
+
+
+async def reopen(session: AsyncSession, ticket_ids: Sequence[int]) -> None:
+    """Open closed tickets again (a payment difference found again by a re-run)."""
+    if ticket_ids:
+        await session.execute(
+            update(TICKETS)
+            .where(TICKETS.c.id.in_(list(ticket_ids)))
+            .values(status="open", resolved_at=None, resolution=None)
+        )
 
 
 async def close_by_themselves(

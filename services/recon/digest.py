@@ -1,0 +1,100 @@
+"""One WeCom digest per reconciliation run, through the outbox: the summary (matched,
+differences by class, money at stake) as text, the day's open differences as an XLSX file.
+It goes to each group holding the day's payment tickets and to every ``[roles] finance``
+person; its key (run number included) makes queueing it twice a no-op."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.money import format_fen
+from rules.recon import GATEWAY_LABELS, LABELS, STAGE_LABELS, Difference
+from rules.recon.export import to_xlsx, yuan_text
+from services.policy import Policy
+from storage import recon as db
+from storage.outbox import notice_row, queue_messages
+
+if TYPE_CHECKING:
+    from services.recon.run import RunOutcome
+
+DIGEST_MONEY = frozenset({"应收", "实收", "涉及金额"})
+
+
+def digest_text(outcome: RunOutcome, open_now: int) -> str:
+    gateway = GATEWAY_LABELS.get(outcome.gateway, outcome.gateway)
+    head = f"💰 对账 {gateway} {outcome.bill_date} (第 {outcome.runs} 次)"
+    if outcome.status == "no_bill":
+        return f"{head}\n未找到当天的{gateway}交易账单, 未对账。导入或下载账单后再运行。"
+    lines = [
+        head,
+        f"核对 {outcome.looked_at} 笔, 已匹配 {outcome.matched} 笔, "
+        f"待次日账单 {outcome.pending} 笔",
+        f"差异 {outcome.differences} 笔, 涉及金额 {format_fen(outcome.at_stake_fen)}",
+    ]
+    lines += [
+        f"· {Difference(cls).label} {count} 笔"
+        for cls, count in sorted(
+            outcome.by_class.items(), key=lambda kv: list(LABELS).index(Difference(kv[0]))
+        )
+    ]
+    changes = [f"新增 {outcome.new}"] if outcome.new else []
+    changes += [f"已消失并关闭 {outcome.closed}"] if outcome.closed else []
+    changes += [f"再次出现 {outcome.reopened}"] if outcome.reopened else []
+    if changes:
+        lines.append("本次: " + ", ".join(changes))
+    if open_now:
+        lines.append(f"未处理差异 {open_now} 笔, 清单见附件; 核对后发送「核销 工单号 备注」关闭")
+    return "\n".join(lines)
+
+
+async def queue_digest(
+    session: AsyncSession, policy: Policy, outcome: RunOutcome, now: datetime
+) -> int:
+    """Queue the run's digest for finance; how many messages were queued."""
+    open_rows = [
+        d
+        for d in await db.differences_of(session, outcome.gateway, outcome.bill_date)
+        if d.status == "open"
+    ]
+    text = digest_text(outcome, len(open_rows))
+    attachment = None
+    if open_rows:
+        frame = pl.DataFrame(
+            {
+                "工单": [d.ticket_id for d in open_rows],
+                "类别": [Difference(d.cls).label for d in open_rows],
+                "原因": [d.reason for d in open_rows],
+                "店铺": [d.shop for d in open_rows],
+                "订单号": [d.order_no for d in open_rows],
+                "流水号": [d.serial for d in open_rows],
+                "阶段": [STAGE_LABELS.get(d.stage, d.stage) for d in open_rows],
+                "应收": [d.expected_fen for d in open_rows],
+                "实收": [d.actual_fen for d in open_rows],
+                "涉及金额": [d.at_stake_fen for d in open_rows],
+            },
+            schema_overrides={
+                "工单": pl.Int64,
+                "应收": pl.Int64,
+                "实收": pl.Int64,
+                "涉及金额": pl.Int64,
+            },
+        ).with_columns(yuan_text(pl.col(c)).alias(c) for c in DIGEST_MONEY)
+        data = await asyncio.to_thread(to_xlsx, [("差异", frame)], DIGEST_MONEY)
+        attachment = (f"对账差异_{outcome.gateway}_{outcome.bill_date}.xlsx", data)
+    recon = policy.config.recon
+    groups = {recon.group or policy.config.routing.default_group}
+    groups |= {route.group for route in recon.routes}
+    targets = [("group", g) for g in sorted(groups) if policy.group(g).robot_key]
+    targets += [("user", u) for u in policy.config.roles.finance]
+    key = f"recon:{outcome.gateway}:{outcome.bill_date}:{outcome.runs}"
+    rows = [
+        notice_row(f"{key}:{kind}:{to}", "recon", (kind, to), text, now, attachment=attachment)
+        for kind, to in targets
+    ]
+    await queue_messages(session, rows)
+    return len(rows)

@@ -1,0 +1,269 @@
+"""``orderbot recon run`` and the nightly job: one gateway's bill day matched against the order
+pool (rules.recon.matching, in a thread), its differences stored so that a re-run updates them
+(never twice), a difference gone closed with its ticket, each new one a payment ticket routed
+to finance, and one digest per run queued for finance (services.recon.digest)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rules.recon.matching import Day, Match, match_day
+from rules.recon.reasons import reason
+from rules.recon.routing import route_payment
+from services.config import Config
+from services.lifecycle.payment_tickets import (
+    PaymentIssue,
+    close_payment_tickets,
+    open_payment_tickets,
+    reopen_payment_tickets,
+)
+from services.policy import Policy
+from services.recon.digest import queue_digest
+from storage import recon as db
+from storage.db import begin_reading
+from storage.migrate import migrated_sessions
+from storage.models import ReconDifference, ReconRun
+
+GONE = "重新对账: 差异已消失, 自动关闭"
+BACK = "重新对账: 差异再次出现, 重新打开"
+
+
+@dataclass
+class RunOutcome:
+    """What a run found; ``new``/``closed``/``reopened`` count differences changed by it."""
+
+    gateway: str
+    bill_date: date
+    status: str  # done | no_bill
+    looked_at: int = 0
+    matched: int = 0
+    pending: int = 0
+    differences: int = 0
+    at_stake_fen: int = 0
+    by_class: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+    closed: int = 0
+    reopened: int = 0
+    run_id: int | None = None
+    runs: int = 0
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    day: Day
+    payments: pl.DataFrame
+    refunds: pl.DataFrame
+    lines: pl.DataFrame
+    previous_lines: pl.DataFrame
+    deposits_due: pl.DataFrame
+    bills: int
+
+
+def bounds(policy: Policy, bill_date: date) -> tuple[datetime, datetime]:
+    """The local day's first moment and the next day's, in UTC."""
+    tz = policy.timezone
+    start = datetime.combine(bill_date, time(), tz).astimezone(UTC)
+    end = datetime.combine(bill_date + timedelta(days=1), time(), tz).astimezone(UTC)
+    return start, end
+
+
+def day_of(policy: Policy, gateway: str, bill_date: date) -> Day:
+    recon = policy.config.recon
+    start, end = bounds(policy, bill_date)
+    return Day(
+        bill_date,
+        start,
+        end,
+        recon.carry_over,
+        recon.fee_ppm(gateway),
+        recon.fee_tolerance_fen * 1000,
+    )
+
+
+async def load_inputs(
+    session: AsyncSession, policy: Policy, gateway: str, bill_date: date
+) -> DayInputs:
+    """What the day is matched with, read in the caller's (reading) transaction."""
+    day = day_of(policy, gateway, bill_date)
+    window = policy.config.recon.balance_window
+    payments = await db.payments_between(session, gateway, day.start - day.carry, day.end)
+    finals = payments.filter(pl.col("stage") == "final")["order_id"].unique().to_list()
+    seen = await db.deposits_in_bills(session, gateway, finals)
+    payments = payments.with_columns(
+        deposit_seen=pl.col("order_id").is_in(pl.Series(list(seen), dtype=pl.Int64).implode())
+    )
+    return DayInputs(
+        day=day,
+        payments=payments,
+        refunds=await db.refunds_between(session, gateway, day.start - day.carry, day.end),
+        lines=await db.bill_lines(session, gateway, bill_date),
+        previous_lines=await db.bill_lines(session, gateway, bill_date - timedelta(days=1)),
+        deposits_due=await db.deposits_between(
+            session, gateway, day.start - window, day.end - window
+        ),
+        bills=await db.bill_days(session, gateway, bill_date),
+    )
+
+
+def match(inputs: DayInputs) -> Match:
+    """The matching itself (CPU: run it in a thread)."""
+    return match_day(
+        inputs.day,
+        inputs.payments,
+        inputs.refunds,
+        inputs.lines,
+        inputs.previous_lines,
+        inputs.deposits_due,
+    )
+
+
+async def reconcile(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    gateway: str,
+    bill_date: date,
+    now: datetime,
+) -> tuple[RunOutcome, Match | None]:
+    """Run the day: read, match, store. Without a bill for the day the run is recorded as
+    ``no_bill`` and nothing is matched (every payment would look missing)."""
+    async with sessions() as session:
+        await begin_reading(session)
+        inputs = await load_inputs(session, policy, gateway, bill_date)
+    outcome = RunOutcome(gateway, bill_date, "done" if inputs.bills else "no_bill")
+    found = await asyncio.to_thread(match, inputs) if inputs.bills else None
+    async with sessions.begin() as session:
+        await store(session, policy, outcome, found, now)
+        await queue_digest(session, policy, outcome, now)
+    return outcome, found
+
+
+def _counts(outcome: RunOutcome, found: Match | None) -> dict[str, Any]:
+    if found is not None:
+        status = found.rows["status"]
+        outcome.looked_at = found.rows.height
+        outcome.matched = int(status.is_in(["matched", "settled"]).sum())
+        outcome.pending = int((status == "pending").sum())
+        outcome.differences = found.differences.height
+        outcome.at_stake_fen = int(found.differences["at_stake_fen"].sum())
+        outcome.by_class = Counter(found.differences["cls"].to_list())
+    return {
+        "status": outcome.status,
+        "payments": outcome.looked_at,
+        "matched": outcome.matched,
+        "pending": outcome.pending,
+        "differences": outcome.differences,
+        "at_stake_fen": outcome.at_stake_fen,
+    }
+
+
+async def store(
+    session: AsyncSession,
+    policy: Policy,
+    outcome: RunOutcome,
+    found: Match | None,
+    now: datetime,
+) -> None:
+    """The run row and the differences: new ones inserted with their tickets, known ones
+    updated (opened again if they had gone), vanished ones closed with their tickets. A
+    difference written off by finance stays written off."""
+    run = await db.save_run(
+        session, outcome.gateway, outcome.bill_date, _counts(outcome, found), now
+    )
+    outcome.run_id, outcome.runs = run.id, run.runs
+    if found is None:
+        return
+    known = {
+        (d.cls, d.key): d for d in await db.differences_of(session, run.gateway, run.bill_date)
+    }
+    rows = [_row(policy, run, r, now) for r in found.differences.iter_rows(named=True)]
+    fresh = [r for r in rows if (r["cls"], r["key"]) not in known]
+    await db.add_differences(session, fresh)
+    outcome.new = len(fresh)
+    updates, back = [], []
+    seen = set()
+    for row in rows:
+        old = known.get((row["cls"], row["key"]))
+        if old is None:
+            continue
+        seen.add(old.id)
+        values = {k: row[k] for k in _UPDATED} | {"difference_id": old.id}
+        if old.status == "closed":
+            values |= {"status": "open", "closed_at": None}
+            back.append(old)
+        updates.append(values)
+    gone = [d for d in known.values() if d.id not in seen and d.status == "open"]
+    updates += [{"difference_id": d.id, "status": "closed", "closed_at": now} for d in gone]
+    await db.update_differences(session, updates)
+    outcome.closed, outcome.reopened = len(gone), len(back)
+    await close_payment_tickets(session, [d.ticket_id for d in gone if d.ticket_id], GONE, now)
+    await reopen_payment_tickets(session, [d.ticket_id for d in back if d.ticket_id], BACK, now)
+    await _open_tickets(session, policy, run)
+
+
+_UPDATED = (
+    "run_id", "stage", "order_id", "order_no", "shop", "channel", "serial", "expected_fen",
+    "actual_fen", "fee_milli", "at_stake_fen", "reason",
+)  # fmt: skip
+
+
+def _row(policy: Policy, run: ReconRun, found: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "gateway": run.gateway,
+        "bill_date": run.bill_date,
+        "cls": found["cls"],
+        "key": found["key"][:160],
+        "order_id": found["order_id"],
+        "order_no": (found["order_no"] or None) and found["order_no"][:64],
+        "shop": found["shop"],
+        "channel": found["channel"],
+        "serial": found["serial"],
+        "stage": found["stage"],
+        "expected_fen": found["expected_fen"],
+        "actual_fen": found["actual_fen"],
+        "fee_milli": found["fee_milli"],
+        "at_stake_fen": found["at_stake_fen"],
+        "reason": reason(found, run.gateway, policy.timezone),
+        "status": "open",
+        "ticket_id": None,
+        "found_at": now,
+        "closed_at": None,
+    }
+
+
+async def _open_tickets(session: AsyncSession, policy: Policy, run: ReconRun) -> None:
+    """A payment ticket for each of the day's open differences that has none yet."""
+    recon = policy.config.recon
+    finance = recon.group or policy.config.routing.default_group
+    waiting: list[ReconDifference] = [
+        d
+        for d in await db.differences_of(session, run.gateway, run.bill_date)
+        if d.status == "open" and d.ticket_id is None
+    ]
+    issues = [
+        PaymentIssue(
+            d.id, d.order_id, d.reason, route_payment(d.shop, d.gateway, recon.routes, finance)
+        )
+        for d in waiting
+    ]
+    tickets = await open_payment_tickets(session, issues, run.last_run_at)
+    await db.update_differences(
+        session, [{"difference_id": d, "ticket_id": t} for d, t in tickets.items()]
+    )
+
+
+async def reconcile_days(
+    config: Config, bill_date: date, gateways: Sequence[str], now: datetime
+) -> list[RunOutcome]:
+    """``orderbot recon run``: each gateway's day, one after another."""
+    policy = Policy.from_config(config)
+    async with migrated_sessions(config.database.url) as sessions:
+        return [(await reconcile(sessions, policy, g, bill_date, now))[0] for g in gateways]

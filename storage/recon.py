@@ -1,0 +1,253 @@
+"""Reconciliation reads and writes: a bill day's lines, the payments and refunds it is matched
+against, as polars frames (a large shop's day is a million rows: read with plain SQL, the
+times parsed column-wise), and the runs and their differences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Date, bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ReconDifference, ReconRun, UtcDateTime
+
+_UTC = pl.Datetime("us", "UTC")
+
+
+async def _frame(
+    session: AsyncSession, sql: str, schema: dict[str, pl.DataType], **params: Any
+) -> pl.DataFrame:
+    """A query's rows as a frame; ``*_at`` columns come back as SQLite's text or PostgreSQL's
+    naive UTC and leave as aware UTC."""
+    binds = [
+        bindparam(
+            name,
+            type_=Date()
+            if isinstance(v, date) and not isinstance(v, datetime)
+            else UtcDateTime()
+            if isinstance(v, datetime)
+            else None,
+        )
+        for name, v in params.items()
+    ]
+    result = await session.execute(text(sql).bindparams(*binds), params)
+    raw = {n: (pl.String() if t == _UTC else t) for n, t in schema.items()}
+    frame = pl.DataFrame(result.all(), schema=raw if _texts(session) else schema, orient="row")
+    for name, dtype in schema.items():
+        if dtype == _UTC and frame.schema[name] == pl.String():
+            frame = frame.with_columns(
+                pl.col(name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_zone="UTC")
+            )
+        elif dtype == _UTC:
+            frame = frame.with_columns(pl.col(name).dt.replace_time_zone("UTC"))
+    return frame
+
+
+def _texts(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+LINES = {
+    "trade_at": _UTC,
+    "merchant_order_no": pl.String(),
+    "gateway_trade_no": pl.String(),
+    "kind": pl.String(),
+    "amount_fen": pl.Int64(),
+    "refund_fen": pl.Int64(),
+    "refund_no": pl.String(),
+    "gateway_refund_no": pl.String(),
+    "fee_milli": pl.Int64(),
+}
+
+
+async def bill_lines(session: AsyncSession, gateway: str, day: date) -> pl.DataFrame:
+    """The payment and refund lines of the gateway's trade bills of the day."""
+    return await _frame(
+        session,
+        f"SELECT {', '.join('l.' + c for c in LINES)} FROM statement_lines l "
+        "JOIN statements s ON s.id = l.statement_id "
+        "WHERE s.gateway = :gateway AND s.kind = 'trade' AND s.bill_date = :day "
+        "AND l.kind IN ('payment', 'refund')",
+        LINES,
+        gateway=gateway,
+        day=day,
+    )
+
+
+async def bill_days(session: AsyncSession, gateway: str, day: date) -> int:
+    """How many trade bills of the gateway's day are stored."""
+    found = await session.execute(
+        text(
+            "SELECT count(*) FROM statements WHERE gateway = :gateway AND kind = 'trade' "
+            "AND bill_date = :day"
+        ).bindparams(bindparam("day", type_=Date())),
+        {"gateway": gateway, "day": day},
+    )
+    return int(found.scalar_one())
+
+
+_ORDER = {
+    "order_id": pl.Int64(),
+    "order_no": pl.String(),
+    "shop": pl.String(),
+    "channel": pl.String(),
+}
+_ORDER_SQL = "o.id, o.channel_order_id, o.shop, o.channel"
+PAYMENTS = _ORDER | {
+    "serial": pl.String(),
+    "stage": pl.String(),
+    "expected_fen": pl.Int64(),
+    "paid_at": _UTC,
+}
+
+
+async def payments_between(
+    session: AsyncSession, gateway: str, start: datetime, end: datetime
+) -> pl.DataFrame:
+    """The gateway's payments made in [start, end), each owing its amount less vouchers."""
+    return await _frame(
+        session,
+        f"SELECT {_ORDER_SQL}, p.serial, p.phase, "
+        "coalesce(p.amount_fen, 0) - p.voucher_fen, p.paid_at "
+        "FROM order_payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE p.method = :gateway AND p.paid_at >= :start AND p.paid_at < :end",
+        PAYMENTS,
+        gateway=gateway,
+        start=start,
+        end=end,
+    )
+
+
+async def deposits_in_bills(
+    session: AsyncSession, gateway: str, order_ids: Sequence[int]
+) -> set[int]:
+    """Of these orders, those whose 定金 is in one of the gateway's trade bills."""
+    found: set[int] = set()
+    for low in range(0, len(order_ids), 500):
+        chunk = list(order_ids[low : low + 500])
+        query = text(
+            "SELECT DISTINCT p.order_id FROM order_payments p WHERE p.phase = 'deposit' "
+            "AND p.order_id IN :ids AND EXISTS (SELECT 1 FROM statement_lines l "
+            "WHERE l.gateway = :gateway AND l.kind = 'payment' "
+            "AND (l.merchant_order_no = p.serial OR l.gateway_trade_no = p.serial))"
+        ).bindparams(bindparam("ids", expanding=True))
+        rows = await session.execute(query, {"ids": chunk, "gateway": gateway})
+        found.update(row[0] for row in rows)
+    return found
+
+
+REFUNDS = _ORDER | {
+    "refund_no": pl.String(),
+    "serial": pl.String(),
+    "amount_fen": pl.Int64(),
+    "refunded_at": _UTC,
+}
+
+
+async def refunds_between(
+    session: AsyncSession, gateway: str, start: datetime, end: datetime
+) -> pl.DataFrame:
+    return await _frame(
+        session,
+        f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at "
+        "FROM order_refunds r JOIN orders o ON o.id = r.order_id "
+        "WHERE r.method = :gateway AND r.refunded_at >= :start AND r.refunded_at < :end",
+        REFUNDS,
+        gateway=gateway,
+        start=start,
+        end=end,
+    )
+
+
+DEPOSITS = _ORDER | {
+    "serial": pl.String(),
+    "expected_fen": pl.Int64(),
+    "paid_at": _UTC,
+    "final_paid": pl.Boolean(),
+}
+
+
+async def deposits_between(
+    session: AsyncSession, gateway: str, start: datetime, end: datetime
+) -> pl.DataFrame:
+    """The gateway's 定金 paid in [start, end), each with the balance its order still owes and
+    whether any 尾款 was paid."""
+    frame = await _frame(
+        session,
+        f"SELECT {_ORDER_SQL}, p.serial, o.amount_fen - coalesce(p.amount_fen, 0), p.paid_at, "
+        "(SELECT count(*) FROM order_payments f WHERE f.order_id = p.order_id "
+        "AND f.phase = 'final') "
+        "FROM order_payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE p.method = :gateway AND p.phase = 'deposit' "
+        "AND p.paid_at >= :start AND p.paid_at < :end",
+        DEPOSITS | {"final_paid": pl.Int64()},
+        gateway=gateway,
+        start=start,
+        end=end,
+    )
+    return frame.with_columns(pl.col("final_paid") > 0)
+
+
+# --- runs and differences ---
+
+
+async def save_run(
+    session: AsyncSession, gateway: str, day: date, counts: dict[str, Any], now: datetime
+) -> ReconRun:
+    """The day's run row, created or updated with this run's counts."""
+    run = await session.scalar(
+        select(ReconRun).where(ReconRun.gateway == gateway, ReconRun.bill_date == day)
+    )
+    if run is None:
+        run = ReconRun(gateway=gateway, bill_date=day, runs=0, first_run_at=now, **counts)
+        session.add(run)
+    for name, value in counts.items():
+        setattr(run, name, value)
+    run.runs += 1
+    run.last_run_at = now
+    await session.flush()
+    return run
+
+
+async def differences_of(session: AsyncSession, gateway: str, day: date) -> list[ReconDifference]:
+    query = select(ReconDifference).where(
+        ReconDifference.gateway == gateway, ReconDifference.bill_date == day
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def add_differences(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(ReconDifference.__table__.insert(), list(rows))
+
+
+async def update_differences(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows by ``difference_id`` (the columns given are set): one executemany per shape."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    table = ReconDifference.__table__
+    for names, same in shapes.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("difference_id"))
+            .values({n: bindparam(n) for n in names if n != "difference_id"})
+        )
+        await session.execute(statement, same)
+
+
+async def runs_of(session: AsyncSession, day: date, gateway: str | None) -> list[ReconRun]:
+    query = select(ReconRun).where(ReconRun.bill_date == day).order_by(ReconRun.gateway)
+    if gateway is not None:
+        query = query.where(ReconRun.gateway == gateway)
+    return list((await session.scalars(query)).all())
+
+
+async def difference_by_ticket(session: AsyncSession, ticket_id: int) -> ReconDifference | None:
+    found: ReconDifference | None = await session.scalar(
+        select(ReconDifference).where(ReconDifference.ticket_id == ticket_id)
+    )
+    return found
