@@ -111,6 +111,8 @@ def _render(view: DayView, bill_date: date, gateway: str | None, shop: str | Non
         )
     if view.differences:
         lines.append(f"差异 {len(view.differences)} 笔:")
+    elif view.runs:
+        lines.append("没有符合条件的差异")
     for d in view.differences[:SHOWN]:
         state = {"open": "", "closed": " [已消失]", "written_off": " [已核销]"}[d.status]
         ticket = f"#{d.ticket_id} " if d.ticket_id else ""

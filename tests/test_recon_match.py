@@ -1,0 +1,290 @@
+"""Reconciliation: shop orders paid by WeChat Pay come in through the ingest API, the day's
+ALL bill through the import service, and the matching service finds every class of
+difference, carries payments near midnight over to the next day's bill, re-runs without
+duplicates, closes what vanished, and tells finance (tickets, digest with XLSX, chat)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from openpyxl import load_workbook
+
+from bot.app import create_app
+from bot.keys import SESSIONS
+from rules.recon import Difference
+from rules.recon.export import REPORT_COLUMNS, SUMMARY_COLUMNS
+from services.config import parse_config
+from services.recon.export import export_day
+from storage.models import OutboxMessage, ReconDifference, ReconRun, Ticket, TicketEvent
+from tests.chat import say
+from tests.recon_side import (
+    FINANCE_GROUP,
+    Pay,
+    Refunded,
+    ShopOrder,
+    import_bill,
+    ingest,
+    local,
+    paid_line,
+    recon_config,
+    refund_line,
+    run_day,
+)
+from tests.support import FakeClock, T0, all_rows
+
+D = date(2026, 3, 1)  # the bill day; the clock (T0) is 2026-03-02 09:00 Beijing
+NEXT = D + timedelta(days=1)
+
+
+@pytest.fixture
+async def app(aiohttp_client: Any, database_url: str) -> TestClient:
+    config = parse_config(recon_config(database_url))
+    client: TestClient = await aiohttp_client(
+        create_app(config, clock=FakeClock(T0), watch_timer=False)
+    )
+    return client
+
+
+def at(clock: str, day: date = D) -> datetime:
+    return local(day, clock)
+
+
+# One order per class, and the ones that must match; every amount in fen.
+ORDERS = [
+    ShopOrder("OK1", [Pay("OK1", 10000, at("10:00:00"))], [Refunded("R1", "OK1", 1000, at("12:00:00"))]),
+    ShopOrder("VOUCHER", [Pay("VOUCHER", 10000, at("10:05:00"), voucher_fen=1000)]),
+    ShopOrder("AMOUNT", [Pay("AMOUNT", 10000, at("10:10:00"))]),
+    ShopOrder("MISSING", [Pay("MISSING", 5000, at("11:00:00"))]),
+    ShopOrder("LATE", [Pay("LATE", 3000, at("23:55:00"))]),
+    ShopOrder("LATE2", [Pay("LATE2", 3100, at("23:58:00"))]),
+    ShopOrder("DUP", [Pay("DUP", 2000, at("13:00:00"))]),
+    ShopOrder("FEE", [Pay("FEE", 10000, at("14:00:00"))]),
+    ShopOrder("NOREFUND", [Pay("NOREFUND", 4000, at("09:00:00"))], [Refunded("R2", "NOREFUND", 4000, at("15:00:00"))]),
+    ShopOrder("PRE", [Pay("PRED", 3000, at("09:30:00"), "DEPOSIT"), Pay("PREF", 7000, at("16:00:00"), "FINAL")]),
+    ShopOrder("BAL", [Pay("BALD", 2500, at("10:00:00", D - timedelta(days=30)), "DEPOSIT")]),
+]  # fmt: skip
+BILL = [
+    paid_line("OK1", 10000, at("10:00:03")),
+    refund_line("OK1", "R1", 1000, at("12:00:09")),
+    paid_line("VOUCHER", 9000, at("10:05:02")),
+    paid_line("AMOUNT", 9000, at("10:10:02")),
+    paid_line("DUP", 2000, at("13:00:01")),
+    paid_line("DUP", 2000, at("13:00:02")),
+    paid_line("FEE", 10000, at("14:00:01"), fee="1.00000"),
+    paid_line("NOREFUND", 4000, at("09:00:01")),
+    paid_line("PRED", 3000, at("09:30:01")),
+    paid_line("PREF", 7000, at("16:00:01")),
+    paid_line("GHOST", 2000, at("17:00:00")),
+    refund_line("OK1", "RX", 500, at("18:00:00")),
+]
+FOUND = {
+    (Difference.AMOUNT, "AMOUNT"),
+    (Difference.MISSING, "MISSING"),
+    (Difference.DUPLICATE, "DUP"),
+    (Difference.FEE, "FEE"),
+    (Difference.REFUND_MISSING, "refund:R2"),
+    (Difference.UNRECORDED, "GHOST"),
+    (Difference.REFUND_UNRECORDED, "refund:RX"),
+    (Difference.BALANCE_UNPAID, "balance:BALD"),
+}
+
+
+async def differences(app: TestClient, status: str | None = "open") -> set[tuple[str, str]]:
+    rows = await all_rows(app.app[SESSIONS], ReconDifference)
+    return {(d.cls, d.key) for d in rows if status is None or d.status == status}
+
+
+async def test_every_class_of_difference_is_found_and_nothing_else(app: TestClient) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    outcome = await run_day(app, D)
+
+    assert await differences(app) == FOUND
+    # Matched: OK1, VOUCHER (expected less the voucher), NOREFUND's payment, PRED, PREF
+    # (settled) and R1; LATE and LATE2 wait for tomorrow's bill.
+    assert (outcome.matched, outcome.pending, outcome.differences) == (6, 2, len(FOUND))
+    stored = {(d.cls, d.key): d for d in await all_rows(app.app[SESSIONS], ReconDifference)}
+    amount = stored[Difference.AMOUNT, "AMOUNT"]
+    assert (amount.expected_fen, amount.actual_fen, amount.at_stake_fen) == (10000, 9000, 1000)
+    assert (
+        amount.reason
+        == "金额不符: 订单 AMOUNT 全款应收 ¥100.00, 微信支付账单实收 ¥90.00, 相差 ¥-10.00"
+    )
+    assert stored[Difference.UNRECORDED, "GHOST"].reason.startswith("长款: 微信支付账单收款 ¥20.00")
+    fee = stored[Difference.FEE, "FEE"]
+    assert "手续费 ¥1.00000, 按签约费率应为 ¥0.60000" in fee.reason
+    assert fee.at_stake_fen == 40
+    assert stored[Difference.DUPLICATE, "DUP"].at_stake_fen == 2000
+    assert stored[Difference.BALANCE_UNPAID, "balance:BALD"].expected_fen == 5000
+
+
+async def test_each_difference_is_a_payment_ticket_for_finance_and_one_digest(
+    app: TestClient,
+) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    await run_day(app, D)
+
+    tickets = await all_rows(app.app[SESSIONS], Ticket)
+    stored = await all_rows(app.app[SESSIONS], ReconDifference)
+    assert sorted(t.id for t in tickets) == sorted(d.ticket_id for d in stored)
+    assert {(t.kind, t.group_key, t.status) for t in tickets} == {
+        ("payment", FINANCE_GROUP, "open")
+    }
+    ghost = next(d for d in stored if d.key == "GHOST")
+    assert next(t for t in tickets if t.id == ghost.ticket_id).order_id is None  # 长款: no order
+    [digest] = [m for m in await all_rows(app.app[SESSIONS], OutboxMessage) if m.kind == "recon"]
+    assert (digest.target_kind, digest.target) == ("user", "caiwu")
+    assert digest.detail is not None
+    assert f"差异 {len(FOUND)} 笔" in digest.detail and "· 长款 1 笔" in digest.detail
+    assert digest.attachment_name == "对账差异_wechat_2026-03-01.xlsx"
+    assert digest.attachment is not None
+    sheet = load_workbook(io.BytesIO(digest.attachment)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("工单", "类别", "原因")
+    assert sorted(r[0] for r in rows[1:]) == sorted(t.id for t in tickets)
+
+
+async def test_a_payment_near_midnight_waits_for_the_next_bill(app: TestClient) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    await run_day(app, D)
+    assert not {key for _, key in await differences(app)} & {"LATE", "LATE2"}
+
+    await ingest(app, [ShopOrder("N1", [Pay("N1", 1500, at("08:00:00", NEXT))])])
+    await import_bill(
+        app,
+        NEXT,
+        [
+            paid_line("LATE", 3000, at("00:00:02", NEXT)),
+            paid_line("N1", 1500, at("08:00:01", NEXT)),
+        ],
+    )
+    outcome = await run_day(app, NEXT)
+
+    found = {
+        (d.cls, d.key): d
+        for d in await all_rows(app.app[SESSIONS], ReconDifference)
+        if d.bill_date == NEXT
+    }
+    assert set(found) == {(Difference.MISSING, "LATE2")}  # LATE matched in the next bill
+    assert "已多等一晚仍未入账" in found[Difference.MISSING, "LATE2"].reason
+    assert (outcome.matched, outcome.pending) == (2, 0)
+
+
+async def test_a_rerun_updates_without_duplicates_and_closes_what_vanished(
+    app: TestClient,
+) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    await run_day(app, D)
+    first = {d.key: d.ticket_id for d in await all_rows(app.app[SESSIONS], ReconDifference)}
+
+    again = await run_day(app, D)
+    assert (again.new, again.closed, again.runs) == (0, 0, 2)
+    assert {d.key: d.ticket_id for d in await all_rows(app.app[SESSIONS], ReconDifference)} == first
+    assert len(await all_rows(app.app[SESSIONS], Ticket)) == len(FOUND)
+
+    # The order behind the 长款 turns up: the difference and its ticket close by themselves.
+    await ingest(app, [ShopOrder("GHOST", [Pay("GHOST", 2000, at("16:59:58"))])])
+    third = await run_day(app, D)
+    assert (third.new, third.closed) == (0, 1)
+    assert await differences(app) == FOUND - {(Difference.UNRECORDED, "GHOST")}
+    ticket = next(t for t in await all_rows(app.app[SESSIONS], Ticket) if t.id == first["GHOST"])
+    assert (ticket.status, ticket.resolution) == ("resolved", "auto")
+    events = await all_rows(app.app[SESSIONS], TicketEvent)
+    assert [(e.ticket_id, e.detail) for e in events] == [
+        (ticket.id, "重新对账: 差异已消失, 自动关闭")
+    ]
+    [run] = await all_rows(app.app[SESSIONS], ReconRun)
+    assert (run.runs, run.differences) == (3, len(FOUND) - 1)
+    digests = [m for m in await all_rows(app.app[SESSIONS], OutboxMessage) if m.kind == "recon"]
+    assert len(digests) == 3  # one per run
+
+
+async def test_a_day_without_a_bill_is_recorded_not_matched(app: TestClient) -> None:
+    await ingest(app, ORDERS)
+    outcome = await run_day(app, D)
+    assert outcome.status == "no_bill"
+    assert await differences(app, None) == set()
+    [digest] = [m for m in await all_rows(app.app[SESSIONS], OutboxMessage) if m.kind == "recon"]
+    assert digest.detail is not None and "未找到当天的微信支付交易账单" in digest.detail
+
+
+async def test_finance_looks_up_and_writes_off_in_chat(app: TestClient) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    await run_day(app, D)
+    now = at("11:00:00", NEXT)
+    stored = {d.key: d for d in await all_rows(app.app[SESSIONS], ReconDifference)}
+
+    listing = await say(app, "caiwu", "对账 2026-03-01 微信", now=now, chat="direct")
+    assert listing.startswith(
+        "对账 2026-03-01 微信支付\n· 微信支付: 核对 15 笔, 匹配 6, 待次日 2, 差异 8 笔"
+    )
+    assert f"#{stored['GHOST'].ticket_id} 长款" in listing
+    other_shop = await say(app, "caiwu", "对账 03-01 别的店", now=now, chat="direct")
+    assert other_shop.endswith("\n没有符合条件的差异")
+
+    ticket = stored["AMOUNT"].ticket_id
+    refused = await say(app, "wang", f"核销 {ticket} 已查", now=now)
+    assert "仅限财务使用" in refused
+    assert (await say(app, "caiwu", f"核销 {ticket}", now=now)).startswith(
+        "用法: 核销 <工单号> <备注...>"
+    )
+    done = await say(app, "caiwu", f"writeoff #{ticket} 渠道补款 10 元", now=now)
+    assert done == f"已核销工单 #{ticket} (金额不符 ¥10.00): 渠道补款 10 元"
+    assert "已关闭" in await say(app, "caiwu", f"核销 {ticket} 再来", now=now)
+
+    await run_day(app, D)  # a re-run leaves it written off
+    amount = next(
+        d for d in await all_rows(app.app[SESSIONS], ReconDifference) if d.key == "AMOUNT"
+    )
+    assert amount.status == "written_off"
+    closed = next(t for t in await all_rows(app.app[SESSIONS], Ticket) if t.id == ticket)
+    assert (closed.status, closed.resolution) == ("resolved", "manual")
+    events = await all_rows(app.app[SESSIONS], TicketEvent)
+    assert ("resolved", "caiwu", "渠道补款 10 元") in [(e.kind, e.actor, e.detail) for e in events]
+    everything = await say(app, "caiwu", "对账 2026-03-01 全部", now=now, chat="direct")
+    assert "[已核销]" in everything
+
+
+async def test_the_export_has_a_row_per_order_and_payment_and_a_summary(
+    app: TestClient, database_url: str
+) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    await run_day(app, D)
+    config = parse_config(recon_config(database_url))
+
+    text = (await export_day(config, D, "csv", None)).decode("utf-8-sig")
+    report, summary = text.split("\n\n")
+    lines = report.strip().split("\n")
+    assert tuple(lines[0].split(",")) == REPORT_COLUMNS
+    named = [dict(zip(REPORT_COLUMNS, line.split(","), strict=True)) for line in lines[1:]]
+    rows = {
+        r["payment_no"] + ("/" + r["order_no"] if r["stage"] == "refund" else ""): r for r in named
+    }
+    assert rows["PREF"]["status"] == "settled" and rows["PREF"]["stage"] == "final"
+    assert (rows["VOUCHER"]["expected"], rows["VOUCHER"]["actual"], rows["VOUCHER"]["status"]) == (
+        "90.00",
+        "90.00",
+        "matched",
+    )
+    assert (rows["AMOUNT"]["difference"], rows["AMOUNT"]["class"]) == ("-10.00", "amount")
+    assert rows["LATE"]["status"] == "pending"
+    assert rows["GHOST"]["order_no"] == "" and rows["GHOST"]["class"] == "unrecorded"
+    assert rows["OK1"]["fee"] == "0.60000"
+    assert (rows["OK1/OK1"]["refund"], rows["OK1/OK1"]["status"]) == ("10.00", "matched")
+    summary_lines = summary.strip().split("\n")
+    assert tuple(summary_lines[0].split(",")) == SUMMARY_COLUMNS
+    assert len(summary_lines) == 3  # the shop, and the bill's keys no order claims (no shop)
+
+    book = load_workbook(io.BytesIO(await export_day(config, D, "xlsx", "wechat")))
+    assert book.sheetnames == ["对账明细", "每日汇总"]
+    assert tuple(c.value for c in book["对账明细"][1]) == REPORT_COLUMNS
