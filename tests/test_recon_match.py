@@ -34,7 +34,7 @@ from tests.recon_side import (
     refund_line,
     run_day,
 )
-from tests.support import FakeClock, T0, all_rows
+from tests.support import T0, FakeClock, all_rows
 
 D = date(2026, 3, 1)  # the bill day; the clock (T0) is 2026-03-02 09:00 Beijing
 NEXT = D + timedelta(days=1)
@@ -55,7 +55,9 @@ def at(clock: str, day: date = D) -> datetime:
 
 # One order per class, and the ones that must match; every amount in fen.
 ORDERS = [
-    ShopOrder("OK1", [Pay("OK1", 10000, at("10:00:00"))], [Refunded("R1", "OK1", 1000, at("12:00:00"))]),
+    ShopOrder(
+        "OK1", [Pay("OK1", 10000, at("10:00:00"))], [Refunded("R1", "OK1", 1000, at("12:00:00"))]
+    ),
     ShopOrder("VOUCHER", [Pay("VOUCHER", 10000, at("10:05:00"), voucher_fen=1000)]),
     ShopOrder("AMOUNT", [Pay("AMOUNT", 10000, at("10:10:00"))]),
     ShopOrder("MISSING", [Pay("MISSING", 5000, at("11:00:00"))]),
@@ -63,10 +65,17 @@ ORDERS = [
     ShopOrder("LATE2", [Pay("LATE2", 3100, at("23:58:00"))]),
     ShopOrder("DUP", [Pay("DUP", 2000, at("13:00:00"))]),
     ShopOrder("FEE", [Pay("FEE", 10000, at("14:00:00"))]),
-    ShopOrder("NOREFUND", [Pay("NOREFUND", 4000, at("09:00:00"))], [Refunded("R2", "NOREFUND", 4000, at("15:00:00"))]),
-    ShopOrder("PRE", [Pay("PRED", 3000, at("09:30:00"), "DEPOSIT"), Pay("PREF", 7000, at("16:00:00"), "FINAL")]),
+    ShopOrder(
+        "NOREFUND",
+        [Pay("NOREFUND", 4000, at("09:00:00"))],
+        [Refunded("R2", "NOREFUND", 4000, at("15:00:00"))],
+    ),
+    ShopOrder(
+        "PRE",
+        [Pay("PRED", 3000, at("09:30:00"), "DEPOSIT"), Pay("PREF", 7000, at("16:00:00"), "FINAL")],
+    ),
     ShopOrder("BAL", [Pay("BALD", 2500, at("10:00:00", D - timedelta(days=30)), "DEPOSIT")]),
-]  # fmt: skip
+]
 BILL = [
     paid_line("OK1", 10000, at("10:00:03")),
     refund_line("OK1", "R1", 1000, at("12:00:09")),
