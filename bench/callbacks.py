@@ -21,9 +21,16 @@ command in the background), the end-to-end latency until the reply reached WeCom
 that failed (non-200 or no answer within WeCom's 5 s), acknowledged commands without a reply,
 replies that are not the command's expected answer, the noted/claimed timeline rows found in
 the database against the commands sent, and the cores used by the server, by this process
-(client and sandbox) and by anything else on the machine; with the send lag (how late posts
-left against the schedule) they tell whether the client kept up. Then what the sandbox accepted
-and refused, the server log's warnings and errors, and whether the goal holds.
+(client and sandbox) and by anything else on the machine, and the server's CPU a command (all
+its threads); with the send lag (how late posts left against the schedule) they tell whether the
+client kept up. Then what the sandbox accepted and refused, the server log's warnings and
+errors, and whether the goal holds.
+
+The reference from the same run (unless ``--no-reference``): the same steps, callbacks about the
+same tickets, against ``bench.callback_reference``, which is serve's HTTP side alone (the
+callback routes' checks, decryption, acknowledgement and the reply through the response_url)
+answering a fixed text without the database. Its CPU a command is what any command costs
+before its own work; its reply p99 at 200/s is the best orderbot's could be on this machine.
 
 Goal: p99 latency under 50 ms at 200 commands/s, judged on the callback (WeCom's wait) and on
 the reply (the person's wait, which holds only while the replies keep up).
@@ -392,6 +399,7 @@ class Outcome:
     lag: list[float]  # seconds each post began after its planned time
     answered_in: float  # seconds from the first planned send to the last reply
     cpu: tuple[float, float, float]  # cores used by the server, this process, anything else
+    cpu_ms: float  # the server's CPU (all its threads) a command, in ms
 
 
 async def run_step(
@@ -451,6 +459,7 @@ async def run_step(
         lag=[sent[i] - (start + i / rate) for i in range(count)],
         answered_in=last - start,
         cpu=(server / measured, client / measured, max(0.0, machine - server - client) / measured),
+        cpu_ms=server / count * 1000,
     )
 
 
@@ -465,8 +474,9 @@ class Step:
     failed: int  # non-200s, timeouts, connection errors
     lost: int  # acknowledged, but no reply reached WeCom
     refusals: int  # replies that are not the command's expected answer
-    effect: dict[str, tuple[int, int]]  # kind -> (rows found, commands sent)
+    effect: dict[str, tuple[int, int]]  # kind -> (rows found, commands sent); -1: not looked
     cpu: tuple[float, float, float]  # server, client, other
+    cpu_ms: float  # the server's CPU a command
 
 
 def summarise(
@@ -498,6 +508,7 @@ def summarise(
         refusals=refusals,
         effect=effect,
         cpu=outcome.cpu,
+        cpu_ms=outcome.cpu_ms,
     )
 
 
@@ -505,12 +516,14 @@ HEADER = (
     f"{'target/s':>8} {'sent/s':>6} {'held/s':>6} │ {'ack p50':>7} {'p99':>7} {'max':>7} │ "
     f"{'reply p50':>9} {'p99':>7} │ {'failed':>6} {'lost':>4} {'refused':>7} │ "
     f"{'noted':>9} {'claimed':>7} │ {'CPU: server':>11} {'client':>6} {'other':>5} │ "
-    f"{'lag p99':>7}"
+    f"{'server CPU/cmd':>14} │ {'lag p99':>7}"
 )
 
 
 def row(step: Step) -> str:
-    noted, claimed = (f"{found}/{sent}" for found, sent in step.effect.values())
+    noted, claimed = (
+        f"{found}/{sent}" if found >= 0 else "-" for found, sent in step.effect.values()
+    )
     server, client, other = step.cpu
     return (
         f"{step.target:>8} {step.sent_rate:>6.1f} {step.held_rate:>6.1f} │ "
@@ -518,7 +531,7 @@ def row(step: Step) -> str:
         f"{step.reply_ms[0]:>7.1f}ms {step.reply_ms[1]:>5.0f}ms │ "
         f"{step.failed:>6} {step.lost:>4} {step.refusals:>7} │ "
         f"{noted:>9} {claimed:>7} │ {server:>11.0%} {client:>6.0%} {other:>5.0%} │ "
-        f"{step.lag_p99_ms:>5.1f}ms"
+        f"{step.cpu_ms:>12.2f}ms │ {step.lag_p99_ms:>5.1f}ms"
     )
 
 
@@ -547,6 +560,20 @@ def verdict(steps: list[Step], rate: int = 200, limit_ms: float = 50.0) -> str:
         f"{step.failed} failed, {step.lost} lost"
     )
     return "\n".join(lines)
+
+
+def reference_verdict(steps: list[Step], ruler: list[Step], rate: int = 200) -> str:
+    """orderbot's figures at ``rate`` beside the reference's from the same run."""
+    ours = next((s for s in steps if s.target == rate), None)
+    theirs = next((s for s in ruler if s.target == rate), None)
+    if ours is None or theirs is None:
+        return f"reference at {rate}/s: not measured"
+    return (
+        f"at {rate}/s, orderbot beside the reference (HTTP side alone): answered "
+        f"{ours.held_rate:.0f}/s vs {theirs.held_rate:.0f}/s, reply p99 {ours.reply_ms[1]:.1f} "
+        f"vs {theirs.reply_ms[1]:.1f} ms, server CPU a command {ours.cpu_ms:.2f} vs "
+        f"{theirs.cpu_ms:.2f} ms"
+    )
 
 
 # The service
@@ -589,13 +616,33 @@ async def serve(config: Path, port: int, log: Path, profile: Path | None) -> Asy
         await _listening(process, port, log)
         yield process.pid
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await _stop(process)
+
+
+@contextlib.asynccontextmanager
+async def reference(config: Path, port: int, log: Path) -> AsyncIterator[int]:
+    """``python -m bench.callback_reference`` on ``port``; yields its pid once it listens."""
+    command = [sys.executable, "-m", "bench.callback_reference", "-c", str(config)]
+    with log.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            *command, "--port", str(port), stdout=sink, stderr=STDOUT, start_new_session=True
+        )
+    try:
+        await _listening(process, port, log)
+        yield process.pid
+    finally:
+        await _stop(process)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """SIGINT as Ctrl-C would (so that a profile gets written); killed after 15 s."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 async def _listening(process: asyncio.subprocess.Process, port: int, log: Path) -> None:
@@ -650,7 +697,7 @@ async def measure(
     sandbox: SandboxConfig,
     sandbox_port: int,
     replies: Replies,
-) -> list[Step]:
+) -> tuple[list[Step], list[Ticket]]:
     """Fill the pool, wait for the watch's tickets and their alerts, then run the steps."""
     rng = random.Random(args.seed)
     records = pool_records(args.orders, args.tickets, rng)
@@ -688,6 +735,43 @@ async def measure(
             kind: (after[kind] - before[kind], sum(c.kind == kind for c in commands))
             for kind in ("note", "claim")
         }
+        steps.append(summarise(rate, prepared, outcome, replies, effect))
+        print(row(steps[-1]), flush=True)
+        await asyncio.sleep(1)
+    return steps, tickets
+
+
+async def reference_steps(
+    args: argparse.Namespace,
+    http: aiohttp.ClientSession,
+    pid: int,
+    port: int,
+    sandbox: SandboxConfig,
+    sandbox_port: int,
+    replies: Replies,
+    tickets: list[Ticket],
+) -> list[Step]:
+    """The same steps against bench.callback_reference: callbacks as WeCom sends them about
+    the same tickets, answered without the database."""
+    rng = random.Random(args.seed + 1)
+    unclaimed = rng.sample(tickets, len(tickets))
+    crypto = WeChatCrypto(sandbox.callback_token, sandbox.encoding_aes_key, "")
+    url = URL(f"http://127.0.0.1:{port}/wecom/aibot")
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    print(
+        "\nreference: the same callbacks answered by bench.callback_reference "
+        "(serve's HTTP side alone: checks, decryption, acknowledgement, reply; no database)"
+    )
+    print(HEADER)
+    steps = []
+    for n, rate in enumerate(args.rates):
+        commands = plan(round(rate * args.seconds), tickets, unclaimed, rng)
+        prepared = [
+            seal(sandbox, crypto, url, sandbox_url, command, f"reference-{n}-{i}")
+            for i, command in enumerate(commands)
+        ]
+        outcome = await run_step(http, prepared, rate, replies, pid)
+        effect = {kind: (-1, sum(c.kind == kind for c in commands)) for kind in ("note", "claim")}
         steps.append(summarise(rate, prepared, outcome, replies, effect))
         print(row(steps[-1]), flush=True)
         await asyncio.sleep(1)
@@ -738,12 +822,27 @@ async def main(args: argparse.Namespace) -> None:
                     connector=aiohttp.TCPConnector(limit=1000), timeout=CALLBACK_TIMEOUT
                 ) as http,
             ):
-                steps = await measure(
+                steps, tickets = await measure(
                     args, http, db, server_pid, bot_port, sandbox, sandbox_port, replies
                 )
+            ruler: list[Step] = []
+            if args.reference:
+                port, ruler_log = free_port(), Path(tmp) / "reference.log"
+                async with (
+                    reference(config, port, ruler_log) as pid,
+                    aiohttp.ClientSession(
+                        connector=aiohttp.TCPConnector(limit=1000), timeout=CALLBACK_TIMEOUT
+                    ) as http,
+                ):
+                    ruler = await reference_steps(
+                        args, http, pid, port, sandbox, sandbox_port, replies, tickets
+                    )
         print(sandbox_summary(sandbox_app[SANDBOX_STATE]))
         print(log_summary(log))
+        if args.reference:
+            print(f"reference {log_summary(ruler_log)}")
     print(verdict(steps))
+    print(reference_verdict(steps, ruler))
     if args.profile is not None:
         print_profile(args.profile)
 
@@ -760,6 +859,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--seconds", type=float, default=12.0, help="length of each step")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the reference run (bench.callback_reference: the HTTP side alone)",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="2,000 orders, 200 tickets, 50 and 200/s for 5 s"
     )
