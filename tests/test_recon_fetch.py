@@ -430,3 +430,17 @@ async def test_a_wrong_base_url_is_refused_at_once_not_waited_for(
     assert [(o.status, o.attempts) for o in outcomes] == [("refused", 1)] * 3
     assert "微信支付 HTTP 404" in outcomes[0].reason
     assert "请检查 [recon.alipay] base_url" in outcomes[2].reason
+
+
+async def test_a_gateway_without_a_download_api_or_config_is_refused_by_name(
+    world: Gateways,
+) -> None:
+    without_alipay = world.config.model_copy(
+        update={"recon": world.config.recon.model_copy(update={"alipay": None})}
+    )
+
+    outcomes = await world.fetch(["unionpay", "alipay"], config=without_alipay)
+
+    assert [(o.status, o.attempts) for o in outcomes] == [("refused", 0)] * 2
+    assert "银联没有账单下载接口, 请用 recon import 导入文件" in outcomes[0].reason
+    assert "配置中没有 [recon.alipay]" in outcomes[1].reason

@@ -106,6 +106,13 @@ async def _gateway_bills(
     sleep: Sleep,
 ) -> list[FetchOutcome]:
     kinds = _kinds(config, name)
+    if name not in FETCHABLE or getattr(config.recon, name) is None:
+        reason = (
+            f"配置中没有 [recon.{name}], 未下载"
+            if name in FETCHABLE
+            else f"{GATEWAYS.get(name, name)}没有账单下载接口, 请用 recon import 导入文件"
+        )
+        return [FetchOutcome(name, kind, day, "refused", 0, reason) for kind in kinds]
     try:
         client = await _client(config, name, http, clock)
     except (BadKey, OSError) as error:
@@ -133,8 +140,6 @@ async def _client(
     config: Config, name: str, http: aiohttp.ClientSession, clock: Clock
 ) -> BillClient:
     section = getattr(config.recon, name)
-    if section is None:
-        raise BadKey(f"未配置 [recon.{name}]")
     if isinstance(section, WechatPayBillsConfig):
         key, platform = await asyncio.to_thread(_keys, section, "商户私钥", "微信支付公钥")
         return WechatPayBills(
