@@ -713,6 +713,12 @@ def _key_source(name: str, path: str | None, env: str | None) -> str:
     return ""
 
 
+def _url_problem(name: str, url: str) -> str:
+    if url.startswith(("https://", "http://")):
+        return ""
+    return f"{name} 应以 https:// 或 http:// 开头, 而不是 {url!r}"
+
+
 class WechatPayBillsConfig(_Section):
     """WeChat Pay APIv3 bill download for one merchant (商户号): requests are signed with the
     merchant's API key (its certificate's serial), answers checked with WeChat Pay's public key
@@ -737,6 +743,7 @@ class WechatPayBillsConfig(_Section):
             problems.append("merchant_serial (商户 API 证书序列号) 不能为空")
         if not self.public_key_id.strip():
             problems.append("public_key_id (微信支付公钥 ID, PUB_KEY_ID_…) 不能为空")
+        problems.append(_url_problem("base_url", self.base_url))
         if any(problems):
             raise ValueError("; ".join(p for p in problems if p))
         return self
@@ -759,6 +766,7 @@ class AlipayBillsConfig(_Section):
         problems = [_key_source("private_key", self.private_key_file, self.private_key_env)]
         if not re.fullmatch(r"\d{10,20}", self.app_id):
             problems.append(f"app_id 应为支付宝开放平台应用的 APPID (数字), 而不是 {self.app_id!r}")
+        problems.append(_url_problem("base_url", self.base_url))
         if any(problems):
             raise ValueError("; ".join(p for p in problems if p))
         return self

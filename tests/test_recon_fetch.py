@@ -21,7 +21,6 @@ from sandbox.samples import sample_record
 from services.config import parse_config
 from storage.models import Order, OrderPayment
 from tests.bills_side import (
-    APP_ID,
     DAY,
     MCHID,
     PID,
@@ -334,16 +333,18 @@ async def test_the_command_fetches_says_what_it_stored_and_refuses_what_it_canno
         assert "Traceback" not in result.stderr
 
 
-def test_app_id_and_key_sources_are_checked_in_chinese(database_url: str) -> None:
+def test_app_id_key_source_and_base_url_are_checked_in_chinese(database_url: str) -> None:
     from services.config import ConfigError
 
-    section = {"app_id": "abc", "public_key_file": "a.pem"}
+    section = {"app_id": "abc", "public_key_file": "a.pem", "base_url": "openapi.alipay.com"}
     with pytest.raises(ConfigError) as refused:
         parse_config(config_data(database_url) | {"recon": {"alipay": section}})
 
     assert "private_key_file 与 private_key_env 须给且只给一个" in str(refused.value)
     assert "app_id 应为支付宝开放平台应用的 APPID" in str(refused.value)
-    assert APP_ID.isdigit()
+    assert "base_url 应以 https:// 或 http:// 开头, 而不是 'openapi.alipay.com'" in str(
+        refused.value
+    )
 
 
 async def test_the_sandbox_bills_what_the_demo_feed_paid_under_the_orders_own_numbers(

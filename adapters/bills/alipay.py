@@ -100,15 +100,18 @@ class AlipayBills:
         url = answer.get("bill_download_url")
         if not isinstance(url, str) or not url:
             raise BillRefused(f"{NAME}的应答缺少 bill_download_url, 未导入任何内容")
-        status, data = await self._fetch("GET", url, None)
+        status, data = await self._fetch("GET", url, None, redirects=True)
         if status != 200:
             raise BillPending(f"{NAME}账单下载失败 (HTTP {status}), 将重新申请下载地址")
         return Download(f"alipay_trade_{self._app_id}_{day:%Y%m%d}.csv.zip", data)
 
-    async def _fetch(self, method: str, url: str, form: dict[str, str] | None) -> tuple[int, bytes]:
+    async def _fetch(
+        self, method: str, url: str, form: dict[str, str] | None, *, redirects: bool = False
+    ) -> tuple[int, bytes]:
+        """One request; the download (a plain GET carrying nothing of ours) may be redirected."""
         try:
             async with self._http.request(
-                method, url, data=form, timeout=self._timeout, allow_redirects=False
+                method, url, data=form, timeout=self._timeout, allow_redirects=redirects
             ) as response:
                 return response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
