@@ -445,3 +445,20 @@ async def test_a_gateway_without_a_download_api_or_config_is_refused_by_name(
     assert [(o.status, o.attempts) for o in outcomes] == [("refused", 0)] * 2
     assert "银联没有账单下载接口, 请用 recon import 导入文件" in outcomes[0].reason
     assert "配置中没有 [recon.alipay]" in outcomes[1].reason
+
+
+async def test_a_missing_or_unreadable_key_file_is_named_and_nothing_is_asked(
+    world: Gateways, tmp_path: Path
+) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    section = recon_section(folder, str(world.sandbox.make_url("")).rstrip("/"))
+    (folder / "merchant.pem").unlink()
+    (folder / "alipay_pub.pem").write_text("not a key", encoding="ascii")
+    config = parse_config(config_data(world.database_url) | {"recon": section})
+
+    outcomes = await world.fetch(config=config)
+
+    assert [(o.status, o.attempts) for o in outcomes] == [("refused", 0)] * 3
+    assert f"private_key_file: 找不到文件 {folder / 'merchant.pem'}" in outcomes[0].reason
+    assert "支付宝公钥不是可读的 RSA 公钥 (PEM)" in outcomes[2].reason

@@ -52,7 +52,7 @@ class FetchOutcome:
 
     @property
     def title(self) -> str:
-        return f"{GATEWAYS[self.gateway]}{KINDS[self.kind]} {self.bill_date}"
+        return f"{GATEWAYS.get(self.gateway, self.gateway)}{KINDS[self.kind]} {self.bill_date}"
 
 
 class BadFetchDay(ValueError):
