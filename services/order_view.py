@@ -246,6 +246,7 @@ def _masked_notes(notes: OrderNotes) -> OrderNotes:
     )
 
 
+NOTED_DETAILS = ("items", "waybills")  # what order_notes shows of an order's details
 _LEVEL = re.compile(r"第(\d+)级")  # how escalations were once written: level 2 was the first
 
 
@@ -327,14 +328,17 @@ async def view_of(
     session: AsyncSession, policy: Policy, order: Order, ticket: Ticket | None, now: datetime
 ) -> OrderView:
     """The whole view of an order found with its ticket (which may be None): its details,
-    parcels and history are read here (one statement each kind of detail, two for the parcels
-    and their ETA, one each for the stages and ticket events, the scans, the texts)."""
-    details = (await details_of(session, [order.id]))[order.id]
+    parcels and history are read here (one statement each for the items and the waybills, two
+    for the parcels and their ETA, one each for the stages and ticket events, the scans, the
+    texts). Payments are not read (the view shows none), nor scans of an order without parcels
+    (a scan is stored with its parcel's order): on SQLite each statement is a thread hand-off."""
+    details = (await details_of(session, [order.id], kinds=NOTED_DETAILS))[order.id]
     rows = await db.history(session, order.id, None if ticket is None else ticket.id)
     parcels = await db.parcels_of_orders(session, [order.id])
     etas = await etas_of(session, policy.config.eta, parcels)
     carriers = {p.id: _carrier_name(p) for p in parcels}
-    scans = [_scan_entry(scan, carriers) for scan in await db.scans_of_order(session, order.id)]
+    found = await db.scans_of_order(session, order.id) if parcels else []
+    scans = [_scan_entry(scan, carriers) for scan in found]
     texts = [
         e
         for text in await db.texts_of_order(session, order.id)

@@ -3,7 +3,7 @@ read back for what people see. Bulk statements: a batch is a handful of round tr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -74,13 +74,22 @@ async def store_details(
             await insert_rows(session, model, _rows(table, names, given))
 
 
-async def details_of(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderDetails]:
+async def details_of(
+    session: AsyncSession,
+    order_ids: Iterable[int],
+    kinds: Collection[str] = ("items", "payments", "waybills"),
+) -> dict[int, OrderDetails]:
     """The stored details of each order: items in item order, payments and waybills in the
-    order they arrived (an order without any has empty ones)."""
+    order they arrived (an order without any has empty ones). Only ``kinds`` are read, a
+    statement each; the others are left empty."""
     ids = list(set(order_ids))
-    items = await _read(session, OrderItem.__table__, Item, ids)
-    payments = await _read(session, OrderPayment.__table__, Payment, ids)
-    waybills = await _read(session, OrderWaybill.__table__, Waybill, ids)
+    items = await _read(session, OrderItem.__table__, Item, ids) if "items" in kinds else {}
+    payments = (
+        await _read(session, OrderPayment.__table__, Payment, ids) if "payments" in kinds else {}
+    )
+    waybills = (
+        await _read(session, OrderWaybill.__table__, Waybill, ids) if "waybills" in kinds else {}
+    )
     return {
         i: OrderDetails(items.get(i, []), payments.get(i, []), waybills.get(i, [])) for i in ids
     }
