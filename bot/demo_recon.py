@@ -1,6 +1,7 @@
 """The demo's reconciliation: fresh key pairs for the sandbox's WeChat Pay and Alipay (the bot's
 halves written to files [recon.wechat] / [recon.alipay] name), gateways that inject a few of
-each difference, and one ``recon fetch`` of the run's own day once some payments are in.
+each difference, and one ``recon fetch`` of the run's own day once some payments are in,
+matched at once (``recon run``: the differences go to finance as tickets and a digest).
 
 The sandbox's gateways live a day ahead (PaySandboxConfig.days_ahead), and so does this fetch's
 clock: the payments of the run are billed as "yesterday's", within the run."""
@@ -14,11 +15,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.keys import SESSIONS
+from bot.keys import RULES, SESSIONS
 from bot.recon_text import fetched_lines
 from sandbox.pay_config import PayKeys, PaySandboxConfig, generate_pay_keys
 from services.config import Config
+from services.recon.digest import digest_text
 from services.recon.fetching import fetch_day
+from services.recon.run import reconcile
 
 # A share of the payments made to disagree with their orders, so the bills show each kind.
 DIFFERENCES = {
@@ -79,3 +82,8 @@ async def fetch_once(app: web.Application, config: Config, stop: asyncio.Event) 
         + "\n账单明细与注入的差异见沙箱页面的「支付网关账单」",
         flush=True,
     )
+    for gateway in ("wechat", "alipay"):  # matched at once, as the nightly job would next day
+        run, _ = await reconcile(
+            app[SESSIONS], app[RULES].current(), gateway, day, datetime.now(UTC)
+        )
+        print(f"\n── 对账 ──\n{digest_text(run, run.differences)}", flush=True)

@@ -19,6 +19,8 @@ from rules.stages import Stage
 from sandbox.paid import payments_of
 from sandbox.samples import sample_record
 from services.config import parse_config
+from services.policy import Policy
+from services.recon.run import reconcile
 from storage.models import Order, OrderPayment
 from tests.bills_side import (
     DAY,
@@ -371,6 +373,9 @@ async def test_the_sandbox_bills_what_the_demo_feed_paid_under_the_orders_own_nu
         ]
         if channel == "shop":
             records[0]["pay_channel"] = "UNIONPAY"  # one paid through UnionPay, surely
+        # Taobao's step_pay_details give a presale's two trades no time, so the pool cannot
+        # place them on a day and matching would call them 长款: left out here.
+        records = [r for r in records if r.get("type") != "step"]
         response = await bot.post(f"/api/v1/orders/{channel}", json=records, headers=auth("all"))
         assert response.status == 200, await response.text()
         await world.pay(*[p for r in records for p in payments_of(channel, r)])
@@ -400,6 +405,11 @@ async def test_the_sandbox_bills_what_the_demo_feed_paid_under_the_orders_own_nu
     expected = {serial for serial, channel in paid if channel != "jd"}  # JD collects itself
     assert len(expected) > 20 and by_unionpay
     assert expected - billed == by_unionpay & expected
+    policy = Policy.from_config(world.config)
+    for gateway in ("wechat", "alipay"):  # and nothing billed that the orders do not explain
+        run, found = await reconcile(bot.app[SESSIONS], policy, gateway, DAY, NEXT_MORNING)
+        assert found is not None
+        assert (run.status, run.differences) == ("done", 0), found.differences.to_dicts()
 
 
 async def test_differences_configured_by_share_are_drawn_for_every_payment_they_cover(
