@@ -26,8 +26,8 @@ from services import jsonbody
 from services.backfill import Backfill, tell_ops
 from services.config import Config
 from services.ingest import Ingestor, IngestReport, Rejection
-from services.policy import Policy, Rules
-from services.rulebook import rules_in_force
+from services.policy import Rules
+from services.rulebook import policy_in_force
 from storage.migrate import migrated_sessions
 
 CHANNEL_REFERENCE = "docs/channels.md"  # the fields and CSV headers of each channel
@@ -162,7 +162,7 @@ async def import_orders(
     deadline open no ticket: they are counted there, and ops get one summary at the end."""
     async with migrated_sessions(config.database.url) as sessions:
         # The rules in force (published in the database), not the file's own.
-        rules = Rules(Policy.at(await rules_in_force(sessions, config), datetime.now(UTC)))
+        rules = Rules(await policy_in_force(sessions, config, datetime.now(UTC)))
         ingestor = Ingestor(sessions, rules, RegionParser())
         total = IngestReport()
         entries = await asyncio.to_thread(read_records, path, channel)

@@ -15,6 +15,7 @@ from rules.report_text import render_full_report
 from rules.stages import Stage
 from services.config import Config
 from services.policy import Policy
+from services.rulebook import policy_in_force
 from storage.db import begin_reading
 from storage.migrate import migrated_sessions
 from storage.reports import met_between, oldest_open, open_count, tickets_between
@@ -79,11 +80,11 @@ async def report_file(
     config: Config, period: Period, groups: list[str] | None, fmt: str, now: datetime
 ) -> bytes:
     """The report as a file for ``orderbot report``: markdown, CSV or XLSX."""
-    async with migrated_sessions(config.database.url) as sessions, sessions() as session:
-        await begin_reading(session)
-        report = await load_report(
-            session, Policy.from_config(config), period, now, groups, open_shown=None
-        )
+    async with migrated_sessions(config.database.url) as sessions:
+        policy = await policy_in_force(sessions, config, now)  # the rules in force, not the file's
+        async with sessions() as session:
+            await begin_reading(session)
+            report = await load_report(session, policy, period, now, groups, open_shown=None)
     if fmt == "csv":
         return report_csv(report)
     if fmt == "xlsx":

@@ -95,6 +95,14 @@ async def rules_in_force(sessions: async_sessionmaker[AsyncSession], base: Confi
         return (await _in_force(session, base))[1]
 
 
+async def policy_in_force(
+    sessions: async_sessionmaker[AsyncSession], base: Config, now: datetime
+) -> Policy:
+    """The Policy a command-line run works by: the rules in force (not the file's own) at
+    ``now``, promotions included."""
+    return Policy.at(await rules_in_force(sessions, base), now)
+
+
 async def save_draft(
     sessions: async_sessionmaker[AsyncSession],
     base: Config,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from bot.keys import RULES, SESSIONS
 from jobs import watch
 from services import rulebook
 from services.config import Config, parse_config
+from services.importer import import_orders
 from services.rule_document import document_of, from_toml, to_toml, with_document
 from services.rules_live import RulesFollower
 from storage.models import Order, OutboxMessage
@@ -279,3 +282,18 @@ async def test_a_promotion_starts_and_ends_by_itself(database_url: str) -> None:
         assert _limit(client) == timedelta(hours=2)
         assert (await _deadlines(client))["P1"] == T0 + timedelta(hours=2)
         assert len(await _ops_messages(client)) == 2
+
+
+async def test_a_file_import_works_by_the_rules_in_force_not_the_files(
+    client: TestClient, config: Config, tmp_path: Path
+) -> None:
+    """``orderbot import`` (services.importer) schedules by the published version."""
+    sessions = client.app[SESSIONS]
+    document = _with_limit(await _in_force(client, config), "普通待拣货", "6h")
+    draft = await rulebook.save_draft(sessions, config, document, author="a", note=None, now=T0)
+    await rulebook.publish(sessions, config, draft.id, author="a", now=T0)
+    lines = tmp_path / "orders.jsonl"
+    lines.write_text(json.dumps(shop_order("FILE1", paid_at=T0)) + "\n", encoding="utf-8")
+    report = await import_orders(config, lines, "shop")
+    assert report.created == 1
+    assert (await _deadlines(client))["FILE1"] == T0 + timedelta(hours=6)

@@ -7,24 +7,24 @@ stored one."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 
 import polars as pl
 
 from rules.recon.export import report_rows, summary_rows, to_csv, to_xlsx
 from rules.recon.matching import ROW_SCHEMA
 from services.config import Config
-from services.policy import Policy
 from services.recon.run import load_inputs, match
+from services.rulebook import policy_in_force
 from storage import recon as db
 from storage.db import begin_reading
 from storage.migrate import migrated_sessions
 
 
 async def export_day(config: Config, bill_date: date, fmt: str, gateway: str | None) -> bytes:
-    policy = Policy.from_config(config)
     reports, summaries = [], []
     async with migrated_sessions(config.database.url) as sessions, sessions() as session:
+        policy = await policy_in_force(sessions, config, datetime.now(UTC))  # the rules in force
         await begin_reading(session)
         for name in (gateway,) if gateway else config.recon.gateways:
             inputs = await load_inputs(session, policy, name, bill_date)

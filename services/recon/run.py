@@ -27,6 +27,7 @@ from services.lifecycle.payment_tickets import (
 )
 from services.policy import Policy
 from services.recon.digest import queue_digest
+from services.rulebook import policy_in_force
 from storage import recon as db
 from storage.db import begin_reading
 from storage.migrate import migrated_sessions
@@ -264,6 +265,6 @@ async def reconcile_days(
     config: Config, bill_date: date, gateways: Sequence[str], now: datetime
 ) -> list[RunOutcome]:
     """``orderbot recon run``: each gateway's day, one after another."""
-    policy = Policy.from_config(config)
     async with migrated_sessions(config.database.url) as sessions:
+        policy = await policy_in_force(sessions, config, now)  # the rules in force
         return [(await reconcile(sessions, policy, g, bill_date, now))[0] for g in gateways]
