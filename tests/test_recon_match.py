@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime, timedelta
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +16,15 @@ from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
 from bot.app import create_app
-from bot.keys import SESSIONS
+from bot.keys import RULES, SESSIONS
+from jobs import recon as recon_job
 from rules.recon import Difference
 from rules.recon.export import REPORT_COLUMNS, SUMMARY_COLUMNS
+from rules.statements import parse_statement
 from services.config import parse_config
 from services.recon.export import export_day
+from services.recon.importing import store_statement
+from services.recon.run import reconcile
 from storage.models import OutboxMessage, ReconDifference, ReconRun, Ticket, TicketEvent
 from tests.chat import say
 from tests.recon_side import (
@@ -34,7 +40,17 @@ from tests.recon_side import (
     refund_line,
     run_day,
 )
-from tests.support import T0, FakeClock, all_rows
+from tests.statement_files import (
+    UNIONPAY_NAME,
+    AlipayLine,
+    UnionpayLine,
+    alipay_zip,
+    unionpay_zm,
+)
+from tests.support import T0, FakeClock, all_rows, auth
+from tests.test_cli import no_crash, orderbot, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 D = date(2026, 3, 1)  # the bill day; the clock (T0) is 2026-03-02 09:00 Beijing
 NEXT = D + timedelta(days=1)
@@ -297,3 +313,87 @@ async def test_the_export_has_a_row_per_order_and_payment_and_a_summary(
     book = load_workbook(io.BytesIO(await export_day(config, D, "xlsx", "wechat")))
     assert book.sheetnames == ["对账明细", "每日汇总"]
     assert tuple(c.value for c in book["对账明细"][1]) == REPORT_COLUMNS
+
+
+async def test_alipay_and_unionpay_days_match_by_trade_number_and_refund_number(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    """An Alipay payment known by the gateway's trade number (as Taobao's ``alipay_no``), a
+    UnionPay one by our order number; refunds by our refund number (UnionPay's names the
+    payment only by its query id); fees in fen within the tolerance of the contracted rate."""
+    rates = {"wechat": "0.6%", "alipay": "0.6%", "unionpay": "0.5%"}
+    config = parse_config(recon_config(database_url, fee_rates=rates))
+    app: TestClient = await aiohttp_client(
+        create_app(config, clock=FakeClock(T0), watch_timer=False)
+    )
+    day, when = date(2024, 3, 1), local(date(2024, 3, 1), "10:00:00")
+    alipay, unionpay = [
+        ShopOrder(
+            "TB1",
+            [Pay("2024030122001400000001", 5000, when)],
+            [Refunded("RF1", "2024030122001400000001", 1000, when)],
+        ),
+        ShopOrder("TB2", [Pay("2024030122001400000002", 2000, when)]),
+    ], [
+        ShopOrder("U1", [Pay("U1", 12345, when)], [Refunded("U1R1", "U1", 2000, when)]),
+    ]  # fmt: skip
+    records = [o.record() | {"pay_channel": "ALIPAY_APP"} for o in alipay]
+    records += [o.record() | {"pay_channel": "UNIONPAY"} for o in unionpay]
+    response = await app.post("/api/v1/orders/shop", json={"orders": records}, headers=auth("all"))
+    assert response.status == 200, await response.text()
+    sessions = app.app[SESSIONS]
+    for name, data in (
+        ("2088102177340156_20240301.csv.zip", alipay_zip([
+            AlipayLine("2024030122001400000001", "T-TB1", "50.00", "0.30"),
+            AlipayLine("2024030122001400000002", "T-TB2", "19.00", "0.11"),
+            AlipayLine("2024030122001400000001", "T-TB1", "10.00", "0.06", refund_no="RF1"),
+        ])),
+        (UNIONPAY_NAME, unionpay_zm([
+            UnionpayLine("U1", "Q1", 12345, 62),
+            UnionpayLine("U1R1", "Q2", 2000, 0, txn_type="04", orig_query_id="Q1"),
+        ])),
+    ):  # fmt: skip
+        await store_statement(sessions, parse_statement(data, name, None, None), name, T0)
+    policy = app.app[RULES].current()
+    for gateway in ("alipay", "unionpay"):
+        await reconcile(sessions, policy, gateway, day, T0)
+
+    found = {(d.gateway, d.cls, d.key) for d in await all_rows(sessions, ReconDifference)}
+    assert found == {("alipay", Difference.AMOUNT, "2024030122001400000002")}
+    runs = {r.gateway: (r.matched, r.differences) for r in await all_rows(sessions, ReconRun)}
+    assert runs == {"alipay": (2, 1), "unionpay": (2, 0)}
+
+
+async def test_the_nightly_job_reconciles_yesterday_for_every_gateway(app: TestClient) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    result = await recon_job.run(app.app[SESSIONS], app.app[RULES].current(), at("10:30:00", NEXT))
+
+    assert (result.differences, result.without_bill) == (len(FOUND), ["alipay", "unionpay"])
+    runs = {r.gateway: (r.bill_date, r.status) for r in await all_rows(app.app[SESSIONS], ReconRun)}
+    assert runs == {"wechat": (D, "done"), "alipay": (D, "no_bill"), "unionpay": (D, "no_bill")}
+
+
+async def test_recon_run_and_export_from_the_command_line(
+    app: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    config_file = write_config(tmp_path / "orderbot.toml", recon_config(database_url))
+    cli = partial(orderbot, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+
+    ran = cli("recon", "run", "--date", "2026-03-01", "--gateway", "wechat", "-c", config_file)
+    no_crash(ran)
+    assert ran.returncode == 0, ran.stderr
+    assert "💰 对账 微信支付 2026-03-01 (第 1 次)" in ran.stdout and "差异 8 笔" in ran.stdout
+
+    out = tmp_path / "recon.xlsx"
+    exported = cli(
+        "recon", "export", "--date", "2026-03-01", "-f", "xlsx", "-o", out, "-c", config_file
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert load_workbook(out).sheetnames == ["对账明细", "每日汇总"]
+    wrong = cli("recon", "export", "--date", "2026-13-01", "-c", config_file)
+    no_crash(wrong)
+    assert wrong.returncode == 2 and "--date" in wrong.stderr
+    assert cli("recon", "run", "--gateway", "paypal", "-c", config_file).returncode == 2
