@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import create_app
@@ -263,8 +263,6 @@ async def test_a_promotion_starts_and_ends_by_itself(database_url: str) -> None:
     config = parse_config(data)
     clock = FakeClock(T0)
     app = create_app(config, clock=clock, watch_timer=False)
-    from aiohttp.test_utils import TestServer
-
     async with TestClient(TestServer(app)) as client:
         await _ingest(client, [shop_order("P1", paid_at=T0)])
         assert (await _deadlines(client))["P1"] == T0 + timedelta(hours=2)
