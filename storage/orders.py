@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, NotRequired, TypedDict, cast
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bulk import insert_rows, select_rows, update_by_id
+from storage.bulk import insert_rows, select_rows, update_by_id, update_columns
 from storage.models import Order
 
 ORDERS = Order.__table__
@@ -110,19 +110,10 @@ async def insert_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
 
 async def update_orders(session: AsyncSession, rows: list[OrderRow]) -> None:
     """Write back whole rows of changed orders, matched by ``id``."""
-    if not rows:
-        return
-    columns = [c.name for c in ORDERS.columns if c.name != "id"]
-    statement = (
-        update(ORDERS)
-        .where(ORDERS.c.id == bindparam("order_id"))
-        .values({name: bindparam(f"new_{name}") for name in columns})
-    )
-    params = [
-        {"order_id": row["id"]} | {f"new_{n}": row[n] for n in columns}  # type: ignore[literal-required]
-        for row in rows
-    ]
-    await session.execute(statement, params)
+    await update_columns(session, Order, _COLUMNS, rows)
+
+
+_COLUMNS = [c.name for c in ORDERS.columns if c.name != "id"]
 
 
 # Built once: the watch runs it for every batch (storage.bulk.select_rows).

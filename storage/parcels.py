@@ -7,15 +7,17 @@ in one executemany.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple, TypedDict, cast
+from typing import Any, NamedTuple, TypedDict, cast
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind
-from storage.bulk import insert_new, update_by_id
+from storage.bulk import insert_new, select_rows, update_by_id, update_columns
+from storage.db import dialect_name
 from storage.models import Order, Parcel, ParcelScan, Ticket
 from storage.orders import OrderRow
 
@@ -172,31 +174,38 @@ class Following(NamedTuple):
     stall_open: bool
 
 
-# Built once: the push path runs them for every batch (building a statement and its cache key
-# each time was a visible part of a push's cost).
-_FOLLOWING = (
-    select(
-        PARCELS.c.id,
-        *(PARCELS.c[name] for name in _STATE_COLUMNS),
-        ORDERS.c.stage,
-        ORDERS.c.receiver_phone,
-        exists()
-        .where(
-            TICKETS.c.order_id == PARCELS.c.order_id,
-            TICKETS.c.status == "open",
-            TICKETS.c.kind == Kind.STALL.value,
+def _following(wanted: ColumnElement[bool]) -> Select[Any]:
+    """The parcels ``wanted``, with their orders' glance and whether a stall ticket is open."""
+    return (
+        select(
+            PARCELS.c.id,
+            *(PARCELS.c[name] for name in _STATE_COLUMNS),
+            ORDERS.c.stage,
+            ORDERS.c.receiver_phone,
+            exists()
+            .where(
+                TICKETS.c.order_id == PARCELS.c.order_id,
+                TICKETS.c.status == "open",
+                TICKETS.c.kind == Kind.STALL.value,
+            )
+            .label("stall_open"),
         )
-        .label("stall_open"),
+        .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
+        .where(wanted)
+        # PostgreSQL: two instances taking pushes of one waybill take turns
+        .with_for_update(of=PARCELS)
     )
-    .join(ORDERS, ORDERS.c.id == PARCELS.c.order_id)
-    .where(PARCELS.c.tracking_no.in_(bindparam("numbers", expanding=True)))
-    # PostgreSQL: two instances taking pushes of one waybill take turns
-    .with_for_update(of=PARCELS)
-)
-_UPDATE_STATE = (
-    update(PARCELS)
-    .where(PARCELS.c.id == bindparam("parcel_id"))
-    .values({name: bindparam(f"new_{name}") for name in _STATE_COLUMNS})
+
+
+# Built once: the push path runs them for every batch (building a statement and its cache key
+# each time was a visible part of a push's cost). On SQLite the waybills go as one JSON array
+# (json_each; still a search of the tracking_no index), so that the statement's text is the same
+# for any number of them and storage.bulk.select_rows runs it as it is.
+_FOLLOWING = _following(PARCELS.c.tracking_no.in_(bindparam("numbers", expanding=True)))
+_FOLLOWING_SQLITE = _following(
+    PARCELS.c.tracking_no.in_(
+        select(func.json_each(bindparam("numbers", type_=String)).table_valued("value").c.value)
+    )
 )
 
 
@@ -206,8 +215,12 @@ async def parcels_by_tracking_no(session: AsyncSession, numbers: Iterable[str]) 
     wanted = list(set(numbers))
     if not wanted:
         return []
+    if dialect_name(session) == "sqlite":
+        rows = await select_rows(session, _FOLLOWING_SQLITE, {"numbers": json.dumps(wanted)})
+    else:
+        rows = await select_rows(session, _FOLLOWING, {"numbers": wanted})
     found: list[Following] = []
-    for row in await session.execute(_FOLLOWING, {"numbers": wanted}):
+    for row in rows:
         *state, stage, phone, stalled = row
         parcel = cast(ParcelState, dict(zip(_PARCEL_KEYS, state, strict=True)))
         found.append(Following(parcel, OrderGlance(stage, phone), bool(stalled)))
@@ -223,13 +236,7 @@ async def insert_scans(session: AsyncSession, rows: Sequence[ScanRow]) -> set[tu
 
 async def update_parcels(session: AsyncSession, rows: Sequence[ParcelState]) -> None:
     """Write back where these parcels are, matched by id: one executemany."""
-    if not rows:
-        return
-    params = [
-        {"parcel_id": row["id"]} | {f"new_{name}": row[name] for name in _STATE_COLUMNS}  # type: ignore[literal-required]
-        for row in rows
-    ]
-    await session.execute(_UPDATE_STATE, params)
+    await update_columns(session, Parcel, _STATE_COLUMNS, rows)
 
 
 async def set_subscription(
