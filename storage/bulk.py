@@ -61,11 +61,12 @@ def _is_json(table: Table, name: str) -> bool:
     return isinstance(table.c[name].type, JSON)
 
 
-def _json_writer(session: AsyncSession) -> Callable[[Any], Any]:
-    """The JSON column's own bind conversion on this engine (its serializer; None stays
-    NULL)."""
-    kind: TypeEngine[Any] = JSON()
-    writer = kind.bind_processor(session.get_bind().dialect)
+def _json_writer(session: AsyncSession, table: Table, name: str) -> Callable[[Any], Any]:
+    """The JSON column's own bind conversion on this engine: its serializer, and None as its
+    type takes it (SQLAlchemy's JSON writes the JSON ``null`` unless ``none_as_null``)."""
+    dialect = session.get_bind().dialect
+    kind: TypeEngine[Any] = table.c[name].type
+    writer = kind.dialect_impl(dialect).bind_processor(dialect)
     assert writer is not None
     return writer
 
@@ -97,7 +98,7 @@ def _tuples(
         if _is_time(table, name):
             columns[i] = _texts(columns[i])
         elif _is_json(table, name):
-            columns[i] = list(map(_json_writer(session), columns[i]))
+            columns[i] = list(map(_json_writer(session, table, name), columns[i]))
     values = list(zip(*columns, strict=True))
     return list(names), values
 
@@ -291,7 +292,7 @@ def _compiled(
             elif isinstance(kind, _PLAIN):
                 readers.append(None)
             else:
-                readers.append(kind.result_processor(dialect, None))
+                readers.append(kind.dialect_impl(dialect).result_processor(dialect, None))
         _COMPILED[key] = (statement, compiled.string, binds, readers)
     _, sql, binds, readers = _COMPILED[key]
     return sql, binds, readers

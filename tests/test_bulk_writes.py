@@ -1,21 +1,29 @@
-"""The watch's bulk writes (storage.bulk: prepared rows straight to the SQLite driver, Core on
-PostgreSQL) store what the column types would: UTC times from any zone, the unique keys still
-skipping duplicates, and JSON read back as written."""
+"""The hot paths' bulk writes and reads (storage.bulk: prepared rows straight to the SQLite
+driver, Core on PostgreSQL) store and read what the column types would: UTC times from any zone,
+the unique keys still skipping duplicates (or failing a plain insert as SQLAlchemy's error), and
+JSON read back as written."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OutboxMessage, Ticket
-from storage.orders import set_next_checks
+from storage.orders import (
+    OrderRow,
+    claim_due_orders,
+    insert_orders,
+    set_next_checks,
+    update_orders,
+)
 from storage.outbox import queue_messages
 from storage.tickets import TicketRow, insert_tickets, outbox_row, set_levels, set_reminded
 
@@ -127,3 +135,77 @@ async def test_json_reads_back_as_written(sessions: async_sessionmaker[AsyncSess
 
     assert stored == (raw, ["c1", "c2"])
     assert isinstance(stored.raw["big"], int)
+
+
+def order_row(number: str, **extra: Any) -> OrderRow:
+    row: dict[str, Any] = {
+        "channel": "shop",
+        "channel_order_id": number,
+        "stage": "paid",
+        "stage_entered_at": NOON,
+        "shop": None,
+        "order_type": "normal",
+        "amount_fen": 100,
+        "category": None,
+        "province": "上海市",
+        "city": None,
+        "district": None,
+        "address_text": None,
+        "address_source": "channel",
+        "receiver_phone": None,
+        "created_at": None,
+        "paid_at": NOON,
+        "raw": {"order_no": number, "big": 2**70},
+        "ship_by_at": None,
+        "shipped_at": None,
+        "hold_reason": None,
+        "buyer_message": None,
+        "seller_memo": None,
+        "receiver_phone_masked": None,
+        "buyer_handles": {"taobao": "买家"},
+        "categories": ["c1"],
+        "received_at": NOON,
+        "updated_at": NOON,
+        "deadline_at": NOON,
+        "next_check_at": NOON,
+    }
+    return cast(OrderRow, row | extra)
+
+
+async def test_orders_round_trip_through_the_bulk_paths(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    rows = [order_row("A1"), order_row("A2", categories=[], ship_by_at=NOON + timedelta(days=1))]
+    async with sessions.begin() as session:
+        await insert_orders(session, rows)
+    async with sessions.begin() as session:
+        due = await claim_due_orders(session, NOON, 10)
+        rows[0]["categories"] = ["c2", "c3"]
+        rows[0]["next_check_at"] = None
+        rows[1]["raw"] = {"changed": True}
+        await update_orders(session, rows)
+    async with sessions.begin() as session:
+        columns = (Order.categories, Order.next_check_at, Order.raw, Order.buyer_handles)
+        stored = (await session.execute(select(*columns).order_by(Order.id))).all()
+
+    assert [o.id for o in due] == [rows[0]["id"], rows[1]["id"]]
+    assert (due[0].stage_entered_at, due[0].categories, due[0].ship_by_at) == (NOON, ["c1"], None)
+    assert (due[1].categories, due[1].ship_by_at) == ([], NOON + timedelta(days=1))
+    assert due[0].stage_entered_at.tzinfo is UTC
+    assert [(o.categories, o.next_check_at) for o in stored] == [(["c2", "c3"], None), ([], NOON)]
+    assert stored[0].raw == {"order_no": "A1", "big": 2**70}
+    assert (stored[1].raw, stored[1].buyer_handles) == ({"changed": True}, {"taobao": "买家"})
+
+
+async def test_an_order_stored_twice_fails_the_insert_as_sqlalchemy_error(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        await insert_orders(session, [order_row("D1")])
+    with pytest.raises(IntegrityError):  # what ingest retries its batch on
+        async with sessions.begin() as session:
+            await insert_orders(session, [order_row("D2"), order_row("D1")])
+    async with sessions.begin() as session:
+        numbers = (await session.scalars(select(Order.channel_order_id))).all()
+
+    assert numbers == ["D1"]
