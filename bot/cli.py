@@ -1,4 +1,8 @@
-"""The ``orderbot`` command line."""
+"""The ``orderbot`` command line.
+
+Each command imports what it needs when it runs: ``orderbot --help`` or ``check-config`` need
+neither the database layer nor the HTTP stack, and the start-up of every run counts.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-import uvloop
-from aiohttp import web
 
-from bot.config_text import (
-    commands_state,
-    console_state,
-    describe,
-    sending_state,
-    startup_line,
-)
-from bot.ports import PortTaken, free_port, is_port_taken
 from bot.rules_cli import rules_app
-from channels.registry import NAMES
-from channels.suggest import nearest
-from rules.report import Period
-from rules.sla_clock import library_official_through
-from services.backfill import Backfill
-from services.config import Config, ConfigError, load_config
-from services.policy import Policy
-from storage import migrate
 
 if TYPE_CHECKING:
+    from services.backfill import Backfill
+    from services.config import Config
     from services.recon.fetching import FetchOutcome
 
 logger = logging.getLogger("orderbot")
@@ -75,6 +63,8 @@ ConfigOption = Annotated[
 
 
 def _load(path: Path) -> Config:
+    from services.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as error:
@@ -85,6 +75,9 @@ def _load(path: Path) -> Config:
 @app.command("check-config")
 def check_config(config: ConfigOption = Path("orderbot.toml")) -> None:
     """校验配置文件, 列出解析后的时限、升级与分单规则, 说明企业微信发送与聊天指令是否开启。"""
+    from bot.config_text import commands_state, console_state, describe, sending_state
+    from rules.sla_clock import library_official_through
+
     loaded = _load(config)
     typer.echo(
         f"配置有效: {len(loaded.sla)} 条时限规则, {len(loaded.routing.rules)} 条分单规则, "
@@ -107,6 +100,8 @@ def check_config(config: ConfigOption = Path("orderbot.toml")) -> None:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = Path("orderbot.toml")) -> None:
     """把数据库迁移到最新版本。"""
+    from storage import migrate
+
     loaded = _load(config)
     typer.echo(str(migrate.upgrade(loaded.database.url)))
 
@@ -114,6 +109,7 @@ def db_upgrade(config: ConfigOption = Path("orderbot.toml")) -> None:
 def _opt(phone: str, wanted: bool, config: Path) -> None:
     from rules.phones import mask_phone
     from services.sms.opt_outs import NotAMobile, mobile, set_opted_out
+    from storage import migrate
 
     loaded = _load(config)
     try:
@@ -158,7 +154,9 @@ def table_rejected(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """列出中间表来源被拒的行: 行的 id、原因与时间 (北京时间), 最新的在前。"""
+    from channels.suggest import nearest
     from services.table_source import rejections
+    from storage import migrate
 
     loaded = _load(config)
     tables = [name for name, s in loaded.sources.items() if s.kind == "table"]
@@ -186,8 +184,14 @@ def table_rejected(
 @app.command()
 def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
     """启动服务: HTTP 接口 + 超时巡检。"""
+    import uvloop
+    from aiohttp import web
+
     from bot.access_log import AccessLog
     from bot.app import create_app
+    from bot.config_text import startup_line
+    from bot.ports import PortTaken, free_port, is_port_taken
+    from storage import migrate
 
     loaded = _load(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -223,7 +227,9 @@ def serve(config: ConfigOption = Path("orderbot.toml")) -> None:
 @app.command("import")
 def import_file(
     file: Annotated[Path, typer.Argument(help="CSV 或 JSONL 文件")],
-    channel: Annotated[str, typer.Option("--channel", help=f"渠道: {', '.join(NAMES)}")],
+    channel: Annotated[
+        str, typer.Option("--channel", help="渠道代号 (见 docs/channels.md; 写错时列出可选的)")
+    ],
     backfill: Annotated[
         bool,
         typer.Option(
@@ -234,7 +240,10 @@ def import_file(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """从 CSV / JSONL 文件导入订单 (与 HTTP 接口相同的校验)。各渠道字段说明见 docs/channels.md。"""
+    from channels.registry import NAMES
+    from services.backfill import Backfill
     from services.importer import ImportFileError, import_orders
+    from storage import migrate
 
     if channel not in NAMES:
         typer.echo(f"--channel: 未知渠道 {channel!r}, 可选 {', '.join(NAMES)}", err=True)
@@ -334,7 +343,10 @@ def report(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """SLA 报表: 任意期间、任意处理组, 完整不删减, 输出 markdown / CSV / XLSX (绩效复盘用)。"""
+    from rules.report import Period
+    from services.policy import Policy
     from services.reports import day_of, report_file
+    from storage import migrate
 
     loaded = _load(config)
     if fmt not in REPORT_FORMATS:
@@ -377,7 +389,10 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="演示数据库目录")] = Path("demo-data"),
 ) -> None:
     """演示: SQLite + 样例订单流, 几十秒内看到超时告警、升级与自动关闭。"""
+    import uvloop
+
     from bot.demo import run_demo
+    from bot.ports import PortTaken
 
     try:
         uvloop.run(
@@ -409,6 +424,7 @@ def recon_import(
     from bot.recon_text import imported_lines
     from rules.statements import GATEWAYS, KINDS, StatementRefused
     from services.recon.importing import import_statement
+    from storage import migrate
 
     for option, value, valid in (("--gateway", gateway, GATEWAYS), ("--kind", kind, KINDS)):
         if value is not None and value not in valid:
@@ -441,6 +457,7 @@ def recon_fetch(
     """从支付渠道的账单接口下载某天的账单, 验签、校验哈希后整份导入; 账单未生成时等待重试。"""
     from bot.recon_text import fetched_lines
     from services.recon.fetching import FETCHABLE, BadFetchDay, configured
+    from storage import migrate
 
     loaded = _load(config)
     try:
@@ -484,6 +501,7 @@ def recon_fetch(
 
 async def _fetch(loaded: Config, bill_date: date, gateways: list[str]) -> list[FetchOutcome]:
     from services.recon.fetching import fetch_day
+    from storage import migrate
 
     async with migrate.migrated_sessions(loaded.database.url) as sessions:
         clock = lambda: datetime.now(UTC)  # noqa: E731
@@ -494,6 +512,7 @@ def _recon_day(day: str | None, gateway: str | None, config: Path) -> tuple[Conf
     """The config and the bill day of a recon command (default yesterday, local), its
     ``--gateway`` checked; exits 2 on a bad option."""
     from services.config import GATEWAYS
+    from services.policy import Policy
     from services.reports import day_of
 
     loaded = _load(config)
@@ -523,6 +542,7 @@ def recon_run(
     """对账: 账单日的账单与订单付款逐笔核对, 差异存为付款工单并推送财务 (可重复运行)。"""
     from services.recon.digest import digest_text
     from services.recon.run import reconcile_days
+    from storage import migrate
 
     loaded, bill_date = _recon_day(day, gateway, config)
     gateways = (gateway,) if gateway else loaded.recon.gateways
@@ -545,6 +565,7 @@ def recon_export(
 ) -> None:
     """对账报表 (给 ERP): 每笔订单付款一行, 附各店铺、渠道的日汇总 (列名见文档)。"""
     from services.recon.export import export_day
+    from storage import migrate
 
     loaded, bill_date = _recon_day(day, gateway, config)
     if fmt not in ("csv", "xlsx"):

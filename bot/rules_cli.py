@@ -1,4 +1,7 @@
-"""``orderbot rules``: versions of the business rules in the database (docs/rules.md)."""
+"""``orderbot rules``: versions of the business rules in the database (docs/rules.md).
+
+Like bot.cli, each command imports the services it runs: ``orderbot --help`` loads none.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,17 @@ import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.rules_text import preview_lines, published_lines, version_line
-from services import rulebook
-from services.config import Config, ConfigError, load_config
-from services.rule_document import document_of, from_toml, to_toml
-from storage import migrate
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from services.config import Config
+
+    Sessions = async_sessionmaker[AsyncSession]
 
 rules_app = typer.Typer(
     no_args_is_help=True, help="业务规则的版本: 导入、导出、草稿、预览、发布、回滚"
@@ -28,10 +31,11 @@ ConfigOption = Annotated[
 AuthorOption = Annotated[str | None, typer.Option("--author", help="记录的操作人 (默认: 登录名)")]
 NoteOption = Annotated[str | None, typer.Option("--note", help="说明")]
 T = TypeVar("T")
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def _load(path: Path) -> Config:
+    from services.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as error:
@@ -45,6 +49,8 @@ def _author(given: str | None) -> str:
 
 def _run(config: Config, work: Callable[[Sessions], Awaitable[T]]) -> T:
     """Run ``work`` on the config's migrated database; refusals are said in one line."""
+    from services import rulebook
+    from storage import migrate
 
     async def run() -> T:
         async with migrate.migrated_sessions(config.database.url) as sessions:
@@ -61,6 +67,9 @@ def _run(config: Config, work: Callable[[Sessions], Awaitable[T]]) -> T:
 
 
 def _rules_file(path: Path) -> dict[str, object]:
+    from services.config import ConfigError
+    from services.rule_document import from_toml
+
     if not path.is_file():
         typer.echo(f"找不到规则文件: {path}", err=True)
         raise typer.Exit(2)
@@ -79,6 +88,9 @@ def export(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """把生效中的规则写成 TOML (可放进 git, 再用 rules import 导入)。"""
+    from services import rulebook
+    from services.rule_document import document_of, to_toml
+
     loaded = _load(config)
     in_force = _run(loaded, lambda s: rulebook.rules_in_force(s, loaded))
     text = to_toml(document_of(in_force))
@@ -97,6 +109,9 @@ def import_(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """把文件中的规则 (整体校验后) 发布为新版本; 与生效中的相同则什么也不做。"""
+    from bot.rules_text import published_lines
+    from services import rulebook
+
     loaded = _load(config)
     rules = loaded
     if file is not None:
@@ -128,6 +143,8 @@ def draft(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """保存一份草稿, 列出与生效版本的差异与问题; 用 rules preview / publish 继续。"""
+    from services import rulebook
+
     loaded = _load(config)
     document = _rules_file(file)
     now = datetime.now(UTC)
@@ -151,6 +168,9 @@ def preview(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """草稿此刻发布会改变什么: 多少未结订单换时限、哪些工单会分到别的组、多少订单立即超时。"""
+    from bot.rules_text import preview_lines
+    from services import rulebook
+
     loaded = _load(config)
     now = datetime.now(UTC)
     view, effects = _run(loaded, lambda s: rulebook.preview_draft(s, loaded, version, now))
@@ -168,6 +188,9 @@ def publish(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """发布草稿 (整体校验; 无效则拒绝, 生效版本不变), 重算未结订单的时限, 通知运维。"""
+    from bot.rules_text import published_lines
+    from services import rulebook
+
     loaded = _load(config)
     now = datetime.now(UTC)
     published = _run(
@@ -184,6 +207,9 @@ def rollback(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """回滚: 发布一个与该版本相同的新版本。"""
+    from bot.rules_text import published_lines
+    from services import rulebook
+
     loaded = _load(config)
     now = datetime.now(UTC)
     published = _run(
@@ -199,6 +225,9 @@ def history(
     config: ConfigOption = Path("orderbot.toml"),
 ) -> None:
     """规则版本: 谁、何时、改了什么 (最新在前)。"""
+    from bot.rules_text import version_line
+    from services import rulebook
+
     loaded = _load(config)
     views = _run(loaded, lambda s: rulebook.history(s, loaded, limit))
     zone = ZoneInfo(loaded.watch.timezone)
