@@ -781,6 +781,41 @@ def test_dash_h_is_help(tmp_path: Path, command: tuple[str, ...]) -> None:
     assert "Usage" in short.stdout
 
 
+# Loaded by running commands only: ~1.5 s of CPU on every start-up that imports them.
+HEAVY = {"sqlalchemy", "alembic", "aiohttp", "uvloop", "polars", "holidays", "storage", "services"}
+# check-config reads the config (which names channels, whose limits come from the table
+# definitions) but neither migrates nor serves.
+NOT_FOR_CHECK_CONFIG = {"alembic", "aiohttp", "uvloop"}
+
+
+def imported(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """The top-level packages a run imported, from PYTHONPROFILEIMPORTTIME's lines on stderr."""
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +([\w.]+)$", result.stderr, re.M)
+    assert names, result.stderr
+    return {name.split(".")[0] for name in names}
+
+
+@pytest.mark.parametrize(
+    ("command", "unwanted"),
+    [
+        (("--help",), HEAVY),
+        (("--version",), HEAVY),
+        (("import", "--help"), HEAVY),
+        (("rules", "--help"), HEAVY),
+        (("check-config", "-c", EXAMPLE), NOT_FOR_CHECK_CONFIG),
+    ],
+    ids=["help", "version", "import-help", "rules-help", "check-config"],
+)
+def test_a_command_loads_only_what_it_needs(
+    tmp_path: Path, command: tuple[str, ...], unwanted: set[str]
+) -> None:
+    result = orderbot(*command, cwd=tmp_path, env=EXAMPLE_ENV | {"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert result.returncode == 0, result.stderr
+    assert imported(result) & unwanted == set()
+    assert "typer" in imported(result)
+
+
 def test_import_help_points_to_the_channel_reference(tmp_path: Path) -> None:
     result = orderbot("import", "-h", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
