@@ -44,6 +44,7 @@ class RulesFollower:
             version = None
             if current != self.version_id and current is not None:
                 version = await get_version(session, current)
+        first_read = self.version_id is _UNREAD
         moved = current != self.version_id
         if moved:
             if version is not None:
@@ -60,7 +61,7 @@ class RulesFollower:
         before = self._rules.current()
         if moved or running != self._running:
             self._rules.swap(Policy.at(self._config, now))
-            if moved:
+            if moved and not first_read:  # the first read is start-up, not a switch
                 logger.info("规则已切换到第 %s 版", current)
         if switched and self._running is not None:
             await self._switch(before, self._running, running, now)
