@@ -12,6 +12,12 @@ trade carries no balance-payment time (``step_pay_details`` rows have no time fi
 ``pay_time`` may be the deposit's, so a presale PAID is entered at ``modified``: the balance
 payment is what last moved the trade, and later edits only make the clock more lenient.
 
+The two stages' payments (each ``step_channel_no``, an Alipay trade number) get the same times
+for reconciliation: the 定金 is paid at ``pay_time``, the 尾款 at ``modified`` once
+``step_trade_status`` is FRONT_PAID_FINAL_PAID (the time the trade is seen paid; a later record
+of the trade moves it later). Reconciliation matches a payment by its serial whatever its time
+(rules.recon.matching); the time only says which day's bill should have had it.
+
 A paid trade with a sub-order whose refund is open (``refund_status`` WAIT_SELLER_AGREE,
 WAIT_BUYER_RETURN_GOODS, WAIT_SELLER_CONFIRM_GOODS) is ON_HOLD from ``modified`` (channels.holds).
 The ship-by is ``delivery_time`` (最晚发货时间), else ``send_time`` (a presale's promised
@@ -157,7 +163,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         paid_at=times["pay_time"],
         raw=dict(record),
         items=items,
-        payments=_payments(r, amount, times["pay_time"]),
+        payments=_payments(r, amount, times),
         waybills=waybills,
         ship_by_at=r.beijing_deadline("delivery_time") or r.beijing_deadline("send_time"),
         shipped_at=times["consign_time"] or first_shipped(waybills),
@@ -193,20 +199,28 @@ def _open_refunds(sub_orders: list[RecordReader], items: list[Item]) -> list[str
     ]
 
 
-def _payments(r: RecordReader, amount: int | None, paid_at: datetime | None) -> list[Payment]:
-    """A presale's two Alipay trades (one per step), else the trade's own once it is paid."""
+def _payments(
+    r: RecordReader, amount: int | None, times: Mapping[str, datetime | None]
+) -> list[Payment]:
+    """A presale's two Alipay trades (one per step, timed as the module says), else the
+    trade's own once it is paid."""
+    final_paid = r.value("step_trade_status") == "FRONT_PAID_FINAL_PAID"
+    step_times = {"deposit": times["pay_time"], "final": times["modified"] if final_paid else None}
     steps = [
         Payment(
             serial=serial,
-            phase=_STEP_PHASES.get(step.count("step_no") or 0, "full"),
+            phase=phase,
             amount_fen=step.yuan("step_actual_pay_fee"),
+            paid_at=step_times.get(phase),
             method="alipay",
         )
         for step in r.objects("step_pay_details", wrapped="step_pay_detail")
         if (serial := step.ident("step_channel_no", limits.SERIAL))
+        and (phase := _STEP_PHASES.get(step.count("step_no") or 0, "full"))
     ]
     if steps:
         return steps
+    paid_at = times["pay_time"]
     serial = r.ident("alipay_no", limits.SERIAL)
     if serial is None or paid_at is None:
         return []

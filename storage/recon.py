@@ -30,6 +30,7 @@ async def _frame(
             else UtcDateTime()
             if isinstance(v, datetime)
             else None,
+            expanding=isinstance(v, list),
         )
         for name, v in params.items()
     ]
@@ -104,21 +105,64 @@ PAYMENTS = _ORDER | {
 }
 
 
+_PAYMENTS_SQL = (
+    f"SELECT {_ORDER_SQL}, p.serial, p.phase, "
+    "coalesce(p.amount_fen, 0) - p.voucher_fen, p.paid_at "
+    "FROM order_payments p JOIN orders o ON o.id = p.order_id WHERE p.method = :gateway "
+)
+
+
 async def payments_between(
     session: AsyncSession, gateway: str, start: datetime, end: datetime
 ) -> pl.DataFrame:
     """The gateway's payments made in [start, end), each owing its amount less vouchers."""
     return await _frame(
         session,
-        f"SELECT {_ORDER_SQL}, p.serial, p.phase, "
-        "coalesce(p.amount_fen, 0) - p.voucher_fen, p.paid_at "
-        "FROM order_payments p JOIN orders o ON o.id = p.order_id "
-        "WHERE p.method = :gateway AND p.paid_at >= :start AND p.paid_at < :end",
+        _PAYMENTS_SQL + "AND p.paid_at >= :start AND p.paid_at < :end",
         PAYMENTS,
         gateway=gateway,
         start=start,
         end=end,
     )
+
+
+_CHUNK = 500  # serials per query
+
+
+async def payments_with_serials(
+    session: AsyncSession, gateway: str, serials: Sequence[str]
+) -> pl.DataFrame:
+    """The gateway's payments with these serials, whenever made (or with no time known)."""
+    frames = [
+        await _frame(
+            session,
+            _PAYMENTS_SQL + "AND p.serial IN :serials",
+            PAYMENTS,
+            gateway=gateway,
+            serials=list(serials[low : low + _CHUNK]),
+        )
+        for low in range(0, len(serials), _CHUNK)
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=PAYMENTS)
+
+
+async def billed_before(
+    session: AsyncSession, gateway: str, day: date, serials: Sequence[str]
+) -> set[str]:
+    """Of these serials, those a trade bill of the gateway before ``day`` lists."""
+    found: set[str] = set()
+    for low in range(0, len(serials), _CHUNK):
+        query = text(
+            "SELECT l.merchant_order_no, l.gateway_trade_no FROM statement_lines l "
+            "JOIN statements s ON s.id = l.statement_id "
+            "WHERE l.gateway = :gateway AND l.kind = 'payment' AND l.bill_date < :day "
+            "AND s.kind = 'trade' AND (l.merchant_order_no IN :serials "
+            "OR l.gateway_trade_no IN :serials)"
+        ).bindparams(bindparam("serials", expanding=True), bindparam("day", type_=Date()))
+        chunk = list(serials[low : low + _CHUNK])
+        rows = await session.execute(query, {"gateway": gateway, "day": day, "serials": chunk})
+        found.update(number for row in rows for number in row if number is not None)
+    return found & set(serials)
 
 
 async def deposits_in_bills(

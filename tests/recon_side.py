@@ -1,9 +1,12 @@
-"""Reconciliation test helpers: shop orders paid by WeChat Pay through the ingest API, WeChat
-Pay ALL bills written as the gateway writes them (tests.statement_files) and stored through
-the import service, and runs of the matching service."""
+"""Reconciliation test helpers: shop orders paid by WeChat Pay and Taobao presale trades paid
+through Alipay, sent through the ingest API; WeChat Pay ALL bills written as the gateway
+writes them (tests.statement_files) and Alipay's as the sandbox's gateway writes them from the
+payments the trades made (sandbox.paid, sandbox.bills), stored through the import service;
+and runs of the matching service."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -12,6 +15,10 @@ from aiohttp.test_utils import TestClient
 
 from bot.keys import RULES, SESSIONS
 from rules.statements import parse_statement
+from sandbox.bills import alipay_zip
+from sandbox.paid import payments_of
+from sandbox.pay_config import PaySandboxConfig
+from sandbox.payments import Payment, PayState
 from services.recon.importing import store_statement
 from services.recon.run import RunOutcome, reconcile
 from tests.statement_files import WechatLine, wechat_trade
@@ -98,13 +105,74 @@ class ShopOrder:
         return record
 
 
-async def ingest(client: TestClient, orders: list[ShopOrder]) -> None:
-    for low in range(0, len(orders), 1000):
-        batch = [o.record() for o in orders[low : low + 1000]]
-        response = await client.post(
-            "/api/v1/orders/shop", json={"orders": batch}, headers=auth("all")
-        )
-        assert response.status == 200, await response.text()
+def _taobao_time(at: datetime) -> str:
+    return f"{at.astimezone(BEIJING):%Y-%m-%d %H:%M:%S}"
+
+
+@dataclass
+class TaobaoPresale:
+    """A Taobao presale trade: 定金 and 尾款, each an Alipay trade (``Pay.serial`` is its
+    ``step_channel_no``), the balance paid at ``final.at``; ``shipped_at``: the trade as
+    later sent, shipped (its ``modified`` then)."""
+
+    tid: str
+    deposit: Pay
+    final: Pay
+    shop: str = "天猫旗舰店"
+    shipped_at: datetime | None = None
+
+    def record(self, *, as_paid: bool = False) -> dict[str, Any]:
+        """The trade as TOP returns it: shipped if it was, or (``as_paid``) as it was when
+        the balance was paid."""
+        shipped = None if as_paid else self.shipped_at
+        steps = [(1, self.deposit), (2, self.final)]
+        record: dict[str, Any] = {
+            "tid_str": self.tid,
+            "type": "step",
+            "status": "WAIT_BUYER_CONFIRM_GOODS" if shipped else "WAIT_SELLER_SEND_GOODS",
+            "step_trade_status": "FRONT_PAID_FINAL_PAID",
+            "created": _taobao_time(self.deposit.at - timedelta(minutes=3)),
+            "pay_time": _taobao_time(self.deposit.at),
+            "modified": _taobao_time(shipped or self.final.at),
+            "payment": yuan(self.deposit.fen + self.final.fen),
+            "step_paid_fee": yuan(self.deposit.fen + self.final.fen),
+            "seller_nick": self.shop,
+            "step_pay_details": {
+                "step_pay_detail": [
+                    {
+                        "step_no": no,
+                        "step_actual_pay_fee": yuan(pay.fen),
+                        "pay_status": 2,
+                        "step_channel_no": pay.serial,
+                    }
+                    for no, pay in steps
+                ]
+            },
+            "orders": {
+                "order": [
+                    {"oid": int(self.tid), "payment": yuan(self.deposit.fen + self.final.fen)}
+                ]
+            },
+        }
+        if shipped:
+            record["consign_time"] = _taobao_time(shipped)
+        return record
+
+
+async def ingest(
+    client: TestClient, orders: Sequence[ShopOrder], trades: Sequence[TaobaoPresale] = ()
+) -> None:
+    for channel, records in (
+        ("shop", [o.record() for o in orders]),
+        ("taobao", [t.record() for t in trades]),
+    ):
+        for low in range(0, len(records), 1000):
+            response = await client.post(
+                f"/api/v1/orders/{channel}",
+                json={"orders": records[low : low + 1000]},
+                headers=auth("all"),
+            )
+            assert response.status == 200, await response.text()
 
 
 _TRADE_NO = iter(range(4200000000000000000000, 4300000000000000000000))
@@ -149,9 +217,33 @@ async def import_bill(client: TestClient, day: date, lines: list[WechatLine]) ->
     await store_statement(client.app[SESSIONS], statement, name, datetime.now(UTC))
 
 
-async def run_day(client: TestClient, day: date, now: datetime | None = None) -> RunOutcome:
+ALIPAY_PID = PaySandboxConfig().alipay_pid
+
+
+async def import_alipay_bills(client: TestClient, trades: Sequence[TaobaoPresale]) -> list[date]:
+    """Each day's Alipay business bill of the trades' payments, as the sandbox's gateway
+    writes it from what the trades paid when they were paid (sandbox.paid), imported; the
+    days billed."""
+    state = PayState(PaySandboxConfig(), clock=lambda: 0.0, wall_clock=lambda: 0.0)
+    state.payments = [
+        Payment.from_json(paid)
+        for trade in trades
+        for paid in payments_of("taobao", trade.record(as_paid=True))
+    ]
+    days = sorted({p.paid_at.astimezone(BEIJING).date() for p in state.payments})
+    for day in days:
+        name = f"{ALIPAY_PID}_{day:%Y%m%d}.csv.zip"
+        data = alipay_zip(ALIPAY_PID, day, state.bill_lines("alipay", day), datetime.now(UTC))
+        statement = parse_statement(data, name, None, None)
+        await store_statement(client.app[SESSIONS], statement, name, datetime.now(UTC))
+    return days
+
+
+async def run_day(
+    client: TestClient, day: date, now: datetime | None = None, gateway: str = "wechat"
+) -> RunOutcome:
     now = now or local(day + timedelta(days=1), "10:30:00")
     outcome, _ = await reconcile(
-        client.app[SESSIONS], client.app[RULES].current(), "wechat", day, now
+        client.app[SESSIONS], client.app[RULES].current(), gateway, day, now
     )
     return outcome

@@ -186,8 +186,15 @@ def test_a_presale_trade_has_a_payment_per_step() -> None:
     del trade["delivery_time"]
     order = taobao.normalize(trade, NOW)
     assert (order.stage, order.order_type) == (Stage.DEPOSIT_PAID, "presale")
+    # The steps carry no time: the 定金 is placed at pay_time, the 尾款 (unpaid yet) nowhere.
     assert order.payments == [
-        Payment("2026022022001001330200000001", "deposit", 500, method="alipay")
+        Payment(
+            "2026022022001001330200000001",
+            "deposit",
+            500,
+            paid_at=beijing(trade["pay_time"]),
+            method="alipay",
+        )
     ]
     # A date alone is due by the end of that day, Beijing time; weeks ahead is fine.
     assert order.ship_by_at == beijing("2026-03-20 23:59:59")
@@ -197,9 +204,10 @@ def test_a_presale_trade_has_a_payment_per_step() -> None:
     steps = trade["step_pay_details"]["step_pay_detail"]
     steps[1] |= {"step_channel_no": "2026030122001001330200000002", "pay_status": 2}
     order = taobao.normalize(trade, NOW)
-    assert [(p.serial, p.phase, p.amount_fen) for p in order.payments] == [
-        ("2026022022001001330200000001", "deposit", 500),
-        ("2026030122001001330200000002", "final", 2450),
+    # Paid: the 尾款 at the time the trade is seen paid (modified).
+    assert [(p.serial, p.phase, p.amount_fen, p.paid_at) for p in order.payments] == [
+        ("2026022022001001330200000001", "deposit", 500, beijing(trade["pay_time"])),
+        ("2026030122001001330200000002", "final", 2450, beijing(trade["modified"])),
     ]
 
 

@@ -1,8 +1,11 @@
 """A labelled synthetic month: a few shops' WeChat Pay orders every day of February 2026 with
 noise that must not count (vouchers, refunds, presale pairs, payments near midnight that land
 in the next day's bill, fees off by less than the tolerance), and every class of difference
-injected at random. Each day's bill is written as WeChat Pay writes it, imported and run in
-order; the differences found must be exactly the ones injected: precision and recall 100%."""
+injected at random; beside them Taobao presale trades paid through Alipay (定金 and 尾款, whose
+records give the payments no time of their own; some sent again later, shipped). Each day's
+WeChat Pay bill is written as WeChat Pay writes it, the Alipay bills as the sandbox's gateway
+does from what the trades paid, imported and run in order; the differences found must be
+exactly the ones injected: precision and recall 100%."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from tests.recon_side import (
     Pay,
     Refunded,
     ShopOrder,
+    TaobaoPresale,
+    import_alipay_bills,
     import_bill,
     ingest,
     local,
@@ -53,6 +58,7 @@ class Month:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.orders: list[ShopOrder] = []
+        self.trades: list[TaobaoPresale] = []
         self.bills: dict[date, list[WechatLine]] = {
             FIRST + timedelta(days=n): [] for n in range(DAYS)
         }
@@ -84,6 +90,8 @@ class Month:
         for day in days:
             for _ in range(self.rng.randrange(25, 40)):
                 self.noise(day)
+            for _ in range(self.rng.randrange(2, 5)):
+                self.taobao_presale(day)
             for inject in self.rng.sample(INJECTIONS, 4):
                 inject(self, day)
         for inject in INJECTIONS:  # every class at least once, whatever the draw
@@ -125,6 +133,28 @@ class Month:
             self.orders.append(ShopOrder(no, [deposit, final], shop=self.rng.choice(SHOPS)))
             self.billed(day, deposit)
             self.billed(later, final)
+
+    def taobao_presale(self, day: date) -> None:
+        """定金 on the day, 尾款 up to three days later (both Alipay trades, billed on their
+        days); a third of the trades sent again once shipped, a day or two after the balance."""
+        later = min(day + timedelta(days=self.rng.randrange(0, 4)), max(self.bills))
+        tid = str(3_000_000_000_000 + self.n)
+        deposit, final = (
+            Pay(
+                f"20260{self.number('1')}", self.rng.randrange(1000, 5000), local(day, self.clock())
+            ),
+            Pay(
+                f"20260{self.number('2')}",
+                self.rng.randrange(5000, 20000),
+                local(later, self.clock()),
+            ),
+        )
+        if final.at < deposit.at:
+            deposit.at, final.at = final.at, deposit.at
+        shipped = (
+            final.at + timedelta(days=self.rng.choice((1, 2))) if self.rng.random() < 0.34 else None
+        )
+        self.trades.append(TaobaoPresale(tid, deposit, final, shipped_at=shipped))
 
     def refund(
         self, order: ShopOrder, pay: Pay, day: date, *, billed: bool, fen: int | None = None
@@ -218,11 +248,13 @@ INJECTIONS = [
 async def test_a_labelled_month_is_found_with_full_precision_and_recall(app: TestClient) -> None:
     month = Month(seed=14)
     month.build()
-    await ingest(app, month.orders)
+    await ingest(app, month.orders, month.trades)
     for day, lines in month.bills.items():
         await import_bill(app, day, lines)
+    alipay_days = await import_alipay_bills(app, month.trades)
     for day in month.bills:
         await run_day(app, day)
+        await run_day(app, day, gateway="alipay")
 
     stored = await all_rows(app.app[SESSIONS], ReconDifference)
     found = {(d.bill_date, d.cls, d.key) for d in stored}
@@ -232,3 +264,5 @@ async def test_a_labelled_month_is_found_with_full_precision_and_recall(app: Tes
     assert (precision, recall) == (1.0, 1.0)
     assert {cls for _, cls, _ in month.labels} == set(Difference)
     assert len(month.orders) > 900
+    assert len(month.trades) > 60 and len(alipay_days) == DAYS
+    assert any(t.shipped_at for t in month.trades)

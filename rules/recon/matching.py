@@ -7,9 +7,16 @@ number. Expected (应收) is the payment's amount less the vouchers the merchant
 (实收) is what the bill settles for it, the fee and refunds apart. Refunds are matched by our
 refund number.
 
+Serial first: a payment whose serial is in the day's bill is matched there whatever its time
+(a Taobao presale stage's time is only what the pool could place it at, see channels.taobao;
+a payment stored without a time has none), unless an earlier day's bill already had it. The
+time decides only what the day's bill should have had and did not.
+
 The day boundary: a payment made in the last ``carry`` before midnight (Beijing) may be in the
 next day's bill. Missing from its own day's bill it is pending, not a difference; the next
 day's run looks for it again (unless the day's bill had it) and only then calls it missing.
+A payment of the day that an earlier day's bill had (``billed_before``: its time was placed
+after the money moved) is not looked for again.
 """
 
 from __future__ import annotations
@@ -32,8 +39,9 @@ PAYMENT_SCHEMA = pl.Schema(
         "serial": pl.String(),
         "stage": pl.String(),  # full | deposit | final
         "expected_fen": pl.Int64(),  # amount less the merchant's vouchers
-        "paid_at": _UTC,
+        "paid_at": _UTC,  # null: not known (matched only by serial)
         "deposit_seen": pl.Boolean(),  # a final's 定金 is in some bill (settles the order)
+        "billed_before": pl.Boolean(),  # the serial is in one of the gateway's earlier bills
     }
 )
 REFUND_SCHEMA = pl.Schema(
@@ -139,9 +147,12 @@ def match_day(
 ) -> Match:
     """Match the day's bill ``lines`` (the trade lines of the gateway's bills of the day)
     against the ``payments`` and ``refunds`` made from ``day.start - day.carry`` to
-    ``day.end``; ``previous_lines`` (the day before's bill) tell which of those made near the
-    previous midnight were matched there already. ``deposits_due``: presale deposits whose
-    balance window closed on the day, each with the balance owed as ``expected_fen``."""
+    ``day.end``, and those (made whenever) whose serial the day's bill lists; ``previous_lines``
+    (the day before's bill) tell which of those made near the previous midnight were matched
+    there already, a payment's ``billed_before`` which an earlier bill had (the caller needs to
+    know it only for payments the day's bill lacks or that were made outside the window).
+    ``deposits_due``: presale deposits whose balance window closed on the day, each with the
+    balance owed as ``expected_fen``."""
     paid_rows, paid_diffs = _payments(day, payments, lines, previous_lines)
     refund_rows, refund_diffs = _refunds(day, refunds, lines, previous_lines)
     differences = pl.concat(
@@ -161,16 +172,27 @@ def match_day(
     )
 
 
-def _window(day: Day, frame: pl.DataFrame, at: str, key: str, seen: pl.Series) -> pl.DataFrame:
+def _window(
+    day: Day,
+    frame: pl.DataFrame,
+    at: str,
+    key: str,
+    seen: pl.Series,
+    billed: pl.Series | None = None,
+) -> pl.DataFrame:
     """What was made in the day or in the carry before it; of the latter only what the
-    previous day's bill did not have (``seen``: its keys)."""
-    moment = pl.col(at)
-    early = moment < day.start
-    return frame.filter(
+    previous day's bill did not have (``seen``: its keys). With ``billed`` (the day's bill's
+    keys) also what the day's bill lists, made whenever."""
+    moment, keyed = pl.col(at), pl.col(key)
+    early = (moment >= day.start - day.carry) & (moment < day.start)
+    due = (
         (moment >= day.start - day.carry)
         & (moment < day.end)
-        & ~(early & pl.col(key).is_in(seen.implode()))
-    ).with_columns(carried=early)
+        & ~(early & keyed.is_in(seen.implode()))
+    ).fill_null(False)
+    if billed is not None:
+        due = due | keyed.is_in(billed.implode())
+    return frame.filter(due).with_columns(carried=early.fill_null(False))
 
 
 def _keys(lines: pl.DataFrame, *columns: str) -> pl.Series:
@@ -203,10 +225,13 @@ def _payments(
     seen = _keys(
         previous_lines.filter(pl.col("kind") == "payment"), "merchant_order_no", "gateway_trade_no"
     )
-    due = _window(day, payments, "paid_at", "serial", seen).rename({"paid_at": "at"})
+    paid = lines.filter(pl.col("kind") == "payment")
+    listed = _keys(paid, "merchant_order_no", "gateway_trade_no")
+    fresh = payments.filter(~pl.col("billed_before").fill_null(False))
+    due = _window(day, fresh, "paid_at", "serial", seen, listed).rename({"paid_at": "at"})
     serials = due["serial"].unique().implode()
     ours, theirs = pl.col("merchant_order_no"), pl.col("gateway_trade_no")
-    paid = lines.filter(pl.col("kind") == "payment").with_columns(
+    paid = paid.with_columns(
         key=pl.when(ours.is_in(serials))
         .then(ours)
         .when(theirs.is_in(serials))

@@ -95,7 +95,8 @@ async def load_inputs(
     """What the day is matched with, read in the caller's (reading) transaction."""
     day = day_of(policy, gateway, bill_date)
     window = policy.config.recon.balance_window
-    payments = await db.payments_between(session, gateway, day.start - day.carry, day.end)
+    lines = await db.bill_lines(session, gateway, bill_date)
+    payments = await _payments(session, gateway, day, lines)
     finals = payments.filter(pl.col("stage") == "final")["order_id"].unique().to_list()
     seen = await db.deposits_in_bills(session, gateway, finals)
     payments = payments.with_columns(
@@ -105,12 +106,39 @@ async def load_inputs(
         day=day,
         payments=payments,
         refunds=await db.refunds_between(session, gateway, day.start - day.carry, day.end),
-        lines=await db.bill_lines(session, gateway, bill_date),
+        lines=lines,
         previous_lines=await db.bill_lines(session, gateway, bill_date - timedelta(days=1)),
         deposits_due=await db.deposits_between(
             session, gateway, day.start - window, day.end - window
         ),
         bills=await db.bill_days(session, gateway, bill_date),
+    )
+
+
+async def _payments(
+    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame
+) -> pl.DataFrame:
+    """The payments made in the day (and the carry before it), and, serial first, those the
+    day's bill lists made at another time or at no known time; each with whether an earlier
+    bill had it, asked only where it matters (a payment the day's bill lacks, or one from
+    outside the window): few, so the serials are looked up by the chunk."""
+    made = await db.payments_between(session, gateway, day.start - day.carry, day.end)
+    paid = lines.filter(pl.col("kind") == "payment")
+    ours, theirs = pl.col("merchant_order_no"), pl.col("gateway_trade_no")
+    known = made["serial"].unique().implode()
+    unclaimed = paid.filter(
+        ~ours.is_in(known).fill_null(False) & ~theirs.is_in(known).fill_null(False)
+    )
+    numbers = pl.concat([unclaimed["merchant_order_no"], unclaimed["gateway_trade_no"]])
+    other = await db.payments_with_serials(
+        session, gateway, numbers.drop_nulls().unique().sort().to_list()
+    )
+    billed = pl.concat([paid["merchant_order_no"], paid["gateway_trade_no"]]).drop_nulls()
+    unbilled = made.filter(~pl.col("serial").is_in(billed.implode()))["serial"]
+    asked = pl.concat([unbilled, other["serial"]]).unique().sort().to_list()
+    before = await db.billed_before(session, gateway, day.bill_date, asked)
+    return pl.concat([made, other]).with_columns(
+        billed_before=pl.col("serial").is_in(pl.Series(sorted(before), dtype=pl.String).implode())
     )
 
 
