@@ -2,13 +2,16 @@
 before are out, ~10:00 Beijing on T+1) each gateway's yesterday is fetched (where its bill API
 is configured), then
 matched, stored and announced (services.recon.run). A gateway without a bill is recorded as
-such and announced; its day can be run again by hand (``orderbot recon run``)."""
+such and announced; its day can be run again by hand (``orderbot recon run``).
+
+Every instance fires the job: a day one of them reconciled at or after today's slot is left
+alone by the others, and two at the same moment store it once (services.recon.run)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,11 +50,17 @@ async def run(
     sessions: async_sessionmaker[AsyncSession], policy: Policy, now: datetime
 ) -> ReconResult:
     """Reconcile yesterday (local) for every gateway of ``[recon] gateways``."""
-    bill_date = day_of(policy, now) - timedelta(days=1)
+    today = day_of(policy, now)
+    bill_date = today - timedelta(days=1)
+    slot = datetime.combine(today, policy.config.recon.daily_at or time(), policy.timezone)
     result = ReconResult()
     for gateway in policy.config.recon.gateways:
         await fetch_bills(sessions, policy, gateway, bill_date)
-        outcome, _ = await reconcile(sessions, policy, gateway, bill_date, now)
+        outcome, _ = await reconcile(
+            sessions, policy, gateway, bill_date, now, unless_run_since=min(slot, now)
+        )
+        if outcome.status == "taken":
+            continue
         result.differences += outcome.differences
         if outcome.status == "no_bill":
             result.without_bill.append(gateway)

@@ -12,6 +12,8 @@ import polars as pl
 from sqlalchemy import Date, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.conflicts import insert_ignoring_duplicates
+from storage.db import rows_matched
 from storage.models import ReconDifference, ReconRun, UtcDateTime
 
 _UTC = pl.Datetime("us", "UTC")
@@ -238,22 +240,45 @@ async def deposits_between(
 # --- runs and differences ---
 
 
-async def save_run(
-    session: AsyncSession, gateway: str, day: date, counts: dict[str, Any], now: datetime
-) -> ReconRun:
-    """The day's run row, created or updated with this run's counts."""
-    run = await session.scalar(
+async def run_of(session: AsyncSession, gateway: str, day: date) -> ReconRun | None:
+    found: ReconRun | None = await session.scalar(
         select(ReconRun).where(ReconRun.gateway == gateway, ReconRun.bill_date == day)
     )
-    if run is None:
-        run = ReconRun(gateway=gateway, bill_date=day, runs=0, first_run_at=now, **counts)
-        session.add(run)
-    for name, value in counts.items():
-        setattr(run, name, value)
-    run.runs += 1
-    run.last_run_at = now
-    await session.flush()
-    return run
+    return found
+
+
+async def save_run(
+    session: AsyncSession,
+    gateway: str,
+    day: date,
+    counts: dict[str, Any],
+    now: datetime,
+    runs_seen: int,
+) -> ReconRun | None:
+    """The day's run row, created or updated with this run's counts, if it still has the
+    ``runs_seen`` runs the run read (0: no row); None when another run stored the day since
+    (this one's findings are not stored: two instances never both store a day). Sound on both
+    databases: SQLite's writers take turns whole (BEGIN IMMEDIATE); on PostgreSQL the second
+    INSERT waits for the first to commit and then does nothing, the second UPDATE waits for
+    the row and then finds its count changed."""
+    table = ReconRun.__table__
+    if runs_seen == 0:
+        first = {"gateway": gateway, "bill_date": day, "runs": 1, "first_run_at": now}
+        insert = insert_ignoring_duplicates(session, ReconRun).values(
+            first | counts | {"last_run_at": now}
+        )
+        stored = (await session.execute(insert.returning(table.c.id))).first() is not None
+    else:
+        change = (
+            update(table)
+            .where(table.c.gateway == gateway, table.c.bill_date == day)
+            .where(table.c.runs == runs_seen)
+            .values(counts | {"runs": runs_seen + 1, "last_run_at": now})
+        )
+        stored = rows_matched(await session.execute(change)) == 1
+    if not stored:
+        return None
+    return await run_of(session, gateway, day)
 
 
 async def differences_of(session: AsyncSession, gateway: str, day: date) -> list[ReconDifference]:

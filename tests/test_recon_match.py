@@ -5,7 +5,10 @@ duplicates, closes what vanished, and tells finance (tickets, digest with XLSX, 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.keys import RULES, SESSIONS
@@ -24,7 +28,9 @@ from rules.statements import parse_statement
 from services.config import parse_config
 from services.recon.export import export_day
 from services.recon.importing import store_statement
-from services.recon.run import reconcile
+from services.recon.run import DayInputs, RunOutcome, load_inputs, match, reconcile
+from services.recon.run import store as store_run
+from storage.db import make_engine, make_sessionmaker
 from storage.models import OutboxMessage, ReconDifference, ReconRun, Ticket, TicketEvent
 from tests.chat import say
 from tests.recon_side import (
@@ -397,3 +403,75 @@ async def test_recon_run_and_export_from_the_command_line(
     no_crash(wrong)
     assert wrong.returncode == 2 and "--date" in wrong.stderr
     assert cli("recon", "run", "--gateway", "paypal", "-c", config_file).returncode == 2
+
+
+@contextlib.asynccontextmanager
+async def two_instances(database_url: str) -> AsyncIterator[list[async_sessionmaker[AsyncSession]]]:
+    """Two instances' database connections (each its own engine) to the test's database."""
+    engines = [make_engine(database_url) for _ in range(2)]
+    try:
+        yield [make_sessionmaker(engine) for engine in engines]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def _stored_once(app: TestClient) -> None:
+    """Each gateway's day stored once (one run, one digest), each difference once with one
+    ticket."""
+    sessions = app.app[SESSIONS]
+    runs = await all_rows(sessions, ReconRun)
+    assert {(r.gateway, r.runs) for r in runs} == {(g, 1) for g in ("wechat", "alipay", "unionpay")}
+    digests = [m for m in await all_rows(sessions, OutboxMessage) if m.kind == "recon"]
+    assert len(digests) == len(runs)
+    assert await differences(app) == FOUND
+    tickets = await all_rows(sessions, Ticket)
+    assert sorted(t.episode for t in tickets) == sorted({t.episode for t in tickets})
+    assert len(tickets) == len(FOUND)
+
+
+async def test_two_instances_nightly_jobs_reconcile_the_day_once(
+    app: TestClient, database_url: str
+) -> None:
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    policy = app.app[RULES].current()
+    fired = at("10:30:00", NEXT)
+    async with two_instances(database_url) as instances:
+        results = await asyncio.gather(*(recon_job.run(s, policy, fired) for s in instances))
+        # Another instance whose job fires a little late, after the day was stored.
+        late = await recon_job.run(instances[1], policy, fired + timedelta(seconds=5))
+    assert sorted(r.differences for r in results) == [0, len(FOUND)]
+    assert late.differences == 0
+    await _stored_once(app)
+
+
+async def test_two_runs_that_read_the_day_before_either_stored_store_it_once(
+    app: TestClient, database_url: str
+) -> None:
+    """The worst interleaving: both read and match, then both store at once."""
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    policy = app.app[RULES].current()
+    now = at("10:30:00", NEXT)
+
+    async def store(sessions: async_sessionmaker[AsyncSession], inputs: DayInputs) -> str:
+        outcome = RunOutcome("wechat", D, "done")
+        async with sessions.begin() as session:
+            return (
+                "stored"
+                if await store_run(session, policy, outcome, match(inputs), now, 0)
+                else "taken"
+            )
+
+    async with two_instances(database_url) as instances:
+        read = []
+        for sessions in instances:
+            async with sessions() as session:
+                read.append(await load_inputs(session, policy, "wechat", D))
+        stored = await asyncio.gather(*(store(s, i) for s, i in zip(instances, read, strict=True)))
+    assert sorted(stored) == ["stored", "taken"]
+    [run] = await all_rows(app.app[SESSIONS], ReconRun)
+    assert run.runs == 1
+    assert await differences(app) == FOUND
+    assert len(await all_rows(app.app[SESSIONS], Ticket)) == len(FOUND)

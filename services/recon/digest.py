@@ -27,6 +27,11 @@ DIGEST_MONEY = frozenset({"应收", "实收", "涉及金额"})
 
 def digest_text(outcome: RunOutcome, open_now: int) -> str:
     gateway = GATEWAY_LABELS.get(outcome.gateway, outcome.gateway)
+    if outcome.status == "taken":
+        return (
+            f"💰 对账 {gateway} {outcome.bill_date}: 另一实例同时 (或本轮已) 对账了这一天, "
+            "本次结果未保存, 也未重复发送"
+        )
     head = f"💰 对账 {gateway} {outcome.bill_date} (第 {outcome.runs} 次)"
     if outcome.status == "no_bill":
         return f"{head}\n未找到当天的{gateway}交易账单, 未对账。导入或下载账单后再运行。"

@@ -1,7 +1,11 @@
 """``orderbot recon run`` and the nightly job: one gateway's bill day matched against the order
 pool (rules.recon.matching, in a thread), its differences stored so that a re-run updates them
 (never twice), a difference gone closed with its ticket, each new one a payment ticket routed
-to finance, and one digest per run queued for finance (services.recon.digest)."""
+to finance, and one digest per run queued for finance (services.recon.digest).
+
+Several instances may run the same day at once (the nightly job fires on each): a run stores
+its findings only if no other run stored the day since it read it (storage.recon.save_run),
+else it is ``taken`` and stores nothing, queues no digest, and fails nothing."""
 
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ class RunOutcome:
 
     gateway: str
     bill_date: date
-    status: str  # done | no_bill
+    status: str  # done | no_bill | taken (another run stored the day: nothing stored)
     looked_at: int = 0
     matched: int = 0
     pending: int = 0
@@ -160,17 +164,25 @@ async def reconcile(
     gateway: str,
     bill_date: date,
     now: datetime,
+    unless_run_since: datetime | None = None,
 ) -> tuple[RunOutcome, Match | None]:
     """Run the day: read, match, store. Without a bill for the day the run is recorded as
-    ``no_bill`` and nothing is matched (every payment would look missing)."""
+    ``no_bill`` and nothing is matched (every payment would look missing). A day another run
+    stored meanwhile, or (``unless_run_since``: the nightly job's slot) ran since then, is
+    ``taken``: nothing stored, no digest."""
     async with sessions() as session:
         await begin_reading(session)
+        earlier = await db.run_of(session, gateway, bill_date)
+        if earlier and unless_run_since and earlier.last_run_at >= unless_run_since:
+            return RunOutcome(gateway, bill_date, "taken", run_id=earlier.id), None
         inputs = await load_inputs(session, policy, gateway, bill_date)
     outcome = RunOutcome(gateway, bill_date, "done" if inputs.bills else "no_bill")
     found = await asyncio.to_thread(match, inputs) if inputs.bills else None
     async with sessions.begin() as session:
-        await store(session, policy, outcome, found, now)
-        await queue_digest(session, policy, outcome, now)
+        if await store(session, policy, outcome, found, now, earlier.runs if earlier else 0):
+            await queue_digest(session, policy, outcome, now)
+        else:
+            outcome.status = "taken"
     return outcome, found
 
 
@@ -199,16 +211,19 @@ async def store(
     outcome: RunOutcome,
     found: Match | None,
     now: datetime,
-) -> None:
+    runs_seen: int,
+) -> bool:
     """The run row and the differences: new ones inserted with their tickets, known ones
     updated (opened again if they had gone), vanished ones closed with their tickets. A
-    difference written off by finance stays written off."""
-    run = await db.save_run(
-        session, outcome.gateway, outcome.bill_date, _counts(outcome, found), now
-    )
+    difference written off by finance stays written off. False, nothing stored, when the day
+    no longer has the ``runs_seen`` runs it had when this run read it."""
+    counts = _counts(outcome, found)
+    run = await db.save_run(session, outcome.gateway, outcome.bill_date, counts, now, runs_seen)
+    if run is None:
+        return False
     outcome.run_id, outcome.runs = run.id, run.runs
     if found is None:
-        return
+        return True
     known = {
         (d.cls, d.key): d for d in await db.differences_of(session, run.gateway, run.bill_date)
     }
@@ -235,6 +250,7 @@ async def store(
     await close_payment_tickets(session, [d.ticket_id for d in gone if d.ticket_id], GONE, now)
     await reopen_payment_tickets(session, [d.ticket_id for d in back if d.ticket_id], BACK, now)
     await _open_tickets(session, policy, run)
+    return True
 
 
 _UPDATED = (
