@@ -9,6 +9,11 @@ Presale (sku ``trade_type == 2`` 定金预售, or ``main_status == 103``): ``ord
 entry per payment phase (``current_phase`` 1 = deposit, 2 = balance); DEPOSIT_PAID and PAID are
 entered at that phase's ``phase_pay_time``, and each phase's ``channel_payment_no`` is a payment.
 
+A sku whose after-sale refund succeeded (``after_sale_info.refund_status`` 3 退款成功) is a
+refund of the order's payment (``channel_payment_no``, a presale's last phase's), for
+reconciliation. ``after_sale_info`` gives no refund number, amount or time, so the refund is
+known by the sku's ``order_id``, of the sku's ``pay_amount``, at the order's ``update_time``.
+
 A paid order with a sku whose after-sale is open (``after_sale_info.after_sale_status`` 6 售后申请,
 7 售后退货中, 11 售后已发货) is ON_HOLD from ``update_time`` (channels.holds). The ship-by is
 ``exp_ship_time``. With Douyin's encryption ``post_tel`` comes masked and the ciphertexts
@@ -30,6 +35,7 @@ from rules.details import (
     Item,
     Payment,
     PaymentPhase,
+    Refund,
     Waybill,
     categories_of,
     distinct_waybills,
@@ -74,6 +80,7 @@ _PAY_METHODS = {0: "cod", 1: "wechat", 2: "alipay", 4: "bankcard", 5: "balance",
 # after_sale_status values of an after-sale still open, in Douyin's words
 _OPEN_AFTER_SALES = {6: "售后申请", 7: "售后退货中", 11: "售后已发货"}
 _AFTER_SALE_TYPES = {0: "退货退款", 1: "已发货仅退款", 2: "未发货仅退款", 3: "换货"}
+_REFUNDED = 3  # after_sale_info.refund_status 3 退款成功 (1 待退款, 4 失败)
 _HANDLES = ("encrypt_post_tel", "encrypt_post_receiver", "open_address_id", "doudian_open_id")
 
 
@@ -131,6 +138,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     phone, masked = r.phones("post_tel", "mask_post_tel")
     waybills = _waybills(r)
     categories = categories_of(items)
+    payments = _payments(r, phases, amount, times["pay_time"])
     handles = {name: value for name in _HANDLES if (value := r.handle(name))}
     if encrypted_address := addr.handle("encrypt_detail"):
         handles["post_addr.encrypt_detail"] = encrypted_address
@@ -152,7 +160,8 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         paid_at=times["pay_time"],
         raw=dict(record),
         items=items,
-        payments=_payments(r, phases, amount, times["pay_time"]),
+        payments=payments,
+        refunds=_refunds(skus, payments, times["update_time"]),
         waybills=waybills,
         ship_by_at=r.unix_deadline("exp_ship_time"),
         shipped_at=times["ship_time"] or first_shipped(waybills),
@@ -219,6 +228,23 @@ def _payments(
     if serial is None or paid_at is None:
         return []
     return [Payment(serial, amount_fen=amount, paid_at=paid_at, method=_method(r, "pay_type"))]
+
+
+def _refunds(
+    skus: list[RecordReader], payments: list[Payment], updated: datetime | None
+) -> list[Refund]:
+    """The skus refunded, each a refund of the order's (last) payment."""
+    paid = payments[-1] if payments else None
+    refunds = []
+    for sku in skus:
+        if sku.obj("after_sale_info").count("refund_status") != _REFUNDED:
+            continue
+        sku_order = sku.ident("order_id", limits.ORDER_ID)
+        amount = sku.fen("pay_amount")
+        if sku_order is not None and amount is not None and updated is not None:
+            serial, method = (paid.serial, paid.method) if paid else (None, None)
+            refunds.append(Refund(sku_order, serial, amount, updated, method))
+    return refunds
 
 
 def _method(r: RecordReader, key: str) -> str | None:

@@ -18,6 +18,12 @@ for reconciliation: the 定金 is paid at ``pay_time``, the 尾款 at ``modified
 of the trade moves it later). Reconciliation matches a payment by its serial whatever its time
 (rules.recon.matching); the time only says which day's bill should have had it.
 
+A sub-order refunded (``refund_status`` SUCCESS, with its ``refund_id``) is a refund of the
+trade's Alipay payment (``alipay_no``, a presale's last stage), for reconciliation: by its
+``refund_id``, of the sub-order's ``divide_order_fee`` (its share of what was paid), else its
+``payment`` (the trade states no refund amount: a part refund shows as an amount difference),
+at the sub-order's ``end_time``, else the trade's ``modified``.
+
 A paid trade with a sub-order whose refund is open (``refund_status`` WAIT_SELLER_AGREE,
 WAIT_BUYER_RETURN_GOODS, WAIT_SELLER_CONFIRM_GOODS) is ON_HOLD from ``modified`` (channels.holds).
 The ship-by is ``delivery_time`` (最晚发货时间), else ``send_time`` (a presale's promised
@@ -40,6 +46,7 @@ from rules.details import (
     Item,
     Payment,
     PaymentPhase,
+    Refund,
     Waybill,
     categories_of,
     distinct_waybills,
@@ -145,6 +152,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
     district = r.text("receiver_district", limits.REGION)
     phone, masked = r.phones("receiver_mobile", "receiver_phone")
     categories = categories_of(items)
+    payments = _payments(r, amount, times)
     order = NormalizedOrder(
         channel=CHANNEL,
         channel_order_id=r.required(tid, "tid"),
@@ -163,7 +171,8 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         paid_at=times["pay_time"],
         raw=dict(record),
         items=items,
-        payments=_payments(r, amount, times),
+        payments=payments,
+        refunds=_refunds(sub_orders, payments, times["modified"]),
         waybills=waybills,
         ship_by_at=r.beijing_deadline("delivery_time") or r.beijing_deadline("send_time"),
         shipped_at=times["consign_time"] or first_shipped(waybills),
@@ -225,6 +234,24 @@ def _payments(
     if serial is None or paid_at is None:
         return []
     return [Payment(serial, amount_fen=amount, paid_at=paid_at, method="alipay")]
+
+
+def _refunds(
+    sub_orders: list[RecordReader], payments: list[Payment], modified: datetime | None
+) -> list[Refund]:
+    """The sub-orders refunded, each a refund of the trade's (last) Alipay payment."""
+    serial = payments[-1].serial if payments else None
+    refunds = []
+    for sub_order in sub_orders:
+        refund_id = sub_order.ident("refund_id", limits.SERIAL)
+        if sub_order.value("refund_status") != "SUCCESS" or refund_id is None:
+            continue
+        amount = sub_order.yuan("divide_order_fee")
+        amount = sub_order.yuan("payment") if amount is None else amount
+        at = sub_order.beijing_time("end_time") or modified
+        if amount is not None and at is not None:
+            refunds.append(Refund(refund_id, serial, amount, at, "alipay"))
+    return refunds
 
 
 def _waybills(r: RecordReader, sub_orders: list[RecordReader]) -> list[Waybill]:

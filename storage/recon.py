@@ -131,40 +131,57 @@ async def payments_between(
 _CHUNK = 500  # serials per query
 
 
+async def _chunked(
+    session: AsyncSession,
+    sql: str,
+    schema: dict[str, pl.DataType],
+    gateway: str,
+    numbers: Sequence[str],
+) -> pl.DataFrame:
+    """``sql`` (with ``IN :numbers``) for the numbers, ``_CHUNK`` at a time."""
+    frames = [
+        await _frame(
+            session, sql, schema, gateway=gateway, numbers=list(numbers[low : low + _CHUNK])
+        )
+        for low in range(0, len(numbers), _CHUNK)
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
 async def payments_with_serials(
     session: AsyncSession, gateway: str, serials: Sequence[str]
 ) -> pl.DataFrame:
     """The gateway's payments with these serials, whenever made (or with no time known)."""
-    frames = [
-        await _frame(
-            session,
-            _PAYMENTS_SQL + "AND p.serial IN :serials",
-            PAYMENTS,
-            gateway=gateway,
-            serials=list(serials[low : low + _CHUNK]),
-        )
-        for low in range(0, len(serials), _CHUNK)
-    ]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=PAYMENTS)
+    return await _chunked(
+        session, _PAYMENTS_SQL + "AND p.serial IN :numbers", PAYMENTS, gateway, serials
+    )
+
+
+_NUMBERS = {  # the numbers a trade bill's line of each kind is known by
+    "payment": ("merchant_order_no", "gateway_trade_no"),
+    "refund": ("refund_no", "gateway_refund_no"),
+}
 
 
 async def billed_before(
-    session: AsyncSession, gateway: str, day: date, serials: Sequence[str]
+    session: AsyncSession, gateway: str, day: date, numbers: Sequence[str], kind: str = "payment"
 ) -> set[str]:
-    """Of these serials, those a trade bill of the gateway before ``day`` lists."""
+    """Of these payment serials (or refund numbers), those that a payment (refund) line of a
+    trade bill of the gateway before ``day`` lists."""
+    ours, theirs = _NUMBERS[kind]
+    query = text(
+        f"SELECT l.{ours}, l.{theirs} FROM statement_lines l "
+        "JOIN statements s ON s.id = l.statement_id "
+        "WHERE l.gateway = :gateway AND l.kind = :kind AND l.bill_date < :day "
+        f"AND s.kind = 'trade' AND (l.{ours} IN :numbers OR l.{theirs} IN :numbers)"
+    ).bindparams(bindparam("numbers", expanding=True), bindparam("day", type_=Date()))
     found: set[str] = set()
-    for low in range(0, len(serials), _CHUNK):
-        query = text(
-            "SELECT l.merchant_order_no, l.gateway_trade_no FROM statement_lines l "
-            "JOIN statements s ON s.id = l.statement_id "
-            "WHERE l.gateway = :gateway AND l.kind = 'payment' AND l.bill_date < :day "
-            "AND s.kind = 'trade' AND (l.merchant_order_no IN :serials "
-            "OR l.gateway_trade_no IN :serials)"
-        ).bindparams(bindparam("serials", expanding=True), bindparam("day", type_=Date()))
-        chunk = list(serials[low : low + _CHUNK])
-        rows = await session.execute(query, {"gateway": gateway, "day": day, "serials": chunk})
+    for low in range(0, len(numbers), _CHUNK):
+        chunk = list(numbers[low : low + _CHUNK])
+        params = {"gateway": gateway, "kind": kind, "day": day, "numbers": chunk}
+        rows = await session.execute(query, params)
         found.update(number for row in rows for number in row if number is not None)
-    return found & set(serials)
+    return found & set(numbers)
 
 
 async def deposits_in_bills(
@@ -193,18 +210,31 @@ REFUNDS = _ORDER | {
 }
 
 
+_REFUNDS_SQL = (
+    f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at "
+    "FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.method = :gateway "
+)
+
+
 async def refunds_between(
     session: AsyncSession, gateway: str, start: datetime, end: datetime
 ) -> pl.DataFrame:
     return await _frame(
         session,
-        f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at "
-        "FROM order_refunds r JOIN orders o ON o.id = r.order_id "
-        "WHERE r.method = :gateway AND r.refunded_at >= :start AND r.refunded_at < :end",
+        _REFUNDS_SQL + "AND r.refunded_at >= :start AND r.refunded_at < :end",
         REFUNDS,
         gateway=gateway,
         start=start,
         end=end,
+    )
+
+
+async def refunds_numbered(
+    session: AsyncSession, gateway: str, numbers: Sequence[str]
+) -> pl.DataFrame:
+    """The gateway's refunds with these refund numbers, whenever made."""
+    return await _chunked(
+        session, _REFUNDS_SQL + "AND r.refund_no IN :numbers", REFUNDS, gateway, numbers
     )
 
 

@@ -50,6 +50,7 @@ from tests.statement_files import (
     UNIONPAY_NAME,
     AlipayLine,
     UnionpayLine,
+    WechatLine,
     alipay_zip,
     unionpay_zm,
 )
@@ -475,3 +476,121 @@ async def test_two_runs_that_read_the_day_before_either_stored_store_it_once(
     assert run.runs == 1
     assert await differences(app) == FOUND
     assert len(await all_rows(app.app[SESSIONS], Ticket)) == len(FOUND)
+
+
+def _taobao_trade(
+    tid: str, alipay_no: str, paid: str, sub_orders: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "tid_str": tid,
+        "type": "fixed",
+        "status": "WAIT_BUYER_CONFIRM_GOODS",
+        "created": "2024-03-01 09:58:00",
+        "pay_time": "2024-03-01 10:00:00",
+        "modified": "2024-03-01 18:00:00",
+        "payment": paid,
+        "alipay_no": alipay_no,
+        "seller_nick": "天猫旗舰店",
+        "orders": {"order": sub_orders},
+    }
+
+
+def _douyin_order(order_id: str, payment_no: str, skus: list[dict[str, Any]]) -> dict[str, Any]:
+    paid = int(local(date(2024, 3, 1), "09:00:00").timestamp())
+    return {
+        "order_id": order_id,
+        "order_status": 3,
+        "create_time": paid - 60,
+        "pay_time": paid,
+        "update_time": int(local(date(2024, 3, 1), "14:00:00").timestamp()),
+        "pay_amount": sum(sku["pay_amount"] for sku in skus),
+        "pay_type": 1,
+        "channel_payment_no": payment_no,
+        "shop_name": "抖店旗舰店",
+        "sku_order_list": skus,
+    }
+
+
+async def test_taobao_and_douyin_refunds_are_matched_with_the_bills_refund_lines(
+    app: TestClient,
+) -> None:
+    """A sub-order refunded on Taobao (refund_status SUCCESS, its refund_id, the sub-order's
+    divide_order_fee) and a Douyin sku whose after-sale refund succeeded (refund_status 3, the
+    sku's order_id and pay_amount) are the orders' refunds: matched with the Alipay and WeChat
+    Pay bills' refund lines, and missing from them a difference."""
+    refunded = {"refund_status": "SUCCESS", "end_time": "2024-03-01 15:00:00"}
+    kept = {"oid": 1, "payment": "50.00", "divide_order_fee": "50.00", "refund_status": "NO_REFUND"}
+    trades = [
+        _taobao_trade("3900000000000001", "2024030122001400000011", "80.00", [
+            kept,
+            {"oid": 2, "payment": "30.00", "divide_order_fee": "28.50", "refund_id": "TBR1"}
+            | refunded,
+        ]),
+        _taobao_trade("3900000000000002", "2024030122001400000012", "40.00", [
+            {"oid": 3, "payment": "40.00", "refund_id": "TBR2"} | refunded,
+        ]) | {"status": "TRADE_CLOSED", "end_time": "2024-03-01 16:00:00"},
+    ]  # fmt: skip
+    success = {"after_sale_status": 12, "after_sale_type": 1, "refund_status": 3}
+    orders = [
+        _douyin_order("6919000000000001", "4200002024030100000101", [
+            {"order_id": "6919000000000011", "pay_amount": 5900, "after_sale_info": success},
+            {"order_id": "6919000000000012", "pay_amount": 4000},
+        ]),
+        _douyin_order("6919000000000002", "4200002024030100000102", [
+            {"order_id": "6919000000000021", "pay_amount": 3000, "after_sale_info": success},
+        ]),
+    ]  # fmt: skip
+    for channel, records in (("taobao", trades), ("douyin", orders)):
+        response = await app.post(
+            f"/api/v1/orders/{channel}", json={"orders": records}, headers=auth("all")
+        )
+        assert response.status == 200, await response.text()
+    day = date(2024, 3, 1)
+    name = "2088102177340156_20240301.csv.zip"
+    alipay = alipay_zip([
+        AlipayLine("2024030122001400000011", "T1", "80.00", "0.48"),
+        AlipayLine("2024030122001400000011", "T1", "28.50", "0.17", refund_no="TBR1"),
+        AlipayLine("2024030122001400000012", "T2", "40.00", "0.24"),
+    ])  # fmt: skip
+    sessions = app.app[SESSIONS]
+    await store_statement(sessions, parse_statement(alipay, name, None, None), name, T0)
+    await import_bill(app, day, [
+        WechatLine("DY1", "99.00", "0.59400", "2024-03-01 09:00:05", "4200002024030100000101"),
+        WechatLine("DY1", "0.00", "0.00000", "2024-03-01 14:00:09", "4200002024030100000101",
+                   refund="59.00", refund_no="6919000000000011"),
+        WechatLine("DY2", "30.00", "0.18000", "2024-03-01 09:00:05", "4200002024030100000102"),
+    ])  # fmt: skip
+    for gateway in ("alipay", "wechat"):
+        await run_day(app, day, gateway=gateway)
+
+    found = {(d.gateway, d.cls, d.key) for d in await all_rows(sessions, ReconDifference)}
+    assert found == {
+        ("alipay", Difference.REFUND_MISSING, "refund:TBR2"),
+        ("wechat", Difference.REFUND_MISSING, "refund:6919000000000021"),
+    }
+    runs = {r.gateway: (r.matched, r.differences) for r in await all_rows(sessions, ReconRun)}
+    assert runs == {"alipay": (3, 1), "wechat": (3, 1)}  # two payments and one refund each
+
+    # The first Douyin order sent again the next day, shipped: its refund's time (update_time)
+    # moves to that day. It is neither missing there (the day before's bill had it) nor, when
+    # the first day is run again, unclaimed there (matched by its number).
+    later = int(local(day + timedelta(days=1), "10:00:00").timestamp())
+    response = await app.post(
+        "/api/v1/orders/douyin",
+        json={"orders": [orders[0] | {"update_time": later, "ship_time": later}]},
+        headers=auth("all"),
+    )
+    assert response.status == 200, await response.text()
+    await import_bill(app, day + timedelta(days=1), [
+        WechatLine("DY2", "0.00", "0.00000", "2024-03-02 09:00:00", "4200002024030100000102",
+                   refund="30.00", refund_no="6919000000000021"),
+    ])  # fmt: skip
+    await run_day(app, day + timedelta(days=1))
+    await run_day(app, day)
+    found = {
+        (d.bill_date, d.cls, d.key, d.status) for d in await all_rows(sessions, ReconDifference)
+    }
+    assert found == {
+        (day, Difference.REFUND_MISSING, "refund:TBR2", "open"),
+        (day, Difference.REFUND_MISSING, "refund:6919000000000021", "open"),
+    }

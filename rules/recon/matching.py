@@ -7,7 +7,8 @@ number. Expected (应收) is the payment's amount less the vouchers the merchant
 (实收) is what the bill settles for it, the fee and refunds apart. Refunds are matched by our
 refund number.
 
-Serial first: a payment whose serial is in the day's bill is matched there whatever its time
+Serial first (and a refund by its number first): a payment whose serial is in the day's bill
+is matched there whatever its time
 (a Taobao presale stage's time is only what the pool could place it at, see channels.taobao;
 a payment stored without a time has none), unless an earlier day's bill already had it. The
 time decides only what the day's bill should have had and did not.
@@ -54,6 +55,7 @@ REFUND_SCHEMA = pl.Schema(
         "serial": pl.String(),
         "amount_fen": pl.Int64(),
         "refunded_at": _UTC,
+        "billed_before": pl.Boolean(),  # the refund number is in one of the earlier bills
     }
 )
 DEPOSIT_SCHEMA = pl.Schema(
@@ -149,8 +151,9 @@ def match_day(
     against the ``payments`` and ``refunds`` made from ``day.start - day.carry`` to
     ``day.end``, and those (made whenever) whose serial the day's bill lists; ``previous_lines``
     (the day before's bill) tell which of those made near the previous midnight were matched
-    there already, a payment's ``billed_before`` which an earlier bill had (the caller needs to
-    know it only for payments the day's bill lacks or that were made outside the window).
+    there already, a payment's (refund's) ``billed_before`` which an earlier bill had (the
+    caller needs to know it only for those the day's bill lacks or made outside the window).
+    Refunds likewise: those made in the window and those whose number the bill lists.
     ``deposits_due``: presale deposits whose balance window closed on the day, each with the
     balance owed as ``expected_fen``."""
     paid_rows, paid_diffs = _payments(day, payments, lines, previous_lines)
@@ -260,9 +263,13 @@ def _refunds(
     day: Day, refunds: pl.DataFrame, lines: pl.DataFrame, previous_lines: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     seen = _keys(previous_lines.filter(pl.col("kind") == "refund"), "refund_no")
-    due = _window(day, refunds, "refunded_at", "refund_no", seen).rename({"refunded_at": "at"})
     returned = lines.filter(pl.col("kind") == "refund").with_columns(
         key=pl.coalesce(pl.col("refund_no"), pl.col("gateway_refund_no"))
+    )
+    fresh = refunds.filter(~pl.col("billed_before").fill_null(False))
+    listed = returned["key"].drop_nulls().unique()
+    due = _window(day, fresh, "refunded_at", "refund_no", seen, listed).rename(
+        {"refunded_at": "at"}
     )
     billed = returned.group_by("key").agg(
         pl.len().alias("lines"),

@@ -109,7 +109,7 @@ async def load_inputs(
     return DayInputs(
         day=day,
         payments=payments,
-        refunds=await db.refunds_between(session, gateway, day.start - day.carry, day.end),
+        refunds=await _refunds(session, gateway, day, lines),
         lines=lines,
         previous_lines=await db.bill_lines(session, gateway, bill_date - timedelta(days=1)),
         deposits_due=await db.deposits_between(
@@ -125,24 +125,57 @@ async def _payments(
     """The payments made in the day (and the carry before it), and, serial first, those the
     day's bill lists made at another time or at no known time; each with whether an earlier
     bill had it, asked only where it matters (a payment the day's bill lacks, or one from
-    outside the window): few, so the serials are looked up by the chunk."""
+    outside the window): few, so they are looked up by the chunk."""
     made = await db.payments_between(session, gateway, day.start - day.carry, day.end)
     paid = lines.filter(pl.col("kind") == "payment")
-    ours, theirs = pl.col("merchant_order_no"), pl.col("gateway_trade_no")
-    known = made["serial"].unique().implode()
-    unclaimed = paid.filter(
-        ~ours.is_in(known).fill_null(False) & ~theirs.is_in(known).fill_null(False)
-    )
-    numbers = pl.concat([unclaimed["merchant_order_no"], unclaimed["gateway_trade_no"]])
     other = await db.payments_with_serials(
-        session, gateway, numbers.drop_nulls().unique().sort().to_list()
+        session, gateway, _unclaimed(paid, made["serial"], "merchant_order_no", "gateway_trade_no")
     )
-    billed = pl.concat([paid["merchant_order_no"], paid["gateway_trade_no"]]).drop_nulls()
-    unbilled = made.filter(~pl.col("serial").is_in(billed.implode()))["serial"]
-    asked = pl.concat([unbilled, other["serial"]]).unique().sort().to_list()
-    before = await db.billed_before(session, gateway, day.bill_date, asked)
+    listed = pl.concat([paid["merchant_order_no"], paid["gateway_trade_no"]])
+    return await _billed_before(session, gateway, day, made, other, "serial", listed, "payment")
+
+
+async def _refunds(
+    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame
+) -> pl.DataFrame:
+    """The refunds made in the day (and the carry before it) and, by refund number first,
+    those the day's bill lists made at another time, as ``_payments``."""
+    made = await db.refunds_between(session, gateway, day.start - day.carry, day.end)
+    returned = lines.filter(pl.col("kind") == "refund")
+    other = await db.refunds_numbered(
+        session, gateway, _unclaimed(returned, made["refund_no"], "refund_no", "gateway_refund_no")
+    )
+    listed = pl.concat([returned["refund_no"], returned["gateway_refund_no"]])
+    return await _billed_before(session, gateway, day, made, other, "refund_no", listed, "refund")
+
+
+def _unclaimed(lines: pl.DataFrame, known: pl.Series, ours: str, theirs: str) -> list[str]:
+    """The numbers of the lines that neither of whose numbers is ``known``."""
+    claimed = known.unique().implode()
+    left = lines.filter(
+        ~pl.col(ours).is_in(claimed).fill_null(False)
+        & ~pl.col(theirs).is_in(claimed).fill_null(False)
+    )
+    return pl.concat([left[ours], left[theirs]]).drop_nulls().unique().sort().to_list()
+
+
+async def _billed_before(
+    session: AsyncSession,
+    gateway: str,
+    day: Day,
+    made: pl.DataFrame,
+    other: pl.DataFrame,
+    key: str,
+    listed: pl.Series,
+    kind: str,
+) -> pl.DataFrame:
+    """``made`` and ``other`` together, each with ``billed_before``: asked of an earlier bill
+    for those of ``made`` the day's bill (``listed``) lacks, and for all of ``other``."""
+    unbilled = made.filter(~pl.col(key).is_in(listed.drop_nulls().implode()))[key]
+    asked = pl.concat([unbilled, other[key]]).unique().sort().to_list()
+    before = await db.billed_before(session, gateway, day.bill_date, asked, kind)
     return pl.concat([made, other]).with_columns(
-        billed_before=pl.col("serial").is_in(pl.Series(sorted(before), dtype=pl.String).implode())
+        billed_before=pl.col(key).is_in(pl.Series(sorted(before), dtype=pl.String).implode())
     )
 
 
