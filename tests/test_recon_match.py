@@ -26,6 +26,7 @@ from rules.recon import Difference
 from rules.recon.export import REPORT_COLUMNS, SUMMARY_COLUMNS
 from rules.statements import parse_statement
 from services.config import parse_config
+from services.policy import Policy
 from services.recon.export import export_day
 from services.recon.importing import store_statement
 from services.recon.run import DayInputs, RunOutcome, load_inputs, match, reconcile
@@ -417,6 +418,13 @@ async def two_instances(database_url: str) -> AsyncIterator[list[async_sessionma
             await engine.dispose()
 
 
+async def _the_day_in(app: TestClient) -> Policy:
+    """The orders and the day's bill stored; the rules in force."""
+    await ingest(app, ORDERS)
+    await import_bill(app, D, BILL)
+    return app.app[RULES].current()
+
+
 async def _stored_once(app: TestClient) -> None:
     """Each gateway's day stored once (one run, one digest), each difference once with one
     ticket."""
@@ -434,9 +442,7 @@ async def _stored_once(app: TestClient) -> None:
 async def test_two_instances_nightly_jobs_reconcile_the_day_once(
     app: TestClient, database_url: str
 ) -> None:
-    await ingest(app, ORDERS)
-    await import_bill(app, D, BILL)
-    policy = app.app[RULES].current()
+    policy = await _the_day_in(app)
     fired = at("10:30:00", NEXT)
     async with two_instances(database_url) as instances:
         results = await asyncio.gather(*(recon_job.run(s, policy, fired) for s in instances))
@@ -451,9 +457,7 @@ async def test_two_runs_that_read_the_day_before_either_stored_store_it_once(
     app: TestClient, database_url: str
 ) -> None:
     """The worst interleaving: both read and match, then both store at once."""
-    await ingest(app, ORDERS)
-    await import_bill(app, D, BILL)
-    policy = app.app[RULES].current()
+    policy = await _the_day_in(app)
     now = at("10:30:00", NEXT)
 
     async def store(sessions: async_sessionmaker[AsyncSession], inputs: DayInputs) -> str:

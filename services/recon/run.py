@@ -100,7 +100,7 @@ async def load_inputs(
     day = day_of(policy, gateway, bill_date)
     window = policy.config.recon.balance_window
     lines = await db.bill_lines(session, gateway, bill_date)
-    payments = await _payments(session, gateway, day, lines)
+    payments = await _side(session, gateway, day, lines, "payment")
     finals = payments.filter(pl.col("stage") == "final")["order_id"].unique().to_list()
     seen = await db.deposits_in_bills(session, gateway, finals)
     payments = payments.with_columns(
@@ -109,7 +109,7 @@ async def load_inputs(
     return DayInputs(
         day=day,
         payments=payments,
-        refunds=await _refunds(session, gateway, day, lines),
+        refunds=await _side(session, gateway, day, lines, "refund"),
         lines=lines,
         previous_lines=await db.bill_lines(session, gateway, bill_date - timedelta(days=1)),
         deposits_due=await db.deposits_between(
@@ -119,59 +119,36 @@ async def load_inputs(
     )
 
 
-async def _payments(
-    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame
+_SIDES = {  # kind → what is made in a window, what has given numbers, its key, a line's numbers
+    "payment": (
+        db.payments_between, db.payments_with_serials, "serial",
+        ("merchant_order_no", "gateway_trade_no"),
+    ),
+    "refund": (
+        db.refunds_between, db.refunds_numbered, "refund_no", ("refund_no", "gateway_refund_no")
+    ),
+}  # fmt: skip
+
+
+async def _side(
+    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame, kind: str
 ) -> pl.DataFrame:
-    """The payments made in the day (and the carry before it), and, serial first, those the
-    day's bill lists made at another time or at no known time; each with whether an earlier
-    bill had it, asked only where it matters (a payment the day's bill lacks, or one from
-    outside the window): few, so they are looked up by the chunk."""
-    made = await db.payments_between(session, gateway, day.start - day.carry, day.end)
-    paid = lines.filter(pl.col("kind") == "payment")
-    other = await db.payments_with_serials(
-        session, gateway, _unclaimed(paid, made["serial"], "merchant_order_no", "gateway_trade_no")
-    )
-    listed = pl.concat([paid["merchant_order_no"], paid["gateway_trade_no"]])
-    return await _billed_before(session, gateway, day, made, other, "serial", listed, "payment")
-
-
-async def _refunds(
-    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame
-) -> pl.DataFrame:
-    """The refunds made in the day (and the carry before it) and, by refund number first,
-    those the day's bill lists made at another time, as ``_payments``."""
-    made = await db.refunds_between(session, gateway, day.start - day.carry, day.end)
-    returned = lines.filter(pl.col("kind") == "refund")
-    other = await db.refunds_numbered(
-        session, gateway, _unclaimed(returned, made["refund_no"], "refund_no", "gateway_refund_no")
-    )
-    listed = pl.concat([returned["refund_no"], returned["gateway_refund_no"]])
-    return await _billed_before(session, gateway, day, made, other, "refund_no", listed, "refund")
-
-
-def _unclaimed(lines: pl.DataFrame, known: pl.Series, ours: str, theirs: str) -> list[str]:
-    """The numbers of the lines that neither of whose numbers is ``known``."""
-    claimed = known.unique().implode()
-    left = lines.filter(
+    """The payments (refunds) made in the day and the carry before it, and, serial (refund
+    number) first, those the day's bill lists made at another time or at no known time; each
+    with ``billed_before``, asked of the earlier bills only where it matters (one the day's
+    bill lacks, or one made outside the window): few, so they are looked up by the chunk."""
+    between, numbered, key, (ours, theirs) = _SIDES[kind]
+    made = await between(session, gateway, day.start - day.carry, day.end)
+    billed = lines.filter(pl.col("kind") == kind)
+    claimed = made[key].unique().implode()
+    unclaimed = billed.filter(
         ~pl.col(ours).is_in(claimed).fill_null(False)
         & ~pl.col(theirs).is_in(claimed).fill_null(False)
     )
-    return pl.concat([left[ours], left[theirs]]).drop_nulls().unique().sort().to_list()
-
-
-async def _billed_before(
-    session: AsyncSession,
-    gateway: str,
-    day: Day,
-    made: pl.DataFrame,
-    other: pl.DataFrame,
-    key: str,
-    listed: pl.Series,
-    kind: str,
-) -> pl.DataFrame:
-    """``made`` and ``other`` together, each with ``billed_before``: asked of an earlier bill
-    for those of ``made`` the day's bill (``listed``) lacks, and for all of ``other``."""
-    unbilled = made.filter(~pl.col(key).is_in(listed.drop_nulls().implode()))[key]
+    numbers = pl.concat([unclaimed[ours], unclaimed[theirs]]).drop_nulls().unique().sort()
+    other = await numbered(session, gateway, numbers.to_list())
+    listed = pl.concat([billed[ours], billed[theirs]]).drop_nulls().implode()
+    unbilled = made.filter(~pl.col(key).is_in(listed))[key]
     asked = pl.concat([unbilled, other[key]]).unique().sort().to_list()
     before = await db.billed_before(session, gateway, day.bill_date, asked, kind)
     return pl.concat([made, other]).with_columns(
