@@ -603,6 +603,17 @@ class StatementLine(Base):
         Index("ix_statement_lines_statement_id", "statement_id"),
         Index("ix_statement_lines_order_no", "gateway", "merchant_order_no"),
         Index("ix_statement_lines_trade_no", "gateway", "gateway_trade_no"),
+        # Refunds by number (reconciliation asks which earlier bill had one): refund lines only.
+        *(
+            Index(
+                f"ix_statement_lines_{column}",
+                "gateway",
+                column,
+                sqlite_where=text(f"{column} IS NOT NULL"),
+                postgresql_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("refund_no", "gateway_refund_no")
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

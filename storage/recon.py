@@ -107,20 +107,16 @@ PAYMENTS = _ORDER | {
 }
 
 
-_PAYMENTS_SQL = (
-    f"SELECT {_ORDER_SQL}, p.serial, p.phase, "
-    "coalesce(p.amount_fen, 0) - p.voucher_fen, p.paid_at "
-    "FROM order_payments p JOIN orders o ON o.id = p.order_id WHERE p.method = :gateway "
-)
-
-
 async def payments_between(
     session: AsyncSession, gateway: str, start: datetime, end: datetime
 ) -> pl.DataFrame:
     """The gateway's payments made in [start, end), each owing its amount less vouchers."""
     return await _frame(
         session,
-        _PAYMENTS_SQL + "AND p.paid_at >= :start AND p.paid_at < :end",
+        f"SELECT {_ORDER_SQL}, p.serial, p.phase, "
+        "coalesce(p.amount_fen, 0) - p.voucher_fen, p.paid_at "
+        "FROM order_payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE p.method = :gateway AND p.paid_at >= :start AND p.paid_at < :end",
         PAYMENTS,
         gateway=gateway,
         start=start,
@@ -128,7 +124,8 @@ async def payments_between(
     )
 
 
-_CHUNK = 500  # serials per query
+_CHUNK = 500  # numbers per query
+_METHOD: dict[str, pl.DataType] = {"method": pl.String()}
 
 
 async def _chunked(
@@ -138,23 +135,27 @@ async def _chunked(
     gateway: str,
     numbers: Sequence[str],
 ) -> pl.DataFrame:
-    """``sql`` (with ``IN :numbers``) for the numbers, ``_CHUNK`` at a time."""
+    """``sql`` (``… IN :numbers``) for the numbers, ``_CHUNK`` at a time, the gateway's rows.
+    The gateway is not asked in SQL: SQLite, without statistics, would then walk the index on
+    (method, time), every payment of the gateway, instead of looking the numbers up."""
     frames = [
-        await _frame(
-            session, sql, schema, gateway=gateway, numbers=list(numbers[low : low + _CHUNK])
-        )
+        await _frame(session, sql, schema | _METHOD, numbers=list(numbers[low : low + _CHUNK]))
         for low in range(0, len(numbers), _CHUNK)
     ]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    found = pl.concat(frames) if frames else pl.DataFrame(schema=schema | _METHOD)
+    return found.filter(pl.col("method") == gateway).drop("method")
 
 
 async def payments_with_serials(
     session: AsyncSession, gateway: str, serials: Sequence[str]
 ) -> pl.DataFrame:
     """The gateway's payments with these serials, whenever made (or with no time known)."""
-    return await _chunked(
-        session, _PAYMENTS_SQL + "AND p.serial IN :numbers", PAYMENTS, gateway, serials
+    sql = (
+        f"SELECT {_ORDER_SQL}, p.serial, p.phase, coalesce(p.amount_fen, 0) - p.voucher_fen, "
+        "p.paid_at, p.method FROM order_payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE p.serial IN :numbers"
     )
+    return await _chunked(session, sql, PAYMENTS, gateway, serials)
 
 
 _NUMBERS = {  # the numbers a trade bill's line of each kind is known by
@@ -167,21 +168,22 @@ async def billed_before(
     session: AsyncSession, gateway: str, day: date, numbers: Sequence[str], kind: str = "payment"
 ) -> set[str]:
     """Of these payment serials (or refund numbers), those that a payment (refund) line of a
-    trade bill of the gateway before ``day`` lists."""
-    ours, theirs = _NUMBERS[kind]
+    trade bill of the gateway before ``day`` lists. One SELECT per column, so that each can
+    use the index on (gateway, number) where there is one."""
     query = text(
-        f"SELECT l.{ours}, l.{theirs} FROM statement_lines l "
-        "JOIN statements s ON s.id = l.statement_id "
-        "WHERE l.gateway = :gateway AND l.kind = :kind AND l.bill_date < :day "
-        f"AND s.kind = 'trade' AND (l.{ours} IN :numbers OR l.{theirs} IN :numbers)"
+        " UNION ALL ".join(
+            f"SELECT l.{column} FROM statement_lines l JOIN statements s ON s.id = l.statement_id "
+            f"WHERE l.gateway = :gateway AND l.{column} IN :numbers AND l.kind = :kind "
+            "AND l.bill_date < :day AND s.kind = 'trade'"
+            for column in _NUMBERS[kind]
+        )
     ).bindparams(bindparam("numbers", expanding=True), bindparam("day", type_=Date()))
     found: set[str] = set()
     for low in range(0, len(numbers), _CHUNK):
         chunk = list(numbers[low : low + _CHUNK])
         params = {"gateway": gateway, "kind": kind, "day": day, "numbers": chunk}
-        rows = await session.execute(query, params)
-        found.update(number for row in rows for number in row if number is not None)
-    return found & set(numbers)
+        found.update(row[0] for row in await session.execute(query, params))
+    return found
 
 
 async def deposits_in_bills(
@@ -210,18 +212,14 @@ REFUNDS = _ORDER | {
 }
 
 
-_REFUNDS_SQL = (
-    f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at "
-    "FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.method = :gateway "
-)
-
-
 async def refunds_between(
     session: AsyncSession, gateway: str, start: datetime, end: datetime
 ) -> pl.DataFrame:
     return await _frame(
         session,
-        _REFUNDS_SQL + "AND r.refunded_at >= :start AND r.refunded_at < :end",
+        f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at "
+        "FROM order_refunds r JOIN orders o ON o.id = r.order_id "
+        "WHERE r.method = :gateway AND r.refunded_at >= :start AND r.refunded_at < :end",
         REFUNDS,
         gateway=gateway,
         start=start,
@@ -233,9 +231,11 @@ async def refunds_numbered(
     session: AsyncSession, gateway: str, numbers: Sequence[str]
 ) -> pl.DataFrame:
     """The gateway's refunds with these refund numbers, whenever made."""
-    return await _chunked(
-        session, _REFUNDS_SQL + "AND r.refund_no IN :numbers", REFUNDS, gateway, numbers
+    sql = (
+        f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at, r.method "
+        "FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.refund_no IN :numbers"
     )
+    return await _chunked(session, sql, REFUNDS, gateway, numbers)
 
 
 DEPOSITS = _ORDER | {
