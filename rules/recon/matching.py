@@ -8,10 +8,9 @@ number. Expected (应收) is the payment's amount less the vouchers the merchant
 refund number.
 
 Serial first (and a refund by its number first): a payment whose serial is in the day's bill
-is matched there whatever its time
-(a Taobao presale stage's time is only what the pool could place it at, see channels.taobao;
-a payment stored without a time has none), unless an earlier day's bill already had it. The
-time decides only what the day's bill should have had and did not.
+is matched there whatever its time (a Taobao presale stage's time is only where the pool could
+place it, see channels.taobao; a payment stored without a time has none), unless an earlier
+day's bill already had it. The time decides only what the day's bill should have had.
 
 The day boundary: a payment made in the last ``carry`` before midnight (Beijing) may be in the
 next day's bill. Missing from its own day's bill it is pending, not a difference; the next
