@@ -125,37 +125,6 @@ async def payments_between(
 
 
 _CHUNK = 500  # numbers per query
-_METHOD: dict[str, pl.DataType] = {"method": pl.String()}
-
-
-async def _chunked(
-    session: AsyncSession,
-    sql: str,
-    schema: dict[str, pl.DataType],
-    gateway: str,
-    numbers: Sequence[str],
-) -> pl.DataFrame:
-    """``sql`` (``… IN :numbers``) for the numbers, ``_CHUNK`` at a time, the gateway's rows.
-    The gateway is not asked in SQL: SQLite, without statistics, would then walk the index on
-    (method, time), every payment of the gateway, instead of looking the numbers up."""
-    frames = [
-        await _frame(session, sql, schema | _METHOD, numbers=list(numbers[low : low + _CHUNK]))
-        for low in range(0, len(numbers), _CHUNK)
-    ]
-    found = pl.concat(frames) if frames else pl.DataFrame(schema=schema | _METHOD)
-    return found.filter(pl.col("method") == gateway).drop("method")
-
-
-async def payments_with_serials(
-    session: AsyncSession, gateway: str, serials: Sequence[str]
-) -> pl.DataFrame:
-    """The gateway's payments with these serials, whenever made (or with no time known)."""
-    sql = (
-        f"SELECT {_ORDER_SQL}, p.serial, p.phase, coalesce(p.amount_fen, 0) - p.voucher_fen, "
-        "p.paid_at, p.method FROM order_payments p JOIN orders o ON o.id = p.order_id "
-        "WHERE p.serial IN :numbers"
-    )
-    return await _chunked(session, sql, PAYMENTS, gateway, serials)
 
 
 _NUMBERS = {  # the numbers a trade bill's line of each kind is known by
@@ -227,15 +196,36 @@ async def refunds_between(
     )
 
 
-async def refunds_numbered(
-    session: AsyncSession, gateway: str, numbers: Sequence[str]
-) -> pl.DataFrame:
-    """The gateway's refunds with these refund numbers, whenever made."""
-    sql = (
+_METHOD: dict[str, pl.DataType] = {"method": pl.String()}
+_NUMBERED = {  # kind → its rows by number (the payment serial, the refund number), its schema
+    "payment": (
+        f"SELECT {_ORDER_SQL}, p.serial, p.phase, coalesce(p.amount_fen, 0) - p.voucher_fen, "
+        "p.paid_at, p.method FROM order_payments p JOIN orders o ON o.id = p.order_id "
+        "WHERE p.serial IN :numbers",
+        PAYMENTS,
+    ),
+    "refund": (
         f"SELECT {_ORDER_SQL}, r.refund_no, r.serial, r.amount_fen, r.refunded_at, r.method "
-        "FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.refund_no IN :numbers"
-    )
-    return await _chunked(session, sql, REFUNDS, gateway, numbers)
+        "FROM order_refunds r JOIN orders o ON o.id = r.order_id WHERE r.refund_no IN :numbers",
+        REFUNDS,
+    ),
+}
+
+
+async def numbered(
+    session: AsyncSession, kind: str, gateway: str, numbers: Sequence[str]
+) -> pl.DataFrame:
+    """The gateway's payments with these serials (``kind`` payment) or refunds with these
+    refund numbers (refund), whenever made or with no time known, ``_CHUNK`` numbers a query.
+    The gateway is not asked in SQL: SQLite, without statistics, would then walk the index on
+    (method, time), every payment of the gateway, instead of looking the numbers up."""
+    sql, schema = _NUMBERED[kind]
+    frames = [
+        await _frame(session, sql, schema | _METHOD, numbers=list(numbers[low : low + _CHUNK]))
+        for low in range(0, len(numbers), _CHUNK)
+    ]
+    found = pl.concat(frames) if frames else pl.DataFrame(schema=schema | _METHOD)
+    return found.filter(pl.col("method") == gateway).drop("method")
 
 
 DEPOSITS = _ORDER | {

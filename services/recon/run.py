@@ -119,15 +119,10 @@ async def load_inputs(
     )
 
 
-_SIDES = {  # kind → what is made in a window, what has given numbers, its key, a line's numbers
-    "payment": (
-        db.payments_between, db.payments_with_serials, "serial",
-        ("merchant_order_no", "gateway_trade_no"),
-    ),
-    "refund": (
-        db.refunds_between, db.refunds_numbered, "refund_no", ("refund_no", "gateway_refund_no")
-    ),
-}  # fmt: skip
+_SIDES = {  # kind → what is made in a window, its number, the numbers a bill line gives
+    "payment": (db.payments_between, "serial", ("merchant_order_no", "gateway_trade_no")),
+    "refund": (db.refunds_between, "refund_no", ("refund_no", "gateway_refund_no")),
+}
 
 
 async def _side(
@@ -137,7 +132,7 @@ async def _side(
     number) first, those the day's bill lists made at another time or at no known time; each
     with ``billed_before``, asked of the earlier bills only where it matters (one the day's
     bill lacks, or one made outside the window): few, so they are looked up by the chunk."""
-    between, numbered, key, (ours, theirs) = _SIDES[kind]
+    between, key, (ours, theirs) = _SIDES[kind]
     made = await between(session, gateway, day.start - day.carry, day.end)
     billed = lines.filter(pl.col("kind") == kind)
     claimed = made[key].unique().implode()
@@ -146,7 +141,7 @@ async def _side(
         & ~pl.col(theirs).is_in(claimed).fill_null(False)
     )
     numbers = pl.concat([unclaimed[ours], unclaimed[theirs]]).drop_nulls().unique().sort()
-    other = await numbered(session, gateway, numbers.to_list())
+    other = await db.numbered(session, kind, gateway, numbers.to_list())
     listed = pl.concat([billed[ours], billed[theirs]]).drop_nulls().implode()
     unbilled = made.filter(~pl.col(key).is_in(listed))[key]
     asked = pl.concat([unbilled, other[key]]).unique().sort().to_list()
