@@ -1,5 +1,5 @@
 """Bulk writes of prepared rows and plain reads, for the hot paths (the watch batch, ingest,
-carrier pushes).
+carrier pushes, a bill's million lines).
 
 SQLAlchemy's executemany processes each row's parameters in Python (building a dict per row,
 calling each column type's converter): for the watch tick's thousands of tickets, outbox rows
@@ -20,7 +20,7 @@ subclasses), as through the session.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -118,13 +118,24 @@ async def _fetch(session: AsyncSession, sql: str, params: Sequence[Any]) -> list
         raise DBAPIError.instance(sql, params, error, sqlite3.Error) from error
 
 
-async def _execute_many(session: AsyncSession, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+async def _execute_many(session: AsyncSession, sql: str, rows: Iterable[Sequence[Any]]) -> None:
     """One statement for many rows, in one hand-off to the driver's thread."""
     driver = await _driver(session)
     try:
         await driver.executemany(sql, rows)
     except sqlite3.Error as error:
-        raise DBAPIError.instance(sql, rows, error, sqlite3.Error) from error
+        given = rows if isinstance(rows, Sequence) else None  # an iterator is spent by now
+        raise DBAPIError.instance(sql, given, error, sqlite3.Error) from error
+
+
+async def insert_many(
+    session: AsyncSession, model: type[Base], names: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """SQLite: rows already as the columns hold them (times as utc_text, days as ISO text),
+    inserted by one executemany on the driver, in one hand-off to its thread; ``rows`` may be
+    an iterator, consumed there."""
+    sql = _insert_sql(session, model.__table__, names, 1, (), skip_existing=False)
+    await _execute_many(session, sql, rows)
 
 
 def _names(session: AsyncSession, names: Sequence[str]) -> str:

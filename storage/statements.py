@@ -16,6 +16,7 @@ import polars as pl
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.bulk import insert_many
 from storage.db import dialect_name
 from storage.models import PaymentStatement, StatementLine
 
@@ -58,24 +59,23 @@ async def add_statement(
     return statement.id
 
 
-def _chunks(frame: pl.DataFrame) -> Iterator[list[tuple[Any, ...]]]:
+def _chunks(frame: pl.DataFrame) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """The rows as tuples, a chunk at a time, built column by column (each column's values
+    at once, which costs polars half what building row tuples does)."""
     for start in range(0, frame.height, _CHUNK):
-        yield frame.slice(start, _CHUNK).rows()
+        columns = [column.to_list() for column in frame.slice(start, _CHUNK).iter_columns()]
+        yield zip(*columns, strict=True)
 
 
 async def _executemany(session: AsyncSession, frame: pl.DataFrame) -> None:
-    """SQLite: times and days as the columns hold them (storage.models.utc_text)."""
+    """SQLite: times and days as the columns hold them (storage.models.utc_text), each chunk
+    one executemany on the driver (storage.bulk.insert_many)."""
     frame = frame.with_columns(
         pl.col("trade_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f"),
         pl.col("bill_date").dt.strftime("%Y-%m-%d"),
     )
-    sql = (
-        f"INSERT INTO {StatementLine.__tablename__} ({', '.join(_LINE_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(_LINE_COLUMNS))})"
-    )
-    connection = await session.connection()
     for rows in _chunks(frame):
-        await connection.exec_driver_sql(sql, rows)
+        await insert_many(session, StatementLine, _LINE_COLUMNS, rows)
 
 
 async def _copy(session: AsyncSession, frame: pl.DataFrame) -> None:
