@@ -9,9 +9,10 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Date, bindparam, select, text, update
+from sqlalchemy import BindParameter, Date, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.bulk import fetch_text
 from storage.conflicts import insert_ignoring_duplicates
 from storage.db import rows_matched
 from storage.models import ReconDifference, ReconRun, UtcDateTime
@@ -22,9 +23,57 @@ _UTC = pl.Datetime("us", "UTC")
 async def _frame(
     session: AsyncSession, sql: str, schema: dict[str, pl.DataType], **params: Any
 ) -> pl.DataFrame:
-    """A query's rows as a frame; ``*_at`` columns come back as SQLite's text or PostgreSQL's
-    naive UTC and leave as aware UTC."""
-    binds = [
+    """A query's rows as a frame; ``*_at`` columns come back as text or PostgreSQL's naive
+    UTC and leave as aware UTC. A day's million rows would cost more as SQLAlchemy's Row
+    objects than the frame: on SQLite they come from the driver as they are
+    (storage.bulk.fetch_text), on PostgreSQL as CSV by COPY, read by polars. A look-up of
+    numbers (a list parameter, expanded by SQLAlchemy) is a few hundred rows: the session's."""
+    raw = {n: (pl.String() if t == _UTC else t) for n, t in schema.items()}
+    if any(isinstance(v, list) for v in params.values()):
+        result = await session.execute(text(sql).bindparams(*_binds(params)), params)
+        frame = pl.DataFrame(result.all(), schema=raw if _texts(session) else schema, orient="row")
+    elif _texts(session):
+        frame = pl.DataFrame(await fetch_text(session, sql, params), schema=raw, orient="row")
+    else:
+        frame = pl.read_csv(
+            await _copied(session, sql, params), has_header=False, schema=raw, raise_if_empty=False
+        )
+    for name, dtype in schema.items():
+        if dtype == _UTC and frame.schema[name] == pl.String():
+            frame = frame.with_columns(
+                pl.col(name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_zone="UTC")
+            )
+        elif dtype == _UTC:
+            frame = frame.with_columns(pl.col(name).dt.replace_time_zone("UTC"))
+    return frame
+
+
+async def _copied(session: AsyncSession, sql: str, params: dict[str, Any]) -> bytes:
+    """PostgreSQL: the query's rows as CSV, by COPY on the session's own connection (in its
+    transaction). NULL comes as an empty field and an empty text as ``""``, which polars reads
+    back as null and as empty text."""
+    dialect = session.get_bind().dialect
+    compiled = text(sql).bindparams(*_binds(params)).compile(dialect=dialect)
+    args = [
+        UtcDateTime().process_bind_param(v, dialect) if isinstance(v, datetime) else v
+        for v in (params[name] for name in compiled.positiontup or ())
+    ]
+    parts: list[bytes] = []
+
+    async def take(data: bytes) -> None:
+        parts.append(data)
+
+    # Through the session first: it begins the transaction the COPY then runs in.
+    await session.execute(text("SET LOCAL DateStyle TO ISO"))  # times as ISO text
+    connection = await session.connection()
+    raw: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg's
+    await raw.copy_from_query(compiled.string, *args, output=take, format="csv")
+    return b"".join(parts)
+
+
+def _binds(params: dict[str, Any]) -> list[BindParameter[Any]]:
+    """Days and aware times bound by their column types, lists expanded (``IN :numbers``)."""
+    return [
         bindparam(
             name,
             type_=Date()
@@ -36,17 +85,6 @@ async def _frame(
         )
         for name, v in params.items()
     ]
-    result = await session.execute(text(sql).bindparams(*binds), params)
-    raw = {n: (pl.String() if t == _UTC else t) for n, t in schema.items()}
-    frame = pl.DataFrame(result.all(), schema=raw if _texts(session) else schema, orient="row")
-    for name, dtype in schema.items():
-        if dtype == _UTC and frame.schema[name] == pl.String():
-            frame = frame.with_columns(
-                pl.col(name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_zone="UTC")
-            )
-        elif dtype == _UTC:
-            frame = frame.with_columns(pl.col(name).dt.replace_time_zone("UTC"))
-    return frame
 
 
 def _texts(session: AsyncSession) -> bool:
