@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from storage.db import make_engine, make_sessionmaker
 from storage.models import PaymentStatement, StatementLine
+from storage.recon import LINES, bill_lines
 from tests.statement_files import (
     PID,
     UNIONPAY_NAME,
@@ -94,6 +95,38 @@ def test_a_wechat_bill_is_stored_with_its_lines_and_reported_in_yuan(
     assert [(s.fee_milli, s.fee_fen) for s in lines] == [(59400, 59), (120600, 121), (-6000, -6)]
     assert lines[0].trade_at == datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 Beijing
     assert (lines[0].attach, lines[2].refund_no, lines[2].refund_fen) == ("SH1001", "RF1", 1000)
+
+
+async def _read_back(url: str) -> tuple[list[dict[str, Any]], list[StatementLine]]:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            frame = await bill_lines(session, "wechat", date(2024, 3, 1))
+            stored = await session.scalars(select(StatementLine).order_by(StatementLine.id))
+            return frame.to_dicts(), list(stored)
+    finally:
+        await engine.dispose()
+
+
+def test_the_day_read_back_for_matching_is_the_lines_as_stored(
+    tmp_path: Path, config_file: Path, database_url: str
+) -> None:
+    """The frame the matching gets (read column-wise from either database) keeps an empty
+    number empty and a missing one null, and the times in UTC."""
+    lines = [*BILL, WechatLine("", "5.00", "0.03000", transaction_id="4200002024030100000003")]
+    path = bill_file(tmp_path, "tradebill_20240301.csv", wechat_trade(lines))
+    assert orderbot("recon", "import", path, "-c", config_file, cwd=tmp_path).returncode == 0
+
+    frame, stored = asyncio.run(_read_back(database_url))
+
+    assert frame == [{name: getattr(line, name) for name in LINES} for line in stored]
+    assert [(row["merchant_order_no"], row["refund_no"]) for row in frame] == [
+        ("SH1001D", None),
+        ("SH1001F", None),
+        ("SH1001D", "RF1"),
+        ("", None),
+    ]
+    assert frame[0]["trade_at"] == datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 
 
 def test_importing_the_same_bill_again_changes_nothing(
