@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -120,6 +120,29 @@ class Policy:
         routing = self.config.routing
         names = self.config.categories.get(order.channel)
         return route(order, routing.rules, routing.default_group, names, LABELS, facts)
+
+    def batch_router(self, paused: str | None = None) -> Callable[[RoutedOrder], RouteDecision]:
+        """``route`` for one batch of overdue orders: orders alike in all that the routing
+        rules read (the amount only where a rule bounds it) share one decision."""
+        rules = self.config.routing.rules
+        by_amount = any(r.min_fen is not None or r.max_fen is not None for r in rules)
+        decisions: dict[tuple[object, ...], RouteDecision] = {}
+
+        def decide(order: RoutedOrder) -> RouteDecision:
+            key = (
+                order.channel,
+                order.order_type,
+                order.category,
+                tuple(order.categories),
+                order.province,
+                order.city,
+                order.amount_fen if by_amount else None,
+            )
+            if (decision := decisions.get(key)) is None:
+                decision = decisions[key] = self.route(order, paused)
+            return decision
+
+        return decide
 
     @property
     def triage_group(self) -> str:

@@ -86,6 +86,28 @@ async def test_missed_deadline_opens_one_routed_ticket_and_one_alert(client: Tes
     assert "¥129.00" in text and "1小时55分后升级至主管" in text
 
 
+async def test_one_tick_routes_and_schedules_each_order_by_its_own_facts(
+    client: TestClient,
+) -> None:
+    """Orders paid in the same second share a schedule in a batch, and orders alike but for
+    the amount or the region still go each to its own group."""
+    await post_orders(
+        client,
+        shop_order("SH010", province="上海市"),
+        shop_order("SH011", province="上海市", total_fen=600000),
+        shop_order("SH012", province="广东省"),
+        shop_order("SH013", province="上海市", paid_at=T0 + M),
+    )
+    assert (await tick(client, T0 + 2 * H + M)).opened == 4
+    routed = [(t.group_key, t.route_rule, t.deadline_at) for t in await tickets(client)]
+    assert sorted(routed) == [
+        ("east", "华东", T0 + 2 * H),
+        ("east", "华东", T0 + 2 * H + M),
+        ("general", "默认", T0 + 2 * H),
+        ("vip", "大额", T0 + 2 * H),
+    ]
+
+
 async def test_a_fresh_alert_says_it_is_just_overdue_not_0_seconds(client: TestClient) -> None:
     await post_orders(client, shop_order("SH001", province="上海市"))
     await tick(client, T0 + 2 * H)

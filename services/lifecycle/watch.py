@@ -55,13 +55,18 @@ async def handle_due(
     rules: dict[int, SlaRule] = {}
     plans: dict[int, Schedule] = {}
     next_checks: list[tuple[int, datetime | None]] = []
+    # Platforms' times are whole seconds: orders entering a stage together share a schedule.
+    schedules: dict[tuple[int, datetime, datetime | None], Schedule] = {}
     for order in orders:
         rule = policy.sla_for(order_type=order.order_type, stage=order.stage, channel=order.channel)
         if rule is None:  # the config changed since the order entered this stage
             next_checks.append((order.id, None))
-        else:
-            rules[order.id] = rule
-            plans[order.id] = policy.schedule(rule, order.stage_entered_at, order.ship_by_at)
+            continue
+        rules[order.id] = rule
+        key = (id(rule), order.stage_entered_at, order.ship_by_at)
+        if (plan := schedules.get(key)) is None:
+            plan = schedules[key] = policy.schedule(rule, *key[1:])
+        plans[order.id] = plan
     tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now, paused)
     result.opened += len(opened)
 
@@ -144,8 +149,9 @@ async def _tickets_for(
     if not missing:
         return tickets, set()
     rows: list[TicketRow] = []
+    route = policy.batch_router(paused)
     for order in missing:
-        decision = policy.route(order, paused)
+        decision = route(order)
         plan = plans[order.id]
         rows.append(
             {
