@@ -5,11 +5,13 @@ console's login callback is logged without its code and state."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, make_mocked_request
+from aiohttp.web_log import AccessLogger
 
 from bot.access_log import AccessLog
 from bot.app import create_app
@@ -77,3 +79,32 @@ async def test_the_login_callback_is_logged_without_its_code(
     assert len(lines) == 1, lines
     assert "GET /console/login/callback HTTP" in lines[0] and " 303 " in lines[0]
     assert "code" not in lines[0] and "state" not in lines[0]
+
+
+def test_a_line_and_its_fields_are_those_aiohttp_would_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """serve's format is written directly (it is cheaper): the same line, the same fields."""
+    started = datetime(2026, 3, 2, 9, 30, 5, 200_000, tzinfo=timezone(timedelta(hours=8)))
+    monkeypatch.setattr(AccessLogger, "_get_local_time", classmethod(lambda _: started))
+    headers = {"User-Agent": "WeCom/1.0", "Referer": "https://example.test/a b"}
+    request = make_mocked_request("POST", "/wecom/aibot?msg_signature=a%25b&nonce=2", headers)
+    response = web.Response(text="ok", status=200)
+    logger = logging.getLogger("test.access")
+    caplog.set_level(logging.INFO, logger="test.access")
+    for kind in (AccessLogger, AccessLog):
+        kind(logger, AccessLogger.LOG_FORMAT).log(request, response, 0.3)
+    theirs, ours = caplog.records
+    assert ours.getMessage() == theirs.getMessage()
+    assert '"POST /wecom/aibot?msg_signature=a%25b&nonce=2 HTTP/1.1" 200' in ours.getMessage()
+    assert "[02/Mar/2026:09:30:04 +0800]" in ours.getMessage()
+    for field in (
+        "remote_address",
+        "request_start_time",
+        "first_request_line",
+        "response_status",
+        "response_size",
+        "request_header",
+    ):
+        assert getattr(ours, field) == getattr(theirs, field), field
+    assert (ours.levelno, ours.name) == (theirs.levelno, theirs.name)
