@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.keys import SESSIONS
 from storage.models import Order, OrderPayment, OrderWaybill
 from tests.support import all_rows, auth, config_data
-from tests.test_cli import no_crash, orderbot, orders_in, rejections, summary, write_config
+from tests.test_cli import no_crash, orderbot_here, orders_in, rejections, summary, write_config
 from tests.test_platform_records import douyin_order, jd_order, tmall_trade
 
 
@@ -231,7 +231,7 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
 def run_import(tmp_path: Path, config_file: Path, name: str, text: str, channel: str) -> Any:
     source = tmp_path / name
     source.write_text(text, encoding="utf-8")
-    result = orderbot("import", source, "--channel", channel, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", channel, "-c", config_file, cwd=tmp_path)
     no_crash(result)
     return result
 

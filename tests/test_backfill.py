@@ -16,7 +16,7 @@ from services.policy import Policy
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Order, OutboxMessage, Ticket
 from tests.support import all_rows, config_data
-from tests.test_cli import no_crash, orderbot, summary, write_config, write_jsonl
+from tests.test_cli import no_crash, orderbot_here, summary, write_config, write_jsonl
 from tests.test_routing import taobao_trade
 
 
@@ -54,7 +54,7 @@ async def test_a_backfill_records_old_overdue_orders_without_tickets_and_tells_o
     tmp_path: Path, database_url: str, config_file: Path
 ) -> None:
     args = ("import", history(tmp_path), "--channel", "taobao", "--backfill", "-c", config_file)
-    result = orderbot(*args, cwd=tmp_path)
+    result = orderbot_here(*args, cwd=tmp_path)
     no_crash(result)
     assert result.returncode == 0, result.stderr
     assert summary(result)[:4] == (3, 0, 0, 0)
@@ -78,7 +78,7 @@ async def test_a_backfill_records_old_overdue_orders_without_tickets_and_tells_o
 async def test_without_backfill_every_old_order_opens_a_ticket_and_escalates(
     tmp_path: Path, database_url: str, config_file: Path
 ) -> None:
-    result = orderbot(
+    result = orderbot_here(
         "import", history(tmp_path), "--channel", "taobao", "-c", config_file, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr

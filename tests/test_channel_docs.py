@@ -19,7 +19,7 @@ from channels.registry import ADAPTERS, CSV_HEADERS
 from rules.stages import Stage
 from storage.models import Order
 from tests.support import T0, all_rows, auth, config_data
-from tests.test_cli import no_crash, orderbot, orders_in, summary, write_config
+from tests.test_cli import no_crash, orderbot_here, orders_in, summary, write_config
 
 DOC = Path(__file__).parent.parent / "docs" / "channels.md"
 CHANNELS = list(ADAPTERS)
@@ -100,7 +100,9 @@ def test_the_examples_import_with_the_cli(tmp_path: Path, database_url: str, cha
     csv_rows = len(block(f"{channel}-csv").splitlines()) - 1
 
     for source, rows in [(jsonl, 1), (csv, csv_rows)]:
-        result = orderbot("import", source, "--channel", channel, "-c", config_file, cwd=tmp_path)
+        result = orderbot_here(
+            "import", source, "--channel", channel, "-c", config_file, cwd=tmp_path
+        )
         no_crash(result)
         assert result.returncode == 0, result.stderr
         assert summary(result) == (rows, 0, 0, 0, 0)

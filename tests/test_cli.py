@@ -16,8 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any
 
 import pytest
 import tomli_w
+from click.testing import Result
 from sqlalchemy import func, inspect, make_url, select
 
 from storage import migrate
@@ -60,6 +63,34 @@ def orderbot(
         encoding="utf-8",
         timeout=TIMEOUT,
         check=False,
+    )
+
+
+def orderbot_here(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``orderbot ARGS`` run by the same typer app in this process, in ``cwd``: for tests of
+    what a command does, where a new interpreter only adds its ~1 s start-up. Each command
+    keeps tests through :func:`orderbot`, the real process, as the end-to-end proof. It runs in
+    a thread of its own, so that its ``asyncio.run`` works from async tests too (blocking them
+    as the process did); an exception it lets out is on stderr as the process would print it."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    environment: dict[str, str | None] = {"ORDERBOT_CONFIG": None, "COLUMNS": "200"}
+
+    def invoke() -> Result:
+        with contextlib.chdir(cwd):
+            return CliRunner().invoke(app, list(map(str, args)), env=environment | (env or {}))
+
+    with ThreadPoolExecutor(1) as thread:
+        ran = thread.submit(invoke).result()
+    stderr = ran.stderr
+    if ran.exc_info is not None and not isinstance(ran.exc_info[1], SystemExit):
+        stderr += "".join(traceback.format_exception(*ran.exc_info))
+    return subprocess.CompletedProcess(
+        ["orderbot", *map(str, args)], ran.exit_code, ran.stdout, stderr
     )
 
 
@@ -215,7 +246,9 @@ def test_check_config_rejects_a_bad_config_naming_the_key(
 ) -> None:
     data = config_data(sqlite_url(tmp_path / "orderbot.db"))
     spoil(data)
-    result = orderbot("check-config", "-c", write_config(tmp_path / "bad.toml", data), cwd=tmp_path)
+    result = orderbot_here(
+        "check-config", "-c", write_config(tmp_path / "bad.toml", data), cwd=tmp_path
+    )
 
     assert result.returncode == 2
     assert "配置有误" in result.stderr
@@ -236,7 +269,7 @@ def test_check_config_without_a_readable_config_exits_2(
     path = tmp_path / "orderbot.toml"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    result = orderbot("check-config", "-c", path, cwd=tmp_path)
+    result = orderbot_here("check-config", "-c", path, cwd=tmp_path)
 
     assert result.returncode == 2
     assert message in result.stderr
@@ -249,7 +282,9 @@ def test_check_config_prints_the_rules_as_parsed(tmp_path: Path) -> None:
     data["sla"][3]["channels"] = ["jd", "douyin"]
     data["routing"]["rules"][0]["max_yuan"] = "20000"
 
-    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+    result = orderbot_here(
+        "check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path
+    )
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -273,7 +308,9 @@ def test_check_config_refuses_a_duration_without_its_unit(tmp_path: Path) -> Non
     data = config_data(sqlite_url(tmp_path / "orderbot.db"))
     data["sla"][0]["limit"] = 2  # two seconds to pydantic; two hours to whoever wrote it
 
-    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+    result = orderbot_here(
+        "check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path
+    )
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
@@ -316,7 +353,9 @@ def test_check_config_says_whether_wecom_sending_and_chat_commands_are_on(
     if wecom is not None:
         data["wecom"] = wecom
 
-    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+    result = orderbot_here(
+        "check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path
+    )
 
     assert result.returncode == 0, result.stderr
     assert f"企业微信发送: {sending}" in result.stdout
@@ -324,7 +363,7 @@ def test_check_config_says_whether_wecom_sending_and_chat_commands_are_on(
 
 
 def test_check_config_of_the_example_turns_chat_commands_on(tmp_path: Path) -> None:
-    result = orderbot("check-config", "-c", EXAMPLE, cwd=tmp_path, env=EXAMPLE_ENV)
+    result = orderbot_here("check-config", "-c", EXAMPLE, cwd=tmp_path, env=EXAMPLE_ENV)
 
     assert result.returncode == 0, result.stderr
     assert "聊天指令: 已开启 (/wecom/app、/wecom/aibot)" in result.stdout
@@ -364,7 +403,7 @@ def test_db_upgrade_of_a_migrated_database_changes_nothing(
     before = schema(database_url)
     assert before[1] == migrate.head_revision(database_url)
 
-    result = orderbot("db", "upgrade", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("db", "upgrade", "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert "数据库已是最新版本" in result.stdout
@@ -376,7 +415,7 @@ def test_db_upgrade_from_an_older_revision_says_from_which(tmp_path: Path) -> No
     migrate.upgrade(url, "0005")
     path = write_config(tmp_path / "orderbot.toml", config_data(url))
 
-    result = orderbot("db", "upgrade", "-c", path, cwd=tmp_path)
+    result = orderbot_here("db", "upgrade", "-c", path, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"已从 0005 升级到 {migrate.head_revision(url)}"
@@ -398,7 +437,9 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path, command: tuple[s
     path = write_config(tmp_path / "orderbot.toml", data)
     write_jsonl(tmp_path / "orders.jsonl", [shop_order("SH1")])
 
-    result = orderbot(*command, "-c", path, cwd=tmp_path)
+    # serve as a process of its own: had it started, it must not serve from this one.
+    run = orderbot if command == ("serve",) else orderbot_here
+    result = run(*command, "-c", path, cwd=tmp_path)
 
     assert result.returncode != 0
     assert "orderbot db upgrade" in result.stderr
@@ -421,7 +462,8 @@ def test_commands_before_db_upgrade_leave_no_database_file_behind(
     path = write_config(tmp_path / "orderbot.toml", data)
     write_jsonl(tmp_path / "orders.jsonl", [shop_order("SH1")])
 
-    result = orderbot(*command, "-c", path, cwd=tmp_path)
+    run = orderbot if command == ("serve",) else orderbot_here
+    result = run(*command, "-c", path, cwd=tmp_path)
 
     assert result.returncode == 3
     assert f"数据库文件不存在: {database}" in result.stderr
@@ -471,7 +513,7 @@ def test_import_jsonl_lands_good_orders_and_reports_bad_lines(
     assert all(o.channel == "shop" for o in stored.values())
     before, events = snapshot(database_url), asyncio.run(_event_count(database_url))
 
-    again = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    again = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
 
     assert again.returncode == 1
     assert summary(again) == (0, 0, 3, 4, 0)
@@ -495,7 +537,7 @@ def test_import_csv_with_dotted_headers(
     source = tmp_path / "orders.csv"
     source.write_text("\n".join(rows) + "\n", encoding=encoding)
 
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     no_crash(result)
@@ -542,7 +584,7 @@ def test_import_csv_reports_bad_rows_by_file_line(
         encoding="utf-8",
     )
 
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 1
     no_crash(result)
@@ -575,7 +617,7 @@ def test_import_needs_a_known_channel(
 ) -> None:
     source = write_jsonl(tmp_path / "orders.jsonl", [shop_order("SH1")])
 
-    result = orderbot("import", source, *channel_args, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, *channel_args, "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 2
     assert "--channel" in result.stderr
@@ -585,7 +627,7 @@ def test_import_needs_a_known_channel(
 
 
 def test_import_of_a_missing_file_says_so_in_chinese(tmp_path: Path, config_file: Path) -> None:
-    result = orderbot(
+    result = orderbot_here(
         "import", "no-such.jsonl", "--channel", "shop", "-c", config_file, cwd=tmp_path
     )
 
@@ -604,7 +646,7 @@ def test_import_csv_row_with_surplus_cells_is_rejected_not_a_crash(
         encoding="utf-8",
     )
 
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
 
     no_crash(result)
     assert result.returncode == 1
@@ -620,7 +662,7 @@ def test_import_duplicate_reason_names_the_earlier_line(
         ["", shop_order("D1"), shop_order("D2"), shop_order("D1", total_fen=1)],
     )
 
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 1
     reasons = rejections(result)
@@ -634,7 +676,7 @@ def test_import_of_a_file_that_is_not_utf8_says_so(
     source = tmp_path / "gbk.csv"
     source.write_bytes("order_no,status\n订单1,PAID\n".encode("gbk"))
 
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
 
     no_crash(result)
     assert result.returncode == 2
@@ -774,7 +816,7 @@ def test_serve_logs_one_start_up_line_and_no_scheduler_chatter(
     "command", [(), ("report",), ("db",), ("db", "upgrade")], ids=["root", "report", "db", "up"]
 )
 def test_dash_h_is_help(tmp_path: Path, command: tuple[str, ...]) -> None:
-    short, long = (orderbot(*command, flag, cwd=tmp_path) for flag in ("-h", "--help"))
+    short, long = (orderbot_here(*command, flag, cwd=tmp_path) for flag in ("-h", "--help"))
 
     assert short.returncode == 0, short.stderr
     assert short.stdout == long.stdout
@@ -817,7 +859,7 @@ def test_a_command_loads_only_what_it_needs(
 
 
 def test_import_help_points_to_the_channel_reference(tmp_path: Path) -> None:
-    result = orderbot("import", "-h", cwd=tmp_path)
+    result = orderbot_here("import", "-h", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "docs/channels.md" in result.stdout
 

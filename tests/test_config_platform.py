@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support import config_data
-from tests.test_cli import no_crash, orderbot, sqlite_url, write_config
+from tests.test_cli import no_crash, orderbot_here, sqlite_url, write_config
 
 
 def check(tmp_path: Path, **changes: object) -> tuple[int, list[str], str]:
     """check-config of the test config with ``changes`` at its top level: (exit code, stdout
     lines, stderr)."""
     data = config_data(sqlite_url(tmp_path / "orderbot.db")) | changes
-    result = orderbot("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+    result = orderbot_here(
+        "check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path
+    )
     no_crash(result)
     return result.returncode, result.stdout.splitlines(), result.stderr
 

@@ -17,7 +17,7 @@ from storage.db import make_engine, make_sessionmaker
 from storage.models import SourceLagCount
 from tests.chat import say
 from tests.support import T0, FakeClock, auth, config_data, shop_order, stage_event
-from tests.test_cli import no_crash, orderbot, summary, write_config, write_jsonl
+from tests.test_cli import no_crash, orderbot_here, summary, write_config, write_jsonl
 from tests.test_endpoints import scrape
 from tests.wecom_side import sandbox_records
 
@@ -184,13 +184,13 @@ async def test_a_file_import_is_a_source_of_its_own_and_a_backfill_is_not_timed(
         tmp_path / "old.jsonl", [shop_order(f"H{n}", paid_at=paid) for n in range(4)]
     )
 
-    imported = orderbot("import", fresh, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    imported = orderbot_here("import", fresh, "--channel", "shop", "-c", config_file, cwd=tmp_path)
     no_crash(imported)
     assert summary(imported)[:2] == (3, 0)
     assert await _lag_records(database_url, "import") == 3
 
     args = ("import", history, "--channel", "shop", "--backfill", "-c", config_file)
-    backfilled = orderbot(*args, cwd=tmp_path)
+    backfilled = orderbot_here(*args, cwd=tmp_path)
     no_crash(backfilled)
     assert summary(backfilled)[:2] == (4, 0)
     assert await _lag_records(database_url, "import") == 3

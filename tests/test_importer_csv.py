@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import config_data
-from tests.test_cli import no_crash, orderbot, orders_in, summary, write_config
+from tests.test_cli import no_crash, orderbot_here, orders_in, summary, write_config
 
 ROW = "S1,PAID,2026-03-02T09:00:00+08:00,100,上海市,上海市,13800000000"
 
@@ -23,7 +23,7 @@ def run_import(tmp_path: Path, config_file: Path, header: str, channel: str = "s
     """Import a one-row CSV with ``header``; the refusal on stderr (exit 2, nothing imported)."""
     source = tmp_path / "orders.csv"
     source.write_text(f"{header}\n{ROW}\n", encoding="utf-8")
-    result = orderbot("import", source, "--channel", channel, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", channel, "-c", config_file, cwd=tmp_path)
     no_crash(result)
     assert result.returncode == 2, (result.stdout, result.stderr)
     return result.stderr
@@ -87,7 +87,7 @@ def test_spaces_around_known_headers_are_forgiven(
         "order_no, status ,created_at,total_fen,receiver.province,receiver.city,receiver.mobile"
     )
     source.write_text(f"{header}\n{ROW}\n", encoding="utf-8")
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert summary(result) == (1, 0, 0, 0, 0)
     [order] = orders_in(database_url).values()
@@ -104,7 +104,7 @@ def test_a_nul_byte_in_a_cell_costs_its_row_only(
         "S2,PAID,2026-03-02T09:00:00+08:00,2,自营店\n",
         encoding="utf-8",
     )
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
     no_crash(result)
     assert result.returncode == 1
     assert "第 2 行被拒: shop_name: 含有 NUL 字符" in result.stderr
@@ -119,7 +119,7 @@ def test_a_cell_past_the_csv_size_limit_refuses_the_file_not_a_crash(
         f'order_no,status,created_at,total_fen,shop_name\nS1,PAID,,1,"{"店" * 200_000}"\n',
         encoding="utf-8",
     )
-    result = orderbot("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("import", source, "--channel", "shop", "-c", config_file, cwd=tmp_path)
     no_crash(result)
     assert result.returncode == 2
     assert "不是合法的 CSV" in result.stderr

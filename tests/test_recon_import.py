@@ -1,5 +1,6 @@
-"""``orderbot recon import``, run as a real subprocess against SQLite or PostgreSQL: a bill is
-stored whole with its lines, refused whole with the reason, and a second import changes nothing."""
+"""``orderbot recon import`` (the first test as a real subprocess, the others in this process)
+against SQLite or PostgreSQL: a bill is stored whole with its lines, refused whole with the
+reason, and a second import changes nothing."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.statement_files import (
     wechat_trade,
 )
 from tests.support import config_data
-from tests.test_cli import no_crash, orderbot, sqlite_url, write_config
+from tests.test_cli import no_crash, orderbot, orderbot_here, sqlite_url, write_config
 
 BILL = [
     WechatLine("SH1001D", "99.00", "0.59400", attach="SH1001"),
@@ -134,12 +135,12 @@ def test_importing_the_same_bill_again_changes_nothing(
 ) -> None:
     data = wechat_trade(BILL)
     path = bill_file(tmp_path, "tradebill_20240301.csv", data)
-    orderbot("recon", "import", path, "-c", config_file, cwd=tmp_path)
+    orderbot_here("recon", "import", path, "-c", config_file, cwd=tmp_path)
     before = stored(database_url)
     again = bill_file(tmp_path, "tradebill_20240301.csv.gz", gzipped(data))
 
     for repeat in (path, again):
-        result = orderbot("recon", "import", repeat, "-c", config_file, cwd=tmp_path)
+        result = orderbot_here("recon", "import", repeat, "-c", config_file, cwd=tmp_path)
 
         assert result.returncode == 0, result.stderr
         assert "此账单已导入过 (第 1 号), 未做改动" in result.stdout
@@ -154,10 +155,10 @@ def test_a_different_bill_for_a_day_already_imported_is_refused(
     tmp_path: Path, config_file: Path, database_url: str
 ) -> None:
     first = bill_file(tmp_path, "tradebill_20240301.csv", wechat_trade(BILL))
-    orderbot("recon", "import", first, "-c", config_file, cwd=tmp_path)
+    orderbot_here("recon", "import", first, "-c", config_file, cwd=tmp_path)
     other = bill_file(tmp_path, "again_20240301.csv", wechat_trade(BILL[:2]))
 
-    result = orderbot("recon", "import", other, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("recon", "import", other, "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 2
     assert "已于" in result.stderr and "从 tradebill_20240301.csv 导入 (第 1 号)" in result.stderr
@@ -190,7 +191,7 @@ def test_a_refused_bill_leaves_nothing_behind_and_says_why(
 ) -> None:
     path = bill_file(tmp_path, name, data)
 
-    result = orderbot("recon", "import", path, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("recon", "import", path, "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 2
     assert f"{name} 被拒绝: " in result.stderr and reason in result.stderr
@@ -234,7 +235,7 @@ def test_alipay_and_unionpay_bills_are_detected_and_stored(
 ) -> None:
     path = bill_file(tmp_path, name, data)
 
-    result = orderbot("recon", "import", path, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("recon", "import", path, "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert detected in result.stdout and summary in result.stdout
@@ -255,7 +256,7 @@ def test_options_that_do_not_fit_the_file_are_refused(
 ) -> None:
     path = bill_file(tmp_path, "tradebill_20240301.csv", wechat_trade(BILL))
 
-    result = orderbot("recon", "import", path, *options, "-c", config_file, cwd=tmp_path)
+    result = orderbot_here("recon", "import", path, *options, "-c", config_file, cwd=tmp_path)
 
     assert result.returncode == 2
     assert message in result.stderr
@@ -269,8 +270,8 @@ def test_a_missing_file_and_an_unmigrated_database_are_told_apart(tmp_path: Path
     path = write_config(tmp_path / "orderbot.toml", config)
     bill = bill_file(tmp_path, "tradebill_20240301.csv", wechat_trade(BILL))
 
-    missing = orderbot("recon", "import", tmp_path / "nope.csv", "-c", path, cwd=tmp_path)
-    unmigrated = orderbot("recon", "import", bill, "-c", path, cwd=tmp_path)
+    missing = orderbot_here("recon", "import", tmp_path / "nope.csv", "-c", path, cwd=tmp_path)
+    unmigrated = orderbot_here("recon", "import", bill, "-c", path, cwd=tmp_path)
 
     assert (missing.returncode, unmigrated.returncode) == (2, 3)
     assert "找不到账单文件" in missing.stderr

@@ -22,7 +22,7 @@ from services.reports import load_report
 from storage.models import Order
 from tests.chat import OPENED, H, M, say, tick
 from tests.support import BEIJING, T0, auth, config_data, shop_order, stage_event
-from tests.test_cli import orderbot, write_config
+from tests.test_cli import orderbot, orderbot_here, write_config
 
 DAY = timedelta(days=1)
 
@@ -121,11 +121,12 @@ async def test_the_command_line_exports_any_period_as_markdown_csv_and_xlsx(
     path = write_config(tmp_path / "orderbot.toml", config_data(database_url))
     day = ["--to", "2026-03-02", "-c", path]
 
+    # The real command once; the other formats and the refusal in this process.
     markdown = await asyncio.to_thread(orderbot, "report", *day, "-g", "east", cwd=tmp_path)
     assert markdown.returncode == 0, markdown.stderr
     assert "达标率 **60.0%**" in markdown.stdout and "华东组" in markdown.stdout
 
-    csv_run = await asyncio.to_thread(orderbot, "report", *day, "-f", "csv", cwd=tmp_path)
+    csv_run = await asyncio.to_thread(orderbot_here, "report", *day, "-f", "csv", cwd=tmp_path)
     assert csv_run.returncode == 0, csv_run.stderr
     rows = {line.split(",")[0]: line.split(",")[1:] for line in csv_run.stdout.splitlines()}
     assert rows["达标率"][:2] == ["0.6", "1.0"]  # this day, the day before
@@ -133,22 +134,23 @@ async def test_the_command_line_exports_any_period_as_markdown_csv_and_xlsx(
 
     xlsx = tmp_path / "week.xlsx"
     args = ("report", *day, "--days", "7", "-f", "xlsx", "-o", xlsx)
-    written = await asyncio.to_thread(orderbot, *args, cwd=tmp_path)
+    written = await asyncio.to_thread(orderbot_here, *args, cwd=tmp_path)
     assert written.returncode == 0, written.stderr
     assert "02-24 ~ 03-02" in written.stdout
     book = openpyxl.load_workbook(xlsx)
     assert "概览" in book.sheetnames and "处理人" in book.sheetnames
 
-    refused = await asyncio.to_thread(orderbot, "report", *day, "-g", "mars", cwd=tmp_path)
+    refused = await asyncio.to_thread(orderbot_here, "report", *day, "-g", "mars", cwd=tmp_path)
     assert refused.returncode == 2 and "未定义的组 mars" in refused.stderr
 
 
 async def cli_report(
     database_url: str, tmp_path: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """``orderbot report ARGS`` against the test's database, run as the operator runs it."""
+    """``orderbot report ARGS`` against the test's database, in this process (the test above
+    runs the real command)."""
     path = write_config(tmp_path / "orderbot.toml", config_data(database_url))
-    return await asyncio.to_thread(orderbot, "report", *args, "-c", path, cwd=tmp_path)
+    return await asyncio.to_thread(orderbot_here, "report", *args, "-c", path, cwd=tmp_path)
 
 
 TICKET_LINE = re.compile(r"#\d+ ")

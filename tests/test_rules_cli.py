@@ -7,7 +7,7 @@ from pathlib import Path
 import tomli_w
 
 from tests.support import config_data
-from tests.test_cli import no_crash
+from tests.test_cli import no_crash, orderbot_here
 from tests.test_cli import orderbot as run
 
 # This checkout's code, whichever one the environment has installed.
@@ -19,6 +19,7 @@ def orderbot(*args: str | Path, cwd: Path):  # type: ignore[no-untyped-def]
 
 
 def test_rules_import_export_draft_publish_and_rollback(database_url: str, tmp_path: Path) -> None:
+    """Each command once as the real process, the repeats in this one."""
     config = tmp_path / "orderbot.toml"
     config.write_text(tomli_w.dumps(config_data(database_url)), encoding="utf-8")
 
@@ -30,7 +31,7 @@ def test_rules_import_export_draft_publish_and_rollback(database_url: str, tmp_p
     assert exported.returncode == 0, exported.stderr
     rules = (tmp_path / "rules.toml").read_text(encoding="utf-8")
     assert "[database]" not in rules and "[sources" not in rules
-    same = orderbot("rules", "import", "rules.toml", "-c", config, cwd=tmp_path)
+    same = orderbot_here("rules", "import", "rules.toml", "-c", config, cwd=tmp_path)
     assert same.stdout.strip() == "规则与生效中的版本相同, 没有新版本"  # it round-trips
 
     (tmp_path / "rules.toml").write_text(rules.replace('limit = "2h"', 'limit = "6h"', 1), "utf-8")
@@ -47,9 +48,9 @@ def test_rules_import_export_draft_publish_and_rollback(database_url: str, tmp_p
     assert "已通知运维: ops-liu" in published.stdout
 
     (tmp_path / "bad.toml").write_text(rules.replace('limit = "2h"', 'limit = "6"', 1), "utf-8")
-    bad = orderbot("rules", "draft", "bad.toml", "-c", config, cwd=tmp_path)
+    bad = orderbot_here("rules", "draft", "bad.toml", "-c", config, cwd=tmp_path)
     assert bad.returncode == 1
-    refused = orderbot("rules", "publish", "3", "-c", config, cwd=tmp_path)
+    refused = orderbot_here("rules", "publish", "3", "-c", config, cwd=tmp_path)
     no_crash(refused)
     assert refused.returncode == 2
     assert 'sla[0].limit: 时长须带单位, 例如 "2h"、"90m"、"30s" (而不是 \'6\')' in refused.stderr
@@ -59,7 +60,7 @@ def test_rules_import_export_draft_publish_and_rollback(database_url: str, tmp_p
         "第 4 版已生效 (1 处改动)",
         "  sla[普通待拣货].limit: 6h → 2h",
     ]
-    again = orderbot("rules", "export", "-c", config, cwd=tmp_path)
+    again = orderbot_here("rules", "export", "-c", config, cwd=tmp_path)
     assert again.stdout == rules
 
     history = orderbot("rules", "history", "-c", config, cwd=tmp_path).stdout.splitlines()

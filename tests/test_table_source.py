@@ -37,7 +37,7 @@ from storage.table_sources import rejected_rows
 from tests.conftest import PG_ADMIN_DSN, _pg_admin
 from tests.support import T0, FakeClock, config_data
 from tests.table_writer import is_bad, order_no
-from tests.test_cli import no_crash, write_config
+from tests.test_cli import no_crash, orderbot_here, write_config
 from tests.test_cli import orderbot as cli
 
 SHOP_TABLE = """
@@ -506,7 +506,9 @@ async def test_a_table_source_opens_no_door_to_the_api(
 def test_check_config_says_a_table_source_in_words(tmp_path: Path) -> None:
     data = config_data(f"sqlite+aiosqlite:///{tmp_path / 'never-opened.db'}")
     data["sources"]["erp-table"] = GOOD | {"updated_at_column": "changed_at"}
-    result = cli("check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path)
+    result = orderbot_here(
+        "check-config", "-c", write_config(tmp_path / "c.toml", data), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     (line,) = [line for line in result.stdout.splitlines() if "erp-table" in line]
     assert line.startswith("中间表来源 erp-table: postgresql+asyncpg://erp:***@db.example/erp")
