@@ -8,7 +8,9 @@ import os
 import shutil
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,21 +69,75 @@ def _pg_url(name: str) -> str:
     return f"{base}/{name}"
 
 
+class PgCopies:
+    """Copies of the template made ahead of the tests that take them, and dropped behind them,
+    in background threads. Each CREATE … TEMPLATE and each DROP (which waits for a checkpoint)
+    took ~0.25 s of every test, more on a busy machine; off the tests' path, and with
+    concurrent drops sharing their checkpoints, the PostgreSQL run is minutes shorter."""
+
+    AHEAD = 2  # copies kept ready
+    THREADS = 4
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.pool = ThreadPoolExecutor(self.THREADS, thread_name_prefix="pg-copies")
+        self.ready: deque[Future[str]] = deque()
+        self.dropping: list[Future[None]] = []
+        self._fill()
+
+    def _create(self) -> str:
+        name = f"orderbot_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return name
+
+    def _fill(self) -> None:
+        while len(self.ready) < self.AHEAD:
+            self.ready.append(self.pool.submit(self._create))
+
+    def take(self) -> str:
+        """A copy no test has used."""
+        name = self.ready.popleft().result()
+        self._fill()
+        return name
+
+    def drop(self, name: str) -> None:
+        sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        self.dropping.append(self.pool.submit(lambda: asyncio.run(_pg_admin(sql))))
+
+    def close(self) -> None:
+        """Drop the copies left unused, wait for every drop (raising what one raised)."""
+        while self.ready:
+            self.drop(self.ready.popleft().result())
+        for dropped in self.dropping:
+            dropped.result()
+        self.pool.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pg_copies(migrated_template: str) -> Iterator[PgCopies]:
+    copies = PgCopies(migrated_template)
+    try:
+        yield copies
+    finally:
+        copies.close()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A brand-new database at the migrations' head (a copy of the run's template); never a
     leftover."""
     if selected_backend() == "sqlite":
+        template = request.getfixturevalue("migrated_template")
         path = tmp_path / "orderbot.db"
-        shutil.copyfile(migrated_template, path)
+        shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    name = f"orderbot_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"'))
+    copies: PgCopies = request.getfixturevalue("pg_copies")
+    name = copies.take()
     try:
         yield _pg_url(name)
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        copies.drop(name)
 
 
 @pytest.fixture
