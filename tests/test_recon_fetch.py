@@ -34,7 +34,7 @@ from tests.bills_side import (
     stranger_keys,
 )
 from tests.support import auth, config_data
-from tests.test_cli import orderbot, write_config
+from tests.test_cli import orderbot, orderbot_here, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -314,12 +314,15 @@ async def test_the_command_fetches_says_what_it_stored_and_refuses_what_it_canno
     data = config_data(database_url) | {"recon": recon_section(tmp_path, base)}
     config_file = write_config(tmp_path / "orderbot.toml", data)
 
-    def run(*args: str) -> Any:
+    def run(*args: str, process: bool = False) -> Any:
+        """The command in this process, or (``process``) as the real one."""
         command = ("recon", "fetch", *args, "-c", config_file)
+        if not process:
+            return asyncio.to_thread(orderbot_here, *command, cwd=tmp_path)
         # This checkout's code, wherever the shared environment's editable install points.
         return asyncio.to_thread(orderbot, *command, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
 
-    first = await run("--date", yesterday.isoformat(), "--gateway", "wechat")
+    first = await run("--date", yesterday.isoformat(), "--gateway", "wechat", process=True)
     both = await run("--date", yesterday.isoformat())
     unionpay = await run("--date", yesterday.isoformat(), "--gateway", "unionpay")
 

@@ -56,7 +56,7 @@ from tests.statement_files import (
     unionpay_zm,
 )
 from tests.support import T0, FakeClock, all_rows, auth
-from tests.test_cli import no_crash, orderbot, write_config
+from tests.test_cli import no_crash, orderbot, orderbot_here, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -389,6 +389,7 @@ async def test_recon_run_and_export_from_the_command_line(
     await import_bill(app, D, BILL)
     config_file = write_config(tmp_path / "orderbot.toml", recon_config(database_url))
     cli = partial(orderbot, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    here = partial(orderbot_here, cwd=tmp_path)  # the refusals: the commands ran as processes
 
     ran = cli("recon", "run", "--date", "2026-03-01", "--gateway", "wechat", "-c", config_file)
     no_crash(ran)
@@ -401,10 +402,10 @@ async def test_recon_run_and_export_from_the_command_line(
     )
     assert exported.returncode == 0, exported.stderr
     assert load_workbook(out).sheetnames == ["对账明细", "每日汇总"]
-    wrong = cli("recon", "export", "--date", "2026-13-01", "-c", config_file)
+    wrong = here("recon", "export", "--date", "2026-13-01", "-c", config_file)
     no_crash(wrong)
     assert wrong.returncode == 2 and "--date" in wrong.stderr
-    assert cli("recon", "run", "--gateway", "paypal", "-c", config_file).returncode == 2
+    assert here("recon", "run", "--gateway", "paypal", "-c", config_file).returncode == 2
 
 
 @contextlib.asynccontextmanager

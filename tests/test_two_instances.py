@@ -154,19 +154,24 @@ async def test_two_serve_processes_produce_no_duplicates(database_url: str, tmp_
     assert rows == keys == 2 * ORDERS
 
 
+READY_WITHIN = 90  # seconds: a serve starts in ~2 s, many times that on a loaded CI machine
+
+
 async def _wait_for_port(
     http: aiohttp.ClientSession, port: int, processes: list[asyncio.subprocess.Process]
 ) -> None:
-    for _ in range(200):
+    """Until serve answers /healthz on ``port`` (the app is up, not just the socket)."""
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
         if any(p.returncode is not None for p in processes):
             raise AssertionError("a serve process exited early; see its log")
         try:
-            async with http.get(f"http://127.0.0.1:{port}/api/v1/none") as response:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 await response.read()
                 return
         except aiohttp.ClientConnectionError:
             await asyncio.sleep(0.1)
-    raise AssertionError(f"serve did not listen on {port}")
+    raise AssertionError(f"serve did not listen on {port} within {READY_WITHIN} s")
 
 
 async def _chat_state(url: str) -> tuple[int, str | None]:

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.keys import RULES, SESSIONS
@@ -24,7 +25,7 @@ from jobs import deliver, health
 from rules.report import Period
 from rules.report_chart import render_chart
 from services.reports import load_report
-from storage.models import Delivery, TicketEvent
+from storage.models import Delivery, DeliveryTarget, OutboxMessage, TicketEvent
 from storage.outbox import notice_row, queue_messages
 from tests.outbox_side import (
     ROBOTS,
@@ -173,7 +174,7 @@ async def test_a_sender_killed_mid_send_loses_nothing(
     await fault(sandbox, http, endpoint="webhook/send", kind="timeout", count=1)
     at = T0 + 2 * H + timedelta(seconds=10)
     killed = asyncio.create_task(bot.deliver(at, instance="doomed"))
-    await asyncio.sleep(0.5)
+    await eventually(held_by_the_sandbox(sandbox, http, "timeout"), "the send under way")
     killed.cancel()
     with pytest.raises(asyncio.CancelledError):
         await killed
@@ -360,6 +361,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: fl
     raise AssertionError(f"{what} within {within} s")
 
 
+def held_by_the_sandbox(
+    sandbox: TestServer, http: aiohttp.ClientSession, kind: str
+) -> Callable[[], Awaitable[bool]]:
+    """Whether a robot message has reached the sandbox and is held there by a ``kind`` fault."""
+
+    async def held() -> bool:
+        return bool((await stats(sandbox, http))["faults"].get("webhook/send", {}).get(kind))
+
+    return held
+
+
 async def overdue(bot: Bot, *orders: dict[str, Any]) -> None:
     await bot.post(*orders)
     await bot.tick(T0 + 2 * H)
@@ -419,10 +431,19 @@ async def test_a_slow_send_keeps_its_chat_for_as_long_as_it_takes(
     await overdue(bot, shop_order("SH070", province="上海市"))
     await fault(sandbox, http, endpoint="webhook/send", kind="delay", seconds=5)
     slow = asyncio.create_task(bot.deliver(DUE, instance="slow"))
-    await asyncio.sleep(0.3)
+    await eventually(held_by_the_sandbox(sandbox, http, "delay"), "the send under way")
     later = DUE + timedelta(minutes=3)  # past the lease the slow instance started with
     bot.clock.current = later
-    await asyncio.sleep(3.5)  # the slow instance renews its lease meanwhile (every 2.5 s)
+    sessions = bot.client.app[SESSIONS]
+
+    async def renewed() -> bool:  # by the slow instance's heartbeat, every 2.5 s
+        async with sessions() as session:
+            until = await session.scalar(
+                select(DeliveryTarget.lease_until).where(DeliveryTarget.target == "east")
+            )
+        return until is not None and until > later
+
+    await eventually(renewed, "the slow instance renewing its lease")
 
     assert (await bot.deliver(later, instance="other")).messages_sent == 0
     assert (await slow).notifications_delivered == 1
@@ -457,7 +478,11 @@ async def test_the_timer_job_never_waits_for_a_slow_chat(
     response = await client.post("/api/v1/orders/shop", json=order, headers=auth("all"))
     assert response.status == 200
     await fault(sandbox, http, endpoint="webhook/send", kind="delay", seconds=3)
-    await asyncio.sleep(0.5)  # the watch queues the alert
+
+    async def queued() -> bool:  # by the watch, on its timer
+        return bool(await all_rows(client.app[SESSIONS], OutboxMessage))
+
+    await eventually(queued, "the watch queuing the alert")
     clock.advance(timedelta(seconds=2))  # past the group wait: the sender starts the chat
 
     async def arrived() -> bool:
