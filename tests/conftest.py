@@ -105,12 +105,14 @@ class PgCopies:
         self.dropping.append(self.pool.submit(lambda: asyncio.run(_pg_admin(sql))))
 
     def close(self) -> None:
-        """Drop the copies left unused, wait for every drop (raising what one raised)."""
-        while self.ready:
-            self.drop(self.ready.popleft().result())
-        for dropped in self.dropping:
-            dropped.result()
+        """Drop the copies left unused and wait for every drop; then raise the first error."""
+        for made in self.ready:
+            if made.exception() is None:
+                self.drop(made.result())
+        errors = [f.exception() for f in [*self.ready, *self.dropping]]
         self.pool.shutdown()
+        if error := next((e for e in errors if e is not None), None):
+            raise error
 
 
 @pytest.fixture(scope="session")
