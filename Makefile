@@ -37,8 +37,10 @@ test: $(STAMP) $(CHROMIUM) $(PROMTOOL)
 	$(PROMTOOL) check rules deploy/prometheus/orderbot-alerts.yml
 	$(BIN)/pytest -q
 
+# Two workers (pytest-xdist): the PostgreSQL suite waits mostly on the server (each test's
+# database is created and dropped, and a drop waits for a checkpoint), not on the CPU.
 test-postgres: $(STAMP) $(CHROMIUM) $(PROMTOOL)
-	ORDERBOT_TEST_DB=postgresql $(BIN)/pytest -q
+	ORDERBOT_TEST_DB=postgresql $(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.watch_and_ingest
