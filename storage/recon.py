@@ -165,7 +165,7 @@ async def payments_between(
 _CHUNK = 500  # numbers per query
 
 
-_NUMBERS = {  # the numbers a trade bill's line of each kind is known by
+LINE_NUMBERS = {  # the numbers a trade bill's line of each kind is known by (ours, theirs)
     "payment": ("merchant_order_no", "gateway_trade_no"),
     "refund": ("refund_no", "gateway_refund_no"),
 }
@@ -182,7 +182,7 @@ async def billed_before(
             f"SELECT l.{column} FROM statement_lines l JOIN statements s ON s.id = l.statement_id "
             f"WHERE l.gateway = :gateway AND l.{column} IN :numbers AND l.kind = :kind "
             "AND l.bill_date < :day AND s.kind = 'trade'"
-            for column in _NUMBERS[kind]
+            for column in LINE_NUMBERS[kind]
         )
     ).bindparams(bindparam("numbers", expanding=True), bindparam("day", type_=Date()))
     found: set[str] = set()

@@ -119,9 +119,9 @@ async def load_inputs(
     )
 
 
-_SIDES = {  # kind → what is made in a window, its number, the numbers a bill line gives
-    "payment": (db.payments_between, "serial", ("merchant_order_no", "gateway_trade_no")),
-    "refund": (db.refunds_between, "refund_no", ("refund_no", "gateway_refund_no")),
+_SIDES = {  # kind → what is made in a window, its number
+    "payment": (db.payments_between, "serial"),
+    "refund": (db.refunds_between, "refund_no"),
 }
 
 
@@ -132,7 +132,8 @@ async def _side(
     number) first, those the day's bill lists made at another time or at no known time; each
     with ``billed_before``, asked of the earlier bills only where it matters (one the day's
     bill lacks, or one made outside the window): few, so they are looked up by the chunk."""
-    between, key, (ours, theirs) = _SIDES[kind]
+    between, key = _SIDES[kind]
+    ours, theirs = db.LINE_NUMBERS[kind]
     made = await between(session, gateway, day.start - day.carry, day.end)
     billed = lines.filter(pl.col("kind") == kind)
     claimed = made[key].unique().implode()
