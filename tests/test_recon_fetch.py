@@ -298,16 +298,20 @@ async def test_today_cannot_be_fetched(world: Gateways) -> None:
 async def test_the_command_fetches_says_what_it_stored_and_refuses_what_it_cannot(
     aiohttp_server: Any, database_url: str, tmp_path: Path
 ) -> None:
-    # The command runs on the real clock: the sandbox's says the bills of yesterday are out.
+    # The command runs on the real clock, which decides whether Alipay's "no bill" means "not yet"
+    # (before 10:00 the next day) or "none that day": the day is one whose bills are out by
+    # then at any hour (at 01:00, yesterday's are not), and the sandbox's clock says so too.
     now = datetime.now(UTC).astimezone(beijing(DAY, 0).tzinfo)
-    yesterday = now.date() - timedelta(days=1)
-    world = await gateways(aiohttp_server, database_url, tmp_path, beijing(now.date(), 12))
+    billed = (now - timedelta(hours=10)).date() - timedelta(days=1)
+    world = await gateways(
+        aiohttp_server, database_url, tmp_path, beijing(billed + timedelta(days=1), 12)
+    )
     await world.pay(
         {
             "gateway": "wechat",
             "order_no": "SH3001",
             "amount_fen": 4200,
-            "paid_at": beijing(yesterday, 12).isoformat(),
+            "paid_at": beijing(billed, 12).isoformat(),
         }
     )
     base = str(world.sandbox.make_url("")).rstrip("/")
@@ -322,17 +326,17 @@ async def test_the_command_fetches_says_what_it_stored_and_refuses_what_it_canno
         # This checkout's code, wherever the shared environment's editable install points.
         return asyncio.to_thread(orderbot, *command, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
 
-    first = await run("--date", yesterday.isoformat(), "--gateway", "wechat", process=True)
-    both = await run("--date", yesterday.isoformat())
-    unionpay = await run("--date", yesterday.isoformat(), "--gateway", "unionpay")
+    first = await run("--date", billed.isoformat(), "--gateway", "wechat", process=True)
+    both = await run("--date", billed.isoformat())
+    unionpay = await run("--date", billed.isoformat(), "--gateway", "unionpay")
 
     assert first.returncode == 0, first.stderr
-    assert f"微信支付交易账单 {yesterday}: 已下载并通过校验" in first.stdout
+    assert f"微信支付交易账单 {billed}: 已下载并通过校验" in first.stdout
     assert "已导入第 1 号账单: 1 行; 收款 1 笔 ¥42.00" in first.stdout
     assert "已导入第 2 号账单" in first.stdout  # the fund flow
     assert both.returncode == 0, both.stderr
     assert "此账单已导入过 (第 1 号), 未做改动" in both.stdout
-    assert f"支付宝交易账单 {yesterday}: 支付宝: 当日无账单" in both.stdout
+    assert f"支付宝交易账单 {billed}: 支付宝: 当日无账单" in both.stdout
     assert unionpay.returncode == 2 and "银联账单没有下载接口" in unionpay.stderr
     for result in (first, both, unionpay):
         assert "Traceback" not in result.stderr
@@ -377,7 +381,7 @@ async def test_the_sandbox_bills_what_the_demo_feed_paid_under_the_orders_own_nu
         if channel == "shop":
             records[0]["pay_channel"] = "UNIONPAY"  # one paid through UnionPay, surely
         # Taobao's step_pay_details give a presale's two trades no time, so the pool cannot
-        # place them on a day and matching would call them 长款: left out here.
+        # place them on a day and matching would call them 长款: left billed here.
         records = [r for r in records if r.get("type") != "step"]
         response = await bot.post(f"/api/v1/orders/{channel}", json=records, headers=auth("all"))
         assert response.status == 200, await response.text()
