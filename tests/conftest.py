@@ -71,9 +71,12 @@ def _pg_url(name: str) -> str:
 
 class PgCopies:
     """Copies of the template made ahead of the tests that take them, in background threads:
-    CREATE … TEMPLATE took ~0.25 s of every test, 0.5-2 s on a busy machine. Each copy is
-    dropped when its test is over, before the next test starts, as before: a drop behind the
-    tests (in the background too) once left a test hanging in its teardown on PostgreSQL."""
+    CREATE … TEMPLATE took ~0.25 s of every test, 0.5-2 s on a busy machine. A test's copy is
+    dropped when the next test takes one (the rest when the run ends): by then everything the
+    test started is closed. Dropped in the test's own teardown, it went while the test's app
+    was still running (pytest-aiohttp's clients are torn down after the fixtures the app was
+    built from), cutting the app's connections; dropped behind the tests, in the background,
+    it once left a test hanging in its teardown."""
 
     AHEAD = 3  # copies kept ready
     THREADS = 3
@@ -82,6 +85,7 @@ class PgCopies:
         self.template = template
         self.pool = ThreadPoolExecutor(self.THREADS, thread_name_prefix="pg-copies")
         self.ready: deque[Future[str]] = deque()
+        self.used: list[str] = []
         self._fill()
 
     def _create(self) -> str:
@@ -94,8 +98,11 @@ class PgCopies:
             self.ready.append(self.pool.submit(self._create))
 
     def take(self) -> str:
-        """A copy no test has used."""
+        """A copy no test has used; the copies taken before are dropped."""
+        while self.used:
+            self.drop(self.used.pop())
         name = self.ready.popleft().result()
+        self.used.append(name)
         self._fill()
         return name
 
@@ -104,8 +111,10 @@ class PgCopies:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def close(self) -> None:
-        """Drop the copies left unused; then raise the first error in making one."""
+        """Drop every copy, used or not; then raise the first error in making one."""
         self.pool.shutdown()
+        for name in self.used:
+            self.drop(name)
         for made in self.ready:
             if made.exception() is None:
                 self.drop(made.result())
@@ -134,11 +143,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite+aiosqlite:///{path}"
         return
     copies: PgCopies = request.getfixturevalue("pg_copies")
-    name = copies.take()
-    try:
-        yield _pg_url(name)
-    finally:
-        copies.drop(name)
+    yield _pg_url(copies.take())
 
 
 @pytest.fixture
