@@ -67,10 +67,17 @@ async def open_tickets_for(
     ids = list(order_ids)
     if not ids:
         return []
-    query = select(TICKETS).where(
-        TICKETS.c.order_id.in_(ids), TICKETS.c.status == "open", TICKETS.c.kind.in_(kinds)
-    )
-    return [cast(TicketRow, dict(row._mapping)) for row in await session.execute(query)]
+    rows = await session.execute(_OPEN_FOR, {"ids": ids, "kinds": list(kinds)})
+    return [cast(TicketRow, dict(row._mapping)) for row in rows]
+
+
+# Built once, the lists bound at execution: a statement holding the watch batch's thousand ids
+# as literals costs a check of each and a cache key over all of them every time.
+_OPEN_FOR = select(TICKETS).where(
+    TICKETS.c.order_id.in_(bindparam("ids", expanding=True)),
+    TICKETS.c.status == "open",
+    TICKETS.c.kind.in_(bindparam("kinds", expanding=True)),
+)
 
 
 async def insert_tickets(session: AsyncSession, rows: list[TicketRow]) -> int:

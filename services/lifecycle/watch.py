@@ -8,7 +8,7 @@ update per kind of change, one insert of timeline and outbox rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +42,36 @@ class BatchCounts:
     reminded: int = 0
 
 
+class _Entry:
+    """A stage entry's schedule as this batch uses it. Orders entering a stage in the same
+    second under one rule share one (platforms' times are whole seconds), so what follows from
+    it (its episode, the level it opens at, what fires above a level) is worked out once for
+    all of them rather than once per order."""
+
+    __slots__ = ("_after", "episode", "opening_level", "plan", "rule")
+
+    def __init__(
+        self, rule: SlaRule, plan: Schedule, stage: str, entered_at: datetime, now: datetime
+    ):
+        self.rule = rule
+        self.plan = plan
+        self.episode = stage_episode(stage, entered_at)
+        # A new ticket starts at the highest level already due, so it is written once.
+        self.opening_level = max((s.level for s in plan.steps if s.at <= now), default=0)
+        self._after: dict[int, tuple[list[EscalationStep], int, EscalationStep | None]] = {}
+
+    def fire(
+        self, before: int, now: datetime
+    ) -> tuple[list[EscalationStep], int, EscalationStep | None]:
+        """For a ticket at level ``before``: the steps due by ``now`` above it, the level it
+        reaches, and the step still to come after that."""
+        if (found := self._after.get(before)) is None:
+            fired = [s for s in self.plan.steps if s.level > before and s.at <= now]
+            reached = fired[-1].level if fired else before
+            found = self._after[before] = (fired, reached, self.plan.next_after(reached))
+        return found
+
+
 async def handle_due(
     session: AsyncSession,
     policy: Policy,
@@ -52,32 +82,32 @@ async def handle_due(
     """Act on orders whose check is due by ``now``; while routing is paused (``paused`` says
     why) new tickets go to the triage group."""
     result = BatchCounts()
-    rules: dict[int, SlaRule] = {}
-    plans: dict[int, Schedule] = {}
+    entries: dict[int, _Entry] = {}
     next_checks: list[tuple[int, datetime | None]] = []
-    # Platforms' times are whole seconds: orders entering a stage together share a schedule.
-    schedules: dict[tuple[int, datetime, datetime | None], Schedule] = {}
+    shared: dict[tuple[int, datetime, datetime | None], _Entry] = {}
     for order in orders:
         rule = policy.sla_for(order_type=order.order_type, stage=order.stage, channel=order.channel)
         if rule is None:  # the config changed since the order entered this stage
             next_checks.append((order.id, None))
             continue
-        rules[order.id] = rule
         key = (id(rule), order.stage_entered_at, order.ship_by_at)
-        if (plan := schedules.get(key)) is None:
-            plan = schedules[key] = policy.schedule(rule, *key[1:])
-        plans[order.id] = plan
-    tickets, opened = await _tickets_for(session, policy, orders, plans, rules, now, paused)
+        if (entry := shared.get(key)) is None:
+            plan = policy.schedule(rule, order.stage_entered_at, order.ship_by_at)
+            entry = shared[key] = _Entry(rule, plan, order.stage, order.stage_entered_at, now)
+        entries[order.id] = entry
+    tickets, opened = await _tickets_for(session, policy, orders, entries, now, paused)
     result.opened += len(opened)
 
+    recipient = _recipients(policy)
     messages: list[OutboxRow] = []
     timeline: list[TimelineRow] = []
     levels: list[tuple[int, int]] = []
     reminded: list[tuple[int, datetime]] = []
     for order in orders:
-        plan, ticket = plans.get(order.id), tickets.get(order.id)
-        if plan is None:
+        entry, ticket = entries.get(order.id), tickets.get(order.id)
+        if entry is None:
             continue
+        plan = entry.plan
         if ticket is None:
             # Not due after all (the rule changed): look again then. Or this stage entry's
             # ticket was already closed by hand: nothing more to watch until the order moves.
@@ -86,19 +116,17 @@ async def handle_due(
             continue
         upcoming: EscalationStep | None = None
         # A claim is enough under such a rule: no more escalation (reminders go on).
-        if not (rules[order.id].stop_escalation_on_claim and ticket.get("owner") is not None):
+        if not (entry.rule.stop_escalation_on_claim and ticket.get("owner") is not None):
             before = 0 if ticket["id"] in opened else ticket["level"]
-            fired = [s for s in plan.steps if s.level > before and s.at <= now]
-            messages += _announcements(policy, ticket, fired, now)
+            fired, reached, upcoming = entry.fire(before, now)
+            messages += _announcements(recipient, ticket, fired, now)
             for step in fired:
                 if step.level > 1:
-                    detail = f"第{step.level - 1}次, 通知{_recipient(policy, ticket, step)[2]}"
+                    detail = f"第{step.level - 1}次, 通知{recipient(ticket['group_key'], step)[2]}"
                     timeline.append(timeline_row(ticket["id"], "escalated", now, detail))
                     result.escalated += 1
-            reached = fired[-1].level if fired else before
             if fired and ticket["id"] not in opened:
                 levels.append((ticket["id"], reached))
-            upcoming = plan.next_after(reached)
         remind_at = _reminder_due(policy, plan, ticket)
         if remind_at is not None and remind_at <= now:
             messages.append(_reminder(ticket, remind_at, now))
@@ -119,8 +147,7 @@ async def _tickets_for(
     session: AsyncSession,
     policy: Policy,
     orders: Sequence[DueOrder],
-    plans: dict[int, Schedule],
-    rules: dict[int, SlaRule],
+    entries: dict[int, _Entry],
     now: datetime,
     paused: str | None,
 ) -> tuple[dict[int, TicketRow], set[int]]:
@@ -131,7 +158,7 @@ async def _tickets_for(
     its stage entry) makes the insert skip it. While routing is paused (``paused`` says why) new
     tickets go to the triage group.
     """
-    stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in plans}
+    stage_of = {o.id: (o.stage, o.stage_entered_at) for o in orders if o.id in entries}
 
     def current(rows: list[TicketRow]) -> dict[int, TicketRow]:
         return {
@@ -144,7 +171,7 @@ async def _tickets_for(
     missing = [
         o
         for o in orders
-        if o.id in stage_of and o.id not in tickets and plans[o.id].steps[0].at <= now
+        if o.id in stage_of and o.id not in tickets and entries[o.id].plan.steps[0].at <= now
     ]
     if not missing:
         return tickets, set()
@@ -152,12 +179,12 @@ async def _tickets_for(
     route = policy.batch_router(paused)
     for order in missing:
         decision = route(order)
-        plan = plans[order.id]
+        entry = entries[order.id]
         rows.append(
             {
                 "kind": Kind.OVERDUE,
                 "subject": order_subject(order.id),
-                "episode": stage_episode(order.stage, order.stage_entered_at),
+                "episode": entry.episode,
                 "order_id": order.id,
                 "stage": order.stage,
                 "stage_entered_at": order.stage_entered_at,
@@ -165,10 +192,10 @@ async def _tickets_for(
                 "group_key": decision.group,
                 "route_rule": decision.rule,
                 "route_reason": decision.reason,
-                "sla_rule": rules[order.id].name,
-                "deadline_at": plan.deadline,
+                "sla_rule": entry.rule.name,
+                "deadline_at": entry.plan.deadline,
                 "opened_at": now,
-                "level": max((s.level for s in plan.steps if s.at <= now), default=0),
+                "level": entry.opening_level,
             }
         )
     if await insert_tickets(session, rows) < len(rows):
@@ -179,39 +206,48 @@ async def _tickets_for(
     return tickets, {row["id"] for row in opened}
 
 
-def _recipient(policy: Policy, ticket: TicketRow, step: EscalationStep) -> tuple[str, str, str]:
+Recipient = Callable[[str, EscalationStep], tuple[str, str, str]]
+
+
+def _recipients(policy: Policy) -> Recipient:
+    """``_recipient`` for one batch: each group's recipients worked out once."""
+    known: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+    def recipient(group_key: str, step: EscalationStep) -> tuple[str, str, str]:
+        key = (group_key, step.notify)
+        if (found := known.get(key)) is None:
+            found = known[key] = _recipient(policy, group_key, step)
+        return found
+
+    return recipient
+
+
+def _recipient(policy: Policy, group_key: str, step: EscalationStep) -> tuple[str, str, str]:
     """Who hears of a level: (target kind, target, in words); the group when it has no
     supervisor to escalate to."""
-    group = policy.group(ticket["group_key"])
+    group = policy.group(group_key)
     if step.notify == "supervisor" and group.supervisor is not None:
         return "user", group.supervisor, f"主管 {group.supervisor}"
-    return "group", ticket["group_key"], group.name
-
-
-def _notification(
-    policy: Policy, ticket: TicketRow, step: EscalationStep, now: datetime
-) -> OutboxRow:
-    target_kind, target, _ = _recipient(policy, ticket, step)
-    return outbox_row(
-        ticket_id=ticket["id"],
-        kind="alert" if step.level == 1 else "escalation",
-        level=step.level,
-        target_kind=target_kind,
-        target=target,
-        now=now,
-    )
+    return "group", group_key, group.name
 
 
 def _announcements(
-    policy: Policy, ticket: TicketRow, fired: list[EscalationStep], now: datetime
+    recipient: Recipient, ticket: TicketRow, fired: list[EscalationStep], now: datetime
 ) -> list[OutboxRow]:
     """The notifications for the levels fired now: each chat hears of the ticket once, at
     the highest level it reached (a ticket first seen past several levels, or a group without
     a supervisor, would otherwise be listed twice in one digest)."""
     by_chat: dict[tuple[str, str], OutboxRow] = {}
     for step in fired:
-        row = _notification(policy, ticket, step, now)
-        by_chat[row["target_kind"], row["target"]] = row
+        target_kind, target, _ = recipient(ticket["group_key"], step)
+        by_chat[target_kind, target] = outbox_row(
+            ticket_id=ticket["id"],
+            kind="alert" if step.level == 1 else "escalation",
+            level=step.level,
+            target_kind=target_kind,
+            target=target,
+            now=now,
+        )
     return list(by_chat.values())
 
 
