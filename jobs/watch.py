@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.lifecycle.watch import handle_due
 from services.policy import Policy
-from storage.health import routing_pause
+from storage.health import routing_paused_reason
 from storage.orders import claim_due_orders
 
 
@@ -38,8 +38,7 @@ async def run(
             due = await claim_due_orders(session, now, policy.config.watch.batch_size)
             if not due:
                 return result
-            pause = await routing_pause(session)
-            paused = pause.reason if pause is not None else None
+            paused = await routing_paused_reason(session)
             counts = await handle_due(session, policy, due, now, paused)
         result.checked += len(due)
         result.opened += counts.opened

@@ -15,6 +15,7 @@ from rules.freshness import Buckets, LagKey
 from rules.health import Measurements
 from rules.routing import DEFAULT_RULE
 from rules.sla_clock import WorkCalendar
+from storage.bulk import select_rows
 from storage.conflicts import dialect_insert
 from storage.db import dialect_name, rows_matched
 from storage.models import (
@@ -260,6 +261,15 @@ async def set_standings(
 
 async def routing_pause(session: AsyncSession) -> RoutingPause | None:
     return await session.get(RoutingPause, 1)
+
+
+_PAUSE_REASON = select(RoutingPause.reason).where(RoutingPause.id == 1)
+
+
+async def routing_paused_reason(session: AsyncSession) -> str | None:
+    """Why routing is paused, None while it is not: one plain read, for each watch batch."""
+    rows = await select_rows(session, _PAUSE_REASON, {})
+    return rows[0][0] if rows else None
 
 
 async def pause_routing(

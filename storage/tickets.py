@@ -7,11 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict, cast
 
-from sqlalchemy import CursorResult, bindparam, func, or_, select, update
+import orjson
+from sqlalchemy import ColumnElement, CursorResult, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind
-from storage.bulk import insert_new, update_by_id
+from storage.bulk import insert_new, select_rows, update_by_id
+from storage.db import dialect_name
 from storage.models import Order, Ticket, TicketEvent
 from storage.outbox import OutboxRow, queue_messages
 
@@ -67,16 +69,32 @@ async def open_tickets_for(
     ids = list(order_ids)
     if not ids:
         return []
+    if dialect_name(session) == "sqlite":
+        lists = {"ids": orjson.dumps(ids).decode(), "kinds": orjson.dumps(list(kinds)).decode()}
+        found = await select_rows(session, _OPEN_FOR_SQLITE, lists)
+        return [cast(TicketRow, dict(zip(TICKETS.c.keys(), row, strict=True))) for row in found]
     rows = await session.execute(_OPEN_FOR, {"ids": ids, "kinds": list(kinds)})
     return [cast(TicketRow, dict(row._mapping)) for row in rows]
 
 
+def _in_list(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """``column IN`` the values of a JSON array bound as ``name`` (SQLite's json_each)."""
+    values = func.json_each(bindparam(name)).table_valued("value")
+    return column.in_(select(values.c.value))
+
+
 # Built once, the lists bound at execution: a statement holding the watch batch's thousand ids
-# as literals costs a check of each and a cache key over all of them every time.
+# as literals costs a check of each and a cache key over all of them every time. On SQLite the
+# ids go as one JSON array, so the statement's text does not grow with them either.
 _OPEN_FOR = select(TICKETS).where(
     TICKETS.c.order_id.in_(bindparam("ids", expanding=True)),
     TICKETS.c.status == "open",
     TICKETS.c.kind.in_(bindparam("kinds", expanding=True)),
+)
+_OPEN_FOR_SQLITE = select(TICKETS).where(
+    _in_list(TICKETS.c.order_id, "ids"),
+    TICKETS.c.status == "open",
+    _in_list(TICKETS.c.kind, "kinds"),
 )
 
 
