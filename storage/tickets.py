@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict, cast
 
 import orjson
-from sqlalchemy import ColumnElement, CursorResult, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, String, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rules.kinds import Kind
@@ -72,14 +72,17 @@ async def open_tickets_for(
     if dialect_name(session) == "sqlite":
         lists = {"ids": orjson.dumps(ids).decode(), "kinds": orjson.dumps(list(kinds)).decode()}
         found = await select_rows(session, _OPEN_FOR_SQLITE, lists)
-        return [cast(TicketRow, dict(zip(TICKETS.c.keys(), row, strict=True))) for row in found]
-    rows = await session.execute(_OPEN_FOR, {"ids": ids, "kinds": list(kinds)})
-    return [cast(TicketRow, dict(row._mapping)) for row in rows]
+    else:
+        found = await select_rows(session, _OPEN_FOR, {"ids": ids, "kinds": list(kinds)})
+    return [cast(TicketRow, dict(zip(_TICKET_KEYS, row, strict=True))) for row in found]
+
+
+_TICKET_KEYS = tuple(TICKETS.c.keys())
 
 
 def _in_list(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
     """``column IN`` the values of a JSON array bound as ``name`` (SQLite's json_each)."""
-    values = func.json_each(bindparam(name)).table_valued("value")
+    values = func.json_each(bindparam(name, type_=String)).table_valued("value")
     return column.in_(select(values.c.value))
 
 
