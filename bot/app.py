@@ -15,6 +15,7 @@ from datetime import time, timedelta
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.wecom.client import WeComClient
 from adapters.wecom.inbound import Inbound
@@ -31,6 +32,7 @@ from bot.keys import (
     RULES,
     SCHEDULER,
     SESSIONS,
+    UNITS,
     WECOM,
 )
 from bot.observability import endpoints
@@ -52,6 +54,7 @@ from storage.db import make_engine, make_sessionmaker
 from storage.health import beat
 from storage.inbound import first_time
 from storage.migrate import ensure_migrated
+from storage.unit_threads import unit_threads
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 32 * 1024 * 1024  # a full batch of 1,000 raw channel orders with line items
@@ -101,9 +104,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE] = engine
         app[SESSIONS] = sessions
         app[INGESTOR] = Ingestor(sessions, app[RULES], regions)
+        units = unit_threads(app[CONFIG].database.url, engine)
+        if units is not None:
+            app[UNITS] = units
         warm_up = asyncio.create_task(_warm_up(regions))
-        yield
-        warm_up.cancel()
+        try:
+            yield
+        finally:
+            warm_up.cancel()
+            if units is not None:
+                await units.close()
     finally:
         await engine.dispose()
 
@@ -177,13 +187,19 @@ def _callbacks(app: web.Application, config: WeComConfig) -> CallbackRoutes:
     async def reply_to(inbound: Inbound) -> str | None:
         now = app[CLOCK].now()
         message = Message(inbound.user, inbound.chat, inbound.text, now)
-        return await answer(
-            ROUTERS,
-            app[SESSIONS],
-            app[RULES].current(),
-            message,
-            lambda session: first_time(session, inbound.source, inbound.msg_id, now),
-        )
+        policy = app[RULES].current()
+
+        async def command(sessions: async_sessionmaker[AsyncSession]) -> str | None:
+            return await answer(
+                ROUTERS,
+                sessions,
+                policy,
+                message,
+                lambda session: first_time(session, inbound.source, inbound.msg_id, now),
+            )
+
+        units = app.get(UNITS)  # SQLite: the whole command one thread hand-off
+        return await (command(app[SESSIONS]) if units is None else units.run(command))
 
     async def send(inbound: Inbound, reply: str) -> None:
         await send_reply(app[WECOM], app[SESSIONS], inbound, reply, app[CLOCK].now())

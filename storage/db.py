@@ -94,15 +94,8 @@ def _json_value(text: str) -> Any:
 def make_engine(url: str) -> AsyncEngine:
     """An async engine with the per-dialect settings orderbot relies on."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url,
-            module=OneHopDBAPI(),  # one thread hand-off a statement: see storage.sqlite_driver
-            json_serializer=_json_text,
-            json_deserializer=_json_value,
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _begin)
-        return engine
+        # One thread hand-off a statement: see storage.sqlite_driver.
+        return sqlite_engine(url, OneHopDBAPI())
     return create_async_engine(
         url,
         json_serializer=_json_text,
@@ -111,6 +104,16 @@ def make_engine(url: str) -> AsyncEngine:
         max_overflow=10,
         pool_pre_ping=True,
     )
+
+
+def sqlite_engine(url: str, module: OneHopDBAPI) -> AsyncEngine:
+    """A SQLite engine through ``module`` (storage.sqlite_driver, storage.sqlite_inline)."""
+    engine = create_async_engine(
+        url, module=module, json_serializer=_json_text, json_deserializer=_json_value
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "begin", _begin)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -25,7 +25,7 @@ import collections
 import re
 import sqlite3
 import weakref
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -80,6 +80,21 @@ def _end(connection: sqlite3.Connection, commit: bool) -> bool:
 
 
 _WRITE_BEGIN = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.I)
+
+
+class Turn(Protocol):
+    """A writer's turn while a connection holds it: given back when its transaction ends."""
+
+    def release(self) -> None: ...
+
+
+async def take_turn(lock: asyncio.Lock) -> None:
+    """Wait for the writers' ``lock`` as SQLite would for its own: failing after as long."""
+    try:
+        async with asyncio.timeout(WRITE_WAIT_SECONDS):
+            await lock.acquire()
+    except TimeoutError:
+        raise sqlite3.OperationalError("database is locked") from None
 
 
 class _Writers:
@@ -164,7 +179,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self._writers = writers
         self._in_transaction = False
-        self._turn: asyncio.Lock | None = None  # the writers' lock while this one holds it
+        self._turn: Turn | None = None  # the writers' lock while this one holds it
 
     async def run(self, operation: str, parameters: Any, *, many: bool) -> _Outcome:
         """One statement in the connection's thread, after this engine's earlier writers when
@@ -188,11 +203,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     async def _wait_turn(self) -> None:
         lock = self._writers.lock()
-        try:
-            async with asyncio.timeout(WRITE_WAIT_SECONDS):
-                await lock.acquire()
-        except TimeoutError:
-            raise sqlite3.OperationalError("database is locked") from None
+        await take_turn(lock)
         self._turn = lock
 
     async def _still_in_transaction(self) -> bool:
@@ -244,6 +255,10 @@ class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def __init__(self) -> None:
         super().__init__(aiosqlite, sqlite3)
         self._writers = _Writers()
+
+    def writers_lock(self) -> asyncio.Lock:
+        """The engine's turn to write on the running event loop."""
+        return self._writers.lock()
 
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         connection = aiosqlite.connect(*arg, **kw)
