@@ -101,17 +101,27 @@ JSON = {"Content-Type": "application/json"}
 REPLY_PATH = "/cgi-bin/aibot/response"
 STDLIB = sysconfig.get_paths()["stdlib"]
 PROJECT = str(Path(__file__).resolve().parent.parent)
-# `orderbot ...` under cProfile, timed by the main thread's CPU: the event loop is what
-# saturates, and wall-clock timing would count its waits in epoll as cost.
+# `orderbot ...` under cProfile, each thread timed by its own CPU (wall-clock timing would count
+# the event loop's waits in epoll as cost); the threads that ended before the server did (the
+# command workers, the drivers' threads) are added to the main thread's stats.
 PROFILER = """
-import cProfile, sys, time
+import cProfile, pstats, sys, threading, time
 from bot.cli import main
 path, sys.argv = sys.argv[1], ["orderbot", *sys.argv[2:]]
+ended = []
+run = threading.Thread.run
+def profiled(thread):
+    profile = cProfile.Profile(time.thread_time)
+    try:
+        profile.runcall(run, thread)
+    finally:
+        ended.append(profile)
+threading.Thread.run = profiled
 profile = cProfile.Profile(time.thread_time)
 try:
     profile.runcall(main)
 finally:
-    profile.dump_stats(path)
+    pstats.Stats(profile, *ended).dump_stats(path)
 """
 
 
@@ -662,7 +672,7 @@ async def _listening(process: asyncio.subprocess.Process, port: int, log: Path) 
 
 
 def print_profile(path: Path) -> None:
-    """The server main thread's CPU over the whole run, by package, then its costliest
+    """The server's CPU (all its threads) over the whole run, by package, then its costliest
     functions. Cumulative times are left out: cProfile counts each resumption of a coroutine as
     a call and nests them, so they add up to nonsense."""
     stats = pstats.Stats(str(path), stream=sys.stdout)
@@ -670,7 +680,7 @@ def print_profile(path: Path) -> None:
     for (file, _, function), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         by_package[_package(file, function)] += own
     total = sum(by_package.values())
-    print(f"\nserver main-thread CPU ({path}, {total:.1f} s with setup), by package:")
+    print(f"\nserver CPU ({path}, {total:.1f} s with setup), by package:")
     for package, seconds in by_package.most_common(15):
         print(f"{seconds:8.2f} s {seconds / total:6.1%}  {package}")
     stats.sort_stats("tottime").print_stats(25)
