@@ -6,13 +6,19 @@ is wrong; :meth:`RecordReader.check` then refuses the record with every note. Va
 to what the order pool can store (:mod:`channels.limits`): column lengths, 64-bit amounts, times
 within bounds, and anywhere in the record no string PostgreSQL cannot hold (NUL, or a lone
 surrogate, which a JSON body can spell ``\\ud800``).
+
+Each read takes the usual case on a fast path, in the method itself: a value of the JSON type the
+field expects, well formed and in bounds (a time string of the exact shape, an integer amount
+in range). Anything else goes through the detailed parsers of :mod:`channels.timeparse`, which
+accept the same values and word every refusal; a batch's fields cost a call each rather than
+four or five (~40% of reading a record).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -27,6 +33,10 @@ T = TypeVar("T")
 Parser = Callable[[object, str], T | None]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ASCII_YUAN = re.compile(r"[0-9]{1,16}(\.[0-9]{1,2})?")  # the fast path's yuan: fen fits 64 bits
+_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (naive: the origin of Beijing wall-clock times)
+_LATEST_SECONDS = 200_000_000_000  # Unix seconds the fast path takes (year ~8300, well in range)
+_from_iso = datetime.fromisoformat
 _MOST_SHOWN = 5  # unstorable strings named per record; a record full of them needs no more
 
 
@@ -114,9 +124,8 @@ class RecordReader:
             return None
         return value
 
-    def text(self, key: str, limit: int | None) -> str | None:
-        """Free text up to ``limit`` characters (None: a column without one)."""
-        return self._string(key, limit)
+    # Free text up to ``limit`` characters (None: a column without one).
+    text = _string
 
     def shown_text(self, key: str, limit: int) -> str | None:
         """Text only people read (a title, a buyer's message): one longer than its column is
@@ -125,6 +134,10 @@ class RecordReader:
         return None if value is None else timeparse.cut(value, limit)
 
     def ident(self, key: str, limit: int) -> str | None:
+        sent = self._record.get(key)
+        if sent.__class__ is int and sent >= 0:
+            value = str(sent)
+            return value if len(value) <= limit else self._fits(value, key, limit)
         return self._string(key, limit, timeparse.ident)
 
     def handle(self, key: str) -> str | None:
@@ -148,6 +161,9 @@ class RecordReader:
 
     def count(self, key: str, default: int | None = None) -> int | None:
         """A non-negative integer (a quantity, a step number); ``default`` when absent."""
+        sent = self._record.get(key)
+        if sent.__class__ is int and 0 <= sent <= limits.MAX_QUANTITY:
+            return sent
         count = self._read(timeparse.count, key)
         if count is not None and count > limits.MAX_QUANTITY:
             self.note(f"{self._prefix}{key}: 数量过大 ({count})")
@@ -162,9 +178,16 @@ class RecordReader:
 
     def yuan(self, key: str) -> int | None:
         """Yuan (string or number, at most 2 decimals) as fen."""
+        sent = self._record.get(key)
+        if sent.__class__ is str and _ASCII_YUAN.fullmatch(sent):
+            whole, _, cents = sent.partition(".")
+            return int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
         return self._amount(self._read(timeparse.yuan_to_fen, key), key)
 
     def fen(self, key: str) -> int | None:
+        sent = self._record.get(key)
+        if sent.__class__ is int and 0 <= sent <= limits.MAX_FEN:
+            return sent
         return self._amount(self._read(timeparse.fen, key), key)
 
     def _when(self, moment: datetime | None, key: str, deadline: bool = False) -> datetime | None:
@@ -183,36 +206,60 @@ class RecordReader:
         return None
 
     def beijing_time(self, key: str) -> datetime | None:
+        moment = _beijing(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._latest:
+            return moment
         return self._when(self._read(timeparse.beijing_time, key), key)
 
     def jd_time(self, key: str) -> datetime | None:
+        moment = _beijing(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._latest:
+            return moment
         return self._when(self._read(timeparse.jd_time, key), key)
 
     def unix_time(self, key: str) -> datetime | None:
+        moment = _unix(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._latest:
+            return moment
         return self._when(self._read(timeparse.unix_time, key), key)
 
     def iso_time(self, key: str) -> datetime | None:
+        moment = _iso(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._latest:
+            return moment
         return self._when(self._read(timeparse.iso_time, key), key)
 
     def beijing_deadline(self, key: str) -> datetime | None:
         """A Taobao deadline, a time or a whole day (timeparse.beijing_day_or_time)."""
+        moment = _beijing(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._now + limits.DEADLINE_AHEAD:
+            return moment
         return self._when(self._read(timeparse.beijing_day_or_time, key), key, deadline=True)
 
     def unix_deadline(self, key: str) -> datetime | None:
+        moment = _unix(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._now + limits.DEADLINE_AHEAD:
+            return moment
         return self._when(self._read(timeparse.unix_time, key), key, deadline=True)
 
     def iso_deadline(self, key: str) -> datetime | None:
+        moment = _iso(self._record.get(key))
+        if moment is not None and limits.EARLIEST <= moment <= self._now + limits.DEADLINE_AHEAD:
+            return moment
         return self._when(self._read(timeparse.iso_time, key), key, deadline=True)
 
     def stage(self, table: Mapping[Any, Stage], key: str) -> Stage | None:
         """The stage a status stands for; a missing status is refused as such."""
-        return self._parse(
-            partial(timeparse.stage_of, table), self._record.get(key), self._prefix + key
-        )
+        sent = self._record.get(key)
+        if (sent.__class__ is str or sent.__class__ is int) and sent in table:
+            return table[sent]
+        return self._parse(partial(timeparse.stage_of, table), sent, self._prefix + key)
 
     def obj(self, key: str) -> RecordReader:
         """A nested object; absent (or wrong, which is noted) reads as empty."""
-        found = self._read(timeparse.obj, key)
+        found = self._record.get(key)
+        if found.__class__ is not dict:
+            found = self._read(timeparse.obj, key)
         return self._nested(found or {}, f"{self._prefix}{key}.")
 
     def objects(self, key: str, wrapped: str | None = None) -> list[RecordReader]:
@@ -227,7 +274,12 @@ class RecordReader:
                 self.note(f'{field}: 应为列表或 {{"{wrapped}": [...]}}, 收到键为 {keys} 的对象')
                 return []
             value, field = value[wrapped], f"{field}.{wrapped}"
-        found = self._parse(timeparse.objects, value, field) or []
+        if value is None:
+            return []
+        if value.__class__ is list and all(item.__class__ is dict for item in value):
+            found = value
+        else:
+            found = self._parse(timeparse.objects, value, field) or []
         return [self._nested(item, f"{field}[{i}].") for i, item in enumerate(found)]
 
     def json_object(self, key: str) -> RecordReader:
@@ -244,6 +296,36 @@ class RecordReader:
         if not isinstance(found, dict) or unstorable_strings(found):
             found = {}
         return self._nested(found, f"{self._prefix}{key}.")
+
+
+def _beijing(sent: object) -> datetime | None:
+    """The fast path of :func:`timeparse.beijing_time`: ``yyyy-MM-dd HH:mm:ss`` exactly, else
+    None (for the detailed parser to read or refuse)."""
+    if sent.__class__ is not str or len(sent) != 19 or sent[10] != " ":
+        return None
+    try:
+        local = _from_iso(sent)
+        return None if local.tzinfo else timeparse.BEIJING_EPOCH + (local - _EPOCH)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _unix(sent: object) -> datetime | None:
+    """The fast path of :func:`timeparse.unix_time`: positive integer seconds, else None."""
+    if sent.__class__ is not int or not 0 < sent < _LATEST_SECONDS:
+        return None
+    return datetime.fromtimestamp(sent, UTC)
+
+
+def _iso(sent: object) -> datetime | None:
+    """The fast path of :func:`timeparse.iso_time`: ISO 8601 with an offset, else None."""
+    if sent.__class__ is not str:
+        return None
+    try:
+        moment = _from_iso(sent)
+        return None if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def unstorable_strings(record: Any) -> list[str]:

@@ -23,7 +23,7 @@ BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 # A wall-clock time without zone is read as Beijing's by its distance from the epoch on Beijing's
 # clocks: datetime arithmetic costs a fifth of replace(tzinfo=…) and astimezone().
 _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 (naive: the origin of naive wall-clock times)
-_BEIJING_EPOCH = _EPOCH.replace(tzinfo=BEIJING).astimezone(UTC)
+BEIJING_EPOCH = _EPOCH.replace(tzinfo=BEIJING).astimezone(UTC)
 BEIJING_FORMAT = "%Y-%m-%d %H:%M:%S"
 # JD's "not yet" placeholders, e.g. paymentConfirmTime of an unpaid order.
 _JD_NOT_YET = frozenset({"0001-01-01 00:00:00", "1970-01-01 00:00:00"})
@@ -76,7 +76,7 @@ def beijing_time(value: object, field: str) -> datetime | None:
     if local.tzinfo is not None:  # "00:05+08" fits in 19 characters too: read as Beijing time
         local = local.replace(tzinfo=None)
     try:
-        return _BEIJING_EPOCH + (local - _EPOCH)
+        return BEIJING_EPOCH + (local - _EPOCH)
     except OverflowError:  # year 1 before 08:00
         raise RecordError(f"{field}: 时间超出范围 {shown(value)}") from None
 
