@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 
@@ -81,7 +81,7 @@ class RecordReader:
             field = self._prefix + key
             if not any(p.startswith(f"{field}: ") for p in self._problems):
                 self.note(f"{field}: 缺少字段")
-        return cast(T, value)
+        return value  # type: ignore[return-value]  # no cast(): it is a call a field
 
     def _read(self, parse: Parser[T], key: str) -> T | None:
         """The field parsed, or None when it is absent or wrong (which is noted). Most fields of
@@ -205,48 +205,45 @@ class RecordReader:
         )
         return None
 
-    def beijing_time(self, key: str) -> datetime | None:
-        moment = _beijing(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._latest:
+    def _time(
+        self,
+        key: str,
+        quick: Callable[[object], datetime | None],
+        parse: Parser[datetime],
+        deadline: bool = False,
+    ) -> datetime | None:
+        """A time field: absent, or what ``quick`` reads in bounds, else the detailed
+        ``parse`` and the bounds with their notes."""
+        sent = self._record.get(key)
+        if sent is None:
+            return None
+        moment = quick(sent)
+        latest = self._now + limits.DEADLINE_AHEAD if deadline else self._latest
+        if moment is not None and limits.EARLIEST <= moment <= latest:
             return moment
-        return self._when(self._read(timeparse.beijing_time, key), key)
+        return self._when(self._parse(parse, sent, self._prefix + key), key, deadline)
+
+    def beijing_time(self, key: str) -> datetime | None:
+        return self._time(key, _beijing, timeparse.beijing_time)
 
     def jd_time(self, key: str) -> datetime | None:
-        moment = _beijing(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._latest:
-            return moment
-        return self._when(self._read(timeparse.jd_time, key), key)
+        return self._time(key, _beijing, timeparse.jd_time)
 
     def unix_time(self, key: str) -> datetime | None:
-        moment = _unix(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._latest:
-            return moment
-        return self._when(self._read(timeparse.unix_time, key), key)
+        return self._time(key, _unix, timeparse.unix_time)
 
     def iso_time(self, key: str) -> datetime | None:
-        moment = _iso(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._latest:
-            return moment
-        return self._when(self._read(timeparse.iso_time, key), key)
+        return self._time(key, _iso, timeparse.iso_time)
 
     def beijing_deadline(self, key: str) -> datetime | None:
         """A Taobao deadline, a time or a whole day (timeparse.beijing_day_or_time)."""
-        moment = _beijing(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._now + limits.DEADLINE_AHEAD:
-            return moment
-        return self._when(self._read(timeparse.beijing_day_or_time, key), key, deadline=True)
+        return self._time(key, _beijing, timeparse.beijing_day_or_time, deadline=True)
 
     def unix_deadline(self, key: str) -> datetime | None:
-        moment = _unix(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._now + limits.DEADLINE_AHEAD:
-            return moment
-        return self._when(self._read(timeparse.unix_time, key), key, deadline=True)
+        return self._time(key, _unix, timeparse.unix_time, deadline=True)
 
     def iso_deadline(self, key: str) -> datetime | None:
-        moment = _iso(self._record.get(key))
-        if moment is not None and limits.EARLIEST <= moment <= self._now + limits.DEADLINE_AHEAD:
-            return moment
-        return self._when(self._read(timeparse.iso_time, key), key, deadline=True)
+        return self._time(key, _iso, timeparse.iso_time, deadline=True)
 
     def stage(self, table: Mapping[Any, Stage], key: str) -> Stage | None:
         """The stage a status stands for; a missing status is refused as such."""

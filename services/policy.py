@@ -73,9 +73,9 @@ class Policy:
         """A normal order of a category configured as e.g. custom-made takes that type (the
         first of its categories that has one, named through ``[categories]``); a type the
         channel states itself (presale) stands."""
-        if given != "normal":
-            return given
         by_category = self.config.order_types.by_category
+        if given != "normal" or not by_category:
+            return given
         names = category_names(categories, self.config.categories.get(channel, {}))
         return next((by_category[c] for c in names if c in by_category), given)
 
