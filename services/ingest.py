@@ -386,9 +386,11 @@ class Ingestor:
         self, texts: list[str], sent: list[tuple[str | None, str | None, str | None]]
     ) -> tuple[list[Region | None], list[OfficialRegion]]:
         """The regions of free-text addresses, and the official names of sent ones (blocking:
-        the first call of each loads a table)."""
+        the first call of each loads a table). A batch's orders share their regions: each
+        distinct one is looked up once."""
         parsed = [self._regions.parse(text) for text in texts]
-        return parsed, [_OFFICIAL_NAMES.normalize(*levels) for levels in sent]
+        official = {levels: _OFFICIAL_NAMES.normalize(*levels) for levels in set(sent)}
+        return parsed, [official[levels] for levels in sent]
 
     async def _upsert(
         self,
