@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, Table, bindparam, delete, select
@@ -50,12 +51,17 @@ class OrderDetails:
 def _rows(
     table: Table, names: tuple[str, ...], details: dict[int, Sequence[Detail]]
 ) -> list[dict[str, Any]]:
-    positions = "position" in table.c
+    values = attrgetter(*names)  # the fields at once: half the cost of a getattr each
+    if "position" in table.c:
+        return [
+            dict(zip(names, values(detail), strict=True), order_id=order_id, position=n)
+            for order_id, lines in details.items()
+            for n, detail in enumerate(lines)
+        ]
     return [
-        {"order_id": order_id, **({"position": n} if positions else {})}
-        | {name: getattr(detail, name) for name in names}
+        dict(zip(names, values(detail), strict=True), order_id=order_id)
         for order_id, lines in details.items()
-        for n, detail in enumerate(lines)
+        for detail in lines
     ]
 
 
