@@ -592,50 +592,10 @@ class PaymentStatement(Base):
     refund_fen: Mapped[int] = mapped_column(BigInteger)
     fee_milli: Mapped[int] = mapped_column(BigInteger)
     imported_at: Mapped[datetime]
-
-
-class StatementLine(Base):
-    """A line of a statement in the one shape of rules.statements.LINE_SCHEMA, whichever the
-    gateway; reconciliation joins it to order_payments on the order and payment numbers."""
-
-    __tablename__ = "statement_lines"
-    __table_args__ = (
-        Index("ix_statement_lines_statement_id", "statement_id"),
-        Index("ix_statement_lines_order_no", "gateway", "merchant_order_no"),
-        Index("ix_statement_lines_trade_no", "gateway", "gateway_trade_no"),
-        # Refunds by number (reconciliation asks which earlier bill had one): refund lines only.
-        *(
-            Index(
-                f"ix_statement_lines_{column}",
-                "gateway",
-                column,
-                sqlite_where=text(f"{column} IS NOT NULL"),
-                postgresql_where=text(f"{column} IS NOT NULL"),
-            )
-            for column in ("refund_no", "gateway_refund_no")
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
-    gateway: Mapped[str] = mapped_column(String(16))
-    bill_date: Mapped[date] = mapped_column(Date)
-    line_no: Mapped[int] = mapped_column(Integer)
-    trade_at: Mapped[datetime]
-    merchant_id: Mapped[str] = mapped_column(String(64))
-    merchant_order_no: Mapped[str | None] = mapped_column(String(64))
-    gateway_trade_no: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str | None] = mapped_column(String(32))
-    order_fen: Mapped[int] = mapped_column(BigInteger)
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
-    coupon_fen: Mapped[int] = mapped_column(BigInteger)
-    refund_fen: Mapped[int] = mapped_column(BigInteger)
-    refund_no: Mapped[str | None] = mapped_column(String(64))
-    gateway_refund_no: Mapped[str | None] = mapped_column(String(64))
-    fee_milli: Mapped[int] = mapped_column(BigInteger)
-    fee_fen: Mapped[int] = mapped_column(BigInteger)
-    attach: Mapped[str | None] = mapped_column(Text)
+    # The lines in rules.statements.LINE_SCHEMA as one Parquet file (storage.statements.pack):
+    # a large shop's day is a million lines, which as rows cost SQLite seconds to write and to
+    # read back. Deferred: loaded only when asked for.
+    lines: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 class ReconRun(Base):

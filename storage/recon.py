@@ -5,7 +5,7 @@ times parsed column-wise), and the runs and their differences."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.bulk import fetch_text
 from storage.conflicts import insert_ignoring_duplicates
 from storage.db import rows_matched
-from storage.models import ReconDifference, ReconRun, UtcDateTime
+from storage.models import PaymentStatement, ReconDifference, ReconRun, UtcDateTime
+from storage.statements import lines_of
 
 _UTC = pl.Datetime("us", "UTC")
 
@@ -104,18 +105,33 @@ LINES = {
 }
 
 
-async def bill_lines(session: AsyncSession, gateway: str, day: date) -> pl.DataFrame:
-    """The payment and refund lines of the gateway's trade bills of the day."""
-    return await _frame(
-        session,
-        f"SELECT {', '.join('l.' + c for c in LINES)} FROM statement_lines l "
-        "JOIN statements s ON s.id = l.statement_id "
-        "WHERE s.gateway = :gateway AND s.kind = 'trade' AND s.bill_date = :day "
-        "AND l.kind IN ('payment', 'refund')",
-        LINES,
-        gateway=gateway,
-        day=day,
+async def _statements(
+    session: AsyncSession, gateway: str, since: date, until: date | None, trade_only: bool = True
+) -> list[int]:
+    """The gateway's statements of the days [since, until) (until None: every later day)."""
+    query = select(PaymentStatement.id).where(
+        PaymentStatement.gateway == gateway, PaymentStatement.bill_date >= since
     )
+    if until is not None:
+        query = query.where(PaymentStatement.bill_date < until)
+    if trade_only:
+        query = query.where(PaymentStatement.kind == "trade")
+    return list((await session.scalars(query.order_by(PaymentStatement.id))).all())
+
+
+async def bill_lines(
+    session: AsyncSession, gateway: str, day: date, columns: Sequence[str] = tuple(LINES)
+) -> pl.DataFrame:
+    """The payment and refund lines of the gateway's trade bills of the day (only
+    ``columns``, when given: a frame of ``LINES``' columns)."""
+    kind = pl.col("kind").is_in(["payment", "refund"])
+    frames = [
+        (await lines_of(session, statement_id, list(dict.fromkeys([*columns, "kind"]))))
+        .filter(kind)
+        .select(columns)
+        for statement_id in await _statements(session, gateway, day, day + timedelta(days=1))
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={c: LINES[c] for c in columns})
 
 
 async def bill_days(session: AsyncSession, gateway: str, day: date) -> int:
@@ -172,43 +188,55 @@ LINE_NUMBERS = {  # the numbers a trade bill's line of each kind is known by (ou
 
 
 async def billed_before(
-    session: AsyncSession, gateway: str, day: date, numbers: Sequence[str], kind: str = "payment"
+    session: AsyncSession,
+    gateway: str,
+    day: date,
+    since: date,
+    numbers: Sequence[str],
+    kind: str = "payment",
 ) -> set[str]:
     """Of these payment serials (or refund numbers), those that a payment (refund) line of a
-    trade bill of the gateway before ``day`` lists. One SELECT per column, so that each can
-    use the index on (gateway, number) where there is one."""
-    query = text(
-        " UNION ALL ".join(
-            f"SELECT l.{column} FROM statement_lines l JOIN statements s ON s.id = l.statement_id "
-            f"WHERE l.gateway = :gateway AND l.{column} IN :numbers AND l.kind = :kind "
-            "AND l.bill_date < :day AND s.kind = 'trade'"
-            for column in LINE_NUMBERS[kind]
-        )
-    ).bindparams(bindparam("numbers", expanding=True), bindparam("day", type_=Date()))
+    trade bill of the gateway of the days [since, day) lists. Each bill is read alone, its
+    numbers only, and left at once: a month of a large shop's bills is tens of millions."""
+    if not numbers:
+        return set()
+    ours, theirs = LINE_NUMBERS[kind]
+    wanted = pl.Series(numbers, dtype=pl.String).implode()
     found: set[str] = set()
-    for low in range(0, len(numbers), _CHUNK):
-        chunk = list(numbers[low : low + _CHUNK])
-        params = {"gateway": gateway, "kind": kind, "day": day, "numbers": chunk}
-        found.update(row[0] for row in await session.execute(query, params))
+    for statement_id in await _statements(session, gateway, since, day):
+        lines = (await lines_of(session, statement_id, ["kind", ours, theirs])).filter(
+            pl.col("kind") == kind
+        )
+        listed = pl.concat([lines[ours], lines[theirs]])
+        found.update(listed.filter(listed.is_in(wanted)).to_list())
     return found
 
 
 async def deposits_in_bills(
-    session: AsyncSession, gateway: str, order_ids: Sequence[int]
+    session: AsyncSession, gateway: str, order_ids: Sequence[int], since: date
 ) -> set[int]:
-    """Of these orders, those whose 定金 is in one of the gateway's trade bills."""
-    found: set[int] = set()
-    for low in range(0, len(order_ids), 500):
-        chunk = list(order_ids[low : low + 500])
-        query = text(
-            "SELECT DISTINCT p.order_id FROM order_payments p WHERE p.phase = 'deposit' "
-            "AND p.order_id IN :ids AND EXISTS (SELECT 1 FROM statement_lines l "
-            "WHERE l.gateway = :gateway AND l.kind = 'payment' "
-            "AND (l.merchant_order_no = p.serial OR l.gateway_trade_no = p.serial))"
-        ).bindparams(bindparam("ids", expanding=True))
-        rows = await session.execute(query, {"ids": chunk, "gateway": gateway})
-        found.update(row[0] for row in rows)
-    return found
+    """Of these orders, those whose 定金 is in one of the gateway's bills (trade or fund flow)
+    of ``since`` or later."""
+    if not order_ids:
+        return set()
+    query = text(
+        "SELECT p.order_id, p.serial FROM order_payments p "
+        "WHERE p.phase = 'deposit' AND p.order_id IN :ids"
+    ).bindparams(bindparam("ids", expanding=True))
+    deposits: list[tuple[int, str]] = []
+    for low in range(0, len(order_ids), _CHUNK):
+        result = await session.execute(query, {"ids": list(order_ids[low : low + _CHUNK])})
+        deposits += [(row[0], row[1]) for row in result]
+    serials = pl.Series([serial for _, serial in deposits], dtype=pl.String).implode()
+    billed: set[str] = set()
+    for statement_id in await _statements(session, gateway, since, None, trade_only=False):
+        lines = await lines_of(
+            session, statement_id, ["kind", "merchant_order_no", "gateway_trade_no"]
+        )
+        paid = lines.filter(pl.col("kind") == "payment")
+        listed = pl.concat([paid["merchant_order_no"], paid["gateway_trade_no"]])
+        billed.update(listed.filter(listed.is_in(serials)).to_list())
+    return {order_id for order_id, serial in deposits if serial in billed}
 
 
 REFUNDS = _ORDER | {

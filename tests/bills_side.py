@@ -8,19 +8,19 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sandbox import SandboxConfig, create_sandbox_app
 from sandbox.pay_config import PayKeys, PaySandboxConfig, generate_pay_keys
 from services.config import Config, parse_config
 from services.recon.fetching import FetchOutcome, fetch_day
 from storage.db import make_engine, make_sessionmaker
-from storage.models import PaymentStatement, StatementLine
+from storage.models import PaymentStatement
+from tests.stored_lines import stored_statements
 from tests.support import FakeClock, config_data
 
 BEIJING = timezone(timedelta(hours=8))
@@ -126,18 +126,8 @@ class Gateways:
         finally:
             await engine.dispose()
 
-    async def stored(self) -> tuple[list[PaymentStatement], list[StatementLine]]:
-        engine = make_engine(self.database_url)
-        sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
-        try:
-            async with sessions() as session:
-                statements = await session.scalars(
-                    select(PaymentStatement).order_by(PaymentStatement.id)
-                )
-                lines = await session.scalars(select(StatementLine).order_by(StatementLine.id))
-                return list(statements), list(lines)
-        finally:
-            await engine.dispose()
+    async def stored(self) -> tuple[list[PaymentStatement], list[SimpleNamespace]]:
+        return await stored_statements(self.database_url)
 
 
 async def gateways(

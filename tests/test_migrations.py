@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Date, column, select, table
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.types import TypeEngine
 
 from bot.app import create_app
 from rules.kinds import order_subject, stage_episode
 from services.config import parse_config
 from storage import migrate
-from storage.db import make_engine
+from storage.db import make_engine, make_sessionmaker
 from storage.models import (
     Base,
     Order,
@@ -27,7 +29,9 @@ from storage.models import (
     Parcel,
     Ticket,
     TicketEvent,
+    UtcDateTime,
 )
+from storage.statements import lines_of
 from tests.support import T0, auth, config_data, shop_order
 
 HOUR = timedelta(hours=1)
@@ -263,3 +267,89 @@ async def test_waybills_shipped_before_the_parcels_revision_are_followed(
         assert parcel.stall_check_at == T0 + 24 * HOUR
     finally:
         await engine.dispose()
+
+
+def _lines_of_0019(statement_id: int) -> list[dict[str, Any]]:
+    """Two rows of statement_lines as revision 0019 kept them: a payment with an empty
+    merchant_order_no (empty, not null) and a refund."""
+    day = T0.date()
+    common = {"statement_id": statement_id, "gateway": "wechat", "bill_date": day}
+    common |= {"merchant_id": "1900000109", "order_fen": 9900, "coupon_fen": 0}
+    return [
+        common
+        | {"line_no": 2, "trade_at": T0, "merchant_order_no": "", "kind": "payment"}
+        | {"gateway_trade_no": "4200001", "status": "SUCCESS", "amount_fen": 9900}
+        | {"refund_fen": 0, "refund_no": None, "gateway_refund_no": None}
+        | {"fee_milli": 59400, "fee_fen": 59, "attach": "SH1"},
+        common
+        | {"line_no": 3, "trade_at": T0 + HOUR, "merchant_order_no": "SH1", "kind": "refund"}
+        | {"gateway_trade_no": "4200001", "status": "SUCCESS", "amount_fen": -1000}
+        | {"refund_fen": 1000, "refund_no": "RF1", "gateway_refund_no": "5030001"}
+        | {"fee_milli": -6000, "fee_fen": -6, "attach": None},
+    ]
+
+
+async def test_statement_lines_move_into_their_statements_file_and_back(
+    database_url: str,
+) -> None:
+    """Revision 0020 packs the lines stored as rows into their statement's Parquet file, in
+    the file's order, values as they were; undone, they are rows again."""
+    config = migrate.alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0019")
+    statements = table("statements", *map(_typed, [*_STATEMENT_OF_0019, "id"]))
+    lines = table("statement_lines", *map(_typed, [*_lines_of_0019(0)[0], "id"]))
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            statement_id = (
+                await connection.execute(
+                    statements.insert().values(_STATEMENT_OF_0019).returning(statements.c.id)
+                )
+            ).scalar_one()
+            await connection.execute(lines.insert(), _lines_of_0019(statement_id))
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with make_sessionmaker(engine)() as session:
+            packed = (await lines_of(session, statement_id)).to_dicts()
+        assert packed == [
+            {n: v for n, v in row.items() if n != "statement_id"}
+            | {"trade_at": row["trade_at"].astimezone(UTC)}
+            for row in _lines_of_0019(statement_id)
+        ]
+        await asyncio.to_thread(command.downgrade, config, "0019")
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(lines).order_by(lines.c.id))).all()
+        assert [(r.line_no, r.merchant_order_no, r.refund_no, r.fee_milli) for r in rows] == [
+            (2, "", None, 59400),
+            (3, "SH1", "RF1", -6000),
+        ]
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+
+
+def _typed(name: str) -> ColumnClause[Any]:
+    """A column of revision 0019's statements or statement_lines, typed where it matters."""
+    kinds: dict[str, TypeEngine[Any]] = {
+        "bill_date": Date(),
+        "trade_at": UtcDateTime(),
+        "imported_at": UtcDateTime(),
+    }
+    return column(name, kinds.get(name))
+
+
+_STATEMENT_OF_0019 = {
+    "gateway": "wechat",
+    "kind": "trade",
+    "layout": "ALL",
+    "bill_date": T0.date(),
+    "merchant_id": "1900000109",
+    "file_name": "tradebill.csv",
+    "digest": "0" * 64,
+    "line_count": 2,
+    "payment_count": 1,
+    "refund_count": 1,
+    "payment_fen": 9900,
+    "refund_fen": 1000,
+    "fee_milli": 53400,
+    "imported_at": T0,
+}

@@ -151,7 +151,9 @@ async def test_the_same_day_fetched_again_changes_nothing(world: Gateways) -> No
     assert [o.status for o in outcomes] == ["unchanged"] * 3
     after = await world.stored()
     assert [s.id for s in after[0]] == [s.id for s in before[0]]
-    assert [ln.id for ln in after[1]] == [ln.id for ln in before[1]]
+    assert [(ln.statement_id, ln.line_no) for ln in after[1]] == [
+        (ln.statement_id, ln.line_no) for ln in before[1]
+    ]
 
 
 @pytest.mark.parametrize("gateway", ["wechat", "alipay"])

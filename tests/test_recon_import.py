@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from storage.db import make_engine, make_sessionmaker
-from storage.models import PaymentStatement, StatementLine
+from storage.models import PaymentStatement
 from storage.recon import LINES, bill_lines
 from tests.statement_files import (
     PID,
@@ -26,6 +26,7 @@ from tests.statement_files import (
     unionpay_zm,
     wechat_trade,
 )
+from tests.stored_lines import stored_statements
 from tests.support import config_data
 from tests.test_cli import no_crash, orderbot, orderbot_here, sqlite_url, write_config
 
@@ -41,19 +42,8 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
     return write_config(tmp_path / "orderbot.toml", config_data(database_url))
 
 
-async def _stored(url: str) -> tuple[list[PaymentStatement], list[StatementLine]]:
-    engine = make_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            statements = list(await session.scalars(select(PaymentStatement)))
-            lines = await session.scalars(select(StatementLine).order_by(StatementLine.id))
-            return statements, list(lines)
-    finally:
-        await engine.dispose()
-
-
-def stored(url: str) -> tuple[list[PaymentStatement], list[StatementLine]]:
-    return asyncio.run(_stored(url))
+def stored(url: str) -> tuple[list[PaymentStatement], list[SimpleNamespace]]:
+    return asyncio.run(stored_statements(url))
 
 
 def bill_file(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -98,13 +88,11 @@ def test_a_wechat_bill_is_stored_with_its_lines_and_reported_in_yuan(
     assert (lines[0].attach, lines[2].refund_no, lines[2].refund_fen) == ("SH1001", "RF1", 1000)
 
 
-async def _read_back(url: str) -> tuple[list[dict[str, Any]], list[StatementLine]]:
+async def _read_back(url: str) -> list[dict[str, Any]]:
     engine = make_engine(url)
     try:
         async with make_sessionmaker(engine)() as session:
-            frame = await bill_lines(session, "wechat", date(2024, 3, 1))
-            stored = await session.scalars(select(StatementLine).order_by(StatementLine.id))
-            return frame.to_dicts(), list(stored)
+            return (await bill_lines(session, "wechat", date(2024, 3, 1))).to_dicts()
     finally:
         await engine.dispose()
 
@@ -118,9 +106,10 @@ def test_the_day_read_back_for_matching_is_the_lines_as_stored(
     path = bill_file(tmp_path, "tradebill_20240301.csv", wechat_trade(lines))
     assert orderbot("recon", "import", path, "-c", config_file, cwd=tmp_path).returncode == 0
 
-    frame, stored = asyncio.run(_read_back(database_url))
+    frame = asyncio.run(_read_back(database_url))
+    _, stored_lines = stored(database_url)
 
-    assert frame == [{name: getattr(line, name) for name in LINES} for line in stored]
+    assert frame == [{name: getattr(line, name) for name in LINES} for line in stored_lines]
     assert [(row["merchant_order_no"], row["refund_no"]) for row in frame] == [
         ("SH1001D", None),
         ("SH1001F", None),
@@ -146,8 +135,8 @@ def test_importing_the_same_bill_again_changes_nothing(
         assert "此账单已导入过 (第 1 号), 未做改动" in result.stdout
     after = stored(database_url)
     assert [s.id for s in after[0]] == [s.id for s in before[0]]
-    assert [(line.id, line.amount_fen) for line in after[1]] == [
-        (line.id, line.amount_fen) for line in before[1]
+    assert [(line.statement_id, line.line_no, line.amount_fen) for line in after[1]] == [
+        (line.statement_id, line.line_no, line.amount_fen) for line in before[1]
     ]
 
 

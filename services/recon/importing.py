@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rules.statements import Statement, StatementRefused, parse_statement
 from services.config import Config
 from storage.migrate import migrated_sessions
-from storage.models import PaymentStatement, StatementLine
-from storage.statements import add_statement, same_statement
+from storage.models import PaymentStatement
+from storage.statements import LINE_LENGTHS, add_statement, same_statement
 
 
 @dataclass(frozen=True)
@@ -98,18 +98,15 @@ async def store_statement(
 
 
 def _refuse_overlong(statement: Statement) -> None:
-    """A value longer than its column holds (PostgreSQL would refuse the whole COPY with an
-    error nobody could read): refused naming the line."""
-    for column in StatementLine.__table__.columns:
-        limit = getattr(column.type, "length", None)
-        if limit is None or column.name not in statement.lines.columns:
-            continue
-        too_long = statement.lines.filter(pl.col(column.name).str.len_chars() > limit).head(1)
+    """A value longer than a line's text may be (storage.statements.LINE_LENGTHS): refused
+    naming the line."""
+    for name, limit in LINE_LENGTHS.items():
+        too_long = statement.lines.filter(pl.col(name).str.len_chars() > limit).head(1)
         if not too_long.is_empty():
             row = too_long.row(0, named=True)
             raise StatementRefused(
-                f"{statement.title} 第 {row['line_no']} 行的 {column.name} 长 "
-                f"{len(row[column.name])} 个字符, 超过 {limit}: 不像这种账单的值, 未导入任何内容"
+                f"{statement.title} 第 {row['line_no']} 行的 {name} 长 "
+                f"{len(row[name])} 个字符, 超过 {limit}: 不像这种账单的值, 未导入任何内容"
             )
 
 

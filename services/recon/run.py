@@ -100,24 +100,29 @@ async def load_inputs(
     day = day_of(policy, gateway, bill_date)
     window = policy.config.recon.balance_window
     lines = await db.bill_lines(session, gateway, bill_date)
-    payments = await _side(session, gateway, day, lines, "payment")
+    payments = await _side(session, gateway, day, lines, "payment", window)
     finals = payments.filter(pl.col("stage") == "final")["order_id"].unique().to_list()
-    seen = await db.deposits_in_bills(session, gateway, finals)
+    seen = await db.deposits_in_bills(session, gateway, finals, bill_date - window)
     payments = payments.with_columns(
         deposit_seen=pl.col("order_id").is_in(pl.Series(list(seen), dtype=pl.Int64).implode())
     )
     return DayInputs(
         day=day,
         payments=payments,
-        refunds=await _side(session, gateway, day, lines, "refund"),
+        refunds=await _side(session, gateway, day, lines, "refund", window),
         lines=lines,
-        previous_lines=await db.bill_lines(session, gateway, bill_date - timedelta(days=1)),
+        previous_lines=await db.bill_lines(
+            session, gateway, bill_date - timedelta(days=1), NUMBER_COLUMNS
+        ),
         deposits_due=await db.deposits_between(
             session, gateway, day.start - window, day.end - window
         ),
         bills=await db.bill_days(session, gateway, bill_date),
     )
 
+
+# What the previous day's bill is needed for: which numbers it had.
+NUMBER_COLUMNS = ("kind", "merchant_order_no", "gateway_trade_no", "refund_no")
 
 _SIDES = {  # kind → what is made in a window, its number
     "payment": (db.payments_between, "serial"),
@@ -126,12 +131,18 @@ _SIDES = {  # kind → what is made in a window, its number
 
 
 async def _side(
-    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame, kind: str
+    session: AsyncSession,
+    gateway: str,
+    day: Day,
+    lines: pl.DataFrame,
+    kind: str,
+    window: timedelta,
 ) -> pl.DataFrame:
     """The payments (refunds) made in the day and the carry before it, and, serial (refund
     number) first, those the day's bill lists made at another time or at no known time; each
-    with ``billed_before``, asked of the earlier bills only where it matters (one the day's
-    bill lacks, or one made outside the window): few, so they are looked up by the chunk."""
+    with ``billed_before``, asked of the earlier bills (those of the ``window`` before the
+    day) only where it matters (one the day's bill lacks, or one made outside the day): few,
+    so they are looked up by the chunk."""
     between, key = _SIDES[kind]
     ours, theirs = db.LINE_NUMBERS[kind]
     made = await between(session, gateway, day.start - day.carry, day.end)
@@ -146,7 +157,8 @@ async def _side(
     listed = pl.concat([billed[ours], billed[theirs]]).drop_nulls().implode()
     unbilled = made.filter(~pl.col(key).is_in(listed))[key]
     asked = pl.concat([unbilled, other[key]]).unique().sort().to_list()
-    before = await db.billed_before(session, gateway, day.bill_date, asked, kind)
+    since = day.bill_date - window
+    before = await db.billed_before(session, gateway, day.bill_date, since, asked, kind)
     return pl.concat([made, other]).with_columns(
         billed_before=pl.col(key).is_in(pl.Series(sorted(before), dtype=pl.String).implode())
     )
