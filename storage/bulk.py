@@ -1,5 +1,5 @@
 """Bulk writes of prepared rows and plain reads, for the hot paths (the watch batch, ingest,
-carrier pushes, a bill's million lines).
+carrier pushes).
 
 SQLAlchemy's executemany processes each row's parameters in Python (building a dict per row,
 calling each column type's converter): for the watch tick's thousands of tickets, outbox rows
@@ -145,7 +145,7 @@ async def fetch_text(
 ) -> list[tuple[Any, ...]]:
     """SQLite: a plain query's rows as SQLite holds them (times and days as their text), in
     one hand-off to the driver's thread and without a Row object each: what a large read
-    (a bill day's million lines) turns into a frame. ``:name`` parameters; aware times and days
+    (a bill day's million payments) turns into a frame. ``:name`` parameters; aware times and days
     bound as their columns hold them."""
     values = {
         name: utc_text(v)
@@ -156,16 +156,6 @@ async def fetch_text(
         for name, v in params.items()
     }
     return await _fetch(session, sql, values)
-
-
-async def insert_many(
-    session: AsyncSession, model: type[Base], names: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """SQLite: rows already as the columns hold them (times as utc_text, days as ISO text),
-    inserted by one executemany on the driver, in one hand-off to its thread; ``rows`` may be
-    an iterator, consumed there."""
-    sql = _insert_sql(session, model.__table__, names, 1, (), skip_existing=False)
-    await _execute_many(session, sql, rows)
 
 
 def _names(session: AsyncSession, names: Sequence[str]) -> str:

@@ -184,7 +184,9 @@ def _window(
 ) -> pl.DataFrame:
     """What was made in the day or in the carry before it; of the latter only what the
     previous day's bill did not have (``seen``: its keys). With ``billed`` (the day's bill's
-    keys) also what the day's bill lists, made whenever."""
+    keys) also what the day's bill lists, made whenever: asked only of the rows made outside
+    the day (the others are due anyway), which are few, so a day's million keys are not
+    looked up a million times."""
     moment, keyed = pl.col(at), pl.col(key)
     early = (moment >= day.start - day.carry) & (moment < day.start)
     due = (
@@ -192,33 +194,81 @@ def _window(
         & (moment < day.end)
         & ~(early & keyed.is_in(seen.implode()))
     ).fill_null(False)
-    if billed is not None:
-        due = due | keyed.is_in(billed.implode())
-    return frame.filter(due).with_columns(carried=early.fill_null(False))
+    marked = frame.with_columns(carried=early.fill_null(False), due=due)
+    if billed is None:
+        return marked.filter("due").drop("due")
+    outside = marked.filter(~pl.col("due"))
+    listed = outside.filter(keyed.is_in(billed.implode()))
+    return pl.concat([marked.filter("due"), listed]).drop("due")
 
 
 def _keys(lines: pl.DataFrame, *columns: str) -> pl.Series:
-    return pl.concat([lines[c] for c in columns]).drop_nulls().unique()
+    """The numbers in these columns (repeats kept: they only serve to look numbers up)."""
+    return pl.concat([lines[c] for c in columns]).drop_nulls()
 
 
 def _owed(frame: pl.DataFrame, key: str, amount: str) -> pl.DataFrame:
-    """The order side by key: a payment several orders share (合并付款) is one, owing their sum."""
-    return frame.group_by(key).agg(
-        pl.col("order_id").first(),
-        pl.col("order_no").unique(maintain_order=True).str.join(","),
-        pl.col("shop").first(),
-        pl.col("channel").first(),
-        pl.col("stage").first() if "stage" in frame.columns else pl.lit("refund").alias("stage"),
-        *([] if key == "serial" else [pl.col("serial").first()]),
-        pl.col(amount).sum().alias("expected_fen"),
-        pl.col("at").min(),
-        pl.col("carried").all(),
-        (
-            pl.col("deposit_seen").fill_null(False).all()
-            if "deposit_seen" in frame.columns
-            else pl.lit(False)
-        ).alias("deposit_seen"),
+    """The order side by key: a payment several orders share (合并付款) is one, owing their sum.
+    Only the keys that repeat are grouped (few): the rest are passed as they are."""
+    shared = pl.col(key).is_duplicated()
+    stage = pl.col("stage") if "stage" in frame.columns else pl.lit("refund").alias("stage")
+    deposit_seen = (
+        pl.col("deposit_seen").fill_null(False)
+        if "deposit_seen" in frame.columns
+        else pl.lit(False)
+    ).alias("deposit_seen")
+    serial = [] if key == "serial" else [pl.col("serial")]
+    alone = frame.filter(~shared).select(
+        key,
+        "order_id",
+        "order_no",
+        "shop",
+        "channel",
+        stage,
+        *serial,
+        pl.col(amount).alias("expected_fen"),
+        "at",
+        "carried",
+        deposit_seen,
     )
+    grouped = (
+        frame.filter(shared)
+        .group_by(key)
+        .agg(
+            pl.col("order_id").first(),
+            pl.col("order_no").unique(maintain_order=True).str.join(","),
+            pl.col("shop").first(),
+            pl.col("channel").first(),
+            stage.first(),
+            *(c.first() for c in serial),
+            pl.col(amount).sum().alias("expected_fen"),
+            pl.col("at").min(),
+            pl.col("carried").all(),
+            deposit_seen.all(),
+        )
+    )
+    return pl.concat([alone, grouped], how="vertical_relaxed")
+
+
+def _by_key(lines: pl.DataFrame, **sums: tuple[str, str]) -> pl.DataFrame:
+    """The bill side by key: how many ``lines`` each key has and, per output name, a column
+    and how its lines combine (``sum``, ``min``, ``first``). Only keys that repeat (duplicates:
+    few) are grouped; a key's one line is its own total."""
+    repeated = pl.col("key").is_duplicated()
+    alone = lines.filter(~repeated).select(
+        "key",
+        pl.lit(1, pl.UInt32).alias("lines"),
+        *(pl.col(column).alias(name) for name, (column, _) in sums.items()),
+    )
+    grouped = (
+        lines.filter(repeated)
+        .group_by("key")
+        .agg(
+            pl.len().alias("lines"),
+            *(getattr(pl.col(column), how)().alias(name) for name, (column, how) in sums.items()),
+        )
+    )
+    return pl.concat([alone, grouped], how="vertical_relaxed")
 
 
 def _payments(
@@ -231,24 +281,30 @@ def _payments(
     listed = _keys(paid, "merchant_order_no", "gateway_trade_no")
     fresh = payments.filter(~pl.col("billed_before").fill_null(False))
     due = _window(day, fresh, "paid_at", "serial", seen, listed).rename({"paid_at": "at"})
-    serials = due["serial"].unique().implode()
+    serials = due["serial"].implode()
     ours, theirs = pl.col("merchant_order_no"), pl.col("gateway_trade_no")
-    paid = paid.with_columns(
-        key=pl.when(ours.is_in(serials))
-        .then(ours)
-        .when(theirs.is_in(serials))
-        .then(theirs)
-        .otherwise(pl.coalesce(ours, theirs)),
+    # A line's key: its 商户订单号 when that is a serial, else its transaction number when that
+    # is one, else whichever it has. The second question is asked only of the lines the first
+    # did not settle.
+    paid = paid.with_columns(known=ours.is_in(serials).fill_null(False))
+    paid = pl.concat(
+        [
+            paid.filter("known").with_columns(key=ours),
+            paid.filter(~pl.col("known")).with_columns(
+                key=pl.when(theirs.is_in(serials)).then(theirs).otherwise(pl.coalesce(ours, theirs))
+            ),
+        ]
+    ).with_columns(
         fee_expected=pl.col("fee_milli")
         if day.fee_ppm is None
         else expected_fee_milli(pl.col("amount_fen"), day.fee_ppm),
     )
-    billed = paid.group_by("key").agg(
-        pl.len().alias("lines"),
-        pl.col("amount_fen").sum().alias("actual_fen"),
-        pl.col("fee_milli").sum(),
-        pl.col("fee_expected").sum().alias("fee_expected_milli"),
-        pl.col("trade_at").min().alias("bill_at"),
+    billed = _by_key(
+        paid,
+        actual_fen=("amount_fen", "sum"),
+        fee_milli=("fee_milli", "sum"),
+        fee_expected_milli=("fee_expected", "sum"),
+        bill_at=("trade_at", "min"),
     )
     owed = (
         _owed(due, "serial", "expected_fen")
@@ -266,17 +322,17 @@ def _refunds(
         key=pl.coalesce(pl.col("refund_no"), pl.col("gateway_refund_no"))
     )
     fresh = refunds.filter(~pl.col("billed_before").fill_null(False))
-    listed = returned["key"].drop_nulls().unique()
+    listed = returned["key"].drop_nulls()
     due = _window(day, fresh, "refunded_at", "refund_no", seen, listed).rename(
         {"refunded_at": "at"}
     )
-    billed = returned.group_by("key").agg(
-        pl.len().alias("lines"),
-        pl.col("refund_fen").sum().alias("actual_fen"),
-        pl.col("fee_milli").sum(),
-        pl.col("fee_milli").sum().alias("fee_expected_milli"),  # refunds' fees are not checked
-        pl.col("trade_at").min().alias("bill_at"),
-        pl.col("merchant_order_no").first().alias("bill_serial"),
+    billed = _by_key(
+        returned,
+        actual_fen=("refund_fen", "sum"),
+        fee_milli=("fee_milli", "sum"),
+        fee_expected_milli=("fee_milli", "sum"),  # refunds' fees are not checked
+        bill_at=("trade_at", "min"),
+        bill_serial=("merchant_order_no", "first"),
     )
     owed = _owed(due, "refund_no", "amount_fen").rename({"refund_no": "key"})
     return _classify(day, owed, billed, refund=True)
@@ -333,8 +389,9 @@ def _classify(
     if not refund and day.fee_ppm is not None:
         off = (pl.col("fee_milli") - pl.col("fee_expected_milli")).abs()
         rules.append((Difference.FEE, pl.col("in_bill") & (off > day.fee_tolerance_milli)))
+    suspects = rows.filter(pl.any_horizontal(*(when for _, when in rules)))  # few
     differences = pl.concat(
-        [rows.filter(when).with_columns(cls=pl.lit(cls.value)) for cls, when in rules],
+        [suspects.filter(when).with_columns(cls=pl.lit(cls.value)) for cls, when in rules],
         how="vertical",
     )
     return rows, differences
