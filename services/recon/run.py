@@ -147,16 +147,19 @@ async def _side(
     ours, theirs = db.LINE_NUMBERS[kind]
     made = await between(session, gateway, day.start - day.carry, day.end)
     billed = lines.filter(pl.col("kind") == kind)
-    claimed = made[key].unique().implode()
-    unclaimed = billed.filter(
-        ~pl.col(ours).is_in(claimed).fill_null(False)
-        & ~pl.col(theirs).is_in(claimed).fill_null(False)
+    # Each second question (the other number) is asked only of what the first left over.
+    claimed = made[key].implode()
+    unclaimed = billed.filter(~pl.col(ours).is_in(claimed).fill_null(False)).filter(
+        ~pl.col(theirs).is_in(claimed).fill_null(False)
     )
     numbers = pl.concat([unclaimed[ours], unclaimed[theirs]]).drop_nulls().unique().sort()
     other = await db.numbered(session, kind, gateway, numbers.to_list())
-    listed = pl.concat([billed[ours], billed[theirs]]).drop_nulls().implode()
-    unbilled = made.filter(~pl.col(key).is_in(listed))[key]
-    asked = pl.concat([unbilled, other[key]]).unique().sort().to_list()
+    unbilled = (
+        made.filter(~pl.col(key).is_in(billed[ours].implode()).fill_null(False))
+        .filter(~pl.col(key).is_in(billed[theirs].implode()).fill_null(False))
+        .get_column(key)
+    )
+    asked = pl.concat([unbilled, other[key]]).drop_nulls().unique().sort().to_list()
     since = day.bill_date - window
     before = await db.billed_before(session, gateway, day.bill_date, since, asked, kind)
     return pl.concat([made, other]).with_columns(
