@@ -188,27 +188,24 @@ LINE_NUMBERS = {  # the numbers a trade bill's line of each kind is known by (ou
 
 
 async def billed_before(
-    session: AsyncSession,
-    gateway: str,
-    day: date,
-    since: date,
-    numbers: Sequence[str],
-    kind: str = "payment",
-) -> set[str]:
-    """Of these payment serials (or refund numbers), those that a payment (refund) line of a
-    trade bill of the gateway of the days [since, day) lists. Each bill is read alone, its
-    numbers only, and left at once: a month of a large shop's bills is tens of millions."""
-    if not numbers:
-        return set()
-    ours, theirs = LINE_NUMBERS[kind]
-    wanted = pl.Series(numbers, dtype=pl.String).implode()
-    found: set[str] = set()
+    session: AsyncSession, gateway: str, day: date, since: date, numbers: dict[str, list[str]]
+) -> dict[str, set[str]]:
+    """Of these payment serials and refund numbers (by the kind of line that lists them:
+    ``payment``, ``refund``), those that such a line of a trade bill of the gateway of the days
+    [since, day) lists. Each bill is read once, alone, its numbers only, and left at once: a
+    month of a large shop's bills is tens of millions of lines."""
+    found: dict[str, set[str]] = {kind: set() for kind in numbers}
+    wanted = {k: pl.Series(v, dtype=pl.String).implode() for k, v in numbers.items() if v}
+    if not wanted:
+        return found
+    columns = ["kind", *(column for kind in wanted for column in LINE_NUMBERS[kind])]
     for statement_id in await _statements(session, gateway, since, day):
-        lines = (await lines_of(session, statement_id, ["kind", ours, theirs])).filter(
-            pl.col("kind") == kind
-        )
-        listed = pl.concat([lines[ours], lines[theirs]])
-        found.update(listed.filter(listed.is_in(wanted)).to_list())
+        lines = await lines_of(session, statement_id, columns)
+        for kind, these in wanted.items():
+            ours, theirs = LINE_NUMBERS[kind]
+            of_kind = lines.filter(pl.col("kind") == kind)
+            listed = pl.concat([of_kind[ours], of_kind[theirs]])
+            found[kind].update(listed.filter(listed.is_in(these)).to_list())
     return found
 
 

@@ -100,7 +100,18 @@ async def load_inputs(
     day = day_of(policy, gateway, bill_date)
     window = policy.config.recon.balance_window
     lines = await db.bill_lines(session, gateway, bill_date)
-    payments = await _side(session, gateway, day, lines, "payment", window)
+    sides = {kind: await _side(session, gateway, day, lines, kind) for kind in _SIDES}
+    before = await db.billed_before(
+        session, gateway, bill_date, bill_date - window, {k: a for k, (_, a) in sides.items()}
+    )
+    payments, refunds = (
+        sides[kind][0].with_columns(
+            billed_before=pl.col(_SIDES[kind][1]).is_in(
+                pl.Series(sorted(before[kind]), dtype=pl.String).implode()
+            )
+        )
+        for kind in ("payment", "refund")
+    )
     finals = payments.filter(pl.col("stage") == "final")["order_id"].unique().to_list()
     seen = await db.deposits_in_bills(session, gateway, finals, bill_date - window)
     payments = payments.with_columns(
@@ -109,7 +120,7 @@ async def load_inputs(
     return DayInputs(
         day=day,
         payments=payments,
-        refunds=await _side(session, gateway, day, lines, "refund", window),
+        refunds=refunds,
         lines=lines,
         previous_lines=await db.bill_lines(
             session, gateway, bill_date - timedelta(days=1), NUMBER_COLUMNS
@@ -131,18 +142,13 @@ _SIDES = {  # kind → what is made in a window, its number
 
 
 async def _side(
-    session: AsyncSession,
-    gateway: str,
-    day: Day,
-    lines: pl.DataFrame,
-    kind: str,
-    window: timedelta,
-) -> pl.DataFrame:
+    session: AsyncSession, gateway: str, day: Day, lines: pl.DataFrame, kind: str
+) -> tuple[pl.DataFrame, list[str]]:
     """The payments (refunds) made in the day and the carry before it, and, serial (refund
-    number) first, those the day's bill lists made at another time or at no known time; each
-    with ``billed_before``, asked of the earlier bills (those of the ``window`` before the
-    day) only where it matters (one the day's bill lacks, or one made outside the day): few,
-    so they are looked up by the chunk."""
+    number) first, those the day's bill lists made at another time or at no known time; and
+    the numbers of those whose ``billed_before`` matters (one the day's bill lacks, or one made
+    outside the day), to be asked of the earlier bills: few, so they are looked up by the
+    chunk."""
     between, key = _SIDES[kind]
     ours, theirs = db.LINE_NUMBERS[kind]
     made = await between(session, gateway, day.start - day.carry, day.end)
@@ -160,11 +166,7 @@ async def _side(
         .get_column(key)
     )
     asked = pl.concat([unbilled, other[key]]).drop_nulls().unique().sort().to_list()
-    since = day.bill_date - window
-    before = await db.billed_before(session, gateway, day.bill_date, since, asked, kind)
-    return pl.concat([made, other]).with_columns(
-        billed_before=pl.col(key).is_in(pl.Series(sorted(before), dtype=pl.String).implode())
-    )
+    return pl.concat([made, other]), asked
 
 
 def match(inputs: DayInputs) -> Match:
