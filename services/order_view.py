@@ -328,28 +328,26 @@ async def view_of(
     session: AsyncSession, policy: Policy, order: Order, ticket: Ticket | None, now: datetime
 ) -> OrderView:
     """The whole view of an order found with its ticket (which may be None): its details,
-    parcels and history are read here (one statement each for the items and the waybills, two
-    for the parcels and their ETA, one each for the stages and ticket events, the scans, the
-    texts). Payments are not read (the view shows none), nor scans of an order without parcels
-    (a scan is stored with its parcel's order): on SQLite each statement is a thread hand-off."""
+    parcels and history are read here (one statement each for the items and the waybills, one
+    for the stages and ticket events, which also says whether the order has parcels and texts;
+    then, only where it has them, two for the parcels and their ETA, one each for the scans and
+    the texts). Payments are not read (the view shows none): each statement costs a command
+    more than its SQL does."""
     details = (await details_of(session, [order.id], kinds=NOTED_DETAILS))[order.id]
-    rows = await db.history(session, order.id, None if ticket is None else ticket.id)
-    parcels = await db.parcels_of_orders(session, [order.id])
+    history = await db.history(session, order.id, None if ticket is None else ticket.id)
+    parcels = await db.parcels_of_orders(session, [order.id]) if history.parcels else []
     etas = await etas_of(session, policy.config.eta, parcels)
     carriers = {p.id: _carrier_name(p) for p in parcels}
     found = await db.scans_of_order(session, order.id) if parcels else []
     scans = [_scan_entry(scan, carriers) for scan in found]
-    texts = [
-        e
-        for text in await db.texts_of_order(session, order.id)
-        for e in _text_entries(policy, text)
-    ]
+    sent = await db.texts_of_order(session, order.id) if history.texts else []
+    texts = [e for text in sent for e in _text_entries(policy, text)]
     views = [parcel_view(policy, p, etas[p.id], now) for p in parcels]
     summary = summary_of(policy, order, ticket, now, views)
     return OrderView(
         **{f.name: getattr(summary, f.name) for f in fields(OrderSummary)},
         notes=_masked_notes(order_notes(order, details)),
-        timeline=_by_time(_timeline(policy, ticket, rows), scans, texts),
+        timeline=_by_time(_timeline(policy, ticket, history.rows), scans, texts),
     )
 
 
