@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -43,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from storage.conflicts import dialect_insert
-from storage.db import dialect_name
+from storage.db import dialect_name, json_text
 from storage.models import Base, UtcDateTime, utc_text
 
 # SQLite allows 32,766 parameters per statement; a multi-row INSERT stays well below.
@@ -72,6 +73,22 @@ def _json_writer(session: AsyncSession, table: Table, name: str) -> Callable[[An
     return writer
 
 
+def _json_texts(
+    session: AsyncSession, table: Table, name: str, values: Sequence[Any]
+) -> tuple[Any, ...]:
+    """The JSON column's bind conversion of each value. On orderbot's engines that is
+    storage.db.json_text, here straight through orjson without the two Python frames a value of
+    the column's writer (~0.5 µs; an ingested order has three JSON columns). What orjson refuses
+    (SQLAlchemy's null markers, an integer past 64 bits) goes through the writer, as before."""
+    writer = _json_writer(session, table, name)
+    if getattr(session.get_bind().dialect, "_json_serializer", None) is json_text:
+        try:
+            return tuple([orjson.dumps(value).decode() for value in values])
+        except TypeError:
+            pass
+    return tuple(map(writer, values))
+
+
 def _is_time(table: Table, name: str) -> bool:
     """A UtcDateTime column: SQLite receives its values as utc_text."""
     return isinstance(table.c[name].type, UtcDateTime)
@@ -79,8 +96,15 @@ def _is_time(table: Table, name: str) -> bool:
 
 def _texts(moments: list[Any]) -> list[Any]:
     """utc_text of each moment, None kept: each distinct one converted once (a batch's rows
-    share their "now")."""
-    texts = {moment: utc_text(moment) for moment in set(moments) if moment is not None}
+    share their "now"). A moment already in UTC, as nearly all are, is formatted here as
+    utc_text does, without its call and checks (a fifth of its cost)."""
+    texts = {
+        moment: moment.isoformat(" ", "microseconds")[:26]
+        if moment.tzinfo is UTC
+        else utc_text(moment)
+        for moment in set(moments)
+        if moment is not None
+    }
     return [None if moment is None else texts[moment] for moment in moments]
 
 
@@ -108,7 +132,7 @@ def _tuples(
             if _is_time(table, name):
                 columns[i] = tuple(_texts(list(columns[i])))
             else:
-                columns[i] = tuple(map(_json_writer(session, table, name), columns[i]))
+                columns[i] = _json_texts(session, table, name, columns[i])
         values = list(zip(*columns, strict=True))
     return names, values
 

@@ -65,7 +65,7 @@ def rows_matched(result: Result[*tuple[Any, ...]]) -> int:
     return result.rowcount
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """A JSON column's text, by orjson: the order's raw record, which every ingested order
     writes, costs the standard library ~5x as much. What orjson refuses (an integer past 64 bits
     in a record, nesting past 255 levels) the standard library writes, as before."""
@@ -98,7 +98,7 @@ def make_engine(url: str) -> AsyncEngine:
         return sqlite_engine(url, OneHopDBAPI())
     return create_async_engine(
         url,
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=_json_value,
         pool_size=10,
         max_overflow=10,
@@ -109,7 +109,7 @@ def make_engine(url: str) -> AsyncEngine:
 def sqlite_engine(url: str, module: OneHopDBAPI) -> AsyncEngine:
     """A SQLite engine through ``module`` (storage.sqlite_driver, storage.sqlite_inline)."""
     engine = create_async_engine(
-        url, module=module, json_serializer=_json_text, json_deserializer=_json_value
+        url, module=module, json_serializer=json_text, json_deserializer=_json_value
     )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "begin", _begin)
