@@ -39,6 +39,9 @@ class NormalizedOrder:
     created_at: datetime | None = None
     paid_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # ``raw`` as orjson writes it, when the adapter has it already (RecordReader.record_json):
+    # what a new order's raw column stores, without serialising the record again.
+    raw_json: bytes | None = field(default=None, compare=False, repr=False)
     items: list[Item] = field(default_factory=list)  # every sub-order / SKU line
     payments: list[Payment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)

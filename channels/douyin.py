@@ -159,6 +159,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         created_at=created,
         paid_at=times["pay_time"],
         raw=dict(record),
+        raw_json=r.record_json,
         items=items,
         payments=payments,
         refunds=_refunds(skus, payments, times["update_time"]),

@@ -131,6 +131,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         created_at=created,
         paid_at=times["paymentConfirmTime"],
         raw=dict(record),
+        raw_json=r.record_json,
         items=items,
         waybills=_waybills(r, times["outBoundDate"]),
         shipped_at=times["outBoundDate"],

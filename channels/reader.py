@@ -43,19 +43,22 @@ _MOST_SHOWN = 5  # unstorable strings named per record; a record full of them ne
 class RecordReader:
     """One record (or an object nested in it); nested readers share the record's notes."""
 
-    __slots__ = ("_latest", "_now", "_prefix", "_problems", "_record")
+    __slots__ = ("_latest", "_now", "_prefix", "_problems", "_record", "record_json")
 
     def __init__(self, record: Mapping[str, Any], now: datetime) -> None:
         self._record = record
         self._now = now
         self._latest = now + limits.FUTURE_SLACK  # the latest time a field may hold
         self._prefix = ""
-        self._problems = unstorable_strings(record)
+        # The record's JSON, made by the check for unstorable strings: the order's ``raw``
+        # column is this same text (NormalizedOrder.raw_json), made once.
+        self.record_json, self._problems = _serialised(record)
 
     def _nested(self, record: Mapping[str, Any], prefix: str) -> RecordReader:
         child = RecordReader.__new__(RecordReader)
         child._record, child._now, child._latest = record, self._now, self._latest
         child._prefix, child._problems = prefix, self._problems
+        child.record_json = None
         return child
 
     def check(self) -> None:
@@ -328,11 +331,22 @@ def _iso(sent: object) -> datetime | None:
 def unstorable_strings(record: Any) -> list[str]:
     """A note for each string in ``record`` (keys too) that PostgreSQL cannot store: one with a
     NUL, or with a lone surrogate. The common case, neither, costs one C-level serialisation."""
+    return _serialised(record)[1]
+
+
+def _serialised(record: Any) -> tuple[bytes | None, list[str]]:
+    """``record`` as orjson writes it when it holds no unstorable string (else None), and the
+    notes of :func:`unstorable_strings`."""
     try:
-        if b"\\u0000" not in orjson.dumps(record):
-            return []
+        text = orjson.dumps(record)
+        if b"\\u0000" not in text:
+            return text, []
     except TypeError:  # a lone surrogate, or an integer past 64 bits (which is fine)
         pass
+    return None, _unstorable_notes(record)
+
+
+def _unstorable_notes(record: Any) -> list[str]:
     found: list[str] = []
     pending: list[tuple[str, Any]] = [("", record)]
     while pending:  # depth-first without recursion: the body's nesting is the sender's choice

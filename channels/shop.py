@@ -168,6 +168,7 @@ def normalize(record: Mapping[str, Any], now: datetime) -> NormalizedOrder:
         created_at=created,
         paid_at=times["paid_at"],
         raw=dict(record),
+        raw_json=r.record_json,
         items=items,
         payments=payments,
         refunds=_refunds(r, method),

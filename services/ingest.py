@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -264,13 +265,14 @@ class Ingestor:
             o.channel_order_id: OrderDetails(o.items, o.payments, o.waybills, o.refunds)
             for o in normalized
         }
+        raw_texts = {o.channel_order_id: o.raw_json for o in normalized if o.raw_json is not None}
         for attempt in range(_ATTEMPTS):
             held: list[OrderRow] | None = None if backfill is None else []
             news: list[tuple[Stage, datetime]] = []
             try:
                 async with self._sessions.begin() as session:
                     counts = await self._upsert(
-                        session, policy, channel, rows, details, now, held, news
+                        session, policy, channel, rows, details, raw_texts, now, held, news
                     )
                     minute = now.replace(second=0, microsecond=0)
                     await count_ingest(session, minute, [_health_counts(channel, rows, report)])
@@ -399,12 +401,15 @@ class Ingestor:
         channel: str,
         rows: list[OrderRow],
         details: dict[str, OrderDetails],
+        raw_texts: dict[str, bytes],
         now: datetime,
         held: list[OrderRow] | None,
         news: list[tuple[Stage, datetime]],
     ) -> tuple[int, int, int, int]:
         """Merge the records' facts into the orders they name and hand them to the lifecycle,
-        which stores them with their stage entries; then their details. In a backfill
+        which stores them with their stage entries; then their details. A new order's raw
+        column is the text the record's check made (``raw_texts``, by order number) where
+        there is one, rather than the record serialised again. In a backfill
         (``held`` is a list) overdue orders are not watched but collected in ``held``. The
         stage entries that are fresh news (rules.freshness.is_news) go to ``news``."""
         existing = await orders_by_channel_id(
@@ -420,6 +425,8 @@ class Ingestor:
                 news.append((stage, entered))
             if order is None:
                 new.append(row | {"channel": channel, "received_at": now, "updated_at": now})
+                if (text := raw_texts.get(row["channel_order_id"])) is not None:
+                    new[-1]["raw"] = orjson.Fragment(text)  # type: ignore[typeddict-item]
                 continue
             ship_by = order["ship_by_at"]
             facts_changed = _merge_facts(order, row)
