@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from storage.sqlite_driver import OneHopConnection, OneHopDBAPI, take_turn
+from storage.sqlite_driver import OneHopConnection, OneHopDBAPI, WritersLock, take_turn
 
 
 class HandedTurn:
@@ -29,7 +29,7 @@ class HandedTurn:
     reading on after ``done_writing`` holds up no writer), or takes it again, waiting, for a
     second write transaction."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, lock: asyncio.Lock, *, held: bool) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, lock: WritersLock, *, held: bool) -> None:
         self._loop = loop
         self._lock = lock
         self.held = held
@@ -37,7 +37,9 @@ class HandedTurn:
     def take(self) -> HandedTurn:
         """In the worker thread: the turn, waiting for it if it was given back."""
         if not self.held:
-            asyncio.run_coroutine_threadsafe(take_turn(self._lock), self._loop).result()
+            asyncio.run_coroutine_threadsafe(
+                take_turn(self._lock, command=True), self._loop
+            ).result()
             self.held = True
         return self
 

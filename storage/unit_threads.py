@@ -76,7 +76,7 @@ class UnitThreads:
         worker = await self._idle.get()
         try:
             lock = self._main.writers_lock()
-            await take_turn(lock)
+            await take_turn(lock, command=True)
             turn = HandedTurn(asyncio.get_running_loop(), lock, held=True)
             try:
                 return await worker.run(unit, turn)
