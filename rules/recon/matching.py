@@ -189,17 +189,25 @@ def _window(
     looked up a million times."""
     moment, keyed = pl.col(at), pl.col(key)
     early = (moment >= day.start - day.carry) & (moment < day.start)
+    marked = frame.with_columns(carried=early.fill_null(False))
+    # The previous bill is asked only of what was made in the carry (few).
+    was_seen = _among(seen, marked.filter("carried")[key]).implode()
     due = (
-        (moment >= day.start - day.carry)
-        & (moment < day.end)
-        & ~(early & keyed.is_in(seen.implode()))
+        (moment >= day.start - day.carry) & (moment < day.end) & ~(early & keyed.is_in(was_seen))
     ).fill_null(False)
-    marked = frame.with_columns(carried=early.fill_null(False), due=due)
+    marked = marked.with_columns(due=due)
     if billed is None:
         return marked.filter("due").drop("due")
     outside = marked.filter(~pl.col("due"))
-    listed = outside.filter(keyed.is_in(billed.implode()))
+    listed = outside.filter(keyed.is_in(_among(billed, outside[key]).implode()))
     return pl.concat([marked.filter("due"), listed]).drop("due")
+
+
+def _among(numbers: pl.Series, few: pl.Series) -> pl.Series:
+    """Those of the (many) ``numbers`` that are among the ``few``, to look the few up in:
+    ``few.is_in(numbers)`` would hash every number, a day's million, for each question; here
+    only the few are hashed."""
+    return numbers.filter(numbers.is_in(few.implode()))
 
 
 def _keys(lines: pl.DataFrame, *columns: str) -> pl.Series:
@@ -210,7 +218,7 @@ def _keys(lines: pl.DataFrame, *columns: str) -> pl.Series:
 def _owed(frame: pl.DataFrame, key: str, amount: str) -> pl.DataFrame:
     """The order side by key: a payment several orders share (合并付款) is one, owing their sum.
     Only the keys that repeat are grouped (few): the rest are passed as they are."""
-    shared = pl.col(key).is_duplicated()
+    shared = frame[key].is_duplicated()
     stage = pl.col("stage") if "stage" in frame.columns else pl.lit("refund").alias("stage")
     deposit_seen = (
         pl.col("deposit_seen").fill_null(False)
@@ -254,7 +262,7 @@ def _by_key(lines: pl.DataFrame, **sums: tuple[str, str]) -> pl.DataFrame:
     """The bill side by key: how many ``lines`` each key has and, per output name, a column
     and how its lines combine (``sum``, ``min``, ``first``). Only keys that repeat (duplicates:
     few) are grouped; a key's one line is its own total."""
-    repeated = pl.col("key").is_duplicated()
+    repeated = lines["key"].is_duplicated()
     alone = lines.filter(~repeated).select(
         "key",
         pl.lit(1, pl.UInt32).alias("lines"),
@@ -287,11 +295,13 @@ def _payments(
     # is one, else whichever it has. The second question is asked only of the lines the first
     # did not settle.
     paid = paid.with_columns(known=ours.is_in(serials).fill_null(False))
+    rest = paid.filter(~pl.col("known"))
+    theirs_known = theirs.is_in(_among(due["serial"], rest["gateway_trade_no"]).implode())
     paid = pl.concat(
         [
             paid.filter("known").with_columns(key=ours),
-            paid.filter(~pl.col("known")).with_columns(
-                key=pl.when(theirs.is_in(serials)).then(theirs).otherwise(pl.coalesce(ours, theirs))
+            rest.with_columns(
+                key=pl.when(theirs_known).then(theirs).otherwise(pl.coalesce(ours, theirs))
             ),
         ]
     ).with_columns(
