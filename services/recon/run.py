@@ -96,7 +96,17 @@ def day_of(policy: Policy, gateway: str, bill_date: date) -> Day:
 async def load_inputs(
     session: AsyncSession, policy: Policy, gateway: str, bill_date: date
 ) -> DayInputs:
-    """What the day is matched with, read in the caller's (reading) transaction."""
+    """What the day is matched with, read from one snapshot (storage.recon.one_snapshot: a
+    large day on SQLite not the session's, so what the caller reads itself may be of another
+    moment)."""
+    size = await db.bill_size(session, gateway, bill_date)  # only decides how it is read
+    async with db.one_snapshot(session, size):
+        return await _read_inputs(session, policy, gateway, bill_date)
+
+
+async def _read_inputs(
+    session: AsyncSession, policy: Policy, gateway: str, bill_date: date
+) -> DayInputs:
     day = day_of(policy, gateway, bill_date)
     window = policy.config.recon.balance_window
     lines = await db.bill_lines(session, gateway, bill_date)
