@@ -13,7 +13,9 @@ from rules.statements.checks import (
     beijing_times,
     bill_date_of,
     check_total,
+    once,
     refuse_bad_money,
+    single_valued,
 )
 from rules.statements.csvbill import Bill, Layout, cut, names
 from rules.statements.money import FEN_DECIMALS, MILLI_DECIMALS, fen_of_milli, units
@@ -111,8 +113,12 @@ def read_trade(body: bytes, name: str, layout: Layout) -> Statement:
     money = {c: d for c, d in totals.values() if c is not None} | {names["coupon"]: FEN_DECIMALS}
     bill = cut(body, layout, what, [*_TRADE_TEXT, names["sub"], *money])
     refuse_bad_money(bill.details, money, what)
+    single = single_valued(bill.details, money)
     bill = replace(
-        bill, details=bill.details.with_columns(units(pl.col(c), d) for c, d in money.items())
+        bill,
+        details=bill.details.with_columns(
+            units(once(c, single), d).alias(c) for c, d in money.items()
+        ),
     )
     _check_totals(bill, totals, what)
     moments = beijing_times(bill.details, "交易时间", TIME_FORMAT, what)
