@@ -5,7 +5,7 @@ once it is already refused, to say where."""
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -26,13 +26,25 @@ def first_failing(frame: pl.DataFrame, ok: pl.Expr) -> dict[str, object] | None:
     return None if bad.is_empty() else bad.row(0, named=True)
 
 
-def single_valued(frame: pl.DataFrame, columns: Iterable[str]) -> set[str]:
+def single_valued(frame: pl.DataFrame, columns: Iterable[str]) -> list[str]:
     """Those of ``columns`` that hold one value on every line (none when there are no lines)."""
-    columns = list(columns)
     if frame.is_empty():
-        return set()
-    alike = frame.select((pl.col(c) == pl.col(c).first()).all() for c in columns).row(0)
-    return {c for c, same in zip(columns, alike, strict=True) if same}
+        return []
+    maybe = columns_where(frame, columns, lambda c: pl.col(c).first() == pl.col(c).last())
+    return columns_where(
+        frame, maybe, lambda c: (pl.col(c) == pl.col(c).first()).all(ignore_nulls=False)
+    )
+
+
+def columns_where(
+    frame: pl.DataFrame, columns: Iterable[str], holds: Callable[[str], pl.Expr]
+) -> list[str]:
+    """Those of ``columns`` for which ``holds`` (one boolean) is true, found in one pass."""
+    columns = list(columns)
+    if not columns:
+        return []
+    found = frame.select(holds(c).alias(c) for c in columns).row(0)
+    return [c for c, true in zip(columns, found, strict=True) if true]
 
 
 def once(column: str, single: Container[str]) -> pl.Expr:

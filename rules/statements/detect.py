@@ -8,6 +8,7 @@ import io
 import zipfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from rules.statements import alipay, unionpay, wechat
@@ -37,7 +38,9 @@ def parse_statement(
         raise StatementRefused(
             f"指定的是{wanted}, 但文件内容是{GATEWAYS[found[0]]}{KINDS[found[1]]}, 未导入任何内容"
         )
-    return replace(read(), digest=hashlib.sha256(data).hexdigest())
+    with ThreadPoolExecutor(1) as hashing:  # hashlib lets go of the GIL: digest while reading
+        digest = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
+        return replace(read(), digest=digest.result())
 
 
 def _opened(name: str, data: bytes) -> tuple[str, bytes]:
