@@ -137,6 +137,22 @@ def test_fees_keep_five_decimals_and_round_to_fen_half_away_from_zero(
     assert rows(statement)[0]["fee_fen"] == fen
 
 
+def test_times_from_beijings_summer_time_years_keep_their_offset() -> None:
+    data = wechat_trade([
+        WechatLine("A1", "9.90", "0.05940", time="1988-06-01 12:00:00"),  # UTC+9 that summer
+        WechatLine("A2", "9.90", "0.05940", time="1988-12-01 12:00:00"),
+        WechatLine("A3", "9.90", "0.05940", time="2024-06-01 12:00:00"),  # UTC+8 since 1991
+    ])  # fmt: skip
+
+    moments = [r["trade_at"] for r in rows(parse_statement(data, "downloaded.csv"))]
+
+    assert moments == [
+        datetime(1988, 6, 1, 3, tzinfo=UTC),
+        datetime(1988, 12, 1, 4, tzinfo=UTC),
+        datetime(2024, 6, 1, 4, tzinfo=UTC),
+    ]
+
+
 def test_a_wechat_fund_flow_bill_signs_money_from_the_merchants_side() -> None:
     data = wechat_fundflow([
         ("交易", "收入", "99.00", "SH1001D"),
@@ -271,6 +287,50 @@ def test_a_wechat_line_with_a_cell_too_many_is_refused_by_its_line() -> None:
     data = wechat_trade(WECHAT_LINES).replace("`商品，全角逗号".encode(), b"`a,b", 1)
 
     assert "第 2 行有 28 列, 应为 27 列" in refusal(data)
+
+
+def test_a_wechat_line_cut_short_before_one_too_wide_is_named_by_its_width() -> None:
+    data = (
+        wechat_trade(WECHAT_LINES)
+        .replace(b",`0.60%,`99.00,`0.00,`\r\n", b",`0.60%,`99.00,`0.00\r\n", 1)
+        .replace(b"`SH1001F,", b"`SH1001F,`x,")
+    )  # as many commas in all as the right widths: one line short, the next one wide
+
+    assert "第 2 行有 26 列, 应为 27 列" in refusal(data)
+
+
+def test_a_wechat_bill_with_lines_after_its_summary_is_refused() -> None:
+    reason = refusal(wechat_trade(WECHAT_LINES) + b"`1,`2\r\n")
+
+    assert "不完整或有多余内容: 汇总行之后还有内容" in reason
+
+
+def test_a_wechat_bill_without_its_summary_values_is_refused() -> None:
+    data = b"\r\n".join(wechat_trade(WECHAT_LINES).split(b"\r\n")[:-2]) + b"\r\n"
+
+    assert "不完整或有多余内容: 汇总表头之后没有汇总数值" in refusal(data)
+
+
+def test_a_wechat_summary_with_a_value_too_many_is_refused() -> None:
+    data = wechat_trade(WECHAT_LINES).replace(b"`3,`300.00,", b"`3,`300.00,`1,")
+
+    assert "汇总行 (第 6 行) 有 8 个值, 应为 7 个" in refusal(data)
+
+
+def test_a_wechat_summary_value_that_is_no_number_is_refused() -> None:
+    data = wechat_trade(WECHAT_LINES).replace(b"`3,`300.00,", b"`3x,`300.00,")
+
+    assert "汇总行 (第 6 行) 的「总交易单数」是 '3x', 读不出数值" in refusal(data)
+
+
+def test_a_time_that_is_no_time_is_refused_by_its_line() -> None:
+    data = wechat_trade(WECHAT_LINES).replace(b"`2024-03-01 12:00:00", b"`2024-03-01 12:00")
+
+    assert "第 4 行的「交易时间」是 '2024-03-01 12:00', 不是时间" in refusal(data)
+
+
+def test_a_bill_without_lines_or_a_date_in_its_name_is_refused() -> None:
+    assert "没有明细, 文件名中也没有日期" in refusal(wechat_trade([]), "downloaded.csv")
 
 
 def test_a_wechat_bill_saved_again_as_gbk_is_refused_for_its_encoding() -> None:
