@@ -9,14 +9,14 @@ numbers.
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
+from typing import IO
+from xml.sax.saxutils import escape
 
 import polars as pl
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 REPORT_COLUMNS = (
     "date", "shop", "channel", "order_no", "payment_no", "gateway", "stage", "expected",
@@ -122,22 +122,134 @@ def to_csv(report: pl.DataFrame, summary: pl.DataFrame) -> bytes:
 def to_xlsx(
     sheets: Sequence[tuple[str, pl.DataFrame]], money: frozenset[str] = MONEY | FEE
 ) -> bytes:
-    """Each (title, frame) as a sheet; the ``money`` columns (decimal text) as numbers."""
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for title, frame in sheets:
-        sheet = book.create_sheet(title)
-        header = [WriteOnlyCell(sheet, value=name) for name in frame.columns]
-        for cell in header:
-            cell.font = bold
-        sheet.append(header)
-        numbers = [i for i, name in enumerate(frame.columns) if name in money]
-        for row in frame.iter_rows():
-            values = list(row)
-            for i in numbers:
-                if values[i] is not None:
-                    values[i] = Decimal(values[i])
-            sheet.append(values)
+    """Each (title, frame) as a sheet, its header bold; the ``money`` columns (decimal text) and
+    integer columns as numbers, the others as text, an empty one as no cell. The sheets' XML
+    is made column-wise by polars, ``_ROWS_PER_PART`` rows at a time: cell by cell (openpyxl)
+    a digest's 10,000 differences took a second, a large shop's report minutes."""
     out = io.BytesIO()
-    book.save(out)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        book.writestr("[Content_Types].xml", _content_types(len(sheets)))
+        book.writestr("_rels/.rels", _ROOT_RELS)
+        book.writestr("xl/workbook.xml", _workbook([title for title, _ in sheets]))
+        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
+        book.writestr("xl/styles.xml", _STYLES)
+        for n, (_, frame) in enumerate(sheets, 1):
+            with book.open(f"xl/worksheets/sheet{n}.xml", "w") as part:
+                _write_sheet(part, frame, money)
     return out.getvalue()
+
+
+_ROWS_PER_PART = 50_000
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_ROOT_RELS = (
+    f'{_HEAD}<Relationships xmlns="{_RELS}"><Relationship Id="rId1" '
+    f'Type="{_DOC}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_STYLES = (  # the default font, and the header's: bold
+    f'{_HEAD}<styleSheet xmlns="{_MAIN}">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b val="1"/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def _content_types(sheets: int) -> str:
+    parts = [
+        ("/xl/workbook.xml", f"{_TYPE}.sheet.main+xml"),
+        ("/xl/styles.xml", f"{_TYPE}.styles+xml"),
+        *((f"/xl/worksheets/sheet{n}.xml", f"{_TYPE}.worksheet+xml") for n in range(1, sheets + 1)),
+    ]
+    return (
+        f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        + "".join(f'<Override PartName="{name}" ContentType="{kind}"/>' for name, kind in parts)
+        + "</Types>"
+    )
+
+
+def _workbook(titles: Sequence[str]) -> str:
+    sheets = "".join(
+        f'<sheet name="{escape(title, {chr(34): "&quot;"})}" sheetId="{n}" r:id="rId{n}"/>'
+        for n, title in enumerate(titles, 1)
+    )
+    return (
+        f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_DOC}"><bookViews><workbookView/>'
+        f"</bookViews><sheets>{sheets}</sheets></workbook>"
+    )
+
+
+def _workbook_rels(sheets: int) -> str:
+    links = [(f"{_DOC}/worksheet", f"worksheets/sheet{n}.xml") for n in range(1, sheets + 1)]
+    links.append((f"{_DOC}/styles", "styles.xml"))
+    return (
+        f'{_HEAD}<Relationships xmlns="{_RELS}">'
+        + "".join(
+            f'<Relationship Id="rId{n}" Type="{kind}" Target="{target}"/>'
+            for n, (kind, target) in enumerate(links, 1)
+        )
+        + "</Relationships>"
+    )
+
+
+def _write_sheet(part: IO[bytes], frame: pl.DataFrame, money: frozenset[str]) -> None:
+    letters = [get_column_letter(n) for n in range(1, frame.width + 1)]
+    end = f":{letters[-1]}{frame.height + 1}" if letters else ""
+    header = "".join(
+        f'<c r="{letter}1" s="1" t="inlineStr"><is><t xml:space="preserve">{escape(name)}'
+        "</t></is></c>"
+        for letter, name in zip(letters, frame.columns, strict=True)
+    )
+    part.write(
+        f'{_HEAD}<worksheet xmlns="{_MAIN}"><dimension ref="A1{end}"/><sheetData>'
+        f'<row r="1">{header}</row>'.encode()
+    )
+    for first in range(0, frame.height, _ROWS_PER_PART):
+        part.write(_rows(frame.slice(first, _ROWS_PER_PART), letters, money, first + 2).encode())
+    part.write(b"</sheetData></worksheet>")
+
+
+def _rows(frame: pl.DataFrame, letters: Sequence[str], money: frozenset[str], first: int) -> str:
+    """The rows' XML, the first numbered ``first``."""
+    number = (pl.int_range(pl.len(), dtype=pl.Int64) + first).cast(pl.String)
+    cells = [
+        _cell(frame.get_column(name), name in money, letter, number)
+        for name, letter in zip(frame.columns, letters, strict=True)
+    ]
+    row = pl.concat_str([pl.lit('<row r="'), number, pl.lit('">'), *cells, pl.lit("</row>")])
+    return str(frame.select(row.str.join("")).item())
+
+
+def _cell(column: pl.Series, is_money: bool, letter: str, number: pl.Expr) -> pl.Expr:
+    """A column's cells: a number as openpyxl wrote it (``%.16g``: no trailing zeros), text
+    escaped, without the control characters XML cannot hold; null or empty, no cell."""
+    value = pl.col(column.name)
+    if is_money:
+        shown = value.str.replace(r"(\.\d*?)0+$", "${1}").str.replace(r"\.$", "")
+        kind, start, end = "", "<v>", "</v>"
+    elif column.dtype.is_integer():
+        shown, kind, start, end = value.cast(pl.String), "", "<v>", "</v>"
+    else:
+        shown = value.cast(pl.String)
+        if column.cast(pl.String).str.contains(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]").any():
+            shown = (
+                shown.str.replace_all(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "")
+                .str.replace_all("&", "&amp;", literal=True)
+                .str.replace_all("<", "&lt;", literal=True)
+                .str.replace_all(">", "&gt;", literal=True)
+            )
+        kind, start, end = ' t="inlineStr"', '<is><t xml:space="preserve">', "</t></is>"
+    present = pl.when(shown != "").then(shown)  # null where empty
+    head = pl.lit(f'<c r="{letter}'), number, pl.lit(f'"{kind}>{start}')
+    return pl.concat_str([*head, present, pl.lit(end + "</c>")]).fill_null("")
