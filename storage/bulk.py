@@ -31,6 +31,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Integer,
     Select,
     String,
@@ -54,9 +55,9 @@ _AS_THEY_ARE = (*_PLAIN, Boolean)  # bound as they are (a bool is the integer SQ
 
 
 def _binds_here(table: Table, name: str) -> bool:
-    """Whether values of this column go to SQLite here: times, numbers, text and JSON (Core
-    binds other types, as before)."""
-    return isinstance(table.c[name].type, (UtcDateTime, JSON, *_AS_THEY_ARE))
+    """Whether values of this column go to SQLite here: times, days, numbers, text and JSON
+    (Core binds other types, as before)."""
+    return isinstance(table.c[name].type, (UtcDateTime, Date, JSON, *_AS_THEY_ARE))
 
 
 def _is_json(table: Table, name: str) -> bool:
@@ -94,6 +95,15 @@ def _is_time(table: Table, name: str) -> bool:
     return isinstance(table.c[name].type, UtcDateTime)
 
 
+def _is_day(table: Table, name: str) -> bool:
+    """A Date column: SQLite receives its values as ISO text, as SQLAlchemy stores them."""
+    return isinstance(table.c[name].type, Date)
+
+
+def _days(days: Sequence[date | None]) -> tuple[str | None, ...]:
+    return tuple([None if day is None else day.isoformat() for day in days])
+
+
 def _texts(moments: list[Any]) -> list[Any]:
     """utc_text of each moment, None kept: each distinct one converted once (a batch's rows
     share their "now"). A moment already in UTC, as nearly all are, is formatted here as
@@ -123,7 +133,9 @@ def _tuples(
     except KeyError:
         return None
     converted = [
-        n for n, name in enumerate(names) if _is_time(table, name) or _is_json(table, name)
+        n
+        for n, name in enumerate(names)
+        if _is_time(table, name) or _is_day(table, name) or _is_json(table, name)
     ]
     if converted:
         columns = list(zip(*values, strict=True))
@@ -131,6 +143,8 @@ def _tuples(
             name = names[i]
             if _is_time(table, name):
                 columns[i] = tuple(_texts(list(columns[i])))
+            elif _is_day(table, name):
+                columns[i] = _days(columns[i])
             else:
                 columns[i] = _json_texts(session, table, name, columns[i])
         values = list(zip(*columns, strict=True))
@@ -278,7 +292,11 @@ async def update_by_id(
         await session.execute(statement, [{"row_id": i, "new_value": v} for i, v in changes])
         return
     ids, new = zip(*changes, strict=True)
-    values = list(zip(_texts(list(new)) if _is_time(table, column) else new, ids, strict=True))
+    if _is_time(table, column):
+        new = tuple(_texts(list(new)))
+    elif _is_day(table, column):
+        new = _days(new)
+    values = list(zip(new, ids, strict=True))
     await _execute_many(
         session,
         f"UPDATE {_names(session, [table.name])} SET {_names(session, [column])} = ? WHERE id = ?",

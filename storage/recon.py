@@ -17,11 +17,11 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import polars as pl
-from sqlalchemy import BindParameter, Date, Dialect, bindparam, select, text, update
+from sqlalchemy import BindParameter, Date, Dialect, Row, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import arrow_snapshot
-from storage.bulk import fetch_text
+from storage.bulk import fetch_text, insert_rows, update_by_id, update_columns
 from storage.conflicts import insert_ignoring_duplicates
 from storage.db import rows_matched
 from storage.models import ReconDifference, ReconRun, UtcDateTime
@@ -501,9 +501,54 @@ async def differences_of(session: AsyncSession, gateway: str, day: date) -> list
     return list((await session.scalars(query)).all())
 
 
-async def add_differences(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(ReconDifference.__table__.insert(), list(rows))
+_DIFFERENCES = ReconDifference.__table__
+
+
+async def day_differences(session: AsyncSession, gateway: str, day: date) -> list[Row[Any]]:
+    """The day's differences as plain rows (``id``, ``cls``, ``key``, ``status``,
+    ``ticket_id``): what a run compares its findings with. A large shop's day has tens of
+    thousands, each an ORM object would cost ten times its row."""
+    table = _DIFFERENCES
+    query = select(table.c.id, table.c.cls, table.c.key, table.c.status, table.c.ticket_id)
+    return list(
+        await session.execute(query.where(table.c.gateway == gateway, table.c.bill_date == day))
+    )
+
+
+DIGEST_SCHEMA = pl.Schema(  # what a run's digest lists of each open difference
+    {
+        "ticket_id": pl.Int64(),
+        "cls": pl.String(),
+        "reason": pl.String(),
+        "shop": pl.String(),
+        "order_no": pl.String(),
+        "serial": pl.String(),
+        "stage": pl.String(),
+        "expected_fen": pl.Int64(),
+        "actual_fen": pl.Int64(),
+        "at_stake_fen": pl.Int64(),
+    }
+)
+
+
+async def open_differences(session: AsyncSession, gateway: str, day: date) -> pl.DataFrame:
+    """The day's open differences, in the order they were found: ``DIGEST_SCHEMA``."""
+    table = _DIFFERENCES
+    query = (
+        select(*(table.c[name] for name in DIGEST_SCHEMA))
+        .where(table.c.gateway == gateway, table.c.bill_date == day, table.c.status == "open")
+        .order_by(table.c.id)
+    )
+    found = (await session.execute(query)).all()
+    return pl.DataFrame(found, schema=DIGEST_SCHEMA, orient="row")
+
+
+async def add_differences(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """Insert differences; the id of each by its (``cls``, ``key``)."""
+    inserted = await insert_rows(session, ReconDifference, rows, ("id", "cls", "key"))
+    return {(cls, key): difference_id for difference_id, cls, key in inserted}
 
 
 async def update_differences(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -511,14 +556,19 @@ async def update_differences(session: AsyncSession, rows: Sequence[dict[str, Any
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         shapes.setdefault(tuple(sorted(row)), []).append(row)
-    table = ReconDifference.__table__
     for names, same in shapes.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("difference_id"))
-            .values({n: bindparam(n) for n in names if n != "difference_id"})
+        columns = [name for name in names if name != "difference_id"]
+        await update_columns(
+            session,
+            ReconDifference,
+            columns,
+            [{"id": row["difference_id"]} | {n: row[n] for n in columns} for row in same],
         )
-        await session.execute(statement, same)
+
+
+async def set_tickets(session: AsyncSession, tickets: dict[int, int]) -> None:
+    """Each difference's ticket: ``tickets`` maps a difference's id to its ticket's."""
+    await update_by_id(session, ReconDifference, "ticket_id", list(tickets.items()))
 
 
 async def runs_of(session: AsyncSession, day: date, gateway: str | None) -> list[ReconRun]:

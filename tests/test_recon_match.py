@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
@@ -24,6 +25,7 @@ from bot.keys import RULES, SESSIONS
 from jobs import recon as recon_job
 from rules.recon import Difference
 from rules.recon.export import REPORT_COLUMNS, SUMMARY_COLUMNS
+from rules.recon.matching import Match
 from rules.statements import parse_statement
 from services.config import parse_config
 from services.policy import Policy
@@ -466,7 +468,7 @@ async def test_two_runs_that_read_the_day_before_either_stored_store_it_once(
         async with sessions.begin() as session:
             return (
                 "stored"
-                if await store_run(session, policy, outcome, match(inputs), now, 0)
+                if await store_run(session, policy, outcome, match(inputs), now, 0) is not None
                 else "taken"
             )
 
@@ -481,6 +483,48 @@ async def test_two_runs_that_read_the_day_before_either_stored_store_it_once(
     assert run.runs == 1
     assert await differences(app) == FOUND
     assert len(await all_rows(app.app[SESSIONS], Ticket)) == len(FOUND)
+
+
+async def test_a_difference_back_reopens_its_ticket_and_the_digest_lists_what_is_open(
+    app: TestClient,
+) -> None:
+    """A difference gone on one run and found again on the next is opened again with its own
+    ticket; one written off stays so and is not in the list for the digest, which carries each
+    open difference as stored, with its ticket."""
+    policy = await _the_day_in(app)
+    sessions = app.app[SESSIONS]
+    async with sessions() as session:
+        found = match(await load_inputs(session, policy, "wechat", D))
+    without_ghost = Match(found.rows, found.differences.filter(pl.col("key") != "GHOST"))
+    now = at("10:30:00", NEXT)
+
+    async def store(found: Match, runs: int) -> tuple[RunOutcome, pl.DataFrame | None]:
+        outcome = RunOutcome("wechat", D, "done")
+        async with sessions.begin() as session:
+            return outcome, await store_run(session, policy, outcome, found, now, runs)
+
+    await store(found, 0)
+    first = {d.key: d.ticket_id for d in await all_rows(sessions, ReconDifference)}
+    await say(app, "caiwu", f"核销 {first['AMOUNT']} 已查", now=now)
+    gone, _ = await store(without_ghost, 1)
+    back, open_now = await store(found, 2)
+
+    assert (gone.closed, back.new, back.closed, back.reopened) == (1, 0, 0, 1)
+    stored = sorted(await all_rows(sessions, ReconDifference), key=lambda d: d.id)
+    assert {d.key: d.ticket_id for d in stored} == first
+    assert {d.key: d.status for d in stored if d.status != "open"} == {"AMOUNT": "written_off"}
+    tickets = await all_rows(sessions, Ticket)
+    assert len(tickets) == len(FOUND)
+    assert next(t for t in tickets if t.id == first["GHOST"]).status == "open"
+    events = await all_rows(sessions, TicketEvent)
+    assert [(e.kind, e.detail) for e in events if e.ticket_id == first["GHOST"]] == [
+        ("resolved", "重新对账: 差异已消失, 自动关闭"),
+        ("noted", "重新对账: 差异再次出现, 重新打开"),
+    ]
+    assert open_now is not None
+    assert open_now.rows() == [
+        tuple(getattr(d, name) for name in open_now.columns) for d in stored if d.status == "open"
+    ]
 
 
 def _taobao_trade(

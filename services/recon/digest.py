@@ -16,13 +16,14 @@ from rules.money import format_fen
 from rules.recon import GATEWAY_LABELS, LABELS, STAGE_LABELS, Difference
 from rules.recon.export import to_xlsx, yuan_text
 from services.policy import Policy
-from storage import recon as db
 from storage.outbox import notice_row, queue_messages
 
 if TYPE_CHECKING:
     from services.recon.run import RunOutcome
 
-DIGEST_MONEY = frozenset({"应收", "实收", "涉及金额"})
+_MONEY = (("expected", "应收"), ("actual", "实收"), ("at_stake", "涉及金额"))
+DIGEST_MONEY = frozenset(name for _, name in _MONEY)
+_CLASS_LABELS = {cls.value: cls.label for cls in Difference}
 
 
 def digest_text(outcome: RunOutcome, open_now: int) -> str:
@@ -57,39 +58,33 @@ def digest_text(outcome: RunOutcome, open_now: int) -> str:
     return "\n".join(lines)
 
 
+def digest_sheet(open_rows: pl.DataFrame) -> pl.DataFrame:
+    """The attachment's sheet: the open differences as finance reads them."""
+    return open_rows.select(
+        pl.col("ticket_id").alias("工单"),
+        pl.col("cls").replace_strict(_CLASS_LABELS, return_dtype=pl.String).alias("类别"),
+        pl.col("reason").alias("原因"),
+        pl.col("shop").alias("店铺"),
+        pl.col("order_no").alias("订单号"),
+        pl.col("serial").alias("流水号"),
+        pl.col("stage").replace(STAGE_LABELS).alias("阶段"),
+        *(yuan_text(pl.col(f"{c}_fen")).alias(n) for c, n in _MONEY),
+    )
+
+
 async def queue_digest(
-    session: AsyncSession, policy: Policy, outcome: RunOutcome, now: datetime
+    session: AsyncSession,
+    policy: Policy,
+    outcome: RunOutcome,
+    open_rows: pl.DataFrame,
+    now: datetime,
 ) -> int:
-    """Queue the run's digest for finance; how many messages were queued."""
-    open_rows = [
-        d
-        for d in await db.differences_of(session, outcome.gateway, outcome.bill_date)
-        if d.status == "open"
-    ]
-    text = digest_text(outcome, len(open_rows))
+    """Queue the run's digest for finance, ``open_rows`` the day's open differences
+    (storage.recon.DIGEST_SCHEMA); how many messages were queued."""
+    text = digest_text(outcome, open_rows.height)
     attachment = None
-    if open_rows:
-        frame = pl.DataFrame(
-            {
-                "工单": [d.ticket_id for d in open_rows],
-                "类别": [Difference(d.cls).label for d in open_rows],
-                "原因": [d.reason for d in open_rows],
-                "店铺": [d.shop for d in open_rows],
-                "订单号": [d.order_no for d in open_rows],
-                "流水号": [d.serial for d in open_rows],
-                "阶段": [STAGE_LABELS.get(d.stage, d.stage) for d in open_rows],
-                "应收": [d.expected_fen for d in open_rows],
-                "实收": [d.actual_fen for d in open_rows],
-                "涉及金额": [d.at_stake_fen for d in open_rows],
-            },
-            schema_overrides={
-                "工单": pl.Int64,
-                "应收": pl.Int64,
-                "实收": pl.Int64,
-                "涉及金额": pl.Int64,
-            },
-        ).with_columns(yuan_text(pl.col(c)).alias(c) for c in DIGEST_MONEY)
-        data = await asyncio.to_thread(to_xlsx, [("差异", frame)], DIGEST_MONEY)
+    if open_rows.height:
+        data = await asyncio.to_thread(to_xlsx, [("差异", digest_sheet(open_rows))], DIGEST_MONEY)
         attachment = (f"对账差异_{outcome.gateway}_{outcome.bill_date}.xlsx", data)
     recon = policy.config.recon
     groups = {recon.group or policy.config.routing.default_group}

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 
 import polars as pl
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rules.recon.matching import Day, Match, match_day
 from rules.recon.reasons import reason
 from rules.recon.routing import route_payment
+from rules.routing import RouteDecision
 from services.config import Config
 from services.lifecycle.payment_tickets import (
     PaymentIssue,
@@ -35,7 +37,7 @@ from services.rulebook import policy_in_force
 from storage import recon as db
 from storage.db import begin_reading
 from storage.migrate import migrated_sessions
-from storage.models import ReconDifference, ReconRun
+from storage.models import ReconRun
 
 GONE = "重新对账: 差异已消失, 自动关闭"
 BACK = "重新对账: 差异再次出现, 重新打开"
@@ -213,10 +215,11 @@ async def reconcile(
     outcome = RunOutcome(gateway, bill_date, "done" if inputs.bills else "no_bill")
     found = await asyncio.to_thread(match, inputs) if inputs.bills else None
     async with sessions.begin() as session:
-        if await store(session, policy, outcome, found, now, earlier.runs if earlier else 0):
-            await queue_digest(session, policy, outcome, now)
-        else:
+        stored = await store(session, policy, outcome, found, now, earlier.runs if earlier else 0)
+        if stored is None:
             outcome.status = "taken"
+        else:
+            await queue_digest(session, policy, outcome, stored, now)
     return outcome, found
 
 
@@ -246,45 +249,57 @@ async def store(
     found: Match | None,
     now: datetime,
     runs_seen: int,
-) -> bool:
+) -> pl.DataFrame | None:
     """The run row and the differences: new ones inserted with their tickets, known ones
     updated (opened again if they had gone), vanished ones closed with their tickets. A
-    difference written off by finance stays written off. False, nothing stored, when the day
-    no longer has the ``runs_seen`` runs it had when this run read it."""
+    difference written off by finance stays written off. None, nothing stored, when the day
+    no longer has the ``runs_seen`` runs it had when this run read it; else the day's open
+    differences as stored now (storage.recon.DIGEST_SCHEMA), for the digest."""
     counts = _counts(outcome, found)
     run = await db.save_run(session, outcome.gateway, outcome.bill_date, counts, now, runs_seen)
     if run is None:
-        return False
+        return None
     outcome.run_id, outcome.runs = run.id, run.runs
     if found is None:
-        return True
+        return await db.open_differences(session, run.gateway, run.bill_date)
     known = {
-        (d.cls, d.key): d for d in await db.differences_of(session, run.gateway, run.bill_date)
+        (d.cls, d.key): d for d in await db.day_differences(session, run.gateway, run.bill_date)
     }
-    rows = [_row(policy, run, r, now) for r in found.differences.iter_rows(named=True)]
-    fresh = [r for r in rows if (r["cls"], r["key"]) not in known]
-    await db.add_differences(session, fresh)
+    rows = _rows(policy, run, found.differences, now)
+    olds = [known.get((r["cls"], r["key"])) for r in rows]
+    fresh = [r for r, old in zip(rows, olds, strict=True) if old is None]
+    ids = await db.add_differences(session, fresh)
     outcome.new = len(fresh)
+    for row in fresh:
+        row["id"] = ids[row["cls"], row["key"]]
     updates, back = [], []
-    seen = set()
-    for row in rows:
-        old = known.get((row["cls"], row["key"]))
+    for row, old in zip(rows, olds, strict=True):
         if old is None:
             continue
-        seen.add(old.id)
         values = {k: row[k] for k in _UPDATED} | {"difference_id": old.id}
         if old.status == "closed":
             values |= {"status": "open", "closed_at": None}
             back.append(old)
         updates.append(values)
+        # The row as stored now.
+        row |= {"id": old.id, "ticket_id": old.ticket_id}
+        row["status"] = "open" if old.status == "closed" else old.status
+    seen = {old.id for old in olds if old is not None}
     gone = [d for d in known.values() if d.id not in seen and d.status == "open"]
     updates += [{"difference_id": d.id, "status": "closed", "closed_at": now} for d in gone]
     await db.update_differences(session, updates)
     outcome.closed, outcome.reopened = len(gone), len(back)
     await close_payment_tickets(session, [d.ticket_id for d in gone if d.ticket_id], GONE, now)
     await reopen_payment_tickets(session, [d.ticket_id for d in back if d.ticket_id], BACK, now)
-    await _open_tickets(session, policy, run)
-    return True
+    opened = [r for r in rows if r["status"] == "open"]
+    opened.sort(key=itemgetter("id"))
+    waiting = [r for r in opened if r["ticket_id"] is None]
+    tickets = await _open_tickets(session, policy, run, waiting)
+    for row in waiting:
+        row["ticket_id"] = tickets.get(row["id"])
+    return pl.DataFrame(
+        {name: [r[name] for r in opened] for name in db.DIGEST_SCHEMA}, schema=db.DIGEST_SCHEMA
+    )
 
 
 _UPDATED = (
@@ -293,50 +308,52 @@ _UPDATED = (
 )  # fmt: skip
 
 
-def _row(policy: Policy, run: ReconRun, found: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {
+def _rows(
+    policy: Policy, run: ReconRun, differences: pl.DataFrame, now: datetime
+) -> list[dict[str, Any]]:
+    """The differences found as the run stores them, made column-wise."""
+    order_no = pl.col("order_no")
+    stored = differences.select(
+        "cls",
+        pl.col("key").str.slice(0, 160),
+        "order_id",
+        pl.when(order_no != "").then(order_no.str.slice(0, 64)).alias("order_no"),
+        "shop",
+        "channel",
+        "serial",
+        "stage",
+        "expected_fen",
+        "actual_fen",
+        "fee_milli",
+        "at_stake_fen",
+        reason(run.gateway, policy.timezone).alias("reason"),
+    )
+    same = {
         "run_id": run.id,
         "gateway": run.gateway,
         "bill_date": run.bill_date,
-        "cls": found["cls"],
-        "key": found["key"][:160],
-        "order_id": found["order_id"],
-        "order_no": (found["order_no"] or None) and found["order_no"][:64],
-        "shop": found["shop"],
-        "channel": found["channel"],
-        "serial": found["serial"],
-        "stage": found["stage"],
-        "expected_fen": found["expected_fen"],
-        "actual_fen": found["actual_fen"],
-        "fee_milli": found["fee_milli"],
-        "at_stake_fen": found["at_stake_fen"],
-        "reason": reason(found, run.gateway, policy.timezone),
         "status": "open",
         "ticket_id": None,
         "found_at": now,
         "closed_at": None,
     }
+    return [row | same for row in stored.to_dicts()]
 
 
-async def _open_tickets(session: AsyncSession, policy: Policy, run: ReconRun) -> None:
-    """A payment ticket for each of the day's open differences that has none yet."""
+async def _open_tickets(
+    session: AsyncSession, policy: Policy, run: ReconRun, waiting: list[dict[str, Any]]
+) -> dict[int, int]:
+    """A payment ticket for each of the day's open differences that has none yet
+    (``waiting``, their rows as stored); each one's ticket by the difference's id."""
     recon = policy.config.recon
     finance = recon.group or policy.config.routing.default_group
-    waiting: list[ReconDifference] = [
-        d
-        for d in await db.differences_of(session, run.gateway, run.bill_date)
-        if d.status == "open" and d.ticket_id is None
-    ]
-    issues = [
-        PaymentIssue(
-            d.id, d.order_id, d.reason, route_payment(d.shop, d.gateway, recon.routes, finance)
-        )
-        for d in waiting
-    ]
+    routes: dict[str | None, RouteDecision] = {}  # by shop: a day has thousands, a few shops
+    for shop in {d["shop"] for d in waiting}:
+        routes[shop] = route_payment(shop, run.gateway, recon.routes, finance)
+    issues = [PaymentIssue(d["id"], d["order_id"], d["reason"], routes[d["shop"]]) for d in waiting]
     tickets = await open_payment_tickets(session, issues, run.last_run_at)
-    await db.update_differences(
-        session, [{"difference_id": d, "ticket_id": t} for d, t in tickets.items()]
-    )
+    await db.set_tickets(session, tickets)
+    return tickets
 
 
 async def reconcile_days(
