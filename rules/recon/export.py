@@ -124,8 +124,10 @@ def to_xlsx(
 ) -> bytes:
     """Each (title, frame) as a sheet, its header bold; the ``money`` columns (decimal text) and
     integer columns as numbers, the others as text, an empty one as no cell. The sheets' XML
-    is made column-wise by polars, ``_ROWS_PER_PART`` rows at a time: cell by cell (openpyxl)
-    a digest's 10,000 differences took a second, a large shop's report minutes."""
+    is made column-wise by polars, ``_ROWS_PER_PART`` rows at a time: cell by cell a digest's
+    10,000 differences (10 columns) took 0.87 s in openpyxl's write-only mode and 0.75 s in
+    XlsxWriter's constant-memory mode (measured 2026-12-03), 0.07 s here; a large shop's
+    report took minutes."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         book.writestr("[Content_Types].xml", _content_types(len(sheets)))
