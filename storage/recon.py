@@ -307,7 +307,7 @@ async def payments_between(
     )
 
 
-_CHUNK = 500  # numbers per query
+_CHUNK = 5_000  # numbers per query (SQLite and asyncpg take up to 32,766 parameters)
 
 
 LINE_NUMBERS = {  # the numbers a trade bill's line of each kind is known by (ours, theirs)
