@@ -153,6 +153,14 @@ def test_times_from_beijings_summer_time_years_keep_their_offset() -> None:
     ]
 
 
+def test_a_time_that_came_twice_as_summer_time_ended_is_the_first() -> None:
+    data = wechat_trade([WechatLine("A1", "9.90", "0.05940", time="1991-09-15 01:30:00")])
+
+    moment = rows(parse_statement(data, "downloaded.csv"))[0]["trade_at"]
+
+    assert moment == datetime(1991, 9, 14, 16, 30, tzinfo=UTC)  # still UTC+9
+
+
 def test_a_wechat_fund_flow_bill_signs_money_from_the_merchants_side() -> None:
     data = wechat_fundflow([
         ("交易", "收入", "99.00", "SH1001D"),
@@ -327,6 +335,20 @@ def test_a_time_that_is_no_time_is_refused_by_its_line() -> None:
     data = wechat_trade(WECHAT_LINES).replace(b"`2024-03-01 12:00:00", b"`2024-03-01 12:00")
 
     assert "第 4 行的「交易时间」是 '2024-03-01 12:00', 不是时间" in refusal(data)
+
+
+def test_amounts_in_full_width_digits_or_too_large_to_hold_are_refused_by_their_line() -> None:
+    wide = wechat_trade(WECHAT_LINES).replace(b"`99.00,", "`９９.00,".encode(), 1)
+    huge = wechat_trade(WECHAT_LINES).replace(b"`-0.06000", b"`-12345678901234.06000")
+
+    assert "第 2 行的「应结订单金额」是 '９９.00', 不是金额" in refusal(wide)
+    assert "第 4 行的「手续费」是 '-12345678901234.06000', 不是金额" in refusal(huge)
+
+
+def test_a_blank_line_among_the_details_is_refused_by_its_line() -> None:
+    data = wechat_trade(WECHAT_LINES).replace(b"\r\n", b"\r\n\r\n", 1)
+
+    assert "第 2 行是空行" in refusal(data)
 
 
 def test_a_bill_without_lines_or_a_date_in_its_name_is_refused() -> None:

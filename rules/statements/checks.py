@@ -82,7 +82,8 @@ def beijing_times(frame: pl.DataFrame, column: str, fmt: str, what: str) -> pl.S
         return (plain - _OFFSET).dt.replace_time_zone("UTC")
     moments = frame.select(
         pl.col(column)
-        .str.to_datetime(fmt, strict=False, time_zone=BEIJING, time_unit="us")
+        # A wall time that came twice as summer time ended (1986-1991): the first of the two.
+        .str.to_datetime(fmt, strict=False, time_zone=BEIJING, time_unit="us", ambiguous="earliest")
         .dt.convert_time_zone("UTC")
     ).to_series()
     if moments.null_count():

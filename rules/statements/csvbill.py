@@ -145,7 +145,9 @@ def _details(detail: bytes, layout: Layout, what: str, used: Sequence[str]) -> p
         frame = _read(detail, columns)
     except (SchemaError, ComputeError):  # a line too wide, or bytes that are not UTF-8
         _refuse_line_by_line(detail, len(columns), what)
-        raise  # _refuse_line_by_line found a reason unless polars saw something it did not
+        raise StatementRefused(  # polars saw something the lines' widths do not show
+            f"{what}明细行读不出 (不是逗号分隔的 {len(columns)} 列), 未导入任何内容"
+        ) from None
     frame = _numbered(frame)
     bad = frame.filter(~_ticked(columns)).head(1)
     if not bad.is_empty():
@@ -178,9 +180,14 @@ def _unticked(frame: pl.DataFrame, used: Sequence[str]) -> pl.DataFrame:
 
 def _refuse_line_by_line(detail: bytes, width: int, what: str) -> None:
     """Why polars could not read the detail lines, by line (only once the file is refused)."""
-    for number, raw in enumerate(detail.split(b"\n"), start=2):
+    *lines, _ = detail.split(b"\n")  # the details end with a line end
+    for number, raw in enumerate(lines, start=2):
         text = _decoded(raw, number, what)
-        if text.strip() and (count := text.count(",") + 1) != width:
+        if not text.strip():
+            raise StatementRefused(
+                f"{what}第 {number} 行是空行 (明细行之间不应有空行), 未导入任何内容"
+            )
+        if (count := text.count(",") + 1) != width:
             raise StatementRefused(
                 f"{what}第 {number} 行有 {count} 列, 应为 {width} 列, 未导入任何内容"
             )

@@ -18,8 +18,11 @@ MILLI_DECIMALS = 5  # yuan to 1/1000 fen: WeChat Pay's fee precision
 
 
 def money_pattern(decimals: int) -> str:
-    """Plain decimal yuan with at most ``decimals`` places: ``12``, ``-0.5``, ``0.05940``."""
-    return rf"^[-+]?\d{{1,15}}(\.\d{{0,{decimals}}})?$"
+    """Plain decimal yuan with at most ``decimals`` places: ``12``, ``-0.5``, ``0.05940``. ASCII
+    digits only (``\\d`` would take full-width ones, which no cast reads), and at most 13 of
+    them before the point, so that 10^-decimals yuan (5 places for WeChat Pay's fees) fit in
+    an Int64."""
+    return rf"^[-+]?[0-9]{{1,13}}(\.[0-9]{{0,{decimals}}})?$"
 
 
 def units(text: pl.Expr, decimals: int) -> pl.Expr:
